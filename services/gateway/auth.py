@@ -1,0 +1,88 @@
+"""Users and API tokens: argon2 password hashes, hashed bearer tokens, lockout."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy import insert, select, update
+
+from services.gateway.models import api_tokens, users
+from shared.contracts import utcnow
+from shared.errors import InputError
+
+_hasher = PasswordHasher()
+LOCKOUT_AFTER = 5
+LOCKOUT_FOR = timedelta(minutes=15)
+TOKEN_LIFETIME = timedelta(days=30)
+ROLES = ("central", "province", "district", "lao", "reviewer", "ops")
+
+
+def unauthorized() -> InputError:
+    return InputError("unauthorized", "Authorization", "ต้องเข้าสู่ระบบก่อน หรือโทเคนไม่ถูกต้อง",
+                      "authentication required or token invalid", status=401)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_user(session, *, username: str, password: str, role: str, org_code: str,
+                display_name: str) -> int:
+    if role not in ROLES:
+        raise InputError("invalid", "role", "บทบาทไม่ถูกต้อง", f"role must be one of {ROLES}", status=422)
+    existing = session.execute(select(users.c.id).where(users.c.username == username)).first()
+    values = dict(password_hash=_hasher.hash(password), role=role, org_code=org_code,
+                  display_name=display_name, active=True)
+    if existing:
+        session.execute(update(users).where(users.c.id == existing[0]).values(**values))
+        return existing[0]
+    return session.execute(insert(users).values(username=username, created_at=utcnow(), **values)
+                           ).inserted_primary_key[0]
+
+
+def login(session, username: str, password: str, *, token_name: str = "login") -> dict:
+    """Verify a password and issue a token; repeated failures lock the account for a while."""
+    now = utcnow()
+    user = session.execute(select(users).where(users.c.username == username)).mappings().first()
+    if user is None or not user["active"]:
+        _hasher.hash(password)  # same cost as a real check: no user enumeration by timing
+        raise unauthorized()
+    if user["locked_until"] and user["locked_until"] > now:
+        raise InputError("locked", "username", "บัญชีถูกล็อกชั่วคราวเพราะใส่รหัสผ่านผิดหลายครั้ง",
+                         "account temporarily locked after repeated failures", status=429)
+    try:
+        _hasher.verify(user["password_hash"], password)
+    except (VerifyMismatchError, InvalidHashError):
+        failures = user["failed_logins"] + 1
+        session.execute(update(users).where(users.c.id == user["id"]).values(
+            failed_logins=failures, locked_until=now + LOCKOUT_FOR if failures >= LOCKOUT_AFTER else None))
+        raise unauthorized() from None
+    session.execute(update(users).where(users.c.id == user["id"]).values(failed_logins=0, locked_until=None))
+    token = secrets.token_urlsafe(32)
+    session.execute(insert(api_tokens).values(token_hash=hash_token(token), user_id=user["id"],
+                                              name=token_name, created_at=now,
+                                              expires_at=now + TOKEN_LIFETIME))
+    return {"token": token, "token_type": "Bearer", "expires_at": (now + TOKEN_LIFETIME).isoformat(),
+            "user": principal(user)}
+
+
+def principal(user) -> dict:
+    return {"username": user["username"], "role": user["role"], "org_code": user["org_code"],
+            "display_name": user["display_name"]}
+
+
+def authenticate(session, authorization: str | None) -> dict:
+    if not authorization or not authorization.startswith("Bearer "):
+        raise unauthorized()
+    row = session.execute(
+        select(users, api_tokens.c.expires_at, api_tokens.c.revoked_at)
+        .join(api_tokens, api_tokens.c.user_id == users.c.id)
+        .where(api_tokens.c.token_hash == hash_token(authorization.removeprefix("Bearer ").strip()))
+    ).mappings().first()
+    if row is None or row["revoked_at"] or not row["active"] or (
+            row["expires_at"] and row["expires_at"] < utcnow()):
+        raise unauthorized()
+    return principal(row)

@@ -1,0 +1,48 @@
+"""Tables of the gateway: users, API tokens, the audit log."""
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+from shared.types import UTCDateTime
+
+metadata = MetaData()
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),   # argon2id
+    Column("display_name", Text, nullable=False),
+    Column("role", String(16), nullable=False),              # central | province | district | lao | reviewer | ops
+    Column("org_code", String(32), nullable=False),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("username", String(64), nullable=True),
+    Column("action", String(120), nullable=False),    # METHOD path
+    Column("target", String(200), nullable=True),
+    Column("remote_addr", String(64), nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("request", Text, nullable=True),            # the request body (JSON), secrets removed
+    Column("result", Text, nullable=True),
+    Column("correlation_id", String(64), nullable=True),
+)
+Index("ix_audit_at", audit_log.c.at)

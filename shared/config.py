@@ -1,0 +1,52 @@
+"""Configuration from the environment, with defaults that run everything on one machine."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("plans", "assessments", "notifications", "reporting", "gateway")
+DEFAULT_HTTP_PORTS = {"gateway": 8000, "plans": 8001, "assessments": 8002, "notifications": 8003,
+                      "reporting": 8004}
+DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def var_dir() -> Path:
+    return Path(os.environ.get("THONGTHIN_VAR_DIR", REPO_ROOT / "var"))
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def database_url(service: str) -> str:
+    return env(f"{service.upper()}_DATABASE_URL") or f"sqlite:///{var_dir() / (service + '.db')}"
+
+
+def http_address(service: str) -> str:
+    return env(f"{service.upper()}_HTTP_ADDRESS") or f"127.0.0.1:{DEFAULT_HTTP_PORTS[service]}"
+
+
+def amqp_uri() -> str:
+    return env("AMQP_URI", DEFAULT_AMQP_URI)
+
+
+def service_config(service: str) -> dict:
+    """The nameko container config of one service."""
+    return {
+        "SERVICE": service,
+        "AMQP_URI": amqp_uri(),
+        "WEB_SERVER_ADDRESS": http_address(service),
+        "DATABASE_URL": database_url(service),
+        "max_workers": int(env("THONGTHIN_MAX_WORKERS", "10")),
+        "HEARTBEAT": int(env("THONGTHIN_AMQP_HEARTBEAT", "30")),
+        "RELAY_INTERVAL_S": float(env("THONGTHIN_RELAY_INTERVAL_S", "0.5")),
+        "SWEEP_INTERVAL_S": float(env("THONGTHIN_SWEEP_INTERVAL_S", "30")),
+        "SCHEDULER_INTERVAL_S": float(env("THONGTHIN_SCHEDULER_INTERVAL_S", "10")),
+        "SMTP_HOST": env("SMTP_HOST", "127.0.0.1"),
+        "SMTP_PORT": int(env("SMTP_PORT", "8025")),
+        "MAIL_FROM": env("MAIL_FROM", "Thongthin <no-reply@thongthin.test>"),
+        "PUBLIC_URL": env("THONGTHIN_PUBLIC_URL", f"http://{http_address('gateway')}"),
+        "SERVICE_URLS": {name: f"http://{http_address(name)}" for name in SERVICES},
+    }

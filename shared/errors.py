@@ -1,0 +1,52 @@
+"""Errors that reach a caller: a stable code, the field at fault, a message in Thai and English.
+
+They cross service boundaries intact (nameko rebuilds them from their args on the RPC caller's
+side) and the gateway turns them into ``application/problem+json`` responses.
+"""
+from __future__ import annotations
+
+from nameko.exceptions import deserialize_to_instance
+
+
+@deserialize_to_instance
+class InputError(Exception):
+    """Bad input: nothing was changed."""
+
+    status = 400
+
+    def __init__(self, code: str, field: str | None, message_th: str, message_en: str,
+                 status: int | None = None):
+        super().__init__(code, field, message_th, message_en, status)
+        self.code = code
+        self.field = None if field in (None, "None") else field  # RPC carries args as strings
+        self.message_th = message_th
+        self.message_en = message_en
+        if status is not None and status != "None":
+            self.status = int(status)
+
+    def __str__(self) -> str:
+        where = f" ({self.field})" if self.field else ""
+        return f"{self.code}{where}: {self.message_en}"
+
+    def as_problem(self) -> dict:
+        return {"type": f"urn:thongthin:problem:{self.code}", "title": self.message_en,
+                "status": self.status, "code": self.code, "field": self.field,
+                "message_th": self.message_th, "message_en": self.message_en,
+                "detail": f"{self.message_th} / {self.message_en}"}
+
+
+def not_found(field: str, what_th: str, what_en: str, value) -> InputError:
+    return InputError("not_found", field, f"ไม่พบ{what_th} {value}", f"{what_en} {value} not found",
+                      status=404)
+
+
+def invalid(field: str, message_th: str, message_en: str) -> InputError:
+    return InputError("invalid", field, message_th, message_en, status=422)
+
+
+def conflict(field: str | None, message_th: str, message_en: str) -> InputError:
+    return InputError("conflict", field, message_th, message_en, status=409)
+
+
+def forbidden(field: str | None, message_th: str, message_en: str) -> InputError:
+    return InputError("forbidden", field, message_th, message_en, status=403)

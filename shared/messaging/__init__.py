@@ -1,0 +1,1 @@
+"""Reliable messaging: transactional outbox and relay, idempotent consumer, topology."""

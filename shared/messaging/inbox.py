@@ -1,0 +1,134 @@
+"""The idempotent, failure-aware consumer: decode, de-duplicate, handle, commit, decide.
+
+``ReliableConsumer.process`` never raises. It returns what the transport must do with the
+message: ``Ack`` (done, or a duplicate), ``Retry`` (after a delay) or ``DeadLetter`` (with the
+reason). The handler's effect, its new outbox records and the inbox record
+(consumer, message id) commit in one transaction, so a redelivered message has no second effect.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from shared.contracts import ContractError, Envelope, Event, decode, utcnow
+from shared.db import Database, UnitOfWork
+from shared.messaging.tables import inbox
+
+log = structlog.get_logger(__name__)
+
+EventHandler = Callable[[Event, UnitOfWork, Envelope], None]
+
+
+class FatalError(Exception):
+    """Raised by a handler for a message that can never succeed: dead-letter it, do not retry."""
+
+
+class RetryableError(Exception):
+    """Raised by a handler for a condition that may clear (a peer not yet consistent, ...)."""
+
+
+@dataclass(frozen=True)
+class Ack:
+    event_type: str | None
+    duplicate: bool = False
+    outcome: str = "processed"
+
+
+@dataclass(frozen=True)
+class Retry:
+    event_type: str | None
+    delay_ms: int
+    attempt: int
+    reason: str
+    outcome: str = "retried"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    event_type: str | None
+    reason: str
+    outcome: str = "dead_lettered"
+
+
+Outcome = Ack | Retry | DeadLetter
+
+FATAL_ERRORS = (FatalError, ContractError, ValidationError, ValueError, KeyError, TypeError, LookupError)
+
+
+class ReliableConsumer:
+    def __init__(self, consumer: str, database: Database, handlers: dict[str, EventHandler],
+                 retry_delays_ms: list[int]):
+        self.consumer = consumer
+        self.database = database
+        self.handlers = handlers
+        self.retry_delays_ms = retry_delays_ms
+
+    def process(self, body: bytes, attempt: int = 0) -> Outcome:
+        """attempt = how many times this message already failed here (0 on first delivery)."""
+        started = time.perf_counter()
+        try:
+            envelope, event = decode(body)
+        except ContractError as exc:
+            log.error("message_rejected", consumer=self.consumer, reason=str(exc))
+            return DeadLetter(None, f"{type(exc).__name__}: {exc}")
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            return DeadLetter(envelope.type, f"no handler for {envelope.type} in {self.consumer}")
+        with structlog.contextvars.bound_contextvars(
+                message_id=envelope.message_id, correlation_id=envelope.correlation_id,
+                event_type=envelope.type, consumer=self.consumer):
+            try:
+                outcome = self._handle_once(envelope, event, handler)
+            except FATAL_ERRORS as exc:
+                log.error("message_failed_fatally", error=repr(exc), attempt=attempt)
+                return DeadLetter(envelope.type, f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # anything else may be transient: bounded retries
+                if attempt < len(self.retry_delays_ms):
+                    delay = self.retry_delays_ms[attempt]
+                    log.warning("message_failed_will_retry", error=repr(exc), attempt=attempt + 1,
+                                retry_in_ms=delay)
+                    return Retry(envelope.type, delay, attempt + 1, f"{type(exc).__name__}: {exc}")
+                log.error("message_failed_retries_exhausted", error=repr(exc), attempt=attempt)
+                return DeadLetter(envelope.type,
+                                  f"retries exhausted after {attempt + 1} attempts: {type(exc).__name__}: {exc}")
+            log.info("message_processed", duplicate=outcome.duplicate,
+                     duration_ms=round((time.perf_counter() - started) * 1000, 2))
+            return outcome
+
+    def _handle_once(self, envelope: Envelope, event: Event, handler: EventHandler) -> Ack:
+        with self.database.unit_of_work(correlation_id=envelope.correlation_id,
+                                        causation_id=envelope.message_id) as uow:
+            if self._already_processed(uow, envelope.message_id):
+                return Ack(envelope.type, duplicate=True, outcome="duplicate")
+            handler(event, uow, envelope)
+            uow.session.execute(insert(inbox).values(
+                consumer=self.consumer, message_id=envelope.message_id,
+                event_type=envelope.type, processed_at=utcnow()))
+            try:
+                uow.commit()
+            except IntegrityError:
+                # A concurrent delivery of the same message committed first: its effect stands.
+                uow.rollback()
+                if self._already_processed_fresh(envelope.message_id):
+                    return Ack(envelope.type, duplicate=True, outcome="duplicate")
+                raise
+        return Ack(envelope.type)
+
+    def _already_processed(self, uow: UnitOfWork, message_id: str) -> bool:
+        return uow.session.execute(
+            select(inbox.c.message_id).where(inbox.c.consumer == self.consumer,
+                                             inbox.c.message_id == message_id)
+        ).first() is not None
+
+    def _already_processed_fresh(self, message_id: str) -> bool:
+        with self.database.session() as session:
+            return session.execute(
+                select(inbox.c.message_id).where(inbox.c.consumer == self.consumer,
+                                                 inbox.c.message_id == message_id)
+            ).first() is not None

@@ -1,0 +1,1 @@
+"""Structured logs, Prometheus metrics and health reports shared by every service."""
