@@ -1,0 +1,114 @@
+"""The idempotent consumer: one effect per message, bounded retries, typed dead letters."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+
+from shared.contracts import encode
+from shared.contracts.events import DeadlineMissed, NotificationSent
+from shared.messaging.inbox import Ack, DeadLetter, FatalError, ReliableConsumer, Retry
+from shared.messaging.tables import inbox, outbox
+from tests.fakes import sqlite_database
+
+effects_metadata = MetaData()
+effects = Table("effects", effects_metadata, Column("id", Integer, primary_key=True),
+                Column("obligation_id", String(36)))
+NOW = datetime(2026, 2, 3, 9, 0, tzinfo=timezone.utc)
+
+
+def miss(obligation_id="o-1") -> DeadlineMissed:
+    return DeadlineMissed(obligation_id=obligation_id, unit_code="LAO-1", indicator_code="I",
+                          period="2569-05", due_at=NOW, detected_at=NOW)
+
+
+def record_effect(event, uow, envelope):
+    uow.session.execute(insert(effects).values(obligation_id=event.obligation_id))
+    uow.add_event(NotificationSent(delivery_id="x", kind="escalation", channel="email",
+                                   recipient_code="DLO-1", address="a@b.test",
+                                   subject_ref=event.obligation_id, step="s", sent_at=NOW))
+
+
+@pytest.fixture
+def database(tmp_path):
+    return sqlite_database(tmp_path, effects_metadata)
+
+
+def count(database, table) -> int:
+    with database.session() as session:
+        return session.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def consumer(database, handler=record_effect, delays=(10, 20)):
+    return ReliableConsumer("test.events", database, {DeadlineMissed.TYPE: handler}, list(delays))
+
+
+def test_a_duplicate_delivery_has_no_second_effect(database):
+    body = encode(miss(), correlation_id="c").to_json()
+    first = consumer(database).process(body)
+    second = consumer(database).process(body)
+    assert first == Ack(DeadlineMissed.TYPE)
+    assert second.duplicate is True
+    assert count(database, effects) == 1
+    assert count(database, outbox) == 1  # the effect's own event, once
+    assert count(database, inbox) == 1
+
+
+def test_effect_inbox_and_new_events_commit_together_with_correlation(database):
+    envelope = encode(miss(), correlation_id="corr-7")
+    consumer(database).process(envelope.to_json())
+    with database.session() as session:
+        row = session.execute(select(outbox)).mappings().one()
+    assert row["correlation_id"] == "corr-7"
+    assert f'"causation_id":"{envelope.message_id}"' in row["body"]
+
+
+def test_a_failing_handler_leaves_no_trace_and_is_retried_with_growing_delays(database):
+    def boom(event, uow, envelope):
+        uow.session.execute(insert(effects).values(obligation_id="half-done"))
+        raise RuntimeError("database hiccup")
+    body = encode(miss(), correlation_id="c").to_json()
+    first = consumer(database, boom).process(body, attempt=0)
+    second = consumer(database, boom).process(body, attempt=1)
+    assert first == Retry(DeadlineMissed.TYPE, 10, 1, "RuntimeError: database hiccup")
+    assert second.delay_ms == 20 and second.attempt == 2
+    assert count(database, effects) == 0 and count(database, inbox) == 0
+
+
+def test_exhausted_retries_dead_letter_with_the_reason(database):
+    def boom(event, uow, envelope):
+        raise RuntimeError("still failing")
+    outcome = consumer(database, boom).process(encode(miss(), correlation_id="c").to_json(), attempt=2)
+    assert isinstance(outcome, DeadLetter)
+    assert "retries exhausted after 3 attempts" in outcome.reason and "still failing" in outcome.reason
+
+
+def test_fatal_errors_dead_letter_at_once(database):
+    def refuse(event, uow, envelope):
+        raise FatalError("obligation belongs to a unit that never existed")
+    outcome = consumer(database, refuse).process(encode(miss(), correlation_id="c").to_json())
+    assert isinstance(outcome, DeadLetter) and "never existed" in outcome.reason
+
+
+@pytest.mark.parametrize("body", [b"garbage", b'{"type": "x"}'])
+def test_malformed_messages_dead_letter_without_touching_the_database(database, body):
+    outcome = consumer(database).process(body)
+    assert isinstance(outcome, DeadLetter) and outcome.event_type is None
+    assert count(database, inbox) == 0
+
+
+def test_a_type_without_handler_dead_letters(database):
+    event = NotificationSent(delivery_id="x", kind="reminder", channel="email", recipient_code="L",
+                             address="a@b.test", subject_ref="o", step="s", sent_at=NOW)
+    outcome = consumer(database).process(encode(event, correlation_id="c").to_json())
+    assert isinstance(outcome, DeadLetter) and "no handler" in outcome.reason
+
+
+def test_database_unavailable_is_retryable(tmp_path):
+    database = sqlite_database(tmp_path, effects_metadata)
+    database.engine.dispose()
+    (tmp_path / "test.db").unlink()
+    (tmp_path / "test.db").mkdir()  # the file is now a directory: every connect fails
+    outcome = consumer(database).process(encode(miss(), correlation_id="c").to_json())
+    assert isinstance(outcome, Retry)
