@@ -360,6 +360,17 @@ def _interrupt_on_sigterm() -> None:
             signal.signal(signal.SIGTERM, _handler)
 
 
+def _stop_epmd_if_unused() -> None:
+    """Our node had to start epmd (none was running): stop it again.
+
+    ``epmd -kill`` refuses while any node is still registered, so other nodes are safe.
+    """
+    epmd = shutil.which("epmd")
+    if epmd:
+        with contextlib.suppress(Exception):
+            subprocess.run([epmd, "-kill"], capture_output=True, timeout=5, env={**os.environ, "ERL_EPMD_ADDRESS": LOOPBACK})
+
+
 def _owner_pid(dirname: str) -> int | None:
     m = re.match(re.escape(_TMP_PREFIX) + r"(\d+)-", dirname)
     return int(m.group(1)) if m else None
@@ -491,6 +502,8 @@ class RabbitNode:
         drop_prefixes = ("RABBITMQ_", "ERL_")
         drop = {"NOTIFY_SOCKET", "NODENAME", "NODE_PORT", "NODE_IP_ADDRESS", "CONFIG_FILE", "CONF_ENV_FILE"}
         env = {k: v for k, v in os.environ.items() if not k.startswith(drop_prefixes) and k not in drop}
+        if not (env.get("LC_ALL") or env.get("LANG")):
+            env["LANG"] = "C.UTF-8"  # else the Elixir CLI warns about a latin1 VM encoding
         env.update(self.isolation_env())
         return env
 
@@ -773,6 +786,7 @@ def throwaway_rabbitmq(
     """A fresh node on free ports in a temp dir; killed and deleted on exit (also atexit)."""
     _interrupt_on_sigterm()
     reap_stale_nodes()
+    epmd_was_up = _tcp_accepts(LOOPBACK, 4369, 0.3)
     base = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
     node: RabbitNode | None = None
     try:
@@ -797,6 +811,8 @@ def throwaway_rabbitmq(
         if node is not None:
             node.cleanup()
         shutil.rmtree(base, ignore_errors=True)
+        if not epmd_was_up:
+            _stop_epmd_if_unused()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,57 @@
+# Thongthin: two commands for a newcomer.
+#   make run    start the whole platform with demo data (Ctrl-C stops it)
+#   make test   run every test: unit, integration (real RabbitMQ, SQLite, PostgreSQL), end to end
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export AMQP_URI ?= amqp://guest:guest@127.0.0.1:5672/
+
+.PHONY: run test test-unit test-integration test-e2e venv system-deps-run system-deps-test migrate schemas lock clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
+	  echo "python venv module missing: installing python3-venv"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade "pip>=23"
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+system-deps-run:
+	@scripts/install-system-deps.sh run
+
+system-deps-test:
+	@scripts/install-system-deps.sh test
+
+run: venv system-deps-run
+	@scripts/ensure-rabbitmq.sh
+	$(PY) -m devtools.run
+
+migrate: venv
+	$(PY) -m shared.migrate
+
+test: venv system-deps-test
+	$(PY) -m pytest tests/unit tests/integration tests/e2e
+
+test-unit: venv
+	$(PY) -m pytest tests/unit
+
+test-integration: venv system-deps-test
+	$(PY) -m pytest tests/integration
+
+test-e2e: venv system-deps-test
+	$(PY) -m pytest tests/e2e
+
+# Regenerate the JSON Schemas of the event contracts after changing shared/contracts/events.py.
+schemas: venv
+	$(PY) -m shared.contracts.schema_export
+
+# Re-pin every dependency after changing pyproject.toml.
+lock: venv
+	$(PY) -m pip freeze --exclude-editable | grep -v '^thongthin' > requirements.lock
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,121 @@
+"""Demo data: Chainat province (real names) with its district offices and LAOs, users for every
+role, and a real directive from seed 004 with its monthly day-3 disbursement report.
+
+    python -m devtools.demo --gateway http://127.0.0.1:8000
+
+Users are written straight into the gateway's database (there is no one to log in as yet);
+everything else goes through the public API, like any client.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import requests
+import yaml
+
+from services.plans.registry import province_registry
+from shared.config import REPO_ROOT, database_url
+from shared.db import Database
+from shared.thai import BANGKOK
+
+DEMO_PROVINCE_ID = 9  # Chainat (ชัยนาท)
+DEMO_USERS = [
+    # username, password, role, org code, display name
+    ("central", "central-demo-2569", "central", "DLA", "เจ้าหน้าที่ส่วนกลาง กสถ."),
+    ("chainat", "chainat-demo-2569", "province", "PLO-09", "ท้องถิ่นจังหวัดชัยนาท"),
+    ("muang-chainat", "district-demo-2569", "district", "DLO-0101", "ท้องถิ่นอำเภอเมืองชัยนาท"),
+    ("lao-180101", "lao-demo-2569", "lao", "LAO-180101", "เจ้าหน้าที่ เทศบาลเมืองชัยนาท"),
+    ("reviewer", "reviewer-demo-2569", "reviewer", "PLO-09", "ผู้ตรวจสอบ สถจ.ชัยนาท"),
+    ("ops", "ops-demo-2569", "ops", "DLA", "ทีมปฏิบัติการระบบ"),
+]
+MEMO = REPO_ROOT / "data" / "reference" / "moi_directive_memo_2565.yaml"
+
+
+def unit_payload(spec) -> dict:
+    payload = {"code": spec.code, "level": str(spec.level), "lao_type": str(spec.lao_type) if spec.lao_type else None,
+               "parent_code": spec.parent_code, "name_th": spec.name_th, "name_en": spec.name_en,
+               "province_code": _text(spec.province_code), "district_code": _text(spec.district_code),
+               "subdistrict_code": _text(spec.subdistrict_code), "contact_email": spec.contact_email,
+               "valid_from": spec.valid_from.isoformat()}
+    return {key: value for key, value in payload.items() if value is not None}
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+def create_users(gateway_database_url: str | None = None) -> None:
+    from services.gateway import auth
+    database = Database(gateway_database_url or database_url("gateway"))
+    with database.session() as session:
+        for username, password, role, org_code, name in DEMO_USERS:
+            auth.create_user(session, username=username, password=password, role=role,
+                             org_code=org_code, display_name=name)
+        session.commit()
+    database.dispose()
+
+
+def next_day_three(now: datetime) -> datetime:
+    """The next 3rd of a month at 16:30 Bangkok time (the memo's monthly report day)."""
+    local = now.astimezone(BANGKOK)
+    year, month = local.year, local.month
+    candidate = datetime(year, month, 3, 16, 30, tzinfo=BANGKOK)
+    if candidate <= local + timedelta(hours=1):
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        candidate = datetime(year, month, 3, 16, 30, tzinfo=BANGKOK)
+    return candidate
+
+
+def demo_directive(now: datetime) -> dict:
+    memo = yaml.safe_load(MEMO.read_text("utf-8"))
+    document = next(d for d in memo["documents"] if d["id"] == "D4")
+    item = next(d for d in memo["directives"] if d["id"] == "CIG-1.1")
+    due = next_day_three(now)
+    period = f"{due.year + 543}-{due.month:02d}"
+    return {
+        "document_number": document["number_th"], "document_date": document["date"],
+        "urgency": "normal", "subject_th": document["subject_th"], "kind": "inspection_focus",
+        "text_th": item["text_th"], "addressees": {"level": "lao", "within": f"PLO-{DEMO_PROVINCE_ID:02d}"},
+        "acknowledge_due_at": (now + timedelta(days=7)).isoformat(),
+        "reporting": {"indicator_code": "ELDERLY-VOL-DISBURSED-PCT",
+                      "indicator_name_th": "ร้อยละการเบิกจ่ายงบประมาณโครงการอาสาสมัครบริหารท้องถิ่นดูแลผู้สูงอายุที่มีภาวะพึ่งพิง",
+                      "unit_of_measure": "ร้อยละ", "period": period,
+                      "opens_at": datetime.combine((due - timedelta(days=10)).date(), time(0, 0), tzinfo=BANGKOK).isoformat(),
+                      "due_at": due.isoformat()},
+    }
+
+
+def load(gateway: str, *, with_directive: bool = True, log=print) -> dict:
+    create_users()
+    session = requests.Session()
+    token = session.post(f"{gateway}/api/v1/auth/token",
+                         json={"username": "central", "password": DEMO_USERS[0][1]}, timeout=30).json()["token"]
+    session.headers["Authorization"] = f"Bearer {token}"
+    units = [unit_payload(spec) for spec in province_registry(DEMO_PROVINCE_ID)]
+    result = session.post(f"{gateway}/api/v1/org-units", json={"units": units}, timeout=120)
+    result.raise_for_status()
+    log(f"registry: {len(units)} units of Chainat province ({result.json()})")
+    if with_directive and result.json()["created"]:
+        issued = session.post(f"{gateway}/api/v1/directives", json=demo_directive(datetime.now(BANGKOK)),
+                              timeout=120)
+        issued.raise_for_status()
+        log(f"directive {issued.json()['directive_id']} issued to {issued.json()['assignment_count']} LAOs")
+        return issued.json()
+    return {}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gateway", default="http://127.0.0.1:8000")
+    args = parser.parse_args(argv)
+    load(args.gateway)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+
+

@@ -1,0 +1,71 @@
+"""Fixtures shared by integration and end-to-end tests: a broker and a PostgreSQL of their own."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.fspath))
+        for tier in ("integration", "e2e", "reliability"):
+            if TESTS / tier in path.parents:
+                item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="session")
+def rabbit():
+    """A RabbitMQ node owned by this test run (or TEST_AMQP_URI if set)."""
+    from tests.support.rabbitmq import rabbitmq_for_tests
+    with rabbitmq_for_tests() as node:
+        yield node
+
+
+def new_vhost(rabbit) -> str:
+    """A fresh virtual host on the test node; tests never share queues."""
+    if not hasattr(rabbit, "ctl"):
+        return rabbit.amqp_uri
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    rabbit.ctl("add_vhost", name)
+    rabbit.ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    return rabbit.amqp_uri.rstrip("/") + "/" + name
+
+
+@pytest.fixture(scope="module")
+def module_amqp_uri(rabbit):
+    return new_vhost(rabbit)
+
+
+@pytest.fixture
+def amqp_uri(rabbit):
+    return new_vhost(rabbit)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from tests.support.postgres import postgres_for_tests
+    with postgres_for_tests() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres):
+    url = postgres.create_database("it")
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path):
+    """Each store test runs against both stores the services support."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'service.db'}"
+        return
+    server = request.getfixturevalue("postgres")
+    url = server.create_database("it")
+    yield url
+    server.drop_database(url)
