@@ -43,7 +43,7 @@ class ServiceBase:
     @http("GET", "/metrics")
     def metrics(self, request):
         body, content_type = metrics.render()
-        return 200, {"Content-Type": content_type}, body
+        return 200, {"Content-Type": content_type}, body.decode("utf-8")  # nameko wants str
 
 
 def run_command(uow_factory, handler, command, **kwargs):

@@ -11,7 +11,7 @@ import eventlet
 import structlog
 from kombu import Queue
 from nameko.extensions import DependencyProvider, SharedExtension
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 from nameko.timer import Timer
 
 from shared.db import Database
@@ -163,6 +163,20 @@ class Inbox(DependencyProvider):
         self.relay_ext.kick()
 
 
+class RawQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that a body kombu cannot decode still reaches the
+    entrypoint (which decodes it itself and dead-letters it) instead of breaking the loop."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(self._undecodable, provider)
+        return consumers
+
+    def _undecodable(self, provider, message, exc):
+        self.handle_message(provider, None, message)
+
+
 class ReliableEventHandler(Consumer):
     """Consumes the service's work queue and acts on the Outcome the worker returns.
 
@@ -170,6 +184,8 @@ class ReliableEventHandler(Consumer):
     copies are published with confirms *before* the original is acked: a crash in between gives
     a duplicate (absorbed by the inbox), never a loss.
     """
+
+    queue_consumer = RawQueueConsumer()
 
     def __init__(self, **kwargs):
         super().__init__(queue=None, requeue_on_error=False, **kwargs)

@@ -20,6 +20,8 @@ class Broker:
     def get_all(self, queue: str) -> list[amqp.Message]:
         messages = []
         while (message := self.channel.basic_get(queue, no_ack=True)) is not None:
+            if isinstance(message.body, str):  # py-amqp decodes bodies that declare an encoding
+                message.body = message.body.encode(message.properties.get("content_encoding") or "utf-8")
             messages.append(message)
         return messages
 
