@@ -42,14 +42,16 @@ def main() -> int:
     stack.migrate()
     print("starting services ...", flush=True)
     stopping = []
+    # Explicit handlers: a shell that starts us in the background may have SIGINT ignored.
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     try:
         stack.start(timeout=180)
         demo.load(stack.gateway_url)
         print(f"""
 Thongthin is up in {time.monotonic() - started:.0f} s.
 
-  Web / API      {stack.gateway_url}/            (health: {stack.gateway_url}/health)
+  API            {stack.gateway_url}/api/v1/      (health: {stack.gateway_url}/health)
   Services       """ + "  ".join(f"{n} {stack.url(n)}" for n in SERVICES if n != "gateway") + f"""
   Mail sink      smtp://{smtp_host}:{smtp_port}  (messages saved in {directory}/mail)
   Logs           {directory}/logs/
