@@ -105,6 +105,100 @@ class AssignmentAcknowledged(Event):
     receipt_number: str | None = None
 
 
+class IndicatorSpec(BaseModel):
+    """What a reported value must look like."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str
+    name_th: str
+    name_en: str | None = None
+    unit_of_measure: str | None = None
+    value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
+    direction: Literal["increase", "decrease", "maintain", "none"] = "increase"
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@register
+class PlanPublished(Event):
+    """A plan (and its tree) was imported or changed; carries its indicators for other services."""
+
+    TYPE: ClassVar[str] = "plans.plan_published.v1"
+    PRODUCER: ClassVar[str] = "plans"
+    plan_id: str
+    title_th: str
+    title_en: str | None = None
+    owner_code: str | None = None
+    plan_type: str
+    period_be_start: int
+    period_be_end: int
+    parent_plan_ids: list[str] = Field(default_factory=list)
+    indicators: list[IndicatorSpec] = Field(default_factory=list)
+
+
+@register
+class TargetSet(Event):
+    """A yearly target of an indicator for a unit or a group of units; value None = no target."""
+
+    TYPE: ClassVar[str] = "plans.target_set.v1"
+    PRODUCER: ClassVar[str] = "plans"
+    plan_id: str
+    indicator_code: str
+    fiscal_year_be: int
+    unit_code: str | None = Field(default=None, description="a unit, or None for the plan owner's whole scope")
+    unit_group: str | None = Field(default=None, description="e.g. level:lao or lao_type:sao")
+    value: float | None = Field(description="None means no target that year (not zero)")
+    provenance: str
+
+
+@register
+class ReportingRulePublished(Event):
+    """Which units report which indicators, for which periods, in which window."""
+
+    TYPE: ClassVar[str] = "plans.reporting_rule_published.v1"
+    PRODUCER: ClassVar[str] = "plans"
+    rule_id: str
+    directive_id: str | None = None
+    plan_id: str | None = None
+    indicators: list[IndicatorSpec] = Field(min_length=1)
+    unit_codes: list[str] = Field(description="reporting units (resolved addressees)")
+    rrule: str | None = Field(default=None, description="RFC 5545 RRULE in Asia/Bangkok, e.g. FREQ=MONTHLY;BYMONTHDAY=3")
+    dtstart: datetime | None = None
+    until: datetime | None = None
+    due_at: datetime | None = Field(default=None, description="one-off due time instead of an RRULE")
+    due_time_local: str = Field(default="16:30", description="local time of day a recurring report is due")
+    window_opens_before: str = Field(default="P10D", description="ISO 8601 duration before the due time")
+    holiday_rule: Literal["none", "next_working_day", "previous_working_day"] = "next_working_day"
+    version: int = 1
+
+
+@register
+class DirectiveForwarded(Event):
+    TYPE: ClassVar[str] = "plans.directive_forwarded.v1"
+    PRODUCER: ClassVar[str] = "plans"
+    directive_id: str
+    from_assignment_id: str
+    from_unit_code: str
+    child_assignment_ids: list[str]
+    unit_codes: list[str]
+    forwarded_at: datetime
+
+
+@register
+class AssignmentStateChanged(Event):
+    """Any other transition of an assignment's lifecycle (received, in progress, reported, ...)."""
+
+    TYPE: ClassVar[str] = "plans.assignment_state_changed.v1"
+    PRODUCER: ClassVar[str] = "plans"
+    assignment_id: str
+    directive_id: str
+    unit_code: str
+    from_state: str
+    to_state: str
+    at: datetime
+    note: str | None = None
+
+
 # --- assessments -------------------------------------------------------------------------------
 
 @register
