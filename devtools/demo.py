@@ -26,7 +26,7 @@ DEMO_USERS = [
     # username, password, role, org code, display name
     ("central", "central-demo-2569", "central", "DLA", "เจ้าหน้าที่ส่วนกลาง กสถ."),
     ("chainat", "chainat-demo-2569", "province", "PLO-09", "ท้องถิ่นจังหวัดชัยนาท"),
-    ("muang-chainat", "district-demo-2569", "district", "DLO-0101", "ท้องถิ่นอำเภอเมืองชัยนาท"),
+    ("muang-chainat", "district-demo-2569", "district", "DLO-0115", "ท้องถิ่นอำเภอเมืองชัยนาท"),
     ("lao-180101", "lao-demo-2569", "lao", "LAO-180101", "เจ้าหน้าที่ เทศบาลเมืองชัยนาท"),
     ("reviewer", "reviewer-demo-2569", "reviewer", "PLO-09", "ผู้ตรวจสอบ สถจ.ชัยนาท"),
     ("ops", "ops-demo-2569", "ops", "DLA", "ทีมปฏิบัติการระบบ"),

@@ -1,11 +1,18 @@
-"""Pure rules of the plans service: addressee resolution and the assignment lifecycle."""
+"""Pure rules of the plans service: addressees, the assignment lifecycle, document numbers,
+anomalies and cascade latencies. No database, no framework."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
+from statistics import median
 from typing import Iterable
 
-from shared.errors import InputError, conflict, invalid
+from dateutil.rrule import rrulestr
+
+from shared.errors import InputError, conflict, forbidden, invalid
+from shared.thai import BANGKOK, from_thai_digits
 
 
 @dataclass(frozen=True)
@@ -14,7 +21,11 @@ class Unit:
     level: str
     parent_code: str | None
     lao_type: str | None = None
+    province_code: str | None = None
+    district_code: str | None = None
 
+
+# --- the assignment lifecycle -----------------------------------------------------------------
 
 class AssignmentState(StrEnum):
     ISSUED = "issued"
@@ -28,17 +39,56 @@ class AssignmentState(StrEnum):
     CANCELLED = "cancelled"
 
 
-ACKNOWLEDGEABLE = {AssignmentState.ISSUED, AssignmentState.RECEIVED}
+S = AssignmentState
+FINAL = {S.CLOSED, S.NOT_APPLICABLE, S.CANCELLED}
+# Which states each action may start from. Acknowledging implies receipt; forwarding and work
+# imply acknowledgement (a unit cannot act on what it has not registered).
+ALLOWED_FROM = {
+    S.RECEIVED: {S.ISSUED},
+    S.ACKNOWLEDGED: {S.ISSUED, S.RECEIVED},
+    S.FORWARDED: {S.ACKNOWLEDGED, S.IN_PROGRESS, S.FORWARDED},
+    S.IN_PROGRESS: {S.ACKNOWLEDGED, S.FORWARDED},
+    S.REPORTED: {S.ACKNOWLEDGED, S.FORWARDED, S.IN_PROGRESS},
+    S.CLOSED: {S.REPORTED, S.FORWARDED, S.ACKNOWLEDGED, S.IN_PROGRESS},
+    S.NOT_APPLICABLE: {S.ISSUED, S.RECEIVED, S.ACKNOWLEDGED},
+    S.CANCELLED: {S.ISSUED, S.RECEIVED, S.ACKNOWLEDGED, S.FORWARDED, S.IN_PROGRESS, S.REPORTED},
+}
+# Reached already (or passed): repeating the action is a no-op, not an error.
+PASSED = {
+    S.RECEIVED: {S.RECEIVED, S.ACKNOWLEDGED, S.FORWARDED, S.IN_PROGRESS, S.REPORTED, S.CLOSED},
+    S.ACKNOWLEDGED: {S.ACKNOWLEDGED, S.FORWARDED, S.IN_PROGRESS, S.REPORTED, S.CLOSED},
+    S.IN_PROGRESS: {S.IN_PROGRESS},
+    S.REPORTED: {S.REPORTED, S.CLOSED},
+    S.CLOSED: {S.CLOSED},
+    S.NOT_APPLICABLE: {S.NOT_APPLICABLE},
+    S.CANCELLED: {S.CANCELLED},
+    S.FORWARDED: set(),
+}
+STATE_TH = {
+    S.ISSUED: "ส่งแล้ว", S.RECEIVED: "รับแล้ว", S.ACKNOWLEDGED: "ลงรับแล้ว", S.FORWARDED: "ส่งต่อแล้ว",
+    S.IN_PROGRESS: "กำลังดำเนินการ", S.REPORTED: "รายงานแล้ว", S.CLOSED: "ปิดแล้ว",
+    S.NOT_APPLICABLE: "ไม่เกี่ยวข้อง", S.CANCELLED: "ยกเลิก",
+}
 
 
-def acknowledge(state: str) -> AssignmentState | None:
-    """The state after acknowledging; None when already acknowledged (idempotent, no event)."""
-    current = AssignmentState(state)
-    if current in ACKNOWLEDGEABLE:
-        return AssignmentState.ACKNOWLEDGED
-    if current in (AssignmentState.CANCELLED,):
-        raise conflict("assignment_id", "ข้อสั่งการนี้ถูกยกเลิกแล้ว", "the assignment was cancelled")
-    return None
+def transition(current: str, target: AssignmentState) -> AssignmentState | None:
+    """The new state, or None when the action was already done (idempotent, no event)."""
+    state = AssignmentState(current)
+    if state in PASSED[target]:
+        return None
+    if state not in ALLOWED_FROM[target]:
+        raise conflict("state", f"ทำรายการนี้ไม่ได้ในสถานะ {STATE_TH[state]}",
+                       f"cannot move an assignment from {state} to {target}")
+    return target
+
+
+def acknowledge(current: str) -> AssignmentState | None:
+    return transition(current, S.ACKNOWLEDGED)
+
+
+# --- addressees -------------------------------------------------------------------------------
+
+CRITERION_ATTRIBUTES = ("level", "lao_type", "province_code", "district_code")
 
 
 def subtree(root: str, units: Iterable[Unit]) -> set[str]:
@@ -56,31 +106,118 @@ def subtree(root: str, units: Iterable[Unit]) -> set[str]:
     return found
 
 
-def resolve_addressees(rule: dict, units: list[Unit]) -> list[str]:
-    """Unit codes an addressee rule reaches: an explicit list, or a level within a subtree.
+def _unknown(field: str, codes: list[str]) -> InputError:
+    return InputError("unknown_unit", field, f"ไม่พบรหัสหน่วยงาน {', '.join(codes[:5])}",
+                      f"unknown unit codes: {', '.join(codes[:5])}", status=422)
 
-    rule = {"codes": [...]}  or  {"level": "lao", "within": "PLO-09"} (within is optional).
+
+def resolve_addressees(rule: dict, units: list[Unit], *, field: str = "addressees") -> list[str]:
+    """Unit codes an addressee rule reaches.
+
+    Forms (combinable: the result is their intersection, restricted to ``within``):
+      {"codes": [...]}                              an explicit list
+      {"level": "lao"}                              all units of a level
+      {"within": "PLO-09"}                          a subtree (with level: that level inside it)
+      {"criterion": {"attribute": "lao_type", "in": ["sao"]}}   a unit attribute
     """
     by_code = {unit.code: unit for unit in units}
+    candidates: set[str] | None = None
     if rule.get("codes"):
         unknown = [code for code in rule["codes"] if code not in by_code]
         if unknown:
-            raise InputError("unknown_unit", "addressees.codes",
-                             f"ไม่พบรหัสหน่วยงาน {', '.join(unknown[:5])}",
-                             f"unknown unit codes: {', '.join(unknown[:5])}", status=422)
-        return sorted(set(rule["codes"]))
-    level = rule.get("level")
-    if not level:
-        raise invalid("addressees", "ต้องระบุผู้รับ: รายการรหัสหรือระดับหน่วยงาน",
-                      "addressees need a list of codes or a level")
-    scope = by_code.keys()
+            raise _unknown(f"{field}.codes", unknown)
+        candidates = set(rule["codes"])
     if rule.get("within"):
         if rule["within"] not in by_code:
-            raise InputError("unknown_unit", "addressees.within",
-                             f"ไม่พบรหัสหน่วยงาน {rule['within']}",
-                             f"unknown unit code {rule['within']}", status=422)
-        scope = subtree(rule["within"], units)
-    codes = sorted(code for code in scope if by_code[code].level == level)
-    if not codes:
-        raise invalid("addressees", "ไม่มีหน่วยงานตามเงื่อนไขผู้รับ", "the addressee rule reaches no unit")
-    return codes
+            raise _unknown(f"{field}.within", [rule["within"]])
+        inside = subtree(rule["within"], units) - {rule["within"]}
+        candidates = inside if candidates is None else candidates & inside
+    if rule.get("level"):
+        of_level = {unit.code for unit in units if unit.level == rule["level"]}
+        candidates = of_level if candidates is None else candidates & of_level
+    if rule.get("criterion"):
+        criterion = rule["criterion"]
+        attribute = criterion.get("attribute")
+        if attribute not in CRITERION_ATTRIBUTES:
+            raise invalid(f"{field}.criterion.attribute", "ไม่รู้จักคุณสมบัติของหน่วยงานนี้",
+                          f"attribute must be one of {', '.join(CRITERION_ATTRIBUTES)}")
+        wanted = set(map(str, criterion.get("in") or [criterion.get("equals")]))
+        matching = {unit.code for unit in units if str(getattr(unit, attribute)) in wanted}
+        candidates = matching if candidates is None else candidates & matching
+    if candidates is None:
+        raise invalid(field, "ต้องระบุผู้รับ: รายการรหัส ระดับ หน่วยงานแม่ หรือเงื่อนไข",
+                      "addressees need codes, a level, a subtree or a criterion")
+    if not candidates:
+        raise invalid(field, "ไม่มีหน่วยงานตามเงื่อนไขผู้รับ", "the addressee rule reaches no unit")
+    return sorted(candidates)
+
+
+def check_forwarding(from_unit: str, targets: list[str], units: list[Unit]) -> None:
+    """A unit forwards only inside its own subtree."""
+    inside = subtree(from_unit, units) - {from_unit}
+    outside = [code for code in targets if code not in inside]
+    if outside:
+        raise forbidden("addressees", f"ส่งต่อได้เฉพาะหน่วยงานในสังกัด: {', '.join(outside[:5])}",
+                        f"can only forward inside the unit's own subtree: {', '.join(outside[:5])}")
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+def normalize_document_number(printed: str | None) -> str | None:
+    """'ที่ มท ๐๘๐๑.๒/ว ๕๒' -> 'มท 0801.2/ว 52' (for search; the printed form is kept too)."""
+    if not printed:
+        return None
+    text = from_thai_digits(printed).strip()
+    text = re.sub(r"^ที่\s*", "", text)
+    return re.sub(r"\s+", " ", text)
+
+
+def is_circular(printed: str | None) -> bool:
+    """ว after the slash marks a circular letter (หนังสือเวียน)."""
+    return bool(printed) and re.search(r"/\s*ว", printed) is not None
+
+
+def forwarded_before_received(forwarding_date: date, receipt_dates: list[date]) -> dict | None:
+    """Seed 004's AN1: a forwarding memo dated before the receipt of what it forwards.
+    Accepted (the paper may have been registered late), but flagged."""
+    if receipt_dates and forwarding_date < min(receipt_dates):
+        first = min(receipt_dates)
+        return {"code": "forwarded_before_received",
+                "message_th": f"หนังสือส่งต่อลงวันที่ก่อนวันลงรับหนังสือต้นเรื่อง ({first.isoformat()})",
+                "message_en": f"dated {forwarding_date.isoformat()}, before the forwarded document "
+                              f"was received ({first.isoformat()})"}
+    return None
+
+
+def validate_rrule(text: str, field: str = "reporting.rrule") -> str:
+    text = text.strip()
+    try:
+        rule = rrulestr(text, dtstart=datetime(2000, 1, 1, tzinfo=BANGKOK), forceset=False)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise invalid(field, "รูปแบบ RRULE ไม่ถูกต้อง", f"invalid RRULE: {exc}") from None
+    if rule.after(datetime(2000, 1, 1, tzinfo=BANGKOK), inc=True) is None:
+        raise invalid(field, "RRULE นี้ไม่เกิดขึ้นเลย", "the RRULE never occurs")
+    return text
+
+
+# --- the cascade --------------------------------------------------------------------------------
+
+def hours_between(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds() / 3600, 3)
+
+
+def level_summary(rows: list[dict]) -> dict:
+    """Counts and latencies of one level of a cascade."""
+    ack_hours = [r["ack_hours"] for r in rows if r["ack_hours"] is not None]
+    return {
+        "units": len(rows),
+        "received": sum(1 for r in rows if r["received_at"]),
+        "acknowledged": sum(1 for r in rows if r["acknowledged_at"]),
+        "forwarded": sum(1 for r in rows if r["forwarded_at"]),
+        "not_applicable": sum(1 for r in rows if r["state"] == S.NOT_APPLICABLE),
+        "acknowledgement_rate": round(sum(1 for r in rows if r["acknowledged_at"]) / len(rows), 4) if rows else None,
+        "ack_hours_median": round(median(ack_hours), 3) if ack_hours else None,
+        "ack_hours_max": max(ack_hours) if ack_hours else None,
+    }

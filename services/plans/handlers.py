@@ -1,40 +1,69 @@
 """Use cases of the plans service: (command, unit of work) -> result; events go to the outbox."""
 from __future__ import annotations
 
+import base64
+import binascii
+import csv
+import hashlib
+import io
 import json
 import uuid
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from services.plans import domain
-from services.plans.commands import AcknowledgeAssignment, IssueDirective, RegisterUnits
-from services.plans.models import assignments, directives, documents, org_units
+from services.plans.commands import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
+                                     DeclareApplicability, DirectiveItemInput, ForwardAssignment,
+                                     IssueDirective, IssueDocument, RecordDocument, RegisterReceipt,
+                                     RegisterUnits, ReportingInput)
+from services.plans.models import (assignments, attachments, directives, documents, org_units,
+                                   receipts, reporting_rules)
 from shared.contracts import utcnow
-from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, DirectiveIssued,
-                                     OrgUnitChanged, ReportingRequirement)
+from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, AssignmentStateChanged,
+                                     DirectiveForwarded, DirectiveIssued, IndicatorSpec, OrgUnitChanged,
+                                     ReportingRequirement, ReportingRulePublished)
 from shared.db import UnitOfWork
-from shared.errors import InputError, forbidden, not_found
+from shared.errors import InputError, conflict, forbidden, invalid, not_found
+from shared.thai import to_be_year
 
 UNIT_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "province_code",
                "district_code", "subdistrict_code", "contact_email", "valid_to")
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+LEVEL_ORDER = ["ministry", "ministry_office", "department", "department_bureau", "provincial_office",
+               "district_office", "lao"]
 
+
+# --- the org registry ---------------------------------------------------------------------------
 
 def _current_units(session) -> dict[str, dict]:
     rows = session.execute(select(org_units).where(org_units.c.valid_to.is_(None))).mappings()
     return {row["code"]: dict(row) for row in rows}
 
 
+def _domain_units(current: dict[str, dict]) -> list[domain.Unit]:
+    return [domain.Unit(code=row["code"], level=row["level"], parent_code=row["parent_code"],
+                        lao_type=row["lao_type"], province_code=row["province_code"],
+                        district_code=row["district_code"]) for row in current.values()]
+
+
 def register_units(uow: UnitOfWork, command: RegisterUnits) -> dict:
-    """Create or update units; a change closes the current version and opens a new one."""
+    """Create or update units. A change closes the current version and opens a new one, so
+    history is kept. With dry_run, report what would change and change nothing."""
     current = _current_units(uow.session)
-    known = set(current) | {unit.code for unit in command.units}
-    for unit in command.units:
-        if unit.parent_code and unit.parent_code not in known:
-            raise InputError("unknown_unit", "units.parent_code", f"ไม่พบหน่วยงานแม่ {unit.parent_code}",
+    incoming = {unit.code for unit in command.units}
+    if len(incoming) != len(command.units):
+        duplicates = sorted({u.code for u in command.units if [x.code for x in command.units].count(u.code) > 1})
+        raise invalid("units.code", f"รหัสหน่วยงานซ้ำในชุดข้อมูล: {', '.join(duplicates[:5])}",
+                      f"duplicate unit codes in the input: {', '.join(duplicates[:5])}")
+    for index, unit in enumerate(command.units):
+        if unit.parent_code and unit.parent_code not in current and unit.parent_code not in incoming:
+            raise InputError("unknown_unit", f"units[{index}].parent_code",
+                             f"ไม่พบหน่วยงานแม่ {unit.parent_code}",
                              f"unknown parent unit {unit.parent_code} of {unit.code}", status=422)
+    today = date.today()
     counts = {"created": 0, "changed": 0, "unchanged": 0}
-    new_rows = []
+    changes, new_rows = [], []
     for unit in command.units:
         values = unit.model_dump()
         existing = current.get(unit.code)
@@ -43,119 +72,525 @@ def register_units(uow: UnitOfWork, command: RegisterUnits) -> dict:
             continue
         if existing is None:
             counts["created"] += 1
+            changes.append({"code": unit.code, "action": "create"})
         else:
             counts["changed"] += 1
-            today = date.today()
-            if existing["valid_from"] >= today:
+            changes.append({"code": unit.code, "action": "change", "fields": {
+                f: [_plain(existing[f]), _plain(values[f])] for f in UNIT_FIELDS if existing[f] != values[f]}})
+        if command.dry_run:
+            continue
+        if existing is not None:
+            if existing["valid_from"] >= today:  # changed again the same day: amend that version
                 uow.session.execute(update(org_units).where(org_units.c.id == existing["id"])
                                     .values(**{f: values[f] for f in UNIT_FIELDS}))
                 uow.add_event(OrgUnitChanged(**{**values, "valid_from": existing["valid_from"]}))
                 continue
-            uow.session.execute(update(org_units).where(org_units.c.id == existing["id"])
-                                .values(valid_to=today))
+            uow.session.execute(update(org_units).where(org_units.c.id == existing["id"]).values(valid_to=today))
             values["valid_from"] = today
         new_rows.append(values)
         uow.add_event(OrgUnitChanged(**values))
     if new_rows:
         uow.session.execute(insert(org_units), new_rows)
-    return counts
+    return {**counts, "dry_run": command.dry_run, "changes": changes[:500],
+            "changes_truncated": len(changes) > 500}
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def units_from_csv(text: str) -> list[dict]:
+    """Rows of a registry CSV (UTF-8, header = field names) as dicts for RegisterUnits."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    allowed = set(RegisterUnits.model_fields["units"].annotation.__args__[0].model_fields)
+    unknown = [name for name in (reader.fieldnames or []) if name not in allowed]
+    if unknown:
+        raise invalid("file", f"ไม่รู้จักคอลัมน์ {', '.join(unknown)}", f"unknown columns: {', '.join(unknown)}")
+    return [{key: value for key, value in row.items() if value not in ("", None)} for row in reader]
+
+
+def unit_history(session, code: str) -> list[dict]:
+    rows = session.execute(select(org_units).where(org_units.c.code == code)
+                           .order_by(org_units.c.valid_from)).mappings().all()
+    if not rows:
+        raise not_found("code", "หน่วยงาน", "unit", code)
+    return [_row(row, drop=("id",)) for row in rows]
+
+
+# --- documents and directives ---------------------------------------------------------------------
+
+def _row(row, drop=()) -> dict:
+    return {key: (value.isoformat() if isinstance(value, (date, datetime)) else value)
+            for key, value in dict(row).items() if key not in drop}
+
+
+def _require_document(session, document_id: str, field: str) -> dict:
+    row = session.execute(select(documents).where(documents.c.id == document_id)).mappings().first()
+    if row is None:
+        raise not_found(field, "หนังสือ", "document", document_id)
+    return dict(row)
+
+
+def _receipt_dates(session, document_id: str) -> list[date]:
+    return list(session.execute(select(receipts.c.received_on)
+                                .where(receipts.c.document_id == document_id)).scalars())
+
+
+def _validate_item(item: DirectiveItemInput, index: int, units: list[domain.Unit], issuer_known: set[str]):
+    field = f"items[{index}]"
+    domain.resolve_addressees(item.addressees.model_dump(exclude_none=True), units, field=f"{field}.addressees")
+    if item.issuer_code and item.issuer_code not in issuer_known:
+        raise InputError("unknown_unit", f"{field}.issuer_code", f"ไม่พบหน่วยงาน {item.issuer_code}",
+                         f"unknown unit {item.issuer_code}", status=422)
+    if item.reporting and item.reporting.rrule:
+        domain.validate_rrule(item.reporting.rrule, f"{field}.reporting.rrule")
+
+
+def record_document(uow: UnitOfWork, command: RecordDocument, *, created_by: str | None = None) -> dict:
+    """Record an official document and its directive items (drafts until issued)."""
+    session = uow.session
+    current = _current_units(session)
+    units = _domain_units(current)
+    if command.sender_code and command.sender_code not in current:
+        raise InputError("unknown_unit", "sender_code", f"ไม่พบหน่วยงานผู้ส่ง {command.sender_code}",
+                         f"unknown sending unit {command.sender_code}", status=422)
+    for index, reference in enumerate(command.references):
+        _require_document(session, reference, f"references[{index}]")
+    anomalies = []
+    if command.forwards_document_id:
+        _require_document(session, command.forwards_document_id, "forwards_document_id")
+        anomaly = domain.forwarded_before_received(command.document_date,
+                                                   _receipt_dates(session, command.forwards_document_id))
+        if anomaly:
+            anomalies.append(anomaly)
+    for index, item in enumerate(command.items):
+        _validate_item(item, index, units, set(current))
+    document_id = str(uuid.uuid4())
+    session.execute(insert(documents).values(
+        id=document_id, form=command.form, number_printed=command.document_number,
+        number_normalized=domain.normalize_document_number(command.document_number),
+        circular=domain.is_circular(command.document_number), document_date=command.document_date,
+        urgency=command.urgency, subject_th=command.subject_th, subject_en=command.subject_en,
+        sender_code=command.sender_code, sender_text=command.sender_text,
+        addressee_text=command.addressee_text, references=json.dumps(command.references),
+        forwards_document_id=command.forwards_document_id, status=command.status,
+        anomalies=json.dumps(anomalies, ensure_ascii=False), created_at=utcnow(), created_by=created_by))
+    directive_ids = []
+    for item in command.items:
+        directive_id = str(uuid.uuid4())
+        directive_ids.append(directive_id)
+        session.execute(insert(directives).values(
+            id=directive_id, document_id=document_id, item_ref=item.item_ref, kind=item.kind,
+            issuer_code=item.issuer_code or command.sender_code or "",
+            issuer_position_th=item.issuer_position_th, topic_th=item.topic_th, text_th=item.text_th,
+            text_en=item.text_en,
+            addressees=json.dumps(item.addressees.model_dump(exclude_none=True), ensure_ascii=False),
+            acknowledge_due_at=item.acknowledge_due_at,
+            reporting=item.reporting.model_dump_json() if item.reporting else None, state="draft"))
+    return {"document_id": document_id, "directive_ids": directive_ids, "anomalies": anomalies}
+
+
+def add_attachment(uow: UnitOfWork, command: AddAttachment) -> dict:
+    _require_document(uow.session, command.document_id, "document_id")
+    try:
+        content = base64.b64decode(command.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("content_base64", "ไฟล์แนบเสียหาย (base64 ไม่ถูกต้อง)", "attachment is not valid base64") from None
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise InputError("too_large", "file", "ไฟล์แนบใหญ่เกิน 10 MB", "attachment larger than 10 MB", status=413)
+    attachment_id = str(uuid.uuid4())
+    digest = hashlib.sha256(content).hexdigest()
+    uow.session.execute(insert(attachments).values(
+        id=attachment_id, document_id=command.document_id, filename=command.filename,
+        content_type=command.content_type, size=len(content), sha256=digest, content=content,
+        created_at=utcnow()))
+    return {"attachment_id": attachment_id, "size": len(content), "sha256": digest}
+
+
+def get_attachment(session, attachment_id: str) -> dict:
+    row = session.execute(select(attachments).where(attachments.c.id == attachment_id)).mappings().first()
+    if row is None:
+        raise not_found("attachment_id", "ไฟล์แนบ", "attachment", attachment_id)
+    return {**_row(row, drop=("content",)), "content_base64": base64.b64encode(row["content"]).decode()}
+
+
+def _indicator_spec(reporting: ReportingInput) -> IndicatorSpec:
+    return IndicatorSpec(code=reporting.indicator_code, name_th=reporting.indicator_name_th,
+                         unit_of_measure=reporting.unit_of_measure, value_type=reporting.value_type,
+                         direction=reporting.direction, minimum=reporting.minimum, maximum=reporting.maximum)
+
+
+def _reporting_units(addressee_codes: list[str], level: str | None, units: list[domain.Unit],
+                     by_code: dict[str, dict]) -> list[str]:
+    """Who reports: the addressees themselves, or the units of the reporting level below them."""
+    if level is None:
+        return addressee_codes
+    reporters = set()
+    for code in addressee_codes:
+        if by_code[code]["level"] == level:
+            reporters.add(code)
+        else:
+            reporters |= {c for c in domain.subtree(code, units) if by_code[c]["level"] == level}
+    return sorted(reporters)
+
+
+def _create_assignments(uow: UnitOfWork, directive: dict, document: dict, codes: list[str],
+                        by_code: dict[str, dict], *, parent_assignment_id: str | None,
+                        acknowledge_due_at: datetime | None, reporting: ReportingInput | None,
+                        reporters: set[str], now: datetime) -> list[str]:
+    requirement = None
+    if reporting is not None and reporting.due_at is not None:
+        requirement = ReportingRequirement(
+            indicator_code=reporting.indicator_code, indicator_name_th=reporting.indicator_name_th,
+            unit_of_measure=reporting.unit_of_measure, period=reporting.period,
+            opens_at=reporting.opens_at, due_at=reporting.due_at)
+    rows, ids = [], []
+    for code in codes:
+        assignment_id = str(uuid.uuid4())
+        ids.append(assignment_id)
+        rows.append({"id": assignment_id, "directive_id": directive["id"], "unit_code": code,
+                     "unit_level": by_code[code]["level"], "parent_assignment_id": parent_assignment_id,
+                     "state": domain.AssignmentState.ISSUED, "created_at": now})
+        uow.add_event(AssignmentCreated(
+            assignment_id=assignment_id, directive_id=directive["id"],
+            document_number=document["number_printed"] or "", title_th=document["subject_th"],
+            unit_code=code, parent_assignment_id=parent_assignment_id,
+            acknowledge_due_at=acknowledge_due_at,
+            reporting=requirement if code in reporters else None))
+    if rows:
+        uow.session.execute(insert(assignments), rows)
+    return ids
+
+
+def issue_document(uow: UnitOfWork, command: IssueDocument) -> dict:
+    """Issue every draft item of a document: one assignment per addressee, events for all."""
+    session = uow.session
+    document = _require_document(session, command.document_id, "document_id")
+    drafts = session.execute(select(directives).where(directives.c.document_id == command.document_id,
+                                                      directives.c.state == "draft")).mappings().all()
+    if not drafts:
+        raise conflict("document_id", "หนังสือนี้ไม่มีข้อสั่งการที่รอส่ง", "the document has no draft items to issue")
+    current = _current_units(session)
+    units = _domain_units(current)
+    now = utcnow()
+    issued = []
+    for draft in drafts:
+        rule = json.loads(draft["addressees"])
+        codes = domain.resolve_addressees(rule, units)
+        reporting = ReportingInput.model_validate_json(draft["reporting"]) if draft["reporting"] else None
+        reporters = set(_reporting_units(codes, reporting.reporting_level, units, current)) if reporting else set()
+        session.execute(update(directives).where(directives.c.id == draft["id"]).values(
+            state="issued", issued_at=now, correlation_id=uow.correlation_id))
+        uow.add_event(DirectiveIssued(
+            directive_id=draft["id"], document_number=document["number_printed"] or "",
+            title_th=document["subject_th"], urgency=document["urgency"], issuer_code=draft["issuer_code"],
+            addressee_count=len(codes), acknowledge_due_at=draft["acknowledge_due_at"],
+            reporting=None if reporting is None or reporting.due_at is None else ReportingRequirement(
+                indicator_code=reporting.indicator_code, indicator_name_th=reporting.indicator_name_th,
+                unit_of_measure=reporting.unit_of_measure, period=reporting.period,
+                opens_at=reporting.opens_at, due_at=reporting.due_at)))
+        assignment_ids = _create_assignments(
+            uow, dict(draft), document, codes, current, parent_assignment_id=None,
+            acknowledge_due_at=draft["acknowledge_due_at"], reporting=reporting, reporters=reporters, now=now)
+        if reporting is not None and reporting.rrule:
+            rule_id = str(uuid.uuid4())
+            session.execute(insert(reporting_rules).values(
+                id=rule_id, directive_id=draft["id"], indicators=json.dumps([_indicator_spec(reporting).model_dump()],
+                                                                           ensure_ascii=False),
+                rrule=reporting.rrule, dtstart=reporting.dtstart, until=reporting.until,
+                due_time_local=reporting.due_time_local, window_opens_before=reporting.window_opens_before,
+                holiday_rule=reporting.holiday_rule, reporting_level=reporting.reporting_level,
+                fiscal_year_be=reporting.fiscal_year_be, version=1))
+            uow.add_event(ReportingRulePublished(
+                rule_id=rule_id, directive_id=draft["id"], indicators=[_indicator_spec(reporting)],
+                unit_codes=sorted(reporters), rrule=reporting.rrule, dtstart=reporting.dtstart,
+                until=reporting.until, due_time_local=reporting.due_time_local,
+                window_opens_before=reporting.window_opens_before, holiday_rule=reporting.holiday_rule))
+        issued.append({"directive_id": draft["id"], "assignment_count": len(assignment_ids)})
+    return {"document_id": command.document_id, "directives": issued,
+            "assignment_count": sum(item["assignment_count"] for item in issued)}
 
 
 def issue_directive(uow: UnitOfWork, command: IssueDirective) -> dict:
-    session = uow.session
-    units = [domain.Unit(code=row["code"], level=row["level"], parent_code=row["parent_code"],
-                         lao_type=row["lao_type"]) for row in _current_units(session).values()]
-    if command.issuer_code not in {unit.code for unit in units}:
+    """Record a one-item document and issue it in the same transaction."""
+    current = _current_units(uow.session)
+    if command.issuer_code not in current:
         raise InputError("unknown_unit", "issuer_code", f"ไม่พบหน่วยงานผู้ออกคำสั่ง {command.issuer_code}",
                          f"unknown issuing unit {command.issuer_code}", status=422)
-    addressee_codes = domain.resolve_addressees(command.addressees.model_dump(exclude_none=True), units)
-    now = utcnow()
-    document_id, directive_id = str(uuid.uuid4()), str(uuid.uuid4())
-    reporting = (ReportingRequirement(**command.reporting.model_dump())
-                 if command.reporting else None)
-    session.execute(insert(documents).values(
-        id=document_id, number_printed=command.document_number, document_date=command.document_date,
+    # validate with this command's own field names before building the document
+    domain.resolve_addressees(command.addressees.model_dump(exclude_none=True), _domain_units(current))
+    if command.reporting and command.reporting.rrule:
+        domain.validate_rrule(command.reporting.rrule)
+    recorded = record_document(uow, RecordDocument(
+        form="circular" if domain.is_circular(command.document_number) else "memo",
+        document_number=command.document_number, document_date=command.document_date,
         urgency=command.urgency, subject_th=command.subject_th, sender_code=command.issuer_code,
-        created_at=now))
-    session.execute(insert(directives).values(
-        id=directive_id, document_id=document_id, kind=command.kind, text_th=command.text_th,
-        issuer_code=command.issuer_code,
-        addressees=json.dumps(command.addressees.model_dump(exclude_none=True), ensure_ascii=False),
-        acknowledge_due_at=command.acknowledge_due_at,
-        reporting=reporting.model_dump_json() if reporting else None,
-        issued_at=now, correlation_id=uow.correlation_id))
-    uow.add_event(DirectiveIssued(
-        directive_id=directive_id, document_number=command.document_number,
-        title_th=command.subject_th, urgency=command.urgency, issuer_code=command.issuer_code,
-        addressee_count=len(addressee_codes), acknowledge_due_at=command.acknowledge_due_at,
-        reporting=reporting))
-    rows = []
-    for code in addressee_codes:
-        assignment_id = str(uuid.uuid4())
-        rows.append({"id": assignment_id, "directive_id": directive_id, "unit_code": code,
-                     "parent_assignment_id": None, "state": domain.AssignmentState.ISSUED,
-                     "created_at": now})
-        uow.add_event(AssignmentCreated(
-            assignment_id=assignment_id, directive_id=directive_id,
-            document_number=command.document_number, title_th=command.subject_th, unit_code=code,
-            acknowledge_due_at=command.acknowledge_due_at, reporting=reporting))
-    session.execute(insert(assignments), rows)
-    return {"directive_id": directive_id, "document_id": document_id,
-            "assignment_count": len(rows)}
+        items=[DirectiveItemInput(kind=command.kind, issuer_code=command.issuer_code, text_th=command.text_th,
+                                  addressees=command.addressees, acknowledge_due_at=command.acknowledge_due_at,
+                                  reporting=command.reporting)]))
+    result = issue_document(uow, IssueDocument(document_id=recorded["document_id"]))
+    return {"directive_id": result["directives"][0]["directive_id"], "document_id": recorded["document_id"],
+            "assignment_count": result["assignment_count"]}
+
+
+# --- assignments ------------------------------------------------------------------------------------
+
+def _own_assignment(session, assignment_id: str, unit_code: str) -> dict:
+    row = session.execute(select(assignments).where(assignments.c.id == assignment_id)).mappings().first()
+    if row is None:
+        raise not_found("assignment_id", "ข้อสั่งการที่มอบหมาย", "assignment", assignment_id)
+    if row["unit_code"] != unit_code:
+        raise forbidden("unit_code", "หน่วยงานนี้ไม่ใช่ผู้รับข้อสั่งการ", "this unit is not the addressee of the assignment")
+    return dict(row)
 
 
 def acknowledge_assignment(uow: UnitOfWork, command: AcknowledgeAssignment) -> dict:
-    row = uow.session.execute(select(assignments).where(assignments.c.id == command.assignment_id)
-                              ).mappings().first()
-    if row is None:
-        raise not_found("assignment_id", "ข้อสั่งการที่มอบหมาย", "assignment", command.assignment_id)
-    if row["unit_code"] != command.unit_code:
-        raise forbidden("unit_code", "หน่วยงานนี้ไม่ใช่ผู้รับข้อสั่งการ",
-                        "this unit is not the addressee of the assignment")
+    row = _own_assignment(uow.session, command.assignment_id, command.unit_code)
     new_state = domain.acknowledge(row["state"])
     if new_state is None:
         return {"assignment_id": row["id"], "state": row["state"], "changed": False}
     acknowledged_at = command.acknowledged_at or utcnow()
     uow.session.execute(update(assignments).where(assignments.c.id == row["id"]).values(
-        state=new_state, acknowledged_at=acknowledged_at, receipt_number=command.receipt_number))
+        state=new_state, acknowledged_at=acknowledged_at, received_at=row["received_at"] or acknowledged_at,
+        receipt_number=command.receipt_number or row["receipt_number"]))
     uow.add_event(AssignmentAcknowledged(
         assignment_id=row["id"], directive_id=row["directive_id"], unit_code=row["unit_code"],
         acknowledged_at=acknowledged_at, receipt_number=command.receipt_number))
     return {"assignment_id": row["id"], "state": str(new_state), "changed": True}
 
 
+def _move(uow: UnitOfWork, row: dict, target: domain.AssignmentState, note: str | None = None,
+          **values) -> dict:
+    new_state = domain.transition(row["state"], target)
+    if new_state is None:
+        return {"assignment_id": row["id"], "state": row["state"], "changed": False}
+    now = utcnow()
+    timestamps = {domain.S.RECEIVED: "received_at", domain.S.CLOSED: "closed_at"}
+    if target in timestamps:
+        values[timestamps[target]] = now
+    uow.session.execute(update(assignments).where(assignments.c.id == row["id"]).values(state=new_state, **values))
+    uow.add_event(AssignmentStateChanged(assignment_id=row["id"], directive_id=row["directive_id"],
+                                         unit_code=row["unit_code"], from_state=row["state"],
+                                         to_state=str(new_state), at=now, note=note))
+    return {"assignment_id": row["id"], "state": str(new_state), "changed": True}
+
+
+def change_assignment_state(uow: UnitOfWork, command: ChangeAssignmentState) -> dict:
+    row = _own_assignment(uow.session, command.assignment_id, command.unit_code)
+    return _move(uow, row, domain.AssignmentState(command.to_state), command.note)
+
+
+def declare_applicability(uow: UnitOfWork, command: DeclareApplicability) -> dict:
+    row = _own_assignment(uow.session, command.assignment_id, command.unit_code)
+    if not command.applicable:
+        return _move(uow, row, domain.S.NOT_APPLICABLE, command.note, applicable=False,
+                     applicability_note=command.note)
+    if row["applicable"] is True:
+        return {"assignment_id": row["id"], "state": row["state"], "changed": False}
+    uow.session.execute(update(assignments).where(assignments.c.id == row["id"]).values(
+        applicable=True, applicability_note=command.note))
+    uow.add_event(AssignmentStateChanged(assignment_id=row["id"], directive_id=row["directive_id"],
+                                         unit_code=row["unit_code"], from_state=row["state"],
+                                         to_state=row["state"], at=utcnow(), note="declared applicable"))
+    return {"assignment_id": row["id"], "state": row["state"], "changed": True}
+
+
+def forward_assignment(uow: UnitOfWork, command: ForwardAssignment) -> dict:
+    """Pass a directive down: child assignments for units inside the forwarding unit's subtree."""
+    session = uow.session
+    row = _own_assignment(session, command.assignment_id, command.unit_code)
+    if domain.AssignmentState(row["state"]) not in domain.ALLOWED_FROM[domain.S.FORWARDED]:
+        raise conflict("state", "ต้องลงรับก่อนจึงจะส่งต่อได้", "acknowledge the assignment before forwarding it")
+    current = _current_units(session)
+    units = _domain_units(current)
+    codes = domain.resolve_addressees(command.addressees.model_dump(exclude_none=True), units)
+    domain.check_forwarding(command.unit_code, codes, units)
+    already = set(session.execute(select(assignments.c.unit_code).where(
+        assignments.c.directive_id == row["directive_id"], assignments.c.unit_code.in_(codes))).scalars())
+    new_codes = [code for code in codes if code not in already]
+    if not new_codes:
+        return {"assignment_id": row["id"], "child_assignment_ids": [], "already_assigned": sorted(already)}
+    directive = dict(session.execute(select(directives).where(directives.c.id == row["directive_id"])).mappings().one())
+    document = _require_document(session, directive["document_id"], "document_id")
+    reporting = ReportingInput.model_validate_json(directive["reporting"]) if directive["reporting"] else None
+    reporters = set(_reporting_units(new_codes, reporting.reporting_level, units, current)) if reporting else set()
+    reporters &= set(new_codes)
+    now = utcnow()
+    child_ids = _create_assignments(uow, directive, document, new_codes, current, parent_assignment_id=row["id"],
+                                    acknowledge_due_at=command.acknowledge_due_at or directive["acknowledge_due_at"],
+                                    reporting=reporting, reporters=reporters, now=now)
+    if row["state"] != domain.S.FORWARDED:
+        session.execute(update(assignments).where(assignments.c.id == row["id"]).values(
+            state=domain.S.FORWARDED, forwarded_at=row["forwarded_at"] or now))
+    uow.add_event(DirectiveForwarded(directive_id=row["directive_id"], from_assignment_id=row["id"],
+                                     from_unit_code=row["unit_code"], child_assignment_ids=child_ids,
+                                     unit_codes=new_codes, forwarded_at=now))
+    return {"assignment_id": row["id"], "child_assignment_ids": child_ids, "already_assigned": sorted(already)}
+
+
+def register_receipt(uow: UnitOfWork, command: RegisterReceipt) -> dict:
+    """ลงทะเบียนรับ. Receipt numbers are unique per unit per calendar year; a document may be
+    registered by several units (seed 004: DLA 296, its secretariat 15, a section 002)."""
+    session = uow.session
+    if command.unit_code not in _current_units(session):
+        raise InputError("unknown_unit", "unit_code", f"ไม่พบหน่วยงาน {command.unit_code}",
+                         f"unknown unit {command.unit_code}", status=422)
+    _require_document(session, command.document_id, "document_id")
+    year_be = to_be_year(command.received_on.year)
+    number = command.receipt_no.strip()
+    taken = session.execute(select(receipts.c.id).where(
+        receipts.c.unit_code == command.unit_code, receipts.c.register_year_be == year_be,
+        receipts.c.receipt_no == number)).first()
+    if taken:
+        raise conflict("receipt_no", f"เลขรับ {number} ของปี {year_be} ถูกใช้แล้วในหน่วยงานนี้",
+                       f"receipt number {number} of {year_be} is already used by this unit")
+    if command.routed_from_receipt_id and not session.execute(
+            select(receipts.c.id).where(receipts.c.id == command.routed_from_receipt_id)).first():
+        raise not_found("routed_from_receipt_id", "ทะเบียนรับต้นทาง", "receipt", command.routed_from_receipt_id)
+    receipt_id = str(uuid.uuid4())
+    session.execute(insert(receipts).values(
+        id=receipt_id, unit_code=command.unit_code, document_id=command.document_id,
+        assignment_id=command.assignment_id, receipt_no=number, register_year_be=year_be,
+        received_on=command.received_on,
+        received_time=command.received_time.replace(".", ":").zfill(5) if command.received_time else None,
+        channel=command.channel, routed_from_receipt_id=command.routed_from_receipt_id, created_at=utcnow()))
+    result = {"receipt_id": receipt_id, "register_year_be": year_be}
+    if command.assignment_id:
+        row = _own_assignment(session, command.assignment_id, command.unit_code)
+        result["assignment"] = _move(uow, row, domain.S.RECEIVED, f"receipt {number}", receipt_number=number)
+    # A forwarding memo recorded earlier may now turn out to be dated before this receipt.
+    for forwarding in session.execute(select(documents).where(
+            documents.c.forwards_document_id == command.document_id)).mappings().all():
+        anomalies = json.loads(forwarding["anomalies"])
+        anomaly = domain.forwarded_before_received(forwarding["document_date"],
+                                                   _receipt_dates(session, command.document_id))
+        if anomaly and not any(a["code"] == anomaly["code"] for a in anomalies):
+            session.execute(update(documents).where(documents.c.id == forwarding["id"]).values(
+                anomalies=json.dumps(anomalies + [anomaly], ensure_ascii=False)))
+    return result
+
+
 # --- queries ------------------------------------------------------------------------------------
 
+def get_document(session, document_id: str) -> dict:
+    document = _require_document(session, document_id, "document_id")
+    items = session.execute(select(directives).where(directives.c.document_id == document_id)
+                            .order_by(directives.c.item_ref, directives.c.id)).mappings().all()
+    files = session.execute(select(attachments.c.id, attachments.c.filename, attachments.c.content_type,
+                                   attachments.c.size, attachments.c.sha256)
+                            .where(attachments.c.document_id == document_id)).mappings().all()
+    registered = session.execute(select(receipts).where(receipts.c.document_id == document_id)
+                                 .order_by(receipts.c.received_on, receipts.c.created_at)).mappings().all()
+    result = _row(document)
+    result.update(references=json.loads(document["references"]), anomalies=json.loads(document["anomalies"]),
+                  items=[_directive_dict(item) for item in items], attachments=[dict(f) for f in files],
+                  receipts=[_row(r) for r in registered])
+    return result
+
+
+def _directive_dict(row) -> dict:
+    result = _row(row)
+    result["addressees"] = json.loads(row["addressees"])
+    result["reporting"] = json.loads(row["reporting"]) if row["reporting"] else None
+    return result
+
+
 def get_directive(session, directive_id: str) -> dict:
-    row = session.execute(
-        select(directives, documents.c.number_printed, documents.c.subject_th, documents.c.urgency,
-               documents.c.document_date)
-        .join(documents, documents.c.id == directives.c.document_id)
-        .where(directives.c.id == directive_id)).mappings().first()
+    row = session.execute(select(directives).where(directives.c.id == directive_id)).mappings().first()
     if row is None:
         raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
+    document = _require_document(session, row["document_id"], "document_id")
     items = session.execute(select(assignments).where(assignments.c.directive_id == directive_id)
                             .order_by(assignments.c.unit_code)).mappings().all()
-    return {
-        "id": row["id"], "document_number": row["number_printed"], "subject_th": row["subject_th"],
-        "urgency": row["urgency"], "document_date": row["document_date"].isoformat(),
-        "kind": row["kind"], "text_th": row["text_th"], "issuer_code": row["issuer_code"],
-        "addressees": json.loads(row["addressees"]),
-        "reporting": json.loads(row["reporting"]) if row["reporting"] else None,
-        "issued_at": row["issued_at"].isoformat(),
-        "assignments": [{"id": a["id"], "unit_code": a["unit_code"], "state": a["state"],
-                         "acknowledged_at": a["acknowledged_at"].isoformat() if a["acknowledged_at"] else None,
-                         "receipt_number": a["receipt_number"]} for a in items],
-    }
+    result = _directive_dict(row)
+    result.update(document_number=document["number_printed"], subject_th=document["subject_th"],
+                  urgency=document["urgency"], document_date=document["document_date"].isoformat(),
+                  assignments=[_row(a) for a in items])
+    return result
+
+
+def list_assignments(session, *, unit_codes: list[str] | None = None, state: str | None = None,
+                     directive_id: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+    query = (select(assignments, directives.c.kind, directives.c.text_th, directives.c.acknowledge_due_at,
+                    documents.c.number_printed, documents.c.subject_th, documents.c.urgency)
+             .join(directives, directives.c.id == assignments.c.directive_id)
+             .join(documents, documents.c.id == directives.c.document_id))
+    if unit_codes is not None:
+        query = query.where(assignments.c.unit_code.in_(unit_codes))
+    if state:
+        query = query.where(assignments.c.state == state)
+    if directive_id:
+        query = query.where(assignments.c.directive_id == directive_id)
+    rows = session.execute(query.order_by(assignments.c.created_at.desc(), assignments.c.unit_code)
+                           .limit(limit).offset(offset)).mappings()
+    return [_row(row) for row in rows]
+
+
+def cascade(session, directive_id: str) -> dict:
+    """Per level and unit: received / acknowledged / forwarded times and hop latencies."""
+    get_directive_row = session.execute(select(directives.c.id).where(directives.c.id == directive_id)).first()
+    if get_directive_row is None:
+        raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
+    rows = session.execute(select(assignments).where(assignments.c.directive_id == directive_id)).mappings().all()
+    by_id = {row["id"]: row for row in rows}
+    units = []
+    for row in rows:
+        parent = by_id.get(row["parent_assignment_id"])
+        units.append({
+            "assignment_id": row["id"], "unit_code": row["unit_code"], "level": row["unit_level"],
+            "state": row["state"], "parent_unit_code": parent["unit_code"] if parent else None,
+            "created_at": row["created_at"], "received_at": row["received_at"],
+            "acknowledged_at": row["acknowledged_at"], "forwarded_at": row["forwarded_at"],
+            "receive_hours": domain.hours_between(row["created_at"], row["received_at"]),
+            "ack_hours": domain.hours_between(row["created_at"], row["acknowledged_at"]),
+            # the hop: from the parent's acknowledgement to this unit's assignment
+            "hop_hours": domain.hours_between(parent["acknowledged_at"], row["created_at"]) if parent else None,
+        })
+    levels = []
+    for level in sorted({u["level"] for u in units}, key=lambda l: LEVEL_ORDER.index(l) if l in LEVEL_ORDER else 99):
+        members = [u for u in units if u["level"] == level]
+        levels.append({"level": level, **domain.level_summary(members)})
+    slowest = sorted((u for u in units if u["ack_hours"] is not None), key=lambda u: -u["ack_hours"])[:10]
+    now = utcnow()
+    waiting = sorted(({**u, "waiting_hours": domain.hours_between(u["created_at"], now)} for u in units
+                      if u["acknowledged_at"] is None and u["state"] not in ("not_applicable", "cancelled")),
+                     key=lambda u: u["created_at"])[:10]
+    serialize = lambda u: {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in u.items()}  # noqa: E731
+    return {"directive_id": directive_id, "levels": levels,
+            "units": [serialize(u) for u in sorted(units, key=lambda u: (LEVEL_ORDER.index(u["level"])
+                                                                        if u["level"] in LEVEL_ORDER else 99,
+                                                                        u["unit_code"]))],
+            "slowest_acknowledgements": [serialize(u) for u in slowest],
+            "longest_waiting": [serialize(u) for u in waiting]}
 
 
 def list_units(session, *, parent_code: str | None = None, level: str | None = None,
+               codes: list[str] | None = None, search: str | None = None,
                limit: int = 100, offset: int = 0) -> list[dict]:
     query = select(org_units).where(org_units.c.valid_to.is_(None))
     if parent_code:
         query = query.where(org_units.c.parent_code == parent_code)
     if level:
         query = query.where(org_units.c.level == level)
+    if codes is not None:
+        query = query.where(org_units.c.code.in_(codes))
+    if search:
+        query = query.where(org_units.c.name_th.contains(search) | org_units.c.code.contains(search))
     rows = session.execute(query.order_by(org_units.c.code).limit(limit).offset(offset)).mappings()
-    return [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items() if k != "id"}
-            for row in rows]
+    return [_row(row, drop=("id",)) for row in rows]
+
+
+def subtree_codes(session, root: str) -> list[str]:
+    """Every current unit at or below root (used by the gateway to scope a user)."""
+    current = _current_units(session)
+    if root not in current:
+        raise not_found("code", "หน่วยงาน", "unit", root)
+    return sorted(domain.subtree(root, _domain_units(current)))
+
+
+def registry_counts(session) -> dict:
+    rows = session.execute(select(org_units.c.level, func.count()).where(org_units.c.valid_to.is_(None))
+                           .group_by(org_units.c.level)).all()
+    return {level: count for level, count in rows}
+
+

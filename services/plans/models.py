@@ -1,8 +1,8 @@
 """Tables of the plans service (its own database)."""
 from __future__ import annotations
 
-from sqlalchemy import (Column, Date, ForeignKey, Index, Integer, MetaData, String, Table,
-                        Text, UniqueConstraint)
+from sqlalchemy import (Boolean, Column, Date, ForeignKey, Index, Integer, LargeBinary, MetaData,
+                        String, Table, Text, UniqueConstraint)
 
 from shared.types import UTCDateTime
 
@@ -33,26 +33,74 @@ Index("ix_org_units_parent", org_units.c.parent_code)
 documents = Table(
     "documents", metadata,
     Column("id", String(36), primary_key=True),
-    Column("number_printed", String(120), nullable=False),
+    Column("form", String(16), nullable=False),                 # memo | letter | circular | attachment
+    Column("number_printed", String(160), nullable=True),       # as printed, Thai digits kept
+    Column("number_normalized", String(160), nullable=True),    # Arabic digits, no "ที่", single spaces
+    Column("circular", Boolean, nullable=False, server_default="0"),  # ว = หนังสือเวียน
     Column("document_date", Date, nullable=False),
     Column("urgency", String(16), nullable=False),
     Column("subject_th", Text, nullable=False),
-    Column("sender_code", String(32), nullable=False),
+    Column("subject_en", Text, nullable=True),
+    Column("sender_code", String(32), nullable=True),
+    Column("sender_text", Text, nullable=True),                 # as printed
+    Column("addressee_text", Text, nullable=True),              # as printed
+    Column("references", Text, nullable=False, server_default="[]"),  # JSON: document ids
+    Column("forwards_document_id", String(36), ForeignKey("documents.id"), nullable=True),
+    Column("status", String(16), nullable=False, server_default="recorded"),  # recorded | referenced_only
+    Column("anomalies", Text, nullable=False, server_default="[]"),   # JSON list of {code, message_th, message_en}
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(64), nullable=True),
+)
+Index("ix_documents_number", documents.c.number_normalized)
+
+attachments = Table(
+    "attachments", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("document_id", String(36), ForeignKey("documents.id"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(120), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+Index("ix_attachments_document", attachments.c.document_id)
 
 directives = Table(
     "directives", metadata,
     Column("id", String(36), primary_key=True),
     Column("document_id", String(36), ForeignKey("documents.id"), nullable=False),
-    Column("kind", String(24), nullable=False),
-    Column("text_th", Text, nullable=False),
+    Column("item_ref", String(64), nullable=True),              # numbering as printed, e.g. ๒. ข้อสั่งการ
+    Column("kind", String(24), nullable=False),                 # order | guideline | observation | inspection_focus
     Column("issuer_code", String(32), nullable=False),
-    Column("addressees", Text, nullable=False),       # the addressee rule as given (JSON)
+    Column("issuer_position_th", Text, nullable=True),
+    Column("topic_th", Text, nullable=True),
+    Column("text_th", Text, nullable=False),
+    Column("text_en", Text, nullable=True),
+    Column("addressees", Text, nullable=False),                 # the addressee rule as given (JSON)
     Column("acknowledge_due_at", UTCDateTime(), nullable=True),
-    Column("reporting", Text, nullable=True),          # reporting requirement (JSON) or null
-    Column("issued_at", UTCDateTime(), nullable=False),
-    Column("correlation_id", String(64), nullable=False),
+    Column("reporting", Text, nullable=True),                   # one-off reporting requirement (JSON)
+    Column("state", String(16), nullable=False, server_default="draft"),  # draft | issued | cancelled
+    Column("issued_at", UTCDateTime(), nullable=True),
+    Column("correlation_id", String(64), nullable=True),
+)
+Index("ix_directives_document", directives.c.document_id)
+
+reporting_rules = Table(
+    "reporting_rules", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("directive_id", String(36), ForeignKey("directives.id"), nullable=False),
+    Column("indicators", Text, nullable=False),                 # JSON list of IndicatorSpec
+    Column("rrule", String(255), nullable=True),
+    Column("dtstart", UTCDateTime(), nullable=True),
+    Column("until", UTCDateTime(), nullable=True),
+    Column("due_at", UTCDateTime(), nullable=True),
+    Column("due_time_local", String(5), nullable=False, server_default="16:30"),
+    Column("window_opens_before", String(16), nullable=False, server_default="P10D"),
+    Column("holiday_rule", String(24), nullable=False, server_default="next_working_day"),
+    Column("reporting_level", String(32), nullable=True),
+    Column("fiscal_year_be", Integer, nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 
 assignments = Table(
@@ -60,11 +108,36 @@ assignments = Table(
     Column("id", String(36), primary_key=True),
     Column("directive_id", String(36), ForeignKey("directives.id"), nullable=False),
     Column("unit_code", String(32), nullable=False),
+    Column("unit_level", String(32), nullable=False),
     Column("parent_assignment_id", String(36), nullable=True),
     Column("state", String(24), nullable=False),
+    Column("applicable", Boolean, nullable=True),
+    Column("applicability_note", Text, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=True),
     Column("acknowledged_at", UTCDateTime(), nullable=True),
+    Column("forwarded_at", UTCDateTime(), nullable=True),
+    Column("closed_at", UTCDateTime(), nullable=True),
     Column("receipt_number", String(32), nullable=True),
     UniqueConstraint("directive_id", "unit_code", name="uq_assignments_directive_unit"),
 )
 Index("ix_assignments_unit", assignments.c.unit_code)
+Index("ix_assignments_parent", assignments.c.parent_assignment_id)
+
+# ทะเบียนรับ: each unit keeps its own register; numbers restart every calendar year.
+receipts = Table(
+    "receipts", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("unit_code", String(32), nullable=False),
+    Column("document_id", String(36), ForeignKey("documents.id"), nullable=False),
+    Column("assignment_id", String(36), nullable=True),
+    Column("receipt_no", String(32), nullable=False),          # text: keeps zero padding ("002")
+    Column("register_year_be", Integer, nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("received_time", String(5), nullable=True),          # HH:MM, often blank on stamps
+    Column("channel", String(24), nullable=False, server_default="paper"),
+    Column("routed_from_receipt_id", String(36), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("unit_code", "register_year_be", "receipt_no", name="uq_receipts_unit_year_number"),
+)
+Index("ix_receipts_document", receipts.c.document_id)

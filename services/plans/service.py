@@ -1,28 +1,79 @@
 """plans: the nameko service. Entrypoints only translate: decode, call a handler, return."""
 from __future__ import annotations
 
-
 from services.plans import handlers
-from services.plans.commands import AcknowledgeAssignment, IssueDirective, RegisterUnits
-from shared.service_base import ServiceBase, run_command, rpc
+from services.plans.commands import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
+                                     DeclareApplicability, ForwardAssignment, IssueDirective,
+                                     IssueDocument, RecordDocument, RegisterReceipt, RegisterUnits)
+from shared.service_base import ServiceBase, rpc, run_command
 from shared.validation import parse
 
 
 class PlansService(ServiceBase):
     name = "plans"
 
+    # --- registry -------------------------------------------------------------------------------
     @rpc
     def register_units(self, payload: dict) -> dict:
         return run_command(self.uow, handlers.register_units, parse(RegisterUnits, payload))
+
+    @rpc
+    def import_units_csv(self, text: str, dry_run: bool = False) -> dict:
+        rows = handlers.units_from_csv(text)
+        return run_command(self.uow, handlers.register_units,
+                           parse(RegisterUnits, {"units": rows, "dry_run": bool(dry_run)}))
+
+    @rpc
+    def list_units(self, parent_code=None, level=None, codes=None, search=None, limit=100, offset=0):
+        with self.uow.database.session() as session:
+            return handlers.list_units(session, parent_code=parent_code, level=level, codes=codes,
+                                       search=search, limit=min(int(limit), 10000), offset=int(offset))
+
+    @rpc
+    def unit_history(self, code: str) -> list[dict]:
+        with self.uow.database.session() as session:
+            return handlers.unit_history(session, code)
+
+    @rpc
+    def subtree_codes(self, root: str) -> list[str]:
+        with self.uow.database.session() as session:
+            return handlers.subtree_codes(session, root)
+
+    @rpc
+    def registry_counts(self) -> dict:
+        with self.uow.database.session() as session:
+            return handlers.registry_counts(session)
+
+    # --- documents and directives -----------------------------------------------------------------
+    @rpc
+    def record_document(self, payload: dict, created_by: str | None = None) -> dict:
+        command = parse(RecordDocument, payload)
+        with self.uow() as uow:
+            result = handlers.record_document(uow, command, created_by=created_by)
+            uow.commit()
+            return result
+
+    @rpc
+    def add_attachment(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.add_attachment, parse(AddAttachment, payload))
+
+    @rpc
+    def get_attachment(self, attachment_id: str) -> dict:
+        with self.uow.database.session() as session:
+            return handlers.get_attachment(session, attachment_id)
+
+    @rpc
+    def issue_document(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.issue_document, parse(IssueDocument, payload))
 
     @rpc
     def issue_directive(self, payload: dict) -> dict:
         return run_command(self.uow, handlers.issue_directive, parse(IssueDirective, payload))
 
     @rpc
-    def acknowledge_assignment(self, payload: dict) -> dict:
-        return run_command(self.uow, handlers.acknowledge_assignment,
-                           parse(AcknowledgeAssignment, payload))
+    def get_document(self, document_id: str) -> dict:
+        with self.uow.database.session() as session:
+            return handlers.get_document(session, document_id)
 
     @rpc
     def get_directive(self, directive_id: str) -> dict:
@@ -30,8 +81,34 @@ class PlansService(ServiceBase):
             return handlers.get_directive(session, directive_id)
 
     @rpc
-    def list_units(self, parent_code: str | None = None, level: str | None = None,
-                   limit: int = 100, offset: int = 0) -> list[dict]:
+    def cascade(self, directive_id: str) -> dict:
         with self.uow.database.session() as session:
-            return handlers.list_units(session, parent_code=parent_code, level=level,
-                                       limit=min(int(limit), 1000), offset=int(offset))
+            return handlers.cascade(session, directive_id)
+
+    # --- assignments ---------------------------------------------------------------------------
+    @rpc
+    def list_assignments(self, unit_codes=None, state=None, directive_id=None, limit=100, offset=0):
+        with self.uow.database.session() as session:
+            return handlers.list_assignments(session, unit_codes=unit_codes, state=state,
+                                             directive_id=directive_id, limit=min(int(limit), 1000),
+                                             offset=int(offset))
+
+    @rpc
+    def acknowledge_assignment(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.acknowledge_assignment, parse(AcknowledgeAssignment, payload))
+
+    @rpc
+    def change_assignment_state(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.change_assignment_state, parse(ChangeAssignmentState, payload))
+
+    @rpc
+    def declare_applicability(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.declare_applicability, parse(DeclareApplicability, payload))
+
+    @rpc
+    def forward_assignment(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.forward_assignment, parse(ForwardAssignment, payload))
+
+    @rpc
+    def register_receipt(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.register_receipt, parse(RegisterReceipt, payload))

@@ -24,13 +24,13 @@ UNITS = [
     dict(code="DLA", level="department", parent_code="MOI", name_th="กรมส่งเสริมการปกครองท้องถิ่น"),
     dict(code="PLO-09", level="provincial_office", parent_code="DLA", name_th="สำนักงานส่งเสริมการปกครองท้องถิ่นจังหวัดชัยนาท",
          contact_email="saraban@plo-09.thongthin.test"),
-    dict(code="DLO-0101", level="district_office", parent_code="PLO-09",
-         name_th="สำนักงานส่งเสริมการปกครองท้องถิ่นอำเภอเมืองชัยนาท", contact_email="saraban@dlo-0101.thongthin.test"),
-    dict(code="LAO-180101", level="lao", lao_type="town_municipality", parent_code="DLO-0101",
+    dict(code="DLO-0115", level="district_office", parent_code="PLO-09",
+         name_th="สำนักงานส่งเสริมการปกครองท้องถิ่นอำเภอเมืองชัยนาท", contact_email="saraban@dlo-0115.thongthin.test"),
+    dict(code="LAO-180101", level="lao", lao_type="town_municipality", parent_code="DLO-0115",
          name_th="เทศบาลเมืองชัยนาท", contact_email="saraban@lao-180101.thongthin.test"),
-    dict(code="LAO-180102", level="lao", lao_type="sao", parent_code="DLO-0101",
+    dict(code="LAO-180102", level="lao", lao_type="sao", parent_code="DLO-0115",
          name_th="องค์การบริหารส่วนตำบลบ้านกล้วย", contact_email="saraban@lao-180102.thongthin.test"),
-    dict(code="LAO-180103", level="lao", lao_type="sao", parent_code="DLO-0101",
+    dict(code="LAO-180103", level="lao", lao_type="sao", parent_code="DLO-0115",
          name_th="องค์การบริหารส่วนตำบลท่าชัย", contact_email="saraban@lao-180103.thongthin.test"),
 ]
 LAOS = ["LAO-180101", "LAO-180102", "LAO-180103"]
@@ -97,7 +97,7 @@ def test_directive_to_escalation_to_report(platform):
     issued = central.post(f"{stack.gateway_url}/api/v1/directives", json={
         "document_number": "มท ๐๘๐๑.๒/ว ๕๒", "document_date": "2022-01-03", "urgency": "urgent",
         "subject_th": "รายงานผลการเบิกจ่ายงบประมาณ", "text_th": "ให้รายงานผลการเบิกจ่ายงบประมาณทุกวันที่ ๓ ของเดือน",
-        "addressees": {"level": "lao", "within": "DLO-0101"},
+        "addressees": {"level": "lao", "within": "DLO-0115"},
         "reporting": {"indicator_code": "BUD-DISBURSED-PCT", "indicator_name_th": "ร้อยละการเบิกจ่ายงบประมาณ",
                       "period": "2570-01", "due_at": due.isoformat()}})
     assert issued.status_code == 201, issued.text
@@ -123,8 +123,8 @@ def test_directive_to_escalation_to_report(platform):
     assert refused.status_code == 403 and refused.json()["field"] == "unit_code"
 
     # the other two miss the deadline; the district gets one digest naming both
-    digest = sink.wait_for(lambda ms: any("dlo-0101" in str(m["To"]) for m in ms), timeout=60)
-    district_mail = [m for m in digest if "dlo-0101" in str(m["To"])]
+    digest = sink.wait_for(lambda ms: any("dlo-0115" in str(m["To"]) for m in ms), timeout=60)
+    district_mail = [m for m in digest if "dlo-0115" in str(m["To"])]
     assert len(district_mail) == 1
     body = district_mail[0].get_content()
     assert "2 จาก 3" in body and "LAO-180102" in body and "LAO-180103" in body and "LAO-180101" not in body
@@ -149,4 +149,4 @@ def test_directive_to_escalation_to_report(platform):
     journey_types = {r.event_type for r in rows if r.correlation_id == correlation_id}
     assert {"plans.directive_issued.v1", "plans.assignment_created.v1", "assessments.obligation_opened.v1",
             "assessments.deadline_missed.v1", "notifications.notification_sent.v1"} <= journey_types
-    assert len(sink.to("saraban@dlo-0101.thongthin.test")) == 1, "no second digest"
+    assert len(sink.to("saraban@dlo-0115.thongthin.test")) == 1, "no second digest"
