@@ -1,5 +1,6 @@
-"""Demo data: Chainat province (real names) with its district offices and LAOs, users for every
-role, and a real directive from seed 004 with its monthly day-3 disbursement report.
+"""Demo data: the national registry (76 provinces, 878 district offices, 7,361 LAOs; Chainat and
+Tai Mueang with their real names), users for every role, seed 004 recorded exactly and issued,
+and a directive to Chainat's LAOs with a reporting deadline.
 
     python -m devtools.demo --gateway http://127.0.0.1:8000
 
@@ -9,14 +10,17 @@ everything else goes through the public API, like any client.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from datetime import datetime, time, timedelta
-from pathlib import Path
+
 
 import requests
 import yaml
 
-from services.plans.registry import province_registry
+from services.plans import memo_import
+from services.plans.cli import registry_rows
+from services.plans.handlers import LEVEL_ORDER
 from shared.config import REPO_ROOT, database_url
 from shared.db import Database
 from shared.thai import BANGKOK
@@ -32,19 +36,6 @@ DEMO_USERS = [
     ("ops", "ops-demo-2569", "ops", "DLA", "ทีมปฏิบัติการระบบ"),
 ]
 MEMO = REPO_ROOT / "data" / "reference" / "moi_directive_memo_2565.yaml"
-
-
-def unit_payload(spec) -> dict:
-    payload = {"code": spec.code, "level": str(spec.level), "lao_type": str(spec.lao_type) if spec.lao_type else None,
-               "parent_code": spec.parent_code, "name_th": spec.name_th, "name_en": spec.name_en,
-               "province_code": _text(spec.province_code), "district_code": _text(spec.district_code),
-               "subdistrict_code": _text(spec.subdistrict_code), "contact_email": spec.contact_email,
-               "valid_from": spec.valid_from.isoformat()}
-    return {key: value for key, value in payload.items() if value is not None}
-
-
-def _text(value):
-    return None if value is None else str(value)
 
 
 def create_users(gateway_database_url: str | None = None) -> None:
@@ -88,23 +79,42 @@ def demo_directive(now: datetime) -> dict:
     }
 
 
-def load(gateway: str, *, with_directive: bool = True, log=print) -> dict:
+def load(gateway: str, *, log=print) -> dict:
+    """Users, the national registry and seed 004 (first run only), and a directive with a
+    reporting deadline to Chainat's LAOs."""
     create_users()
     session = requests.Session()
     token = session.post(f"{gateway}/api/v1/auth/token",
                          json={"username": "central", "password": DEMO_USERS[0][1]}, timeout=30).json()["token"]
     session.headers["Authorization"] = f"Bearer {token}"
-    units = [unit_payload(spec) for spec in province_registry(DEMO_PROVINCE_ID)]
-    result = session.post(f"{gateway}/api/v1/org-units", json={"units": units}, timeout=120)
-    result.raise_for_status()
-    log(f"registry: {len(units)} units of Chainat province ({result.json()})")
-    if with_directive and result.json()["created"]:
-        issued = session.post(f"{gateway}/api/v1/directives", json=demo_directive(datetime.now(BANGKOK)),
-                              timeout=120)
-        issued.raise_for_status()
-        log(f"directive {issued.json()['directive_id']} issued to {issued.json()['assignment_count']} LAOs")
-        return issued.json()
-    return {}
+    counts = session.get(f"{gateway}/api/v1/org-units", params={"limit": 1}, timeout=30).json()["items"]
+    if counts:
+        log("demo data already loaded")
+        return {}
+    rows = registry_rows()
+    known = {row["code"] for row in rows}
+    rows += [unit for unit in memo_import.memo_units(memo_import.load_memo()) if unit["code"] not in known]
+    rows.sort(key=lambda row: LEVEL_ORDER.index(row["level"]))  # parents before children
+    created = 0
+    for start in range(0, len(rows), 2000):
+        result = session.post(f"{gateway}/api/v1/org-units", json={"units": rows[start:start + 2000]}, timeout=300)
+        if result.status_code != 200:
+            raise RuntimeError(f"registry load failed: {result.status_code} {result.text}")
+        created += result.json()["created"]
+        log(f"registry: {min(start + 2000, len(rows))}/{len(rows)} units")
+    log(f"registry: {created} units (national, synthetic except real names; see data/reference/PROVENANCE.md)")
+    subprocess.run([sys.executable, "-m", "services.plans.cli", "seed-memo", "--issue"], check=True)
+    for name in ("dla_strategic_plan.yaml", "chainat_provincial_plan.yaml", "tai_mueang_sao_plan.yaml"):
+        document = (REPO_ROOT / "data" / "reference" / name).read_text("utf-8")
+        imported = session.post(f"{gateway}/api/v1/plans", params={"source": name}, data=document.encode(),
+                                headers={"Content-Type": "application/x-yaml"}, timeout=120)
+        if imported.status_code != 200:
+            raise RuntimeError(f"plan import failed: {imported.status_code} {imported.text}")
+        log(f"plan {name}: imported")
+    issued = session.post(f"{gateway}/api/v1/directives", json=demo_directive(datetime.now(BANGKOK)), timeout=120)
+    issued.raise_for_status()
+    log(f"directive {issued.json()['directive_id']} issued to {issued.json()['assignment_count']} LAOs of Chainat")
+    return issued.json()
 
 
 def main(argv: list[str]) -> int:

@@ -1,14 +1,12 @@
 """Errors that reach a caller: a stable code, the field at fault, a message in Thai and English.
 
-They cross service boundaries intact (nameko rebuilds them from their args on the RPC caller's
-side) and the gateway turns them into ``application/problem+json`` responses.
+They cross service boundaries intact (``shared.service_base`` registers them with nameko, which
+rebuilds them from their args on the RPC caller's side) and the gateway turns them into
+``application/problem+json`` responses. This module imports no framework: domains use it.
 """
 from __future__ import annotations
 
-from nameko.exceptions import deserialize_to_instance
 
-
-@deserialize_to_instance
 class InputError(Exception):
     """Bad input: nothing was changed."""
 

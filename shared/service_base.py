@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from nameko.dependency_providers import Config
+from nameko.exceptions import deserialize_to_instance
 from nameko.rpc import Rpc
 from nameko.web.handlers import http
 from sqlalchemy import text
@@ -12,6 +13,10 @@ from shared.errors import InputError
 from shared.messaging.nameko_ext import UnitOfWork
 from shared.observability import metrics
 from shared.observability.worker import WorkerContext
+
+
+# RPC callers get an InputError back, not a generic RemoteError.
+deserialize_to_instance(InputError)
 
 
 def rpc(fn):

@@ -1,7 +1,7 @@
 """plans: the nameko service. Entrypoints only translate: decode, call a handler, return."""
 from __future__ import annotations
 
-from services.plans import handlers
+from services.plans import handlers, plan_handlers, plan_io
 from services.plans.commands import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, ForwardAssignment, IssueDirective,
                                      IssueDocument, RecordDocument, RegisterReceipt, RegisterUnits)
@@ -112,3 +112,56 @@ class PlansService(ServiceBase):
     @rpc
     def register_receipt(self, payload: dict) -> dict:
         return run_command(self.uow, handlers.register_receipt, parse(RegisterReceipt, payload))
+
+    # --- plans, indicators, targets, links ----------------------------------------------------------
+    @rpc
+    def import_plan(self, document, source_name: str | None = None, dry_run: bool = False) -> dict:
+        """document: a dict, or the text of a YAML/JSON file."""
+        if isinstance(document, str):
+            document = plan_io.load_document(document)
+        with self.uow() as uow:
+            result = plan_handlers.import_plan(uow, document, source_name=source_name, dry_run=bool(dry_run))
+            uow.commit()
+            return result
+
+    @rpc
+    def export_plan(self, plan_id: str) -> dict:
+        with self.uow.database.session() as session:
+            return plan_handlers.export_plan(session, plan_id)
+
+    @rpc
+    def list_plans(self, plan_type=None, owner_code=None, parent_plan_id=None, limit=100, offset=0):
+        with self.uow.database.session() as session:
+            return plan_handlers.list_plans(session, plan_type=plan_type, owner_code=owner_code,
+                                            parent_plan_id=parent_plan_id, limit=min(int(limit), 1000),
+                                            offset=int(offset))
+
+    @rpc
+    def get_plan(self, plan_id: str) -> dict:
+        with self.uow.database.session() as session:
+            return plan_handlers.get_plan(session, plan_id)
+
+    @rpc
+    def get_indicator(self, plan_id: str, indicator_id: str) -> dict:
+        with self.uow.database.session() as session:
+            return plan_handlers.get_indicator(session, plan_id, indicator_id)
+
+    @rpc
+    def list_targets(self, plan_id=None, indicator_id=None, fiscal_year_be=None, unit_code=None,
+                     unit_group=None, limit=1000, offset=0):
+        with self.uow.database.session() as session:
+            return plan_handlers.list_targets(
+                session, plan_id=plan_id, indicator_id=indicator_id,
+                fiscal_year_be=int(fiscal_year_be) if fiscal_year_be else None, unit_code=unit_code,
+                unit_group=unit_group, limit=min(int(limit), 10000), offset=int(offset))
+
+    @rpc
+    def plan_links(self, plan_id: str, element_id: str | None = None, direction: str = "from") -> list[dict]:
+        with self.uow.database.session() as session:
+            query = plan_handlers.links_to if direction == "to" else plan_handlers.links_from
+            return query(session, plan_id, element_id)
+
+    @rpc
+    def plan_anomalies(self, plan_id: str | None = None) -> list[dict]:
+        with self.uow.database.session() as session:
+            return plan_handlers.list_anomalies(session, plan_id)
