@@ -82,6 +82,12 @@ def transition(current: str, target: AssignmentState) -> AssignmentState | None:
     return target
 
 
+def is_overdue(state: str, acknowledge_due_at: datetime | None, now: datetime) -> bool:
+    """Overdue is a flag, not a state: not yet acknowledged when the acknowledgement was due."""
+    return (acknowledge_due_at is not None and now > acknowledge_due_at
+            and AssignmentState(state) in (S.ISSUED, S.RECEIVED))
+
+
 def acknowledge(current: str) -> AssignmentState | None:
     return transition(current, S.ACKNOWLEDGED)
 

@@ -523,7 +523,9 @@ def list_assignments(session, *, unit_codes: list[str] | None = None, state: str
         query = query.where(assignments.c.directive_id == directive_id)
     rows = session.execute(query.order_by(assignments.c.created_at.desc(), assignments.c.unit_code)
                            .limit(limit).offset(offset)).mappings()
-    return [_row(row) for row in rows]
+    now = utcnow()
+    return [{**_row(row), "overdue": domain.is_overdue(row["state"], row["acknowledge_due_at"], now)}
+            for row in rows]
 
 
 def cascade(session, directive_id: str) -> dict:

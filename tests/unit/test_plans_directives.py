@@ -273,3 +273,10 @@ def test_domain_helpers():
     assert domain.is_circular("มท ๐๘๐๑.๒/ว ๕๒") and not domain.is_circular("มท ๐๒๑๑.๒/๑๙๓๕๕")
     assert domain.forwarded_before_received(date(2022, 1, 3), [date(2022, 1, 4)])["code"] == "forwarded_before_received"
     assert domain.forwarded_before_received(date(2022, 1, 5), [date(2022, 1, 4)]) is None
+
+
+def test_overdue_is_a_flag_not_a_state():
+    now = datetime.now(timezone.utc)
+    assert domain.is_overdue("issued", now - timedelta(hours=1), now)
+    assert not domain.is_overdue("acknowledged", now - timedelta(hours=1), now)
+    assert not domain.is_overdue("issued", now + timedelta(hours=1), now)
