@@ -28,7 +28,7 @@ system-deps-test:
 
 run: venv system-deps-run
 	@scripts/ensure-rabbitmq.sh
-	$(PY) -m devtools.run
+	@$(PY) -m devtools.run; status=$$?; scripts/stop-rabbitmq.sh; exit $$status
 
 migrate: venv
 	$(PY) -m shared.migrate
