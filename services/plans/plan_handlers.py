@@ -357,20 +357,25 @@ def _target_out(row: dict) -> dict:
             "provenance": row["provenance"], "inferred": row["inferred"]}
 
 
-def export_plan(session, plan_id: str) -> dict:
-    """The plan as a normalized document (format thongthin.plan/v1); importing it gives the
-    same plan. Flags (e.g. declared-total mismatches) are included on their indicators."""
+def _load_tree(session, plan_id: str):
+    """A stored plan: header, details, elements in order, indicators and targets by indicator."""
     plan = _plan_row(session, plan_id)
-    details = _unjson(plan["details"])
     rows = session.execute(select(plan_elements).where(plan_elements.c.plan_id == plan_id)
                            .order_by(plan_elements.c.position, plan_elements.c.id)).mappings().all()
     indicators = {r["element_id"]: dict(r) for r in session.execute(
         select(plan_indicators).where(plan_indicators.c.plan_id == plan_id)).mappings()}
     targets: dict[int, list] = {}
-    for r in session.execute(select(plan_targets).where(plan_targets.c.plan_id == plan_id)
+    for t in session.execute(select(plan_targets).where(plan_targets.c.plan_id == plan_id)
                              .order_by(plan_targets.c.scope, plan_targets.c.fiscal_year_be)
                              ).mappings():
-        targets.setdefault(r["indicator_id"], []).append(dict(r))
+        targets.setdefault(t["indicator_id"], []).append(dict(t))
+    return plan, _unjson(plan["details"]), rows, indicators, targets
+
+
+def export_plan(session, plan_id: str) -> dict:
+    """The plan as a normalized document (format thongthin.plan/v1); importing it gives the
+    same plan. Flags (e.g. declared-total mismatches) are included on their indicators."""
+    plan, details, rows, indicators, targets = _load_tree(session, plan_id)
     code_of = {r["id"]: r["code"] for r in rows}
 
     nodes: dict[int, dict] = {}
@@ -505,17 +510,7 @@ def _target_row_out(t: dict, indicator_code: str | None = None) -> dict:
 def get_plan(session, plan_id: str) -> dict:
     """The plan header and its whole tree (every node with its children; indicators with their
     targets and flags)."""
-    plan = _plan_row(session, plan_id)
-    details = _unjson(plan["details"])
-    rows = session.execute(select(plan_elements).where(plan_elements.c.plan_id == plan_id)
-                           .order_by(plan_elements.c.position, plan_elements.c.id)).mappings().all()
-    indicators = {r["element_id"]: dict(r) for r in session.execute(
-        select(plan_indicators).where(plan_indicators.c.plan_id == plan_id)).mappings()}
-    targets: dict[int, list] = {}
-    for t in session.execute(select(plan_targets).where(plan_targets.c.plan_id == plan_id)
-                             .order_by(plan_targets.c.scope, plan_targets.c.fiscal_year_be)
-                             ).mappings():
-        targets.setdefault(t["indicator_id"], []).append(dict(t))
+    plan, details, rows, indicators, targets = _load_tree(session, plan_id)
     order = {kind: i for i, kind in enumerate(("goal", "indicator", "strategy"))}
     nodes = {}
     for r in rows:
