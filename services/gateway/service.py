@@ -4,85 +4,19 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
-from functools import wraps
 
 import requests
-from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from sqlalchemy import insert
 from werkzeug.wrappers import Response
 
 from services.gateway import auth
+from services.gateway.http import MAX_BODY_BYTES, api, int_arg, problem, read_json, read_text
 from services.gateway.models import audit_log
 from shared.contracts import utcnow
 from shared.errors import InputError, forbidden
 from shared.service_base import ServiceBase, json_response
-
-PROBLEM = "application/problem+json"
-MAX_BODY_BYTES = 5 * 1024 * 1024
-
-
-def problem(error: InputError):
-    return json_response(error.status, error.as_problem(), PROBLEM)
-
-
-def read_json(request) -> dict:
-    if request.content_length and request.content_length > MAX_BODY_BYTES:
-        raise InputError("too_large", "body", "ข้อมูลที่ส่งมีขนาดใหญ่เกินกำหนด", "request body too large",
-                         status=413)
-    try:
-        data = json.loads(request.get_data(as_text=True) or "null")
-    except ValueError:
-        raise InputError("invalid_json", "body", "ข้อมูลไม่ใช่ JSON ที่ถูกต้อง", "body is not valid JSON",
-                         status=400) from None
-    if not isinstance(data, dict):
-        raise InputError("invalid_json", "body", "ข้อมูลต้องเป็นออบเจ็กต์ JSON", "body must be a JSON object",
-                         status=400)
-    return data
-
-
-def read_text(request, content_types: tuple[str, ...]) -> str:
-    if request.content_length and request.content_length > MAX_BODY_BYTES:
-        raise InputError("too_large", "body", "ข้อมูลที่ส่งมีขนาดใหญ่เกินกำหนด", "request body too large",
-                         status=413)
-    if request.mimetype not in content_types:
-        raise InputError("unsupported_media_type", "Content-Type", "ชนิดไฟล์ไม่รองรับ",
-                         f"Content-Type must be one of {', '.join(content_types)}", status=415)
-    try:
-        return request.get_data().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError("encoding", "body", "ไฟล์ต้องเข้ารหัส UTF-8", "the file must be UTF-8", status=422) from None
-
-
-def api(write: bool = False, roles: tuple[str, ...] | None = None):
-    """Wrap a route: authenticate, check role, turn errors into problem+json, audit writes."""
-    def decorate(method):
-        @wraps(method)
-        def wrapper(self, request, *args, **kwargs):
-            user, status, result = None, 500, None
-            try:
-                with self.uow.database.session() as session:
-                    user = auth.authenticate(session, request.headers.get("Authorization"))
-                if roles and user["role"] not in roles:
-                    raise forbidden(None, "บทบาทของท่านไม่มีสิทธิ์ทำรายการนี้",
-                                    "your role may not do this")
-                status, result = method(self, request, user, *args, **kwargs)
-                return json_response(status, result)
-            except InputError as error:
-                status, result = error.status, error.as_problem()
-                return problem(error)
-            except RemoteError as error:
-                status = 502
-                result = {"type": "urn:thongthin:problem:upstream", "status": 502, "code": "upstream",
-                          "message_th": "บริการภายในขัดข้อง", "message_en": "an internal service failed",
-                          "detail": error.exc_type}
-                return json_response(502, result, PROBLEM)
-            finally:
-                if write:
-                    self._audit(request, user, status, result)
-        return wrapper
-    return decorate
 
 
 class GatewayService(ServiceBase):
@@ -166,8 +100,8 @@ class GatewayService(ServiceBase):
     def list_units(self, request, user):
         args = request.args
         return 200, {"items": self.plans.list_units(parent_code=args.get("parent_code"), level=args.get("level"),
-                                                    search=args.get("search"), limit=_int(args, "limit", 100),
-                                                    offset=_int(args, "offset", 0))}
+                                                    search=args.get("search"), limit=int_arg(args, "limit", 100),
+                                                    offset=int_arg(args, "offset", 0))}
 
     @http("GET", "/api/v1/org-units/<string:code>/history")
     @api()
@@ -259,7 +193,7 @@ class GatewayService(ServiceBase):
         args = request.args
         return 200, {"items": self.plans.list_plans(plan_type=args.get("type"), owner_code=args.get("owner_code"),
                                                     parent_plan_id=args.get("parent_plan_id"),
-                                                    limit=_int(args, "limit", 100), offset=_int(args, "offset", 0))}
+                                                    limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0))}
 
     @http("GET", "/api/v1/plans/<string:plan_id>")
     @api()
@@ -282,8 +216,8 @@ class GatewayService(ServiceBase):
         args = request.args
         return 200, {"items": self.plans.list_targets(
             plan_id=args.get("plan_id"), indicator_id=args.get("indicator_id"),
-            fiscal_year_be=_int(args, "fiscal_year_be", 0) or None, unit_code=args.get("unit_code"),
-            unit_group=args.get("unit_group"), limit=_int(args, "limit", 1000), offset=_int(args, "offset", 0))}
+            fiscal_year_be=int_arg(args, "fiscal_year_be", 0) or None, unit_code=args.get("unit_code"),
+            unit_group=args.get("unit_group"), limit=int_arg(args, "limit", 1000), offset=int_arg(args, "offset", 0))}
 
     @http("GET", "/api/v1/plans/<string:plan_id>/links")
     @api()
@@ -307,7 +241,7 @@ class GatewayService(ServiceBase):
         return 200, {"items": self.plans.list_assignments(
             unit_codes=[user["org_code"]] if args.get("mine", "1") != "0" else self._scope(user),
             state=args.get("state"), directive_id=args.get("directive_id"),
-            limit=_int(args, "limit", 100), offset=_int(args, "offset", 0))}
+            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0))}
 
     def _assignment_action(self, request, user, assignment_id, rpc_name):
         payload = read_json(request)
@@ -351,7 +285,7 @@ class GatewayService(ServiceBase):
             unit_code = user["org_code"]  # an LAO officer sees only its own obligations
         return 200, {"items": self.assessments.list_obligations(
             unit_code=unit_code, directive_id=args.get("directive_id"), state=args.get("state"),
-            limit=_int(args, "limit", 100), offset=_int(args, "offset", 0))}
+            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0))}
 
     @http("POST", "/api/v1/obligations/<string:obligation_id>/submissions")
     @api(write=True, roles=("lao", "central"))
@@ -369,19 +303,5 @@ class GatewayService(ServiceBase):
     @api()
     def directive_compliance(self, request, user, directive_id):
         return 200, self.reporting.directive_compliance(directive_id)
-
-
-def _int(args, name: str, default: int) -> int:
-    raw = args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError("invalid", name, f"{name} ต้องเป็นจำนวนเต็ม", f"{name} must be an integer",
-                         status=400) from None
-    if value < 0:
-        raise InputError("invalid", name, f"{name} ต้องไม่ติดลบ", f"{name} must not be negative", status=400)
-    return value
 
 

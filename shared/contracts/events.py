@@ -209,11 +209,25 @@ class ObligationOpened(Event):
     unit_code: str
     directive_id: str | None = None
     assignment_id: str | None = None
-    indicator_code: str
+    indicator_code: str = Field(description="the (first) indicator: names the obligation in messages")
     indicator_name_th: str
+    indicator_codes: list[str] = Field(default_factory=list, description="every indicator to report")
+    rule_id: str | None = None
     period: str
     opens_at: datetime | None = None
     due_at: datetime
+    closes_at: datetime | None = Field(default=None, description="after this, submissions are refused")
+
+
+@register
+class ObligationCancelled(Event):
+    """A future obligation no longer expected (its rule changed, or its unit closed)."""
+
+    TYPE: ClassVar[str] = "assessments.obligation_cancelled.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    obligation_id: str
+    unit_code: str
+    reason: str
 
 
 class SubmittedValue(BaseModel):
@@ -248,6 +262,70 @@ class DeadlineMissed(Event):
     indicator_code: str
     period: str
     due_at: datetime
+    detected_at: datetime
+
+
+@register
+class SubmissionReviewed(Event):
+    TYPE: ClassVar[str] = "assessments.submission_reviewed.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    submission_id: str
+    obligation_id: str
+    unit_code: str
+    reviewer_unit_code: str
+    decision: Literal["accepted", "returned"]
+    comment: str | None = None
+    reviewed_at: datetime
+
+
+@register
+class ExtensionRequested(Event):
+    TYPE: ClassVar[str] = "assessments.extension_requested.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    request_id: str
+    obligation_id: str
+    unit_code: str
+    requested_due_at: datetime
+    reason: str
+    requested_at: datetime
+
+
+@register
+class ExtensionGranted(Event):
+    """The effective deadline moved: reminders are rescheduled, the sweep waits for the new one."""
+
+    TYPE: ClassVar[str] = "assessments.extension_granted.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    request_id: str
+    obligation_id: str
+    unit_code: str
+    new_due_at: datetime
+    decided_by_unit_code: str
+    decided_at: datetime
+
+
+@register
+class ExtensionDenied(Event):
+    TYPE: ClassVar[str] = "assessments.extension_denied.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    request_id: str
+    obligation_id: str
+    unit_code: str
+    decided_by_unit_code: str
+    comment: str | None = None
+    decided_at: datetime
+
+
+@register
+class AcknowledgementOverdue(Event):
+    """An assignment not acknowledged by its acknowledgement deadline (swept once)."""
+
+    TYPE: ClassVar[str] = "assessments.acknowledgement_overdue.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    assignment_id: str
+    directive_id: str
+    unit_code: str
+    acknowledge_due_at: datetime
     detected_at: datetime
 
 

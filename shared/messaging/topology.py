@@ -28,6 +28,8 @@ DELIVERY_LIMIT = 20
 
 # Which service consumes which event types. The one source of truth for bindings.
 SUBSCRIPTIONS: dict[str, list[str]] = {
+    # Each list must equal the event types the service has handlers for (a test checks it):
+    # a bound type without a handler would be dead-lettered.
     "assessments": [
         "plans.assignment_created.v1",
     ],

@@ -1,0 +1,91 @@
+"""HTTP helpers of the gateway: reading bodies, problem+json errors, the authenticated route wrapper."""
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from nameko.exceptions import RemoteError
+
+from services.gateway import auth
+from shared.errors import InputError, forbidden
+from shared.service_base import json_response
+
+PROBLEM = "application/problem+json"
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+def problem(error: InputError):
+    return json_response(error.status, error.as_problem(), PROBLEM)
+
+
+def read_json(request) -> dict:
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise InputError("too_large", "body", "ข้อมูลที่ส่งมีขนาดใหญ่เกินกำหนด", "request body too large",
+                         status=413)
+    try:
+        data = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError:
+        raise InputError("invalid_json", "body", "ข้อมูลไม่ใช่ JSON ที่ถูกต้อง", "body is not valid JSON",
+                         status=400) from None
+    if not isinstance(data, dict):
+        raise InputError("invalid_json", "body", "ข้อมูลต้องเป็นออบเจ็กต์ JSON", "body must be a JSON object",
+                         status=400)
+    return data
+
+
+def read_text(request, content_types: tuple[str, ...]) -> str:
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise InputError("too_large", "body", "ข้อมูลที่ส่งมีขนาดใหญ่เกินกำหนด", "request body too large",
+                         status=413)
+    if request.mimetype not in content_types:
+        raise InputError("unsupported_media_type", "Content-Type", "ชนิดไฟล์ไม่รองรับ",
+                         f"Content-Type must be one of {', '.join(content_types)}", status=415)
+    try:
+        return request.get_data().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("encoding", "body", "ไฟล์ต้องเข้ารหัส UTF-8", "the file must be UTF-8", status=422) from None
+
+
+def api(write: bool = False, roles: tuple[str, ...] | None = None):
+    """Wrap a route: authenticate, check role, turn errors into problem+json, audit writes."""
+    def decorate(method):
+        @wraps(method)
+        def wrapper(self, request, *args, **kwargs):
+            user, status, result = None, 500, None
+            try:
+                with self.uow.database.session() as session:
+                    user = auth.authenticate(session, request.headers.get("Authorization"))
+                if roles and user["role"] not in roles:
+                    raise forbidden(None, "บทบาทของท่านไม่มีสิทธิ์ทำรายการนี้",
+                                    "your role may not do this")
+                status, result = method(self, request, user, *args, **kwargs)
+                return json_response(status, result)
+            except InputError as error:
+                status, result = error.status, error.as_problem()
+                return problem(error)
+            except RemoteError as error:
+                status = 502
+                result = {"type": "urn:thongthin:problem:upstream", "status": 502, "code": "upstream",
+                          "message_th": "บริการภายในขัดข้อง", "message_en": "an internal service failed",
+                          "detail": error.exc_type}
+                return json_response(502, result, PROBLEM)
+            finally:
+                if write:
+                    self._audit(request, user, status, result)
+        return wrapper
+    return decorate
+
+def int_arg(args, name: str, default: int) -> int:
+    raw = args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError("invalid", name, f"{name} ต้องเป็นจำนวนเต็ม", f"{name} must be an integer",
+                         status=400) from None
+    if value < 0:
+        raise InputError("invalid", name, f"{name} ต้องไม่ติดลบ", f"{name} must not be negative", status=400)
+    return value
+
+
