@@ -44,6 +44,7 @@ def service_config(service: str) -> dict:
         "RELAY_INTERVAL_S": float(env("THONGTHIN_RELAY_INTERVAL_S", "0.5")),
         "SWEEP_INTERVAL_S": float(env("THONGTHIN_SWEEP_INTERVAL_S", "30")),
         "SCHEDULER_INTERVAL_S": float(env("THONGTHIN_SCHEDULER_INTERVAL_S", "10")),
+        "GENERATION_INTERVAL_S": float(env("THONGTHIN_GENERATION_INTERVAL_S", "3600")),
         "SMTP_HOST": env("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": int(env("SMTP_PORT", "8025")),
         "MAIL_FROM": env("MAIL_FROM", "Thongthin <no-reply@thongthin.test>"),

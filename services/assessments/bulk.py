@@ -312,7 +312,7 @@ def _unreadable_xlsx() -> _FileProblem:
 
 # --- Validating rows --------------------------------------------------------------------------
 
-class _CellProblem(Exception):
+class ValueProblem(Exception):
     def __init__(self, code: str, message_th: str, message_en: str):
         super().__init__(code)
         self.code, self.message_th, self.message_en = code, message_th, message_en
@@ -400,8 +400,8 @@ def _validate_row(row_number: int, cells: list, positions: dict[str, int],
         fail("value", "missing_value", "ไม่มีค่าในคอลัมน์ value", "value is empty")
     elif rule is not None:
         try:
-            value = _parse_value(raw_value, rule)
-        except _CellProblem as problem:
+            value = parse_value(raw_value, rule)
+        except ValueProblem as problem:
             fail("value", problem.code, problem.message_th, problem.message_en)
 
     note = _text(cell("note")) or None
@@ -456,7 +456,7 @@ def _duplicate_errors(rows_by_key: dict[tuple[str, str, str], list[int]], errors
     return duplicate_rows
 
 
-def _parse_value(raw, rule: IndicatorRule) -> float:
+def parse_value(raw, rule: IndicatorRule) -> float:
     if rule.value_type == "boolean":
         return _parse_boolean(raw)
     if isinstance(raw, (bool, date, time)):  # a datetime is a date
@@ -476,14 +476,14 @@ def _parse_value(raw, rule: IndicatorRule) -> float:
         raise _not_a_number(raw)
 
     if rule.value_type in ("integer", "count") and not number.is_integer():
-        raise _CellProblem("wrong_type", f"ตัวชี้วัด {rule.code} ต้องเป็นจำนวนเต็ม (ได้รับ {raw})",
+        raise ValueProblem("wrong_type", f"ตัวชี้วัด {rule.code} ต้องเป็นจำนวนเต็ม (ได้รับ {raw})",
                            f"indicator {rule.code} takes whole numbers (got {raw})")
     minimum = rule.minimum
     if rule.value_type == "count":
         minimum = max(minimum if minimum is not None else 0.0, 0.0)
     if (minimum is not None and number < minimum) or (rule.maximum is not None and number > rule.maximum):
         allowed_th, allowed_en = _range_text(minimum, rule.maximum)
-        raise _CellProblem("out_of_range", f"ค่า {_format_number(number)} อยู่นอกช่วงที่อนุญาต ({allowed_th})",
+        raise ValueProblem("out_of_range", f"ค่า {_format_number(number)} อยู่นอกช่วงที่อนุญาต ({allowed_th})",
                            f"value {_format_number(number)} is out of range ({allowed_en})")
     return number
 
@@ -496,11 +496,11 @@ def _parse_boolean(raw) -> float:
         return 1.0
     if word in _FALSE_WORDS:
         return 0.0
-    raise _CellProblem("wrong_type", f"ค่า {raw!r} ต้องเป็นใช่/ไม่ใช่ (1/0)", f"value {raw!r} must be yes/no (1/0)")
+    raise ValueProblem("wrong_type", f"ค่า {raw!r} ต้องเป็นใช่/ไม่ใช่ (1/0)", f"value {raw!r} must be yes/no (1/0)")
 
 
-def _not_a_number(raw) -> _CellProblem:
-    return _CellProblem("not_a_number", f"ค่า {raw!r} ไม่ใช่ตัวเลข", f"value {raw!r} is not a number")
+def _not_a_number(raw) -> ValueProblem:
+    return ValueProblem("not_a_number", f"ค่า {raw!r} ไม่ใช่ตัวเลข", f"value {raw!r} is not a number")
 
 
 def _range_text(minimum: float | None, maximum: float | None) -> tuple[str, str]:

@@ -1,14 +1,28 @@
-"""Pure rules of assessments: effective deadlines, on time or late, what a sweep may flag."""
+"""Pure rules of assessments: effective deadlines, on time or late, targets, achievement and the
+trajectory that flags a unit at risk. (Value types and ranges are checked by ``bulk.parse_value``,
+the same check for a form, a JSON batch and a file.)"""
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
+from services.assessments.bulk import IndicatorRule  # one definition of what a value must look like
+from shared.errors import InputError
+
 
 class ObligationState(StrEnum):
     OPEN = "open"
-    SUBMITTED = "submitted"
-    MISSED = "missed"
+    SUBMITTED = "submitted"      # a submission waits for review
+    ACCEPTED = "accepted"
+    RETURNED = "returned"        # the supervisor sent it back: resubmit
+    MISSED = "missed"            # the deadline passed without an accepted or pending submission
+    CANCELLED = "cancelled"
+
+
+O = ObligationState
+# States the deadline sweep turns into MISSED once their effective due time has passed.
+SWEEPABLE = (O.OPEN, O.RETURNED)
+SUBMITTABLE = {O.OPEN, O.SUBMITTED, O.RETURNED, O.MISSED}
 
 
 def effective_due(due_at: datetime, extended_due_at: datetime | None) -> datetime:
@@ -21,9 +35,41 @@ def is_on_time(submitted_at: datetime, due_at: datetime, extended_due_at: dateti
 
 
 def is_missed(state: str, now: datetime, due_at: datetime, extended_due_at: datetime | None) -> bool:
-    return state == ObligationState.OPEN and now > effective_due(due_at, extended_due_at)
+    return state in SWEEPABLE and now > effective_due(due_at, extended_due_at)
 
 
 def state_after_submission(state: str) -> ObligationState:
-    # A late submission after a miss is still accepted (and marked late); the miss stays on record.
-    return ObligationState.SUBMITTED
+    if state not in SUBMITTABLE:
+        raise InputError("conflict", "obligation_id", "รายงานนี้ได้รับการรับรองแล้วหรือถูกยกเลิก ส่งซ้ำไม่ได้",
+                         f"a {state} obligation takes no more submissions", status=409)
+    return O.SUBMITTED
+
+
+def misses_target(direction: str, value: float, target: float | None) -> bool:
+    """Below target when more is better ("maintain" = keep at least the target), above when less is."""
+    return IndicatorRule(code="", direction=direction, target=target).misses_target(value)
+
+
+def achievement(direction: str, actual: float | None, target: float | None) -> str:
+    """achieved / not_achieved / no_target / no_data, by the indicator's direction."""
+    if target is None:
+        return "no_target"
+    if actual is None:
+        return "no_data"
+    return "not_achieved" if misses_target(direction, actual, target) else "achieved"
+
+
+def at_risk(direction: str, cumulative: bool, values: list[float], periods_elapsed: int,
+            periods_total: int, target: float | None, tolerance: float = 0.1) -> bool:
+    """Off the yearly trajectory: for a cumulative indicator the year-to-date sum against the
+    pro-rata share of the target; for a level indicator the latest value against the target,
+    both with a tolerance (10 % by default)."""
+    if target is None or not values or periods_total <= 0 or direction == "none":
+        return False
+    if cumulative:
+        actual, expected = sum(values), target * periods_elapsed / periods_total
+    else:
+        actual, expected = values[-1], target
+    if direction == "decrease":
+        return actual > expected * (1 + tolerance)
+    return actual < expected * (1 - tolerance)

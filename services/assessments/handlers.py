@@ -1,157 +1,741 @@
-"""Use cases of assessments: open obligations, accept submissions, sweep deadlines."""
+"""Use cases of assessments: obligations from rules and assignments, submissions (form, JSON
+batch, file), reviews, extensions, achievement, and the deadline sweeps."""
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import uuid
-from datetime import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
-from services.assessments import domain
-from services.assessments.commands import SubmitValues
-from services.assessments.models import obligations, submissions
+from services.assessments import bulk, domain, schedule
+from services.assessments.commands import (BatchItem, DecideExtension, RequestExtension, ReviewSubmission,
+                                           SubmitBatch, SubmitValues)
+from services.assessments.domain import ObligationState as O
+from services.assessments.models import (extension_requests, indicators, obligations, org_units, reviews,
+                                         rules, submission_values, submissions, targets, tracked_assignments)
 from shared.contracts import Envelope, utcnow
-from shared.contracts.events import (AssignmentCreated, DeadlineMissed, IndicatorSubmitted,
-                                     ObligationOpened, SubmittedValue)
+from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowledged, AssignmentCreated,
+                                     AssignmentStateChanged, DeadlineMissed, ExtensionDenied, ExtensionGranted,
+                                     ExtensionRequested, IndicatorSubmitted, ObligationCancelled,
+                                     ObligationOpened, OrgUnitChanged, PlanPublished, ReportingRulePublished,
+                                     SubmissionReviewed, SubmittedValue, TargetSet)
 from shared.db import Database, UnitOfWork
-from shared.errors import forbidden, invalid, not_found
+from shared.errors import InputError, conflict, forbidden, invalid, not_found
+from shared.thai import fiscal_year_be, fiscal_year_bounds
 
 
-# --- events ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    horizon: timedelta = timedelta(days=45)           # obligations exist this far ahead
+    closes_after: timedelta = timedelta(days=30)      # submissions refused this long after the due time
 
-def open_obligation_for_assignment(event: AssignmentCreated, uow: UnitOfWork, envelope: Envelope) -> None:
-    """An assignment that carries a reporting requirement becomes an obligation of its unit."""
+
+SETTINGS = Settings()
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+# --- the registry copy, indicators, targets ---------------------------------------------------------
+
+def _upsert(session, table, key: dict, values: dict) -> None:
+    where = [table.c[name] == value for name, value in key.items()]
+    if session.execute(select(*(table.c[name] for name in key)).where(*where)).first():
+        session.execute(update(table).where(*where).values(**values))
+    else:
+        session.execute(insert(table).values(**key, **values))
+
+
+def on_org_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelope) -> None:
+    _upsert(uow.session, org_units, {"code": event.code}, {
+        "level": event.level, "lao_type": event.lao_type, "parent_code": event.parent_code,
+        "valid_from": event.valid_from, "valid_to": event.valid_to})
+    if event.valid_to:  # the unit closes: periods starting after that expect nothing from it
+        future = uow.session.execute(select(obligations.c.id).where(
+            obligations.c.unit_code == event.code, obligations.c.state == O.OPEN,
+            obligations.c.period_start >= event.valid_to)).scalars().all()
+        _cancel(uow, future, event.code, f"unit closed on {event.valid_to.isoformat()}")
+
+
+def _upsert_indicator(session, spec) -> None:
+    _upsert(session, indicators, {"code": spec.code}, {
+        "name_th": spec.name_th, "unit_of_measure": spec.unit_of_measure, "value_type": spec.value_type,
+        "direction": spec.direction, "minimum": spec.minimum, "maximum": spec.maximum})
+
+
+def on_plan_published(event: PlanPublished, uow: UnitOfWork, envelope: Envelope) -> None:
+    for spec in event.indicators:
+        _upsert_indicator(uow.session, spec)
+
+
+def on_target_set(event: TargetSet, uow: UnitOfWork, envelope: Envelope) -> None:
+    scope = event.unit_code or event.unit_group or "*"
+    _upsert(uow.session, targets, {"indicator_code": event.indicator_code, "fiscal_year_be": event.fiscal_year_be,
+                                   "scope": scope},
+            {"value": event.value, "plan_id": event.plan_id, "provenance": event.provenance})
+
+
+# --- obligations ---------------------------------------------------------------------------------------
+
+def _cancel(uow: UnitOfWork, obligation_ids: list[str], unit_code: str | None, reason: str) -> None:
+    if not obligation_ids:
+        return
+    rows = uow.session.execute(select(obligations.c.id, obligations.c.unit_code)
+                               .where(obligations.c.id.in_(obligation_ids))).all()
+    uow.session.execute(update(obligations).where(obligations.c.id.in_(obligation_ids)).values(state=O.CANCELLED))
+    for obligation_id, code in rows:
+        uow.add_event(ObligationCancelled(obligation_id=obligation_id, unit_code=code, reason=reason))
+
+
+def _open(uow: UnitOfWork, rows: list[dict]) -> None:
+    """Insert obligations and announce each one."""
+    if not rows:
+        return
+    uow.session.execute(insert(obligations), rows)
+    for row in rows:
+        uow.add_event(ObligationOpened(
+            obligation_id=row["id"], unit_code=row["unit_code"], directive_id=row["directive_id"],
+            assignment_id=row["assignment_id"], indicator_code=row["indicator_code"],
+            indicator_name_th=row["indicator_name_th"], indicator_codes=json.loads(row["indicator_codes"]),
+            rule_id=row["rule_id"], period=row["period"], opens_at=row["opens_at"], due_at=row["due_at"],
+            closes_at=row["closes_at"]), correlation_id=row["correlation_id"])
+
+
+def on_assignment_created(event: AssignmentCreated, uow: UnitOfWork, envelope: Envelope) -> None:
+    """Track the acknowledgement deadline; a one-off reporting requirement becomes an obligation."""
+    if event.acknowledge_due_at:
+        _upsert(uow.session, tracked_assignments, {"assignment_id": event.assignment_id}, {
+            "directive_id": event.directive_id, "unit_code": event.unit_code,
+            "acknowledge_due_at": event.acknowledge_due_at, "state": "waiting",
+            "correlation_id": envelope.correlation_id})
     requirement = event.reporting
     if requirement is None:
         return
-    exists = uow.session.execute(select(obligations.c.id).where(
-        obligations.c.unit_code == event.unit_code, obligations.c.assignment_id == event.assignment_id,
-        obligations.c.indicator_code == requirement.indicator_code,
-        obligations.c.period == requirement.period)).first()
-    if exists:
+    source_key = f"assignment:{event.assignment_id}:{requirement.indicator_code}"
+    if uow.session.execute(select(obligations.c.id).where(
+            obligations.c.unit_code == event.unit_code, obligations.c.source_key == source_key,
+            obligations.c.period == requirement.period)).first():
         return
-    obligation_id = str(uuid.uuid4())
-    uow.session.execute(insert(obligations).values(
-        id=obligation_id, unit_code=event.unit_code, directive_id=event.directive_id,
-        assignment_id=event.assignment_id, indicator_code=requirement.indicator_code,
-        indicator_name_th=requirement.indicator_name_th, period=requirement.period,
-        opens_at=requirement.opens_at, due_at=requirement.due_at, state=domain.ObligationState.OPEN,
-        correlation_id=envelope.correlation_id, created_at=utcnow()))
-    uow.add_event(ObligationOpened(
-        obligation_id=obligation_id, unit_code=event.unit_code, directive_id=event.directive_id,
-        assignment_id=event.assignment_id, indicator_code=requirement.indicator_code,
-        indicator_name_th=requirement.indicator_name_th,
-        period=requirement.period, opens_at=requirement.opens_at, due_at=requirement.due_at))
+    _open(uow, [{
+        "id": str(uuid.uuid4()), "unit_code": event.unit_code, "source_key": source_key, "rule_id": None,
+        "directive_id": event.directive_id, "assignment_id": event.assignment_id,
+        "indicator_code": requirement.indicator_code, "indicator_name_th": requirement.indicator_name_th,
+        "indicator_codes": _json([requirement.indicator_code]), "period": requirement.period,
+        "period_start": None, "period_end": None, "opens_at": requirement.opens_at, "due_at": requirement.due_at,
+        "extended_due_at": None, "closes_at": requirement.due_at + SETTINGS.closes_after, "state": O.OPEN,
+        "missed_at": None, "correlation_id": envelope.correlation_id, "created_at": utcnow()}])
+    if not uow.session.execute(select(indicators.c.code).where(indicators.c.code == requirement.indicator_code)).first():
+        uow.session.execute(insert(indicators).values(
+            code=requirement.indicator_code, name_th=requirement.indicator_name_th,
+            unit_of_measure=requirement.unit_of_measure, value_type="number", direction="increase"))
+
+
+def _acknowledged(uow: UnitOfWork, assignment_id: str, state: str) -> None:
+    uow.session.execute(update(tracked_assignments).where(
+        tracked_assignments.c.assignment_id == assignment_id,
+        tracked_assignments.c.state.in_(("waiting", "overdue"))).values(state=state))
+
+
+def on_assignment_acknowledged(event: AssignmentAcknowledged, uow: UnitOfWork, envelope: Envelope) -> None:
+    _acknowledged(uow, event.assignment_id, "acknowledged")
+
+
+def on_assignment_state_changed(event: AssignmentStateChanged, uow: UnitOfWork, envelope: Envelope) -> None:
+    if event.to_state in ("not_applicable", "cancelled", "closed", "acknowledged", "forwarded"):
+        _acknowledged(uow, event.assignment_id, "closed" if event.to_state != "acknowledged" else "acknowledged")
+
+
+def on_reporting_rule_published(event: ReportingRulePublished, uow: UnitOfWork, envelope: Envelope,
+                                *, now: datetime | None = None) -> None:
+    """Store (or replace by a newer version) a rule and open its obligations up to the horizon.
+    A new version cancels the rule's future obligations that nobody has reported on yet; past
+    ones are left as they are."""
+    session, now = uow.session, now or utcnow()
+    stored = session.execute(select(rules.c.version).where(rules.c.id == event.rule_id)).first()
+    if stored and stored[0] >= event.version:
+        return
+    for spec in event.indicators:
+        _upsert_indicator(session, spec)
+    values = {
+        "version": event.version, "directive_id": event.directive_id,
+        "indicator_codes": _json([spec.code for spec in event.indicators]), "unit_codes": _json(event.unit_codes),
+        "rrule": event.rrule, "dtstart": event.dtstart, "until": event.until, "due_at": event.due_at,
+        "due_time_local": event.due_time_local, "window_opens_before": event.window_opens_before,
+        "holiday_rule": event.holiday_rule, "published_at": now, "generated_until": None,
+        "correlation_id": envelope.correlation_id}
+    if stored:
+        future = session.execute(select(obligations.c.id).where(
+            obligations.c.rule_id == event.rule_id, obligations.c.state == O.OPEN,
+            obligations.c.due_at > now)).scalars().all()
+        _cancel(uow, future, None, f"reporting rule changed (version {event.version})")
+        session.execute(update(rules).where(rules.c.id == event.rule_id).values(**values))
+    else:
+        session.execute(insert(rules).values(id=event.rule_id, **values))
+    generate_obligations(uow, event.rule_id, now=now)
+
+
+def generate_obligations(uow: UnitOfWork, rule_id: str, *, now: datetime | None = None) -> int:
+    """Open the obligations of one rule whose due time falls before now + horizon."""
+    session, now = uow.session, now or utcnow()
+    rule = session.execute(select(rules).where(rules.c.id == rule_id)).mappings().one()
+    start = rule["generated_until"] or max(now, rule["dtstart"] or now)
+    end = now + SETTINGS.horizon
+    if rule["until"]:
+        end = min(end, rule["until"])
+    if start >= end:
+        return 0
+    slots = schedule.expand_rule(
+        rule["rrule"], dtstart=rule["dtstart"] or start, until=rule["until"], due_at=rule["due_at"],
+        due_time_local=rule["due_time_local"], window_opens_before=rule["window_opens_before"],
+        holiday_rule=rule["holiday_rule"], between=(start, end) if rule["rrule"] else None)
+    if rule["generated_until"] is not None:
+        slots = [slot for slot in slots if slot.nominal_due_at > rule["generated_until"]]
+    codes = json.loads(rule["unit_codes"])
+    known = {row["code"]: row for row in session.execute(select(org_units).where(
+        org_units.c.code.in_(codes))).mappings()} if len(codes) < 2000 else {
+        row["code"]: row for row in session.execute(select(org_units)).mappings()}
+    indicator_codes = json.loads(rule["indicator_codes"])
+    first = session.execute(select(indicators).where(indicators.c.code == indicator_codes[0])).mappings().one()
+    source_key = f"rule:{rule_id}"
+    existing = {(unit, period) for unit, period in session.execute(
+        select(obligations.c.unit_code, obligations.c.period).where(obligations.c.rule_id == rule_id)).all()}
+    created = utcnow()
+    rows = []
+    for slot in slots:
+        # Units unknown to this service's registry copy are expected; known ones only if valid.
+        expected = [code for code in codes if code not in known] + [
+            unit["code"] for unit in schedule.expected_units([known[c] for c in codes if c in known],
+                                                             slot.period_start, slot.period_end)]
+        for code in expected:
+            if (code, slot.period) in existing:
+                continue
+            rows.append({
+                "id": str(uuid.uuid4()), "unit_code": code, "source_key": source_key, "rule_id": rule_id,
+                "directive_id": rule["directive_id"], "assignment_id": None,
+                "indicator_code": first["code"], "indicator_name_th": first["name_th"],
+                "indicator_codes": rule["indicator_codes"], "period": slot.period,
+                "period_start": slot.period_start, "period_end": slot.period_end, "opens_at": slot.opens_at,
+                "due_at": slot.due_at, "extended_due_at": None, "closes_at": slot.due_at + SETTINGS.closes_after,
+                "state": O.OPEN, "missed_at": None, "correlation_id": rule["correlation_id"], "created_at": created})
+    _open(uow, rows)
+    session.execute(update(rules).where(rules.c.id == rule_id).values(generated_until=end))
+    return len(rows)
+
+
+def extend_all(database: Database, *, now: datetime | None = None) -> int:
+    """Roll every rule's obligations forward to the horizon (a periodic job)."""
+    with database.session() as session:
+        rule_ids = session.execute(select(rules.c.id)).scalars().all()
+    opened = 0
+    for rule_id in rule_ids:
+        with database.unit_of_work() as uow:
+            opened += generate_obligations(uow, rule_id, now=now)
+            uow.commit()
+    return opened
 
 
 EVENT_HANDLERS = {
-    AssignmentCreated.TYPE: open_obligation_for_assignment,
+    OrgUnitChanged.TYPE: on_org_unit_changed,
+    AssignmentCreated.TYPE: on_assignment_created,
+    AssignmentAcknowledged.TYPE: on_assignment_acknowledged,
+    AssignmentStateChanged.TYPE: on_assignment_state_changed,
+    ReportingRulePublished.TYPE: on_reporting_rule_published,
+    PlanPublished.TYPE: on_plan_published,
+    TargetSet.TYPE: on_target_set,
 }
 
 
-# --- commands -------------------------------------------------------------------------------------
+# --- submissions --------------------------------------------------------------------------------------
+
+class _Context:
+    """What validating submissions needs, loaded once per call."""
+
+    def __init__(self, session):
+        self.session = session
+        self.parents = dict(session.execute(select(org_units.c.code, org_units.c.parent_code)).all())
+        self.unit_rows = {}
+        self.indicators = {row["code"]: row for row in session.execute(select(indicators)).mappings()}
+        self._targets: dict[tuple, float | None] = {}
+
+    def ancestors(self, code: str) -> list[str]:
+        chain, seen = [], set()
+        while (code := self.parents.get(code)) and code not in seen:
+            seen.add(code)
+            chain.append(code)
+        return chain
+
+    def may_act_for(self, actor: str | None, unit_code: str) -> bool:
+        return actor is None or actor == unit_code or actor in self.ancestors(unit_code)
+
+    def rule(self, code: str, target: float | None) -> bulk.IndicatorRule:
+        row = self.indicators.get(code)
+        if row is None:
+            return bulk.IndicatorRule(code=code, target=target)
+        return bulk.IndicatorRule(code=code, value_type=row["value_type"], minimum=row["minimum"],
+                                  maximum=row["maximum"], target=target, direction=row["direction"])
+
+    def target(self, indicator_code: str, fiscal_year: int, unit_code: str) -> float | None:
+        """The most specific target: the unit, its LAO type, its level, then everyone."""
+        key = (indicator_code, fiscal_year)
+        if key not in self._targets:
+            self._targets[key] = {scope: value for scope, value in self.session.execute(
+                select(targets.c.scope, targets.c.value).where(targets.c.indicator_code == indicator_code,
+                                                               targets.c.fiscal_year_be == fiscal_year)).all()}
+        by_scope = self._targets[key]
+        if not by_scope:
+            return None
+        unit = self.unit_rows.get(unit_code)
+        if unit is None:
+            unit = self.session.execute(select(org_units).where(org_units.c.code == unit_code)).mappings().first()
+            self.unit_rows[unit_code] = unit
+        scopes = [unit_code] + ([f"lao_type:{unit['lao_type']}", f"level:{unit['level']}"] if unit else []) + ["*"]
+        return next((by_scope[s] for s in scopes if s in by_scope), None)
+
+
+def _fiscal_year(row) -> int:
+    return fiscal_year_be(row["period_start"] or row["due_at"])
+
+
+def _validate(ctx: _Context, row: dict, unit_code: str, values, now: datetime, prefix: str) -> list[dict]:
+    """Checked values ready to store; raises InputError naming the field."""
+    if row["unit_code"] != unit_code:
+        raise forbidden(f"{prefix}unit_code", "หน่วยงานนี้ไม่มีหน้าที่รายงานรายการนี้", "this unit does not owe this report")
+    if row["opens_at"] and now < row["opens_at"]:
+        raise invalid(f"{prefix}obligation_id", "ยังไม่เปิดให้ส่งรายงาน", "the submission window is not open yet")
+    if row["closes_at"] and now > max(row["closes_at"], domain.effective_due(row["due_at"], row["extended_due_at"])):
+        raise invalid(f"{prefix}obligation_id", "ปิดรับรายงานงวดนี้แล้ว", "the submission window has closed")
+    domain.state_after_submission(row["state"])
+    wanted = json.loads(row["indicator_codes"])
+    given = [value.indicator_code for value in values]
+    if len(set(given)) != len(given):
+        raise invalid(f"{prefix}values", "ตัวชี้วัดซ้ำในการส่งครั้งเดียว", "an indicator appears twice in one submission")
+    for index, code in enumerate(given):
+        if code not in wanted:
+            raise invalid(f"{prefix}values[{index}].indicator_code", f"รายงานนี้ไม่มีตัวชี้วัด {code}",
+                          f"this obligation does not take indicator {code}")
+    if set(given) != set(wanted):
+        missing = sorted(set(wanted) - set(given))
+        raise invalid(f"{prefix}values", f"ยังขาดตัวชี้วัด {', '.join(missing[:5])}",
+                      f"missing indicators: {', '.join(missing[:5])}")
+    fiscal_year = _fiscal_year(row)
+    checked = []
+    for index, value in enumerate(values):
+        rule = ctx.rule(value.indicator_code, ctx.target(value.indicator_code, fiscal_year, row["unit_code"]))
+        try:
+            number = bulk.parse_value(value.value, rule)
+        except bulk.ValueProblem as problem:
+            raise InputError(problem.code, f"{prefix}values[{index}].value", problem.message_th, problem.message_en,
+                             status=422) from None
+        missed = rule.misses_target(number)
+        if missed and not (value.note and value.note.strip()):
+            raise InputError("note_required", f"{prefix}values[{index}].note",
+                             f"ค่าไม่ถึงเป้าหมาย ({rule.target:g}) ต้องอธิบายเหตุผล",
+                             f"the value misses the target ({rule.target:g}): add a short explanation", status=422)
+        checked.append({"indicator_code": value.indicator_code, "value": number, "note": value.note,
+                        "target_missed": missed})
+    return checked
+
+
+def _record(uow: UnitOfWork, row: dict, checked: list[dict], *, now: datetime, submitted_by: str | None,
+            submitter_unit: str | None, via: str) -> dict:
+    session = uow.session
+    on_time = domain.is_on_time(now, row["due_at"], row["extended_due_at"])
+    submission_id = str(uuid.uuid4())
+    session.execute(update(submissions).where(submissions.c.obligation_id == row["id"],
+                                              submissions.c.status == "pending").values(status="superseded"))
+    session.execute(insert(submissions).values(
+        id=submission_id, obligation_id=row["id"], unit_code=row["unit_code"], submitted_by=submitted_by,
+        submitted_for_by_unit=submitter_unit if submitter_unit != row["unit_code"] else None, via=via,
+        submitted_at=now, on_time=on_time, status="pending"))
+    session.execute(insert(submission_values), [{"submission_id": submission_id, **value} for value in checked])
+    session.execute(update(obligations).where(obligations.c.id == row["id"]).values(state=O.SUBMITTED))
+    uow.add_event(IndicatorSubmitted(
+        submission_id=submission_id, obligation_id=row["id"], unit_code=row["unit_code"],
+        directive_id=row["directive_id"], period=row["period"],
+        values=[SubmittedValue(indicator_code=v["indicator_code"], value=v["value"], note=v["note"]) for v in checked],
+        submitted_at=now, due_at=domain.effective_due(row["due_at"], row["extended_due_at"]), on_time=on_time))
+    return {"submission_id": submission_id, "obligation_id": row["id"], "unit_code": row["unit_code"],
+            "on_time": on_time, "submitted_at": now.isoformat()}
+
+
+def _obligation(session, obligation_id: str, field: str = "obligation_id") -> dict:
+    row = session.execute(select(obligations).where(obligations.c.id == obligation_id)).mappings().first()
+    if row is None:
+        raise not_found(field, "ภาระการรายงาน", "obligation", obligation_id)
+    return dict(row)
+
 
 def submit_values(uow: UnitOfWork, command: SubmitValues, *, now: datetime | None = None) -> dict:
     now = now or utcnow()
-    row = uow.session.execute(select(obligations).where(obligations.c.id == command.obligation_id)
-                              ).mappings().first()
-    if row is None:
-        raise not_found("obligation_id", "ภาระการรายงาน", "obligation", command.obligation_id)
-    if row["unit_code"] != command.unit_code:
-        raise forbidden("unit_code", "หน่วยงานนี้ไม่มีหน้าที่รายงานรายการนี้",
-                        "this unit does not owe this report")
-    if row["opens_at"] and now < row["opens_at"]:
-        raise invalid("submitted_at", "ยังไม่เปิดให้ส่งรายงาน", "the submission window is not open yet")
-    codes = [value.indicator_code for value in command.values]
-    if len(set(codes)) != len(codes):
-        raise invalid("values", "ตัวชี้วัดซ้ำในการส่งครั้งเดียว", "an indicator appears twice in one submission")
-    if row["indicator_code"] not in codes or len(codes) != 1:
-        raise invalid("values[0].indicator_code",
-                      f"ต้องรายงานตัวชี้วัด {row['indicator_code']} เท่านั้น",
-                      f"this obligation takes indicator {row['indicator_code']} only")
-    on_time = domain.is_on_time(now, row["due_at"], row["extended_due_at"])
-    submission_id = str(uuid.uuid4())
-    values = [SubmittedValue(**value.model_dump()) for value in command.values]
-    uow.session.execute(insert(submissions).values(
-        id=submission_id, obligation_id=row["id"], unit_code=row["unit_code"],
-        submitted_by=command.submitted_by,
-        values=json.dumps([v.model_dump() for v in values], ensure_ascii=False),
-        submitted_at=now, on_time=on_time))
-    uow.session.execute(update(obligations).where(obligations.c.id == row["id"]).values(
-        state=domain.state_after_submission(row["state"])))
-    uow.add_event(IndicatorSubmitted(
-        submission_id=submission_id, obligation_id=row["id"], unit_code=row["unit_code"],
-        directive_id=row["directive_id"], period=row["period"], values=values, submitted_at=now,
-        due_at=domain.effective_due(row["due_at"], row["extended_due_at"]), on_time=on_time))
-    return {"submission_id": submission_id, "obligation_id": row["id"], "on_time": on_time,
-            "submitted_at": now.isoformat()}
+    row = _obligation(uow.session, command.obligation_id)
+    ctx = _Context(uow.session)
+    if not ctx.may_act_for(command.submitter_unit_code, command.unit_code):
+        raise forbidden("unit_code", "ส่งรายงานแทนหน่วยงานนอกสังกัดไม่ได้", "cannot submit for a unit outside your own")
+    checked = _validate(ctx, row, command.unit_code, command.values, now, "")
+    return _record(uow, row, checked, now=now, submitted_by=command.submitted_by,
+                   submitter_unit=command.submitter_unit_code, via="form")
 
+
+def _find_by_period(session, item: BatchItem) -> dict | None:
+    candidates = session.execute(select(obligations).where(
+        obligations.c.unit_code == item.unit_code, obligations.c.period == item.period,
+        obligations.c.state != O.CANCELLED)).mappings().all()
+    wanted = {value.indicator_code for value in item.values}
+    matching = [dict(row) for row in candidates if wanted <= set(json.loads(row["indicator_codes"]))]
+    return matching[0] if len(matching) == 1 else None
+
+
+def _check_batch(ctx: _Context, items: list[BatchItem], submitter_unit_code: str, now: datetime
+                 ) -> tuple[list[tuple[dict, list[dict]]], list[dict]]:
+    """Validate every item without writing: (obligation row, checked values) per good item, and
+    the errors of the others (index, field, code, messages)."""
+    ids = [item.obligation_id for item in items if item.obligation_id]
+    by_id = {row["id"]: dict(row) for row in ctx.session.execute(
+        select(obligations).where(obligations.c.id.in_(ids))).mappings()} if ids else {}
+    seen: set[str] = set()
+    good, errors = [], []
+    for index, item in enumerate(items):
+        prefix = f"items[{index}]."
+        try:
+            if not ctx.may_act_for(submitter_unit_code, item.unit_code):
+                raise forbidden(f"{prefix}unit_code", "ส่งรายงานแทนหน่วยงานนอกสังกัดไม่ได้",
+                                "cannot submit for a unit outside your own")
+            if item.obligation_id:
+                row = by_id.get(item.obligation_id)
+                if row is None:
+                    raise not_found(f"{prefix}obligation_id", "ภาระการรายงาน", "obligation", item.obligation_id)
+            elif item.period:
+                row = _find_by_period(ctx.session, item)
+                if row is None:
+                    raise not_found(f"{prefix}period", "ภาระการรายงานของงวดนี้", "obligation for unit and period",
+                                    f"{item.unit_code} {item.period}")
+            else:
+                raise invalid(f"{prefix}obligation_id", "ต้องระบุ obligation_id หรือ period",
+                              "give obligation_id or period")
+            if row["id"] in seen:
+                raise invalid(f"{prefix}obligation_id", "รายงานซ้ำในชุดเดียวกัน",
+                              "the same report appears twice in the batch")
+            seen.add(row["id"])
+            good.append((row, _validate(ctx, row, item.unit_code, item.values, now, prefix)))
+        except InputError as error:
+            errors.append({"index": index, "field": error.field, "code": error.code,
+                           "message_th": error.message_th, "message_en": error.message_en})
+    return good, errors
+
+
+def submit_batch(uow: UnitOfWork, command: SubmitBatch, *, now: datetime | None = None) -> dict:
+    """Validate every item, then store: all or nothing (default), or the good items only.
+    Returns a report: accepted submissions and, per rejected item, the field and reason."""
+    now = now or utcnow()
+    good, errors = _check_batch(_Context(uow.session), command.items, command.submitter_unit_code, now)
+    stored = []
+    if not errors or command.mode == "keep_good":
+        stored = [_record(uow, row, checked, now=now, submitted_by=command.submitted_by,
+                          submitter_unit=command.submitter_unit_code, via=command.via) for row, checked in good]
+    return {"mode": command.mode, "received": len(command.items), "accepted": len(stored),
+            "rejected": len(errors), "errors": errors, "submissions": stored}
+
+
+FILE_COLUMNS = {"value": "value", "note": "note", "indicator_code": "indicator_code", "unit_code": "unit_code",
+                "period": "period", "obligation_id": "period"}
+
+
+def submit_file(uow: UnitOfWork, *, content_base64: str, filename: str, submitter_unit_code: str,
+                submitted_by: str | None, mode: str = "all_or_nothing", now: datetime | None = None) -> dict:
+    """A CSV/XLSX file of rows (unit, indicator, period, value, note). Rows are checked one by one
+    and grouped into one submission per (unit, period); every problem comes back by row and
+    column. By default one bad row rejects the whole file; ``keep_good_rows`` stores the
+    submissions whose rows are all good."""
+    now = now or utcnow()
+    try:
+        data = base64.b64decode(content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("file", "ไฟล์เสียหาย", "the file is not valid base64") from None
+    ctx = _Context(uow.session)
+    parsed = bulk.parse_bulk(data, filename, indicators={code: ctx.rule(code, None) for code in ctx.indicators},
+                             mode="keep_good_rows")
+    errors = [{"row": e.row, "column": e.column, "code": e.code, "message_th": e.message_th,
+               "message_en": e.message_en} for e in parsed.errors]
+    bad_rows = {e.row for e in parsed.errors}
+    groups: dict[tuple[str, str], list[bulk.BulkRow]] = defaultdict(list)
+    for row in parsed.rows:
+        groups[(row.unit_code, row.period)].append(row)
+    items, rows_of_item = [], []
+    for (unit_code, period), rows in groups.items():
+        items.append(BatchItem(unit_code=unit_code, period=period, values=[
+            {"indicator_code": r.indicator_code, "value": r.value, "note": r.note} for r in rows]))
+        rows_of_item.append([r.row for r in rows])
+    if not items and not errors:
+        raise invalid("file", "ไฟล์ไม่มีข้อมูล", "the file has no data rows")
+    good, item_errors = _check_batch(ctx, items, submitter_unit_code, now)
+    for error in item_errors:
+        column = next((c for name, c in FILE_COLUMNS.items() if error["field"].endswith(name)), None)
+        for row_number in rows_of_item[error["index"]]:
+            errors.append({"row": row_number, "column": column, "code": error["code"],
+                           "message_th": error["message_th"], "message_en": error["message_en"]})
+    stored = []
+    if not errors or mode == "keep_good_rows":  # `good` holds exactly the items that passed
+        stored = [_record(uow, row, checked, now=now, submitted_by=submitted_by, submitter_unit=submitter_unit_code,
+                          via="file") for row, checked in good]
+    errors.sort(key=lambda e: (e["row"], e["column"] or ""))
+    return {"filename": filename, "format": parsed.file_format, "encoding": parsed.encoding, "mode": mode,
+            "data_rows": parsed.data_rows, "rows_with_errors": len({e["row"] for e in errors} | bad_rows),
+            "accepted_submissions": len(stored), "errors": errors, "submissions": stored}
+
+
+# --- reviews and extensions -------------------------------------------------------------------------------
+
+def review_submission(uow: UnitOfWork, command: ReviewSubmission, *, now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    session = uow.session
+    submission = session.execute(select(submissions).where(submissions.c.id == command.submission_id)).mappings().first()
+    if submission is None:
+        raise not_found("submission_id", "รายงานที่ส่ง", "submission", command.submission_id)
+    ctx = _Context(session)
+    if command.reviewer_unit_code not in ctx.ancestors(submission["unit_code"]):
+        raise forbidden("reviewer_unit_code", "ตรวจรับได้เฉพาะรายงานของหน่วยงานในสังกัด",
+                        "only a supervising unit may review this submission")
+    if submission["status"] != "pending":
+        raise conflict("submission_id", f"รายงานนี้ตรวจแล้วหรือมีฉบับใหม่กว่า ({submission['status']})",
+                       f"this submission is {submission['status']}")
+    session.execute(update(submissions).where(submissions.c.id == submission["id"]).values(status=command.decision))
+    session.execute(insert(reviews).values(
+        id=str(uuid.uuid4()), submission_id=submission["id"], reviewer_unit_code=command.reviewer_unit_code,
+        reviewer=command.reviewer, decision=command.decision, comment=command.comment, reviewed_at=now))
+    new_state = O.ACCEPTED if command.decision == "accepted" else O.RETURNED
+    session.execute(update(obligations).where(obligations.c.id == submission["obligation_id"]).values(state=new_state))
+    uow.add_event(SubmissionReviewed(
+        submission_id=submission["id"], obligation_id=submission["obligation_id"], unit_code=submission["unit_code"],
+        reviewer_unit_code=command.reviewer_unit_code, decision=command.decision, comment=command.comment,
+        reviewed_at=now))
+    return {"submission_id": submission["id"], "decision": command.decision, "obligation_state": str(new_state)}
+
+
+def request_extension(uow: UnitOfWork, command: RequestExtension, *, now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    row = _obligation(uow.session, command.obligation_id)
+    if row["unit_code"] != command.unit_code:
+        raise forbidden("unit_code", "ขอขยายเวลาได้เฉพาะรายงานของหน่วยงานตนเอง", "only the reporting unit may ask")
+    if row["state"] in (O.ACCEPTED, O.CANCELLED):
+        raise conflict("obligation_id", "รายงานนี้ปิดแล้ว", f"the obligation is {row['state']}")
+    if command.requested_due_at <= domain.effective_due(row["due_at"], row["extended_due_at"]):
+        raise invalid("requested_due_at", "วันที่ขอขยายต้องหลังกำหนดส่งเดิม", "the new due time must be after the current one")
+    if uow.session.execute(select(extension_requests.c.id).where(
+            extension_requests.c.obligation_id == row["id"], extension_requests.c.status == "pending")).first():
+        raise conflict("obligation_id", "มีคำขอขยายเวลาที่รอพิจารณาอยู่แล้ว", "an extension request is already pending")
+    request_id = str(uuid.uuid4())
+    uow.session.execute(insert(extension_requests).values(
+        id=request_id, obligation_id=row["id"], unit_code=row["unit_code"], requested_due_at=command.requested_due_at,
+        reason=command.reason, requested_by=command.requested_by, requested_at=now, status="pending"))
+    uow.add_event(ExtensionRequested(request_id=request_id, obligation_id=row["id"], unit_code=row["unit_code"],
+                                     requested_due_at=command.requested_due_at, reason=command.reason,
+                                     requested_at=now))
+    return {"request_id": request_id, "status": "pending"}
+
+
+def decide_extension(uow: UnitOfWork, command: DecideExtension, *, now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    session = uow.session
+    request = session.execute(select(extension_requests).where(extension_requests.c.id == command.request_id)
+                              ).mappings().first()
+    if request is None:
+        raise not_found("request_id", "คำขอขยายเวลา", "extension request", command.request_id)
+    if command.decider_unit_code not in _Context(session).ancestors(request["unit_code"]):
+        raise forbidden("decider_unit_code", "อนุมัติได้เฉพาะหน่วยงานที่กำกับดูแล", "only a supervising unit may decide")
+    if request["status"] != "pending":
+        raise conflict("request_id", "คำขอนี้พิจารณาแล้ว", f"the request is already {request['status']}")
+    status = "granted" if command.approve else "denied"
+    session.execute(update(extension_requests).where(extension_requests.c.id == request["id"]).values(
+        status=status, decided_by_unit_code=command.decider_unit_code, decided_at=now, comment=command.comment))
+    if command.approve:
+        row = _obligation(session, request["obligation_id"])
+        values = {"extended_due_at": request["requested_due_at"],
+                  "closes_at": max(row["closes_at"] or request["requested_due_at"],
+                                   request["requested_due_at"] + SETTINGS.closes_after)}
+        if row["state"] == O.MISSED:  # reopened: the miss stays on record, the report is expected again
+            values["state"] = O.OPEN
+        session.execute(update(obligations).where(obligations.c.id == row["id"]).values(**values))
+        uow.add_event(ExtensionGranted(request_id=request["id"], obligation_id=row["id"], unit_code=row["unit_code"],
+                                       new_due_at=request["requested_due_at"],
+                                       decided_by_unit_code=command.decider_unit_code, decided_at=now))
+    else:
+        uow.add_event(ExtensionDenied(request_id=request["id"], obligation_id=request["obligation_id"],
+                                      unit_code=request["unit_code"], decided_by_unit_code=command.decider_unit_code,
+                                      comment=command.comment, decided_at=now))
+    return {"request_id": request["id"], "status": status}
+
+
+# --- the sweeps -----------------------------------------------------------------------------------------
 
 def sweep_deadlines(database: Database, *, now: datetime | None = None, batch_size: int = 1000) -> int:
-    """Flag every open obligation past its effective deadline, once, emitting ``deadline missed``.
+    """Flag every obligation past its effective deadline without an accepted or pending
+    submission, once, emitting ``deadline missed``.
 
-    Each batch is one transaction. Rows are claimed with ``FOR UPDATE SKIP LOCKED`` and the
-    state change is conditional (``WHERE state = 'open'``), so two replicas sweeping at the same
-    time never emit the same miss twice; a sweep after downtime simply finds everything overdue.
-    """
+    Each batch is one transaction. Rows are claimed with ``FOR UPDATE SKIP LOCKED`` and the state
+    change is conditional, so two replicas sweeping at the same time never emit the same miss
+    twice; a sweep after downtime simply finds everything overdue (catch-up)."""
     now = now or utcnow()
     total = 0
     while True:
         with database.unit_of_work() as uow:
             rows = uow.session.execute(
-                select(obligations)
-                .where(obligations.c.state == domain.ObligationState.OPEN, obligations.c.due_at < now)
-                .order_by(obligations.c.due_at).limit(batch_size)
-                .with_for_update(skip_locked=True)).mappings().all()
-            missed = [row for row in rows
-                      if domain.is_missed(row["state"], now, row["due_at"], row["extended_due_at"])]
+                select(obligations).where(obligations.c.state.in_(domain.SWEEPABLE), obligations.c.due_at < now)
+                .order_by(obligations.c.due_at).limit(batch_size).with_for_update(skip_locked=True)).mappings().all()
             if not rows:
                 return total
+            missed = [row for row in rows
+                      if domain.is_missed(row["state"], now, row["due_at"], row["extended_due_at"])]
             for row in missed:
-                changed = uow.session.execute(
-                    update(obligations)
-                    .where(obligations.c.id == row["id"], obligations.c.state == domain.ObligationState.OPEN)
-                    .values(state=domain.ObligationState.MISSED, missed_at=now)).rowcount
+                changed = uow.session.execute(update(obligations).where(
+                    obligations.c.id == row["id"], obligations.c.state == row["state"]).values(
+                    state=O.MISSED, missed_at=now)).rowcount
                 if changed:
                     uow.add_event(DeadlineMissed(
-                        obligation_id=row["id"], unit_code=row["unit_code"],
-                        directive_id=row["directive_id"], indicator_code=row["indicator_code"],
-                        period=row["period"],
-                        due_at=domain.effective_due(row["due_at"], row["extended_due_at"]),
-                        detected_at=now), correlation_id=row["correlation_id"])
+                        obligation_id=row["id"], unit_code=row["unit_code"], directive_id=row["directive_id"],
+                        indicator_code=row["indicator_code"], period=row["period"],
+                        due_at=domain.effective_due(row["due_at"], row["extended_due_at"]), detected_at=now),
+                        correlation_id=row["correlation_id"])
                     total += 1
             uow.commit()
             if len(rows) < batch_size or not missed:
                 return total
 
 
-# --- queries --------------------------------------------------------------------------------------
+def sweep_acknowledgements(database: Database, *, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Assignments not acknowledged by their deadline: ``acknowledgement overdue``, once each."""
+    now = now or utcnow()
+    total = 0
+    while True:
+        with database.unit_of_work() as uow:
+            rows = uow.session.execute(
+                select(tracked_assignments).where(tracked_assignments.c.state == "waiting",
+                                                  tracked_assignments.c.acknowledge_due_at < now)
+                .limit(batch_size).with_for_update(skip_locked=True)).mappings().all()
+            for row in rows:
+                if uow.session.execute(update(tracked_assignments).where(
+                        tracked_assignments.c.assignment_id == row["assignment_id"],
+                        tracked_assignments.c.state == "waiting").values(state="overdue", overdue_at=now)).rowcount:
+                    uow.add_event(AcknowledgementOverdue(
+                        assignment_id=row["assignment_id"], directive_id=row["directive_id"],
+                        unit_code=row["unit_code"], acknowledge_due_at=row["acknowledge_due_at"], detected_at=now),
+                        correlation_id=row["correlation_id"])
+                    total += 1
+            uow.commit()
+            if len(rows) < batch_size:
+                return total
 
-def _obligation_dict(row) -> dict:
-    return {key: (value.isoformat() if isinstance(value, datetime) else value)
-            for key, value in dict(row).items()}
+
+# --- queries --------------------------------------------------------------------------------------------
+
+def _plain(row) -> dict:
+    out = {}
+    for key, value in dict(row).items():
+        if isinstance(value, (datetime, date)):
+            value = value.isoformat()
+        elif key == "indicator_codes" and isinstance(value, str):
+            value = json.loads(value)
+        out[key] = value
+    return out
 
 
-def list_obligations(session, *, unit_code: str | None = None, directive_id: str | None = None,
-                     state: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+def list_obligations(session, *, unit_codes: list[str] | None = None, unit_code: str | None = None,
+                     directive_id: str | None = None, rule_id: str | None = None, state: str | None = None,
+                     period: str | None = None, overdue: bool | None = None, limit: int = 100,
+                     offset: int = 0, now: datetime | None = None) -> list[dict]:
+    now = now or utcnow()
     query = select(obligations)
-    if unit_code:
-        query = query.where(obligations.c.unit_code == unit_code)
-    if directive_id:
-        query = query.where(obligations.c.directive_id == directive_id)
-    if state:
-        query = query.where(obligations.c.state == state)
+    if unit_codes is not None:
+        query = query.where(obligations.c.unit_code.in_(unit_codes))
+    for column, value in (("unit_code", unit_code), ("directive_id", directive_id), ("rule_id", rule_id),
+                          ("state", state), ("period", period)):
+        if value:
+            query = query.where(obligations.c[column] == value)
+    if overdue:
+        query = query.where(obligations.c.state.in_((O.OPEN, O.RETURNED, O.MISSED)), obligations.c.due_at < now)
     rows = session.execute(query.order_by(obligations.c.due_at, obligations.c.unit_code)
                            .limit(limit).offset(offset)).mappings()
-    return [_obligation_dict(row) for row in rows]
+    return [{**_plain(row), "effective_due_at": domain.effective_due(row["due_at"], row["extended_due_at"]).isoformat()}
+            for row in rows]
 
 
 def get_obligation(session, obligation_id: str) -> dict:
-    row = session.execute(select(obligations).where(obligations.c.id == obligation_id)).mappings().first()
-    if row is None:
-        raise not_found("obligation_id", "ภาระการรายงาน", "obligation", obligation_id)
-    result = _obligation_dict(row)
+    row = _obligation(session, obligation_id)
     history = session.execute(select(submissions).where(submissions.c.obligation_id == obligation_id)
-                              .order_by(submissions.c.submitted_at)).mappings()
-    result["submissions"] = [{**_obligation_dict(s), "values": json.loads(s["values"])} for s in history]
+                              .order_by(submissions.c.submitted_at)).mappings().all()
+    ids = [s["id"] for s in history]
+    values = defaultdict(list)
+    for value in session.execute(select(submission_values).where(submission_values.c.submission_id.in_(ids))).mappings():
+        values[value["submission_id"]].append({k: v for k, v in value.items() if k != "submission_id"})
+    review_rows = defaultdict(list)
+    for review in session.execute(select(reviews).where(reviews.c.submission_id.in_(ids))
+                                  .order_by(reviews.c.reviewed_at)).mappings():
+        review_rows[review["submission_id"]].append(_plain(review))
+    extensions = session.execute(select(extension_requests).where(extension_requests.c.obligation_id == obligation_id)
+                                 .order_by(extension_requests.c.requested_at)).mappings().all()
+    result = _plain(row)
+    result["effective_due_at"] = domain.effective_due(row["due_at"], row["extended_due_at"]).isoformat()
+    result["submissions"] = [{**_plain(s), "values": values[s["id"]], "reviews": review_rows[s["id"]]} for s in history]
+    result["extension_requests"] = [_plain(e) for e in extensions]
     return result
+
+
+def list_extension_requests(session, *, unit_codes: list[str] | None = None, status: str | None = "pending",
+                            limit: int = 100, offset: int = 0) -> list[dict]:
+    query = select(extension_requests)
+    if unit_codes is not None:
+        query = query.where(extension_requests.c.unit_code.in_(unit_codes))
+    if status:
+        query = query.where(extension_requests.c.status == status)
+    rows = session.execute(query.order_by(extension_requests.c.requested_at).limit(limit).offset(offset)).mappings()
+    return [_plain(row) for row in rows]
+
+
+def achievement(session, *, unit_code: str, fiscal_year_be: int, indicator_code: str | None = None,
+                now: datetime | None = None) -> list[dict]:
+    """Per indicator the unit reported in a fiscal year: the year's value against its target
+    (achieved / not_achieved / no_target / no_data) and whether it is at risk of missing it."""
+    now = now or utcnow()
+    start, end = fiscal_year_bounds(fiscal_year_be)
+    query = (select(submission_values.c.indicator_code, submission_values.c.value, obligations.c.period,
+                    obligations.c.period_start, submissions.c.submitted_at)
+             .join(submissions, submissions.c.id == submission_values.c.submission_id)
+             .join(obligations, obligations.c.id == submissions.c.obligation_id)
+             .where(submissions.c.unit_code == unit_code, submissions.c.status.in_(("pending", "accepted")),
+                    obligations.c.due_at >= datetime.combine(start, datetime.min.time()).astimezone(),
+                    obligations.c.due_at <= datetime.combine(end + timedelta(days=40), datetime.min.time()).astimezone()))
+    if indicator_code:
+        query = query.where(submission_values.c.indicator_code == indicator_code)
+    series: dict[str, list[tuple]] = defaultdict(list)
+    for code, value, period, period_start, submitted_at in session.execute(query).all():
+        series[code].append((period, submitted_at, value))
+    ctx = _Context(session)
+    elapsed = max(0, min(12, (now.year - start.year) * 12 + now.month - start.month + 1))
+    result = []
+    for code, points in sorted(series.items()):
+        latest_per_period = {}
+        for period, submitted_at, value in sorted(points, key=lambda p: (p[0], p[1])):
+            latest_per_period[period] = value
+        values = [latest_per_period[p] for p in sorted(latest_per_period)]
+        rule = ctx.rule(code, ctx.target(code, fiscal_year_be, unit_code))
+        cumulative = rule.value_type == "count"
+        actual = sum(values) if cumulative else values[-1]
+        result.append({
+            "indicator_code": code, "fiscal_year_be": fiscal_year_be, "direction": rule.direction,
+            "target": rule.target, "actual": actual, "periods_reported": len(values),
+            "status": domain.achievement(rule.direction, actual, rule.target),
+            "at_risk": domain.at_risk(rule.direction, cumulative, values, elapsed, 12, rule.target),
+            "trend": [{"period": p, "value": latest_per_period[p]} for p in sorted(latest_per_period)]})
+    return result
+
+
+def counts(session) -> dict:
+    return {state: n for state, n in session.execute(
+        select(obligations.c.state, func.count()).group_by(obligations.c.state)).all()}
+
+

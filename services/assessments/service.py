@@ -1,12 +1,13 @@
 """assessments: the nameko service. Entrypoints only translate: decode, call a handler, return."""
 from __future__ import annotations
 
-
 from services.assessments import handlers
-from services.assessments.commands import SubmitValues
+from services.assessments.commands import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
+                                           SubmitValues)
 from shared.messaging.nameko_ext import Inbox, config_timer, reliable_event_handler
 from shared.observability import metrics
-from shared.service_base import ServiceBase, run_command, rpc
+from shared.errors import invalid
+from shared.service_base import ServiceBase, rpc, run_command
 from shared.validation import parse
 
 
@@ -18,25 +19,81 @@ class AssessmentsService(ServiceBase):
     def consume(self, body: bytes, attempt: int):
         return self.inbox.process(body, attempt)
 
+    # --- submissions ----------------------------------------------------------------------------
     @rpc
     def submit_values(self, payload: dict) -> dict:
         return run_command(self.uow, handlers.submit_values, parse(SubmitValues, payload))
 
     @rpc
-    def list_obligations(self, unit_code=None, directive_id=None, state=None, limit=100, offset=0):
+    def submit_batch(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.submit_batch, parse(SubmitBatch, payload))
+
+    @rpc
+    def submit_file(self, content_base64: str, filename: str, submitter_unit_code: str,
+                    submitted_by: str | None = None, mode: str = "all_or_nothing") -> dict:
+        if mode not in ("all_or_nothing", "keep_good_rows"):
+            raise invalid("mode", "mode ต้องเป็น all_or_nothing หรือ keep_good_rows",
+                          "mode must be all_or_nothing or keep_good_rows")
+        with self.uow() as uow:
+            result = handlers.submit_file(uow, content_base64=content_base64, filename=filename,
+                                          submitter_unit_code=submitter_unit_code, submitted_by=submitted_by,
+                                          mode=mode)
+            uow.commit()
+            return result
+
+    @rpc
+    def review_submission(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.review_submission, parse(ReviewSubmission, payload))
+
+    @rpc
+    def request_extension(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.request_extension, parse(RequestExtension, payload))
+
+    @rpc
+    def decide_extension(self, payload: dict) -> dict:
+        return run_command(self.uow, handlers.decide_extension, parse(DecideExtension, payload))
+
+    # --- queries ----------------------------------------------------------------------------------
+    @rpc
+    def list_obligations(self, unit_code=None, directive_id=None, state=None, limit=100, offset=0,
+                         unit_codes=None, rule_id=None, period=None, overdue=None):
         with self.uow.database.session() as session:
-            return handlers.list_obligations(session, unit_code=unit_code, directive_id=directive_id,
-                                             state=state, limit=min(int(limit), 1000), offset=int(offset))
+            return handlers.list_obligations(session, unit_codes=unit_codes, unit_code=unit_code,
+                                             directive_id=directive_id, rule_id=rule_id, state=state, period=period,
+                                             overdue=bool(overdue), limit=min(int(limit), 1000), offset=int(offset))
 
     @rpc
     def get_obligation(self, obligation_id: str) -> dict:
         with self.uow.database.session() as session:
             return handlers.get_obligation(session, obligation_id)
 
+    @rpc
+    def list_extension_requests(self, unit_codes=None, status="pending", limit=100, offset=0):
+        with self.uow.database.session() as session:
+            return handlers.list_extension_requests(session, unit_codes=unit_codes, status=status,
+                                                    limit=min(int(limit), 1000), offset=int(offset))
+
+    @rpc
+    def achievement(self, unit_code: str, fiscal_year_be: int, indicator_code: str | None = None):
+        with self.uow.database.session() as session:
+            return handlers.achievement(session, unit_code=unit_code, fiscal_year_be=int(fiscal_year_be),
+                                        indicator_code=indicator_code)
+
+    @rpc
+    def obligation_counts(self) -> dict:
+        with self.uow.database.session() as session:
+            return handlers.counts(session)
+
+    # --- periodic work --------------------------------------------------------------------------
     @config_timer("SWEEP_INTERVAL_S", 30)
     def sweep_deadlines(self):
         missed = handlers.sweep_deadlines(self.uow.database)
+        overdue = handlers.sweep_acknowledgements(self.uow.database)
         metrics.SWEEP_LAST_RUN.labels(self.name).set_to_current_time()
         if missed:
             metrics.DEADLINES_MISSED.labels(self.name).inc(missed)
-        return missed
+        return {"deadlines_missed": missed, "acknowledgements_overdue": overdue}
+
+    @config_timer("GENERATION_INTERVAL_S", 3600)
+    def extend_obligations(self):
+        return handlers.extend_all(self.uow.database)

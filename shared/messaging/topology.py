@@ -31,7 +31,13 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
     # Each list must equal the event types the service has handlers for (a test checks it):
     # a bound type without a handler would be dead-lettered.
     "assessments": [
+        "plans.org_unit_changed.v1",
         "plans.assignment_created.v1",
+        "plans.assignment_acknowledged.v1",
+        "plans.assignment_state_changed.v1",
+        "plans.reporting_rule_published.v1",
+        "plans.plan_published.v1",
+        "plans.target_set.v1",
     ],
     "notifications": [
         "plans.org_unit_changed.v1",

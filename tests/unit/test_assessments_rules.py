@@ -1,0 +1,282 @@
+"""assessments: obligations from rules, submissions by form/batch/file, reviews, extensions,
+achievement, and the acknowledgement sweep."""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from services.assessments import handlers
+from services.assessments.commands import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
+                                           SubmitValues)
+from services.assessments.models import metadata, obligations, submissions
+from shared.contracts import decode, encode
+from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, IndicatorSpec, OrgUnitChanged,
+                                     ReportingRulePublished, TargetSet)
+from shared.errors import InputError
+from shared.messaging.inbox import ReliableConsumer
+from shared.messaging.tables import outbox
+from shared.validation import parse
+from tests.fakes import sqlite_database
+
+NOW = datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)   # a Saturday morning in Bangkok
+IN_WINDOW = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)  # December's report window opened on 23 Nov
+LAOS = ["LAO-1", "LAO-2", "LAO-3"]
+SPECS = [IndicatorSpec(code="DISB-PCT", name_th="ร้อยละการเบิกจ่าย", value_type="percent", direction="increase",
+                       minimum=0, maximum=100),
+         IndicatorSpec(code="ELDERLY", name_th="จำนวนผู้สูงอายุที่ได้รับการดูแล", value_type="count", direction="increase")]
+
+
+@pytest.fixture
+def world(tmp_path):
+    database = sqlite_database(tmp_path, metadata)
+    consumer = ReliableConsumer("assessments.events", database, handlers.EVENT_HANDLERS, [10])
+
+    def deliver(event, correlation_id="corr-rule"):
+        outcome = consumer.process(encode(event, correlation_id=correlation_id).to_json())
+        assert outcome.outcome == "processed", outcome
+    for code, level, parent in [("DLA", "department", None), ("PLO-1", "provincial_office", "DLA"),
+                                ("DLO-1", "district_office", "PLO-1")] + [(c, "lao", "DLO-1") for c in LAOS]:
+        deliver(OrgUnitChanged(code=code, level=level, parent_code=parent, name_th=code, valid_from=date(2000, 1, 1),
+                               lao_type="sao" if level == "lao" else None))
+    return database, deliver
+
+
+def publish_rule(deliver, version=1, units=None, rrule="FREQ=MONTHLY;BYMONTHDAY=3", monkeypatch=None):
+    deliver(ReportingRulePublished(rule_id="rule-1", directive_id="d-1", indicators=SPECS, unit_codes=units or LAOS,
+                                   rrule=rrule, version=version))
+
+
+def count(database, table, *where):
+    with database.session() as session:
+        return session.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def open_for(database, unit, period=None):
+    with database.session() as session:
+        query = select(obligations).where(obligations.c.unit_code == unit, obligations.c.state != "cancelled")
+        if period:
+            query = query.where(obligations.c.period == period)
+        return session.execute(query.order_by(obligations.c.due_at)).mappings().all()
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(monkeypatch):
+    monkeypatch.setattr(handlers, "utcnow", lambda: NOW)
+
+
+def run(database, handler, command, **kwargs):
+    with database.unit_of_work() as uow:
+        result = handler(uow, command, **kwargs)
+        uow.commit()
+    return result
+
+
+def values(disb=80.0, elderly=12, note=None):
+    return [{"indicator_code": "DISB-PCT", "value": disb, "note": note}, {"indicator_code": "ELDERLY", "value": elderly}]
+
+
+def test_a_monthly_rule_opens_one_obligation_per_unit_and_period_within_the_horizon(world):
+    database, deliver = world
+    publish_rule(deliver)
+    rows = open_for(database, "LAO-1")
+    # within 45 days: due 3 Dec 2026 (Thursday) and 3 Jan 2027 (a Sunday, so Monday 4 Jan)
+    assert [(r["period"], r["due_at"].date()) for r in rows] == [("2569-11", date(2026, 12, 3)),
+                                                                  ("2569-12", date(2027, 1, 4))]
+    assert count(database, obligations) == 6
+    opened = [decode(b)[1] for b in _outbox(database, "assessments.obligation_opened.v1")]
+    assert {o.unit_code for o in opened} == set(LAOS) and opened[0].indicator_codes == ["DISB-PCT", "ELDERLY"]
+    publish_rule(deliver)  # the same version again: nothing new
+    assert count(database, obligations) == 6
+
+
+def _outbox(database, event_type):
+    with database.session() as session:
+        return session.execute(select(outbox.c.body).where(outbox.c.event_type == event_type)).scalars().all()
+
+
+def test_rolling_forward_opens_the_next_period_once_and_shifts_off_weekends(world, monkeypatch):
+    database, deliver = world
+    publish_rule(deliver)
+    later = NOW + timedelta(days=30)
+    monkeypatch.setattr(handlers, "utcnow", lambda: later)
+    assert handlers.extend_all(database, now=later) == 3   # February's report
+    assert handlers.extend_all(database, now=later) == 0
+    assert open_for(database, "LAO-1", "2570-01")[0]["due_at"].date() == date(2027, 2, 3)
+
+
+def test_a_new_rule_version_cancels_only_future_unreported_obligations(world):
+    database, deliver = world
+    publish_rule(deliver)
+    first = open_for(database, "LAO-1")[0]
+    run(database, handlers.submit_values, SubmitValues(obligation_id=open_for(database, "LAO-2")[0]["id"],
+                                                        unit_code="LAO-2", values=values()), now=IN_WINDOW)
+    publish_rule(deliver, version=2, units=["LAO-1", "LAO-2"])
+    with database.session() as session:
+        old = session.execute(select(obligations.c.state).where(obligations.c.id == first["id"])).scalar_one()
+    assert old == "cancelled"
+    # LAO-1 and LAO-3 for two periods, LAO-2 for the second: its first was reported
+    assert len(_outbox(database, "assessments.obligation_cancelled.v1")) == 5
+    assert [r["state"] for r in open_for(database, "LAO-2")][0] == "submitted"
+
+
+def test_a_unit_that_closes_is_not_expected_afterwards(world):
+    database, deliver = world
+    publish_rule(deliver)
+    deliver(OrgUnitChanged(code="LAO-3", level="lao", lao_type="sao", parent_code="DLO-1", name_th="x",
+                           valid_from=date(2000, 1, 1), valid_to=date(2026, 11, 1)))
+    assert open_for(database, "LAO-3") == []
+
+
+def test_values_are_checked_against_the_indicator_and_the_target(world):
+    database, deliver = world
+    publish_rule(deliver)
+    deliver(TargetSet(plan_id="p", indicator_code="DISB-PCT", fiscal_year_be=2570, unit_group="level:lao", value=60,
+                      provenance="test"))
+    obligation = open_for(database, "LAO-1")[0]
+
+    def submit(vals):
+        return run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+                                                                 values=vals), now=IN_WINDOW)
+    for bad, field, code in [(values(disb=130), "values[0].value", "out_of_range"),
+                             (values(elderly=2.5), "values[1].value", "wrong_type"),
+                             (values(disb=40), "values[0].note", "note_required"),
+                             (values()[:1], "values", "invalid")]:
+        with pytest.raises(InputError) as error:
+            submit(bad)
+        assert (error.value.field, error.value.code) == (field, code)
+        assert error.value.message_th and error.value.message_en
+    assert count(database, submissions) == 0
+    assert submit(values(disb=40, note="งบประมาณโอนล่าช้า"))["on_time"] is True
+
+
+def test_resubmission_keeps_history_and_review_follows_the_hierarchy(world):
+    database, deliver = world
+    publish_rule(deliver)
+    obligation = open_for(database, "LAO-1")[0]
+    first = run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+                                                                values=values()), now=IN_WINDOW)
+    with pytest.raises(InputError) as error:   # a sibling LAO is no supervisor
+        run(database, handlers.review_submission, ReviewSubmission(
+            submission_id=first["submission_id"], reviewer_unit_code="LAO-2", decision="accepted"))
+    assert error.value.status == 403
+    with pytest.raises(InputError):
+        parse(ReviewSubmission, {"submission_id": first["submission_id"], "reviewer_unit_code": "DLO-1",
+                                 "decision": "returned"})  # a return needs a comment
+    run(database, handlers.review_submission, ReviewSubmission(
+        submission_id=first["submission_id"], reviewer_unit_code="DLO-1", decision="returned", comment="ตัวเลขไม่ตรง"))
+    second = run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+                                                                 values=values(disb=81)), now=IN_WINDOW)
+    run(database, handlers.review_submission, ReviewSubmission(
+        submission_id=second["submission_id"], reviewer_unit_code="PLO-1", decision="accepted"))
+    with database.session() as session:
+        detail = handlers.get_obligation(session, obligation["id"])
+    assert detail["state"] == "accepted"
+    assert [s["status"] for s in detail["submissions"]] == ["returned", "accepted"]
+    assert detail["submissions"][0]["reviews"][0]["comment"] == "ตัวเลขไม่ตรง"
+    with pytest.raises(InputError) as error:
+        run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+                                                           values=values()), now=IN_WINDOW)
+    assert error.value.status == 409
+
+
+def test_an_extension_moves_the_deadline_and_the_sweep_respects_it(world):
+    database, deliver = world
+    publish_rule(deliver)
+    obligation = open_for(database, "LAO-1")[0]
+    new_due = obligation["due_at"] + timedelta(days=7)
+    request = run(database, handlers.request_extension, RequestExtension(
+        obligation_id=obligation["id"], unit_code="LAO-1", requested_due_at=new_due, reason="น้ำท่วมสำนักงาน"))
+    with pytest.raises(InputError) as error:
+        run(database, handlers.decide_extension, DecideExtension(request_id=request["request_id"],
+                                                                 decider_unit_code="LAO-1", approve=True))
+    assert error.value.status == 403
+    run(database, handlers.decide_extension, DecideExtension(request_id=request["request_id"],
+                                                             decider_unit_code="DLO-1", approve=True))
+    after_old_due = obligation["due_at"] + timedelta(days=1)
+    missed = handlers.sweep_deadlines(database, now=after_old_due)
+    assert missed == 2  # December's LAO-2 and LAO-3, not LAO-1
+    late = run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+                                                               values=values()), now=after_old_due)
+    assert late["on_time"] is True  # within the extension
+    assert handlers.sweep_deadlines(database, now=new_due + timedelta(days=1)) == 0
+
+
+def test_a_province_submits_a_batch_for_its_laos_all_or_nothing_by_default(world):
+    database, deliver = world
+    publish_rule(deliver)
+    items = [{"unit_code": code, "period": "2569-11", "values": values()} for code in LAOS]
+    items[2]["values"][0]["value"] = 500  # out of range
+    report = run(database, handlers.submit_batch, parse(SubmitBatch, {"items": items, "submitter_unit_code": "PLO-1"}),
+                 now=IN_WINDOW)
+    assert report["accepted"] == 0 and report["errors"][0]["field"] == "items[2].values[0].value"
+    assert count(database, submissions) == 0
+    report = run(database, handlers.submit_batch, parse(SubmitBatch, {"items": items, "submitter_unit_code": "PLO-1",
+                                                                      "mode": "keep_good"}), now=IN_WINDOW)
+    assert report["accepted"] == 2 and report["rejected"] == 1
+    outsider = run(database, handlers.submit_batch, parse(SubmitBatch, {
+        "items": [{"unit_code": "LAO-3", "period": "2569-11", "values": values()}], "submitter_unit_code": "LAO-1"}),
+        now=IN_WINDOW)
+    assert outsider["errors"][0]["code"] == "forbidden"
+
+
+def _csv(rows, encoding="utf-8-sig"):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["รหัสหน่วยงาน", "รหัสตัวชี้วัด", "งวด", "ค่า", "หมายเหตุ"])
+    writer.writerows(rows)
+    return base64.b64encode(buffer.getvalue().encode(encoding)).decode()
+
+
+def test_a_file_upload_reports_errors_by_row_and_column_and_stores_nothing_by_default(world):
+    database, deliver = world
+    publish_rule(deliver)
+    rows = [["LAO-1", "DISB-PCT", "2569-11", "๘๐.๕", ""], ["LAO-1", "ELDERLY", "2569-11", "12", ""],
+            ["LAO-2", "DISB-PCT", "2569-11", "abc", ""], ["LAO-2", "ELDERLY", "2569-11", "3", ""],
+            ["LAO-9", "DISB-PCT", "2569-11", "50", ""], ["LAO-9", "ELDERLY", "2569-11", "1", ""]]
+    with database.unit_of_work() as uow:
+        report = handlers.submit_file(uow, content_base64=_csv(rows, "cp874"), filename="พฤศจิกายน.csv",
+                                      submitter_unit_code="PLO-1", submitted_by="chainat", now=IN_WINDOW)
+        uow.commit()
+    assert report["encoding"] in ("cp874", "tis-620") and report["accepted_submissions"] == 0
+    problems = {(e["row"], e["column"], e["code"]) for e in report["errors"]}
+    assert (4, "value", "not_a_number") in problems
+    assert {(6, "unit_code"), (7, "unit_code")} <= {(r, c) for r, c, _ in problems}  # LAO-9: not PLO-1's
+    assert count(database, submissions) == 0
+    with database.unit_of_work() as uow:
+        kept = handlers.submit_file(uow, content_base64=_csv(rows), filename="data.csv", submitter_unit_code="PLO-1",
+                                    submitted_by="chainat", mode="keep_good_rows", now=IN_WINDOW)
+        uow.commit()
+    assert kept["accepted_submissions"] == 1 and count(database, submissions) == 1
+
+
+def test_achievement_and_risk_against_targets(world):
+    database, deliver = world
+    publish_rule(deliver)
+    deliver(TargetSet(plan_id="p", indicator_code="DISB-PCT", fiscal_year_be=2570, unit_code="LAO-1", value=60,
+                      provenance="test"))
+    obligation = open_for(database, "LAO-1")[0]
+    run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+                                                       values=values(disb=75)), now=IN_WINDOW)
+    with database.session() as session:
+        result = {r["indicator_code"]: r for r in handlers.achievement(session, unit_code="LAO-1", fiscal_year_be=2570,
+                                                                       now=NOW)}
+    assert result["DISB-PCT"]["status"] == "achieved" and result["DISB-PCT"]["at_risk"] is False
+    assert result["ELDERLY"]["status"] == "no_target"
+
+
+def test_unacknowledged_assignments_are_flagged_once(world):
+    database, deliver = world
+    due = NOW - timedelta(hours=1)
+    for code in ("LAO-1", "LAO-2"):
+        deliver(AssignmentCreated(assignment_id=f"a-{code}", directive_id="d", document_number="x", title_th="t",
+                                  unit_code=code, acknowledge_due_at=due))
+    deliver(AssignmentAcknowledged(assignment_id="a-LAO-1", directive_id="d", unit_code="LAO-1", acknowledged_at=due))
+    assert handlers.sweep_acknowledgements(database, now=NOW) == 1
+    assert handlers.sweep_acknowledgements(database, now=NOW + timedelta(hours=1)) == 0
+    [overdue] = [decode(b)[1] for b in _outbox(database, "assessments.acknowledgement_overdue.v1")]
+    assert overdue.unit_code == "LAO-2"
