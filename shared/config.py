@@ -43,6 +43,7 @@ def service_config(service: str) -> dict:
         "HEARTBEAT": int(env("THONGTHIN_AMQP_HEARTBEAT", "30")),
         "RELAY_INTERVAL_S": float(env("THONGTHIN_RELAY_INTERVAL_S", "0.5")),
         "SWEEP_INTERVAL_S": float(env("THONGTHIN_SWEEP_INTERVAL_S", "30")),
+        "SWEEP_BATCH_SIZE": int(env("THONGTHIN_SWEEP_BATCH_SIZE", "1000")),
         "SCHEDULER_INTERVAL_S": float(env("THONGTHIN_SCHEDULER_INTERVAL_S", "10")),
         "GENERATION_INTERVAL_S": float(env("THONGTHIN_GENERATION_INTERVAL_S", "3600")),
         "SMTP_HOST": env("SMTP_HOST", "127.0.0.1"),

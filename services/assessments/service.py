@@ -1,6 +1,8 @@
 """assessments: the nameko service. Entrypoints only translate: decode, call a handler, return."""
 from __future__ import annotations
 
+import structlog
+
 from services.assessments import handlers
 from services.assessments.commands import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
                                            SubmitValues)
@@ -9,6 +11,8 @@ from shared.observability import metrics
 from shared.errors import invalid
 from shared.service_base import ServiceBase, rpc, run_command
 from shared.validation import parse
+
+log = structlog.get_logger(__name__)
 
 
 class AssessmentsService(ServiceBase):
@@ -87,11 +91,14 @@ class AssessmentsService(ServiceBase):
     # --- periodic work --------------------------------------------------------------------------
     @config_timer("SWEEP_INTERVAL_S", 30)
     def sweep_deadlines(self):
-        missed = handlers.sweep_deadlines(self.uow.database)
-        overdue = handlers.sweep_acknowledgements(self.uow.database)
+        batch = int(self.config.get("SWEEP_BATCH_SIZE", 1000))
+        missed = handlers.sweep_deadlines(self.uow.database, batch_size=batch)
+        overdue = handlers.sweep_acknowledgements(self.uow.database, batch_size=batch)
         metrics.SWEEP_LAST_RUN.labels(self.name).set_to_current_time()
         if missed:
             metrics.DEADLINES_MISSED.labels(self.name).inc(missed)
+        if missed or overdue:
+            log.info("deadline_sweep", deadlines_missed=missed, acknowledgements_overdue=overdue)
         return {"deadlines_missed": missed, "acknowledgements_overdue": overdue}
 
     @config_timer("GENERATION_INTERVAL_S", 3600)

@@ -73,8 +73,19 @@ class AddresseeRule(Strict):
         return self
 
 
+class IndicatorInput(Strict):
+    code: str = Field(min_length=1, max_length=64)
+    name_th: str = Field(min_length=1)
+    unit_of_measure: str | None = None
+    value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
+    direction: Literal["increase", "decrease", "maintain", "none"] = "increase"
+    minimum: float | None = None
+    maximum: float | None = None
+
+
 class ReportingInput(Strict):
-    """What the addressees report: one indicator, once (due_at) or on a recurrence (rrule)."""
+    """What the addressees report: one indicator (plus any others in ``more_indicators``), once
+    (due_at) or on a recurrence (rrule)."""
 
     indicator_code: str = Field(min_length=1, max_length=64)
     indicator_name_th: str = Field(min_length=1)
@@ -94,6 +105,7 @@ class ReportingInput(Strict):
     holiday_rule: Literal["none", "next_working_day", "previous_working_day"] = "next_working_day"
     fiscal_year_be: int | None = None
     reporting_level: Level | None = None
+    more_indicators: list[IndicatorInput] = Field(default_factory=list, max_length=200)
 
     @field_validator("fiscal_year_be", mode="before")
     @classmethod
@@ -114,6 +126,12 @@ class ReportingInput(Strict):
             raise ThaiValueError("a one-off report needs its period label", "ต้องระบุงวดของรายงาน (period)")
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise ThaiValueError("minimum is above maximum", "ค่าต่ำสุดมากกว่าค่าสูงสุด")
+        codes = [self.indicator_code] + [i.code for i in self.more_indicators]
+        if len(set(codes)) != len(codes):
+            raise ThaiValueError("an indicator is listed twice", "มีตัวชี้วัดซ้ำ")
+        if self.more_indicators and self.due_at:
+            raise ThaiValueError("several indicators need a recurring rule (rrule)",
+                                 "การรายงานหลายตัวชี้วัดต้องกำหนดเป็นรอบ (rrule)")
         return self
 
 

@@ -214,10 +214,11 @@ def get_attachment(session, attachment_id: str) -> dict:
     return {**_row(row, drop=("content",)), "content_base64": base64.b64encode(row["content"]).decode()}
 
 
-def _indicator_spec(reporting: ReportingInput) -> IndicatorSpec:
-    return IndicatorSpec(code=reporting.indicator_code, name_th=reporting.indicator_name_th,
-                         unit_of_measure=reporting.unit_of_measure, value_type=reporting.value_type,
-                         direction=reporting.direction, minimum=reporting.minimum, maximum=reporting.maximum)
+def _indicator_specs(reporting: ReportingInput) -> list[IndicatorSpec]:
+    first = IndicatorSpec(code=reporting.indicator_code, name_th=reporting.indicator_name_th,
+                          unit_of_measure=reporting.unit_of_measure, value_type=reporting.value_type,
+                          direction=reporting.direction, minimum=reporting.minimum, maximum=reporting.maximum)
+    return [first] + [IndicatorSpec(**more.model_dump()) for more in reporting.more_indicators]
 
 
 def _reporting_units(addressee_codes: list[str], level: str | None, units: list[domain.Unit],
@@ -295,14 +296,14 @@ def issue_document(uow: UnitOfWork, command: IssueDocument) -> dict:
         if reporting is not None and reporting.rrule:
             rule_id = str(uuid.uuid4())
             session.execute(insert(reporting_rules).values(
-                id=rule_id, directive_id=draft["id"], indicators=json.dumps([_indicator_spec(reporting).model_dump()],
-                                                                           ensure_ascii=False),
+                id=rule_id, directive_id=draft["id"],
+                indicators=json.dumps([spec.model_dump() for spec in _indicator_specs(reporting)], ensure_ascii=False),
                 rrule=reporting.rrule, dtstart=reporting.dtstart, until=reporting.until,
                 due_time_local=reporting.due_time_local, window_opens_before=reporting.window_opens_before,
                 holiday_rule=reporting.holiday_rule, reporting_level=reporting.reporting_level,
                 fiscal_year_be=reporting.fiscal_year_be, version=1))
             uow.add_event(ReportingRulePublished(
-                rule_id=rule_id, directive_id=draft["id"], indicators=[_indicator_spec(reporting)],
+                rule_id=rule_id, directive_id=draft["id"], indicators=_indicator_specs(reporting),
                 unit_codes=sorted(reporters), rrule=reporting.rrule, dtstart=reporting.dtstart,
                 until=reporting.until, due_time_local=reporting.due_time_local,
                 window_opens_before=reporting.window_opens_before, holiday_rule=reporting.holiday_rule))
