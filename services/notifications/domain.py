@@ -1,26 +1,100 @@
-"""Pure rules of notifications: ladders, step times, what is still worth sending."""
+"""Pure rules of notifications: message classes, ladders, step times, allowed sending times,
+catch-up, preferences. No nameko, no SQLAlchemy (holiday data comes from assessments' pure
+schedule module, so both services agree on what a working day is)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Callable, Iterable
 
+from services.assessments.schedule import is_working_day as thai_working_day
+from shared.errors import InputError, invalid
 from shared.thai import BANGKOK
 
-_DURATION = re.compile(r"^(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+# --- message classes ----------------------------------------------------------------------------
+
+# class -> critical? Critical classes cannot be switched off, are never folded into a digest and
+# are not counted against the daily cap.
+MESSAGE_CLASSES: dict[str, bool] = {
+    "directive": False,        # a new directive / assignment for the unit
+    "reminder": False,         # reporting reminder ladder before the due time
+    "ack_reminder": False,     # acknowledgement reminder before the acknowledgement deadline
+    "extension": False,        # the deadline moved
+    "review": False,           # a submission was accepted or returned
+    "deadline_missed": True,   # escalation to the LAO (head) after a missed deadline
+    "escalation": True,        # district / province digest of missing units
+    "ack_overdue": True,       # acknowledgement deadline passed
+    "chase": True,             # a district / province / central officer chased the unit by hand
+}
+DIGEST = "digest"              # the daily digest itself (a container of non-critical messages)
+OPTIONAL_CLASSES = tuple(name for name, critical in MESSAGE_CLASSES.items() if not critical)
+CRITICAL_CLASSES = tuple(name for name, critical in MESSAGE_CLASSES.items() if critical)
+# Classes whose earlier steps are superseded by a later one of the same subject (catch-up).
+LADDER_CLASSES = ("reminder", "ack_reminder")
+
+CHANNELS = ("email", "line", "sms", "inapp")
+DEFAULT_FALLBACK = ("email", "line", "sms", "inapp")
+PERSON_FALLBACK = ("line", "email", "sms", "inapp")
+
+
+def is_critical(message_class: str) -> bool:
+    return MESSAGE_CLASSES.get(message_class, False)
+
+
+def event_kind(message_class: str) -> str:
+    """The ``kind`` of NotificationSent/Failed (the contract knows reminder|escalation|directive)."""
+    if message_class in ("deadline_missed", "escalation", "ack_overdue"):
+        return "escalation"
+    if message_class == "directive":
+        return "directive"
+    return "reminder"
+
+
+# --- durations and ladders ------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^([-+])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 MORNING_OF_DUE_DAY = "MORNING"
 MORNING = time(8, 0)
 
 
 def parse_offset(text: str) -> timedelta:
-    """ISO 8601 duration with days/hours/minutes/seconds, optionally negative (-P7D, PT30S)."""
-    match = _DURATION.match(text.strip())
-    if not match or text.strip() in ("P", "-P", "PT", "-PT"):
+    """ISO 8601 duration in weeks/days/hours/minutes/seconds, optionally signed (-P7D, PT30S)."""
+    match = _DURATION.match(text.strip().upper()) if isinstance(text, str) else None
+    if not match or not any(match.groups()[1:]):
         raise ValueError(f"not an ISO 8601 duration: {text!r}")
-    sign, days, hours, minutes, seconds = match.groups()
-    delta = timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0),
-                      seconds=int(seconds or 0))
-    return -delta if sign else delta
+    sign, weeks, days, hours, minutes, seconds = match.groups()
+    delta = timedelta(weeks=int(weeks or 0), days=int(days or 0), hours=int(hours or 0),
+                      minutes=int(minutes or 0), seconds=int(seconds or 0))
+    return -delta if sign == "-" else delta
+
+
+def validate_ladder(steps, field_name: str = "steps") -> list[str]:
+    """A reminder ladder: offsets before (or at) the due time, or MORNING. Raises InputError."""
+    if not isinstance(steps, list) or not steps or len(steps) > 20:
+        raise invalid(field_name, "ขั้นการแจ้งเตือนต้องเป็นรายการ 1–20 ขั้น เช่น [\"-P7D\", \"-P1D\", \"MORNING\"]",
+                      "steps must be a list of 1-20 items, e.g. [\"-P7D\", \"-P1D\", \"MORNING\"]")
+    cleaned = []
+    for index, step in enumerate(steps):
+        where = f"{field_name}[{index}]"
+        if not isinstance(step, str):
+            raise invalid(where, "ขั้นต้องเป็นข้อความ", "a step must be a string")
+        step = step.strip().upper()
+        if step == MORNING_OF_DUE_DAY:
+            cleaned.append(step)
+            continue
+        try:
+            offset = parse_offset(step)
+        except ValueError:
+            raise invalid(where, f"{step!r} ไม่ใช่ระยะเวลา ISO 8601 เช่น -P3D หรือ -PT4H",
+                          f"{step!r} is not an ISO 8601 duration such as -P3D or -PT4H") from None
+        if offset > timedelta(0):
+            raise invalid(where, "ขั้นการแจ้งเตือนต้องอยู่ก่อนหรือตรงกับเวลาครบกำหนด (ใช้เครื่องหมายลบ)",
+                          "a reminder step must be at or before the due time (negative offset)")
+        cleaned.append(step)
+    if len(set(cleaned)) != len(cleaned):
+        raise invalid(field_name, "มีขั้นซ้ำกัน", "the ladder repeats a step")
+    return cleaned
 
 
 @dataclass(frozen=True)
@@ -29,8 +103,8 @@ class Step:
     at: datetime
 
 
-def reminder_steps(ladder: list[str], due_at: datetime) -> list[Step]:
-    """Step times of a reminder ladder, in time order, none after the deadline."""
+def reminder_steps(ladder: list[str], due_at: datetime, prefix: str = "reminder") -> list[Step]:
+    """Nominal step times of a ladder, in time order, none after the due time."""
     steps = []
     for item in ladder:
         if item == MORNING_OF_DUE_DAY:
@@ -39,7 +113,7 @@ def reminder_steps(ladder: list[str], due_at: datetime) -> list[Step]:
         else:
             at = due_at + parse_offset(item)
         if at <= due_at:
-            steps.append(Step(f"reminder:{item}", at))
+            steps.append(Step(f"{prefix}:{item}", at))
     return sorted(steps, key=lambda step: step.at)
 
 
@@ -62,18 +136,286 @@ def plan_reminders(steps: list[Step], now: datetime) -> list[PlannedStep]:
     return planned
 
 
+ESCALATION_LEVELS = ("lao_head", "district", "province")
+
+
 def parse_escalation_ladder(text: str) -> list[tuple[str, timedelta]]:
     """'lao_head=P1D,district=P3D,province=P7D' -> [(level, offset after the deadline)]."""
     ladder = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         level, _, offset = part.partition("=")
-        if level not in ("lao_head", "district", "province"):
-            raise ValueError(f"unknown escalation level {level!r}")
-        ladder.append((level, parse_offset(offset)))
+        if level.strip() not in ESCALATION_LEVELS:
+            raise ValueError(f"unknown escalation level {level!r} (use {', '.join(ESCALATION_LEVELS)})")
+        ladder.append((level.strip(), parse_offset(offset)))
     return ladder
 
 
-def digest_line(missing: int, total: int) -> tuple[str, str]:
-    """'5 of 23 LAOs in your district have not reported' in Thai and English."""
-    return (f"อปท. {missing} จาก {total} แห่งในพื้นที่ของท่านยังไม่ได้รายงาน",
-            f"{missing} of {total} LAOs in your area have not reported")
+# --- when a message may go out ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local (Bangkok) times between which nothing is sent; start > end crosses midnight."""
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
+
+
+def parse_time(text: str, field_name: str) -> time:
+    match = _HHMM.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise invalid(field_name, f"เวลา {text!r} ไม่ถูกต้อง ใช้รูปแบบ ชั่วโมง:นาที เช่น 20:00",
+                      f"time {text!r} is not valid; use HH:MM, e.g. 20:00")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_quiet_hours(text: str | None, field_name: str = "quiet_hours") -> QuietHours | None:
+    """'20:00-07:00' -> QuietHours; '' / 'off' / 'none' -> None (no quiet hours)."""
+    if text is None or text.strip().lower() in ("", "off", "none"):
+        return None
+    start, sep, end = text.partition("-")
+    if not sep:
+        raise invalid(field_name, "ช่วงเวลางดส่งต้องเป็น เริ่ม-สิ้นสุด เช่น 20:00-07:00",
+                      "quiet hours must be start-end, e.g. 20:00-07:00")
+    return QuietHours(parse_time(start, f"{field_name}.start"), parse_time(end, f"{field_name}.end"))
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """When messages may go out: outside quiet hours and, if asked, on working days only."""
+    quiet: QuietHours | None = None
+    working_days_only: bool = True
+    is_working_day: Callable[[date], bool] = field(default=thai_working_day, compare=False)
+
+    def allows(self, moment: datetime) -> bool:
+        local = moment.astimezone(BANGKOK)
+        if self.working_days_only and not self.is_working_day(local.date()):
+            return False
+        return not (self.quiet and self.quiet.contains(local.time().replace(tzinfo=None)))
+
+    def why_not(self, moment: datetime) -> str | None:
+        local = moment.astimezone(BANGKOK)
+        if self.working_days_only and not self.is_working_day(local.date()):
+            return "weekend or public holiday"
+        if self.quiet and self.quiet.contains(local.time().replace(tzinfo=None)):
+            return f"quiet hours {self.quiet}"
+        return None
+
+    def next_allowed(self, moment: datetime) -> datetime:
+        """The earliest allowed instant at or after ``moment``."""
+        local = moment.astimezone(BANGKOK)
+        for _ in range(400):
+            if self.working_days_only and not self.is_working_day(local.date()):
+                local = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=BANGKOK)
+                continue
+            clock = local.time().replace(tzinfo=None)
+            if self.quiet and self.quiet.contains(clock):
+                end_day = local.date()
+                if self.quiet.start > self.quiet.end and clock >= self.quiet.start:
+                    end_day += timedelta(days=1)
+                local = datetime.combine(end_day, self.quiet.end, tzinfo=BANGKOK)
+                continue
+            return local.astimezone(moment.tzinfo)
+        return moment  # no allowed time within a year: a configuration mistake; do not stall
+
+    def previous_allowed(self, moment: datetime) -> datetime | None:
+        """The latest allowed minute at or before ``moment`` (None if none within a year)."""
+        local = moment.astimezone(BANGKOK)
+        for _ in range(400):
+            if self.working_days_only and not self.is_working_day(local.date()):
+                local = datetime.combine(local.date(), time(0), tzinfo=BANGKOK) - timedelta(minutes=1)
+                continue
+            clock = local.time().replace(tzinfo=None)
+            if self.quiet and self.quiet.contains(clock):
+                start_day = local.date()
+                if self.quiet.start > self.quiet.end and clock < self.quiet.end:
+                    start_day -= timedelta(days=1)
+                local = datetime.combine(start_day, self.quiet.start, tzinfo=BANGKOK) - timedelta(minutes=1)
+                continue
+            return local.astimezone(moment.tzinfo)
+        return None
+
+
+def place_before_deadline(at: datetime, deadline: datetime, window: SendWindow) -> datetime:
+    """Move a step to the next allowed time; if that would pass the deadline, to the latest
+    allowed time before the step instead (a reminder after the deadline helps nobody)."""
+    forward = window.next_allowed(at)
+    if forward <= deadline:
+        return forward
+    backward = window.previous_allowed(at)
+    return backward if backward is not None else forward
+
+
+def next_digest_time(now: datetime, digest_at: time, window: SendWindow) -> datetime:
+    """The next daily-digest moment (local ``digest_at``) at or after ``now`` that is allowed."""
+    local = now.astimezone(BANGKOK)
+    candidate = datetime.combine(local.date(), digest_at, tzinfo=BANGKOK)
+    if candidate < local:
+        candidate += timedelta(days=1)
+    for _ in range(60):
+        if window.allows(candidate):
+            break
+        candidate += timedelta(days=1)
+    return candidate.astimezone(now.tzinfo)
+
+
+def local_day_start(moment: datetime) -> datetime:
+    local = moment.astimezone(BANGKOK)
+    return datetime.combine(local.date(), time(0), tzinfo=BANGKOK).astimezone(moment.tzinfo)
+
+
+def retry_delay(attempt: int, delays: list[float]) -> timedelta:
+    """Backoff after the ``attempt``-th failure on a channel (1-based)."""
+    return timedelta(seconds=delays[min(attempt, len(delays)) - 1])
+
+
+# --- digests and texts -------------------------------------------------------------------------------
+
+def digest_line(missing: int, total: int, language: str = "th") -> str:
+    """'5 of 23 LAOs in your area have not reported' (Thai or English)."""
+    if language == "en":
+        return f"{missing} of {total} LAOs in your area have not reported"
+    return f"อปท. {missing} จาก {total} แห่งในพื้นที่ของท่านยังไม่ได้รายงาน"
+
+
+# --- preferences ----------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_THAI_MOBILE = re.compile(r"^(?:\+?66|0)([689]\d{8})$")
+
+
+def normalise_phone(text: str, field_name: str) -> str:
+    """Thai mobile number -> E.164 (+66...). 081-234-5678, 0812345678 and +66812345678 accepted."""
+    compact = re.sub(r"[\s\-().]", "", text or "")
+    match = _THAI_MOBILE.match(compact)
+    if match is None:
+        raise invalid(field_name, f"หมายเลขโทรศัพท์มือถือ {text!r} ไม่ถูกต้อง (เช่น 081-234-5678)",
+                      f"mobile number {text!r} is not valid (e.g. 081-234-5678)")
+    return "+66" + match.group(1)
+
+
+def validate_email(text, field_name: str) -> str:
+    if not isinstance(text, str) or len(text) > 200 or not _EMAIL.match(text.strip()):
+        raise invalid(field_name, f"อีเมล {text!r} ไม่ถูกต้อง", f"e-mail address {text!r} is not valid")
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a recipient chose (None = the system default)."""
+    language: str = "th"
+    date_digits: str = "thai"
+    email: str | None = None
+    phone: str | None = None
+    fallback_order: tuple[str, ...] | None = None
+    quiet_hours: str | None = None        # None = system default; "" = none
+    opt_out: tuple[str, ...] = ()
+    digest: bool | None = None
+
+
+def _unknown_field(where: str, name: str, allowed: Iterable[str]) -> InputError:
+    return invalid(f"{where}{name}", f"ไม่รู้จักช่อง {name!r} (ใช้ได้: {', '.join(allowed)})",
+                   f"unknown field {name!r} (allowed: {', '.join(allowed)})")
+
+
+PREFERENCE_FIELDS = ("language", "date_digits", "channels", "fallback_order", "quiet_hours", "opt_out",
+                     "digest")
+
+
+def parse_preferences(data, current: Preferences) -> Preferences:
+    """Validate a preferences document (partial: absent fields keep their value). InputError
+    names the field; nothing is changed on error (the caller stores only the returned value)."""
+    if not isinstance(data, dict):
+        raise invalid("body", "ข้อมูลต้องเป็นออบเจ็กต์ JSON", "preferences must be a JSON object")
+    for name in data:
+        if name not in PREFERENCE_FIELDS:
+            raise _unknown_field("", name, PREFERENCE_FIELDS)
+    values = {}
+    if "language" in data:
+        if data["language"] not in ("th", "en"):
+            raise invalid("language", "ภาษาต้องเป็น th หรือ en", "language must be th or en")
+        values["language"] = data["language"]
+    if "date_digits" in data:
+        if data["date_digits"] not in ("thai", "arabic"):
+            raise invalid("date_digits", "รูปแบบตัวเลขต้องเป็น thai (๓ ก.พ. ๒๕๖๙) หรือ arabic (3 ก.พ. 2569)",
+                          "date_digits must be thai (๓ ก.พ. ๒๕๖๙) or arabic (3 ก.พ. 2569)")
+        values["date_digits"] = data["date_digits"]
+    if "channels" in data:
+        channels = data["channels"]
+        if not isinstance(channels, dict):
+            raise invalid("channels", "channels ต้องเป็นออบเจ็กต์ เช่น {\"email\": \"...\"}",
+                          "channels must be an object, e.g. {\"email\": \"...\"}")
+        for name, value in channels.items():
+            if name not in CHANNELS:
+                raise _unknown_field("channels.", name, CHANNELS)
+            if name == "email":
+                values["email"] = None if value in (None, "") else validate_email(value, "channels.email")
+            elif name == "sms":
+                values["phone"] = None if value in (None, "") else normalise_phone(str(value), "channels.sms")
+            elif name == "line" and value is not None:
+                raise invalid("channels.line", "เชื่อมบัญชี LINE ผ่าน POST /api/v1/me/line-link เท่านั้น (ส่ง null เพื่อยกเลิก)",
+                              "link LINE through POST /api/v1/me/line-link (send null to unlink)")
+            elif name == "inapp" and value not in (True, None):
+                raise invalid("channels.inapp", "กล่องข้อความในระบบปิดไม่ได้", "the in-app inbox cannot be turned off")
+    if "fallback_order" in data:
+        order = data["fallback_order"]
+        if not isinstance(order, list) or not order:
+            raise invalid("fallback_order", "ลำดับช่องทางต้องเป็นรายการ เช่น [\"line\", \"email\"]",
+                          "fallback_order must be a non-empty list, e.g. [\"line\", \"email\"]")
+        for index, name in enumerate(order):
+            if name not in CHANNELS:
+                raise invalid(f"fallback_order[{index}]", f"ไม่รู้จักช่องทาง {name!r}",
+                              f"unknown channel {name!r} (use {', '.join(CHANNELS)})")
+        if len(set(order)) != len(order):
+            raise invalid("fallback_order", "มีช่องทางซ้ำ", "a channel appears twice")
+        values["fallback_order"] = tuple(order)
+    if "quiet_hours" in data:
+        quiet = data["quiet_hours"]
+        if quiet is None:
+            values["quiet_hours"] = ""
+        elif isinstance(quiet, dict):
+            extra = set(quiet) - {"start", "end"}
+            if extra:
+                raise _unknown_field("quiet_hours.", sorted(extra)[0], ("start", "end"))
+            start = parse_time(quiet.get("start"), "quiet_hours.start")
+            end = parse_time(quiet.get("end"), "quiet_hours.end")
+            values["quiet_hours"] = str(QuietHours(start, end))
+        else:
+            raise invalid("quiet_hours", "ช่วงงดส่งต้องเป็น {\"start\": \"20:00\", \"end\": \"07:00\"} หรือ null",
+                          "quiet_hours must be {\"start\": \"20:00\", \"end\": \"07:00\"} or null")
+    if "opt_out" in data:
+        opt_out = data["opt_out"]
+        if not isinstance(opt_out, list):
+            raise invalid("opt_out", "opt_out ต้องเป็นรายการประเภทข้อความ", "opt_out must be a list of message classes")
+        for index, name in enumerate(opt_out):
+            if name in CRITICAL_CLASSES:
+                raise invalid(f"opt_out[{index}]", f"ข้อความประเภท {name} สำคัญ ปิดไม่ได้",
+                              f"{name} messages are critical and cannot be switched off")
+            if name not in OPTIONAL_CLASSES:
+                raise invalid(f"opt_out[{index}]", f"ไม่รู้จักประเภทข้อความ {name!r}",
+                              f"unknown message class {name!r} (optional: {', '.join(OPTIONAL_CLASSES)})")
+        values["opt_out"] = tuple(sorted(set(opt_out)))
+    if "digest" in data:
+        if not isinstance(data["digest"], bool):
+            raise invalid("digest", "digest ต้องเป็น true หรือ false", "digest must be true or false")
+        values["digest"] = data["digest"]
+    return Preferences(**{**current.__dict__, **values})
+
+
+def fallback_channels(order: Iterable[str] | None, kind: str) -> list[str]:
+    """The order to try; the in-app inbox is always the last resort, so nothing is dropped."""
+    chosen = list(order or (PERSON_FALLBACK if kind == "person" else DEFAULT_FALLBACK))
+    if "inapp" not in chosen:
+        chosen.append("inapp")
+    return chosen

@@ -41,9 +41,17 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
     ],
     "notifications": [
         "plans.org_unit_changed.v1",
+        "plans.directive_issued.v1",
+        "plans.assignment_created.v1",
+        "plans.assignment_acknowledged.v1",
+        "plans.assignment_state_changed.v1",
         "assessments.obligation_opened.v1",
+        "assessments.obligation_cancelled.v1",
         "assessments.indicator_submitted.v1",
+        "assessments.submission_reviewed.v1",
+        "assessments.extension_granted.v1",
         "assessments.deadline_missed.v1",
+        "assessments.acknowledgement_overdue.v1",
     ],
     # Reporting keeps every event the platform emits.
     "reporting": sorted(REGISTRY),

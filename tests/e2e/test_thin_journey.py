@@ -48,7 +48,9 @@ def platform(request, rabbit, tmp_path):
     stack = Stack(amqp_uri=amqp_uri, var_dir=tmp_path / "var", database_urls=dict(databases), extra_env={
         "SMTP_PORT": str(sink.port), "THONGTHIN_SWEEP_INTERVAL_S": "1", "THONGTHIN_SCHEDULER_INTERVAL_S": "1",
         "THONGTHIN_RELAY_INTERVAL_S": "0.2", "THONGTHIN_REMINDER_LADDER": "-PT1H",
-        "THONGTHIN_ESCALATION_LADDER": "lao_head=PT0S,district=PT2S"})
+        "THONGTHIN_ESCALATION_LADDER": "lao_head=PT0S,district=PT2S",
+        # the journey runs at any hour and on any day: no quiet hours, no holiday shifting
+        "THONGTHIN_QUIET_HOURS": "", "THONGTHIN_WORKING_DAYS_ONLY": "0"})
     stack.migrate()
     create_users(stack.database_urls["gateway"])
     try:

@@ -2,7 +2,7 @@
 
 Revision ID: 879b8d14abe7
 Revises: 
-Create Date: 2026-11-21 22:13:56.240220
+Create Date: 2026-11-21 22:54:54.569359
 """
 from alembic import op
 import sqlalchemy as sa
@@ -20,62 +20,150 @@ def upgrade() -> None:
     op.create_table('deliveries',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('message_id', sa.String(length=36), nullable=False),
-    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=False),
     sa.Column('address', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('provider_key', sa.String(length=64), nullable=True),
+    sa.Column('provider_id', sa.String(length=200), nullable=True),
     sa.Column('subject', sa.Text(), nullable=True),
-    sa.Column('body', sa.Text(), nullable=True),
-    sa.Column('attempted_at', shared.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', shared.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', shared.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_deliveries_message', ['message_id'], unique=False)
+        batch_op.create_index('ix_deliveries_status', ['status', 'started_at'], unique=False)
 
+    op.create_table('inbox_items',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('message_id', sa.String(length=36), nullable=False),
+    sa.Column('recipient_code', sa.String(length=80), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('subject', sa.Text(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('link', sa.Text(), nullable=True),
+    sa.Column('created_at', shared.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', shared.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('read_by', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('message_id')
+    )
+    with op.batch_alter_table('inbox_items', schema=None) as batch_op:
+        batch_op.create_index('ix_inbox_recipient', ['recipient_code', 'created_at'], unique=False)
+
+    op.create_table('line_link_codes',
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('recipient_code', sa.String(length=80), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('created_at', shared.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', shared.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', shared.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('line_id', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('code_hash')
+    )
     op.create_table('recipients',
-    sa.Column('code', sa.String(length=32), nullable=False),
-    sa.Column('level', sa.String(length=32), nullable=False),
+    sa.Column('code', sa.String(length=80), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('org_code', sa.String(length=32), nullable=False),
+    sa.Column('level', sa.String(length=32), nullable=True),
     sa.Column('parent_code', sa.String(length=32), nullable=True),
     sa.Column('name_th', sa.Text(), nullable=False),
-    sa.Column('email', sa.String(length=200), nullable=True),
+    sa.Column('name_en', sa.Text(), nullable=True),
+    sa.Column('role', sa.String(length=16), nullable=True),
     sa.Column('language', sa.String(length=2), server_default='th', nullable=False),
+    sa.Column('date_digits', sa.String(length=8), server_default='thai', nullable=False),
+    sa.Column('email', sa.String(length=200), nullable=True),
+    sa.Column('phone', sa.String(length=20), nullable=True),
+    sa.Column('line_ids', sa.Text(), nullable=True),
+    sa.Column('fallback_order', sa.Text(), nullable=True),
+    sa.Column('quiet_hours', sa.String(length=16), nullable=True),
+    sa.Column('opt_out', sa.Text(), nullable=True),
+    sa.Column('digest', sa.Boolean(), nullable=True),
+    sa.Column('valid_to', sa.String(length=10), nullable=True),
+    sa.Column('updated_at', shared.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('code')
     )
     with op.batch_alter_table('recipients', schema=None) as batch_op:
+        batch_op.create_index('ix_recipients_org', ['org_code', 'kind'], unique=False)
         batch_op.create_index('ix_recipients_parent', ['parent_code'], unique=False)
 
+    op.create_table('reminder_ladders',
+    sa.Column('key', sa.String(length=80), nullable=False),
+    sa.Column('steps', sa.Text(), nullable=False),
+    sa.Column('updated_by', sa.String(length=64), nullable=True),
+    sa.Column('updated_at', shared.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
     op.create_table('scheduled_messages',
     sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('dedupe_key', sa.String(length=240), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=300), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('recipient_code', sa.String(length=32), nullable=False),
-    sa.Column('subject_ref', sa.String(length=120), nullable=False),
-    sa.Column('step', sa.String(length=40), nullable=False),
+    sa.Column('recipient_code', sa.String(length=80), nullable=False),
+    sa.Column('subject_ref', sa.String(length=160), nullable=False),
+    sa.Column('step', sa.String(length=60), nullable=False),
+    sa.Column('nominal_at', shared.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('due_at', shared.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('status_reason', sa.Text(), nullable=True),
     sa.Column('late', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('channel_index', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('channel_attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=True),
+    sa.Column('address', sa.String(length=200), nullable=True),
+    sa.Column('provider_key', sa.String(length=64), nullable=True),
+    sa.Column('digest_id', sa.String(length=36), nullable=True),
+    sa.Column('payload', sa.Text(), nullable=True),
     sa.Column('claimed_at', shared.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('sent_at', shared.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('read_at', shared.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('correlation_id', sa.String(length=64), nullable=False),
     sa.Column('created_at', shared.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('dedupe_key')
     )
     with op.batch_alter_table('scheduled_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_scheduled_digest', ['digest_id'], unique=False)
         batch_op.create_index('ix_scheduled_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_scheduled_recipient', ['recipient_code', 'sent_at'], unique=False)
         batch_op.create_index('ix_scheduled_subject', ['subject_ref'], unique=False)
 
+    op.create_table('tracked_assignments',
+    sa.Column('assignment_id', sa.String(length=36), nullable=False),
+    sa.Column('directive_id', sa.String(length=36), nullable=False),
+    sa.Column('unit_code', sa.String(length=32), nullable=False),
+    sa.Column('document_number', sa.Text(), nullable=False),
+    sa.Column('title_th', sa.Text(), nullable=False),
+    sa.Column('acknowledge_due_at', shared.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.PrimaryKeyConstraint('assignment_id')
+    )
+    with op.batch_alter_table('tracked_assignments', schema=None) as batch_op:
+        batch_op.create_index('ix_tracked_assignments_directive', ['directive_id'], unique=False)
+
+    op.create_table('tracked_directives',
+    sa.Column('directive_id', sa.String(length=36), nullable=False),
+    sa.Column('document_number', sa.Text(), nullable=False),
+    sa.Column('title_th', sa.Text(), nullable=False),
+    sa.Column('urgency', sa.String(length=16), nullable=False),
+    sa.Column('issuer_code', sa.String(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('directive_id')
+    )
     op.create_table('tracked_obligations',
     sa.Column('obligation_id', sa.String(length=36), nullable=False),
     sa.Column('unit_code', sa.String(length=32), nullable=False),
     sa.Column('directive_id', sa.String(length=36), nullable=True),
+    sa.Column('assignment_id', sa.String(length=36), nullable=True),
+    sa.Column('rule_id', sa.String(length=36), nullable=True),
     sa.Column('indicator_code', sa.String(length=64), nullable=False),
     sa.Column('indicator_name_th', sa.Text(), nullable=False),
+    sa.Column('indicator_count', sa.Integer(), server_default='1', nullable=False),
     sa.Column('period', sa.String(length=32), nullable=False),
-    sa.Column('group_key', sa.String(length=120), nullable=False),
+    sa.Column('group_key', sa.String(length=160), nullable=False),
     sa.Column('due_at', shared.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closes_at', shared.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.PrimaryKeyConstraint('obligation_id')
     )
@@ -123,16 +211,31 @@ def downgrade() -> None:
         batch_op.drop_index('ix_tracked_group')
 
     op.drop_table('tracked_obligations')
+    op.drop_table('tracked_directives')
+    with op.batch_alter_table('tracked_assignments', schema=None) as batch_op:
+        batch_op.drop_index('ix_tracked_assignments_directive')
+
+    op.drop_table('tracked_assignments')
     with op.batch_alter_table('scheduled_messages', schema=None) as batch_op:
         batch_op.drop_index('ix_scheduled_subject')
+        batch_op.drop_index('ix_scheduled_recipient')
         batch_op.drop_index('ix_scheduled_due')
+        batch_op.drop_index('ix_scheduled_digest')
 
     op.drop_table('scheduled_messages')
+    op.drop_table('reminder_ladders')
     with op.batch_alter_table('recipients', schema=None) as batch_op:
         batch_op.drop_index('ix_recipients_parent')
+        batch_op.drop_index('ix_recipients_org')
 
     op.drop_table('recipients')
+    op.drop_table('line_link_codes')
+    with op.batch_alter_table('inbox_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbox_recipient')
+
+    op.drop_table('inbox_items')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_status')
         batch_op.drop_index('ix_deliveries_message')
 
     op.drop_table('deliveries')
