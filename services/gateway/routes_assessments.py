@@ -1,0 +1,110 @@
+"""Gateway routes of the assessments service: obligations, submissions, reviews, extensions."""
+from __future__ import annotations
+
+import base64
+
+from nameko.web.handlers import http
+
+from services.gateway.http import MAX_BODY_BYTES, api, int_arg, read_json
+from shared.errors import InputError
+
+
+class AssessmentsRoutes:
+    """Mixed into GatewayService (which provides ``self.assessments``, ``self._scope``)."""
+
+    # --- assessments -------------------------------------------------------------------------------
+    @http("GET", "/api/v1/obligations")
+    @api()
+    def list_obligations(self, request, user):
+        args = request.args
+        unit_codes = [user["org_code"]] if user["role"] == "lao" else self._scope(user)
+        return 200, {"items": self.assessments.list_obligations(
+            unit_codes=unit_codes, unit_code=args.get("unit_code"), directive_id=args.get("directive_id"),
+            rule_id=args.get("rule_id"), state=args.get("state"), period=args.get("period"),
+            overdue=args.get("overdue") in ("1", "true"), limit=int_arg(args, "limit", 100),
+            offset=int_arg(args, "offset", 0))}
+
+    @http("GET", "/api/v1/obligations/<string:obligation_id>")
+    @api()
+    def get_obligation(self, request, user, obligation_id):
+        obligation = self.assessments.get_obligation(obligation_id)
+        self._require_in_scope(user, obligation["unit_code"])
+        return 200, obligation
+
+    @http("POST", "/api/v1/obligations/<string:obligation_id>/submissions")
+    @api(write=True, roles=("lao", "district", "province", "central"))
+    def submit(self, request, user, obligation_id):
+        payload = read_json(request)
+        payload.update(obligation_id=obligation_id, submitted_by=user["username"],
+                       submitter_unit_code=user["org_code"])
+        payload.setdefault("unit_code", user["org_code"])
+        return 201, self.assessments.submit_values(payload)
+
+    @http("POST", "/api/v1/submissions/batch")
+    @api(write=True, roles=("lao", "district", "province", "central"))
+    def submit_batch(self, request, user):
+        payload = read_json(request)
+        payload.update(submitted_by=user["username"], submitter_unit_code=user["org_code"])
+        report = self.assessments.submit_batch(payload)
+        return (200 if report["accepted"] or not report["errors"] else 422), report
+
+    @http("POST", "/api/v1/submissions/upload")
+    @api(write=True, roles=("lao", "district", "province", "central"))
+    def submit_file(self, request, user):
+        upload = request.files.get("file")
+        if upload is None:
+            raise InputError("missing", "file", "ต้องแนบไฟล์ CSV หรือ XLSX (multipart field 'file')",
+                             "attach a CSV or XLSX file in the multipart field 'file'", status=422)
+        name = (upload.filename or "").lower()
+        if not name.endswith((".csv", ".xlsx", ".txt")):
+            raise InputError("unsupported_media_type", "file", "รองรับเฉพาะไฟล์ .csv และ .xlsx",
+                             "only .csv and .xlsx files are accepted", status=415)
+        content = upload.read(MAX_BODY_BYTES + 1)
+        if len(content) > MAX_BODY_BYTES:
+            raise InputError("too_large", "file", "ไฟล์ใหญ่เกินกำหนด", "file too large", status=413)
+        report = self.assessments.submit_file(base64.b64encode(content).decode(), upload.filename,
+                                              user["org_code"], user["username"],
+                                              request.args.get("mode", "all_or_nothing"))
+        return (200 if report["accepted_submissions"] or not report["errors"] else 422), report
+
+    @http("POST", "/api/v1/submissions/<string:submission_id>/review")
+    @api(write=True, roles=("district", "province", "central", "reviewer"))
+    def review(self, request, user, submission_id):
+        payload = read_json(request)
+        payload.update(submission_id=submission_id, reviewer_unit_code=user["org_code"], reviewer=user["username"])
+        return 200, self.assessments.review_submission(payload)
+
+    @http("POST", "/api/v1/obligations/<string:obligation_id>/extension-requests")
+    @api(write=True, roles=("lao",))
+    def request_extension(self, request, user, obligation_id):
+        payload = read_json(request)
+        payload.update(obligation_id=obligation_id, unit_code=user["org_code"], requested_by=user["username"])
+        return 201, self.assessments.request_extension(payload)
+
+    @http("GET", "/api/v1/extension-requests")
+    @api()
+    def list_extension_requests(self, request, user):
+        args = request.args
+        unit_codes = [user["org_code"]] if user["role"] == "lao" else self._scope(user)
+        return 200, {"items": self.assessments.list_extension_requests(
+            unit_codes=unit_codes, status=args.get("status", "pending") or None,
+            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0))}
+
+    @http("POST", "/api/v1/extension-requests/<string:request_id>/decision")
+    @api(write=True, roles=("district", "province", "central"))
+    def decide_extension(self, request, user, request_id):
+        payload = read_json(request)
+        payload.update(request_id=request_id, decider_unit_code=user["org_code"])
+        return 200, self.assessments.decide_extension(payload)
+
+    @http("GET", "/api/v1/achievement")
+    @api()
+    def achievement(self, request, user):
+        args = request.args
+        unit_code = args.get("unit_code") or user["org_code"]
+        self._require_in_scope(user, unit_code)
+        year = int_arg(args, "fiscal_year_be", 0)
+        if year < 2400:
+            raise InputError("invalid", "fiscal_year_be", "ต้องระบุปีงบประมาณเป็น พ.ศ. เช่น 2569",
+                             "fiscal_year_be must be a Buddhist-era year such as 2569", status=400)
+        return 200, {"items": self.assessments.achievement(unit_code, year, args.get("indicator_code"))}

@@ -1,0 +1,208 @@
+"""Gateway routes of the plans service: registry, documents and directives, assignments, plan trees."""
+from __future__ import annotations
+
+import base64
+import urllib.parse
+
+from nameko.web.handlers import http
+from werkzeug.wrappers import Response
+
+from services.gateway import auth
+from services.gateway.http import MAX_BODY_BYTES, api, int_arg, problem, read_json, read_text
+from shared.errors import InputError
+
+
+class PlansRoutes:
+    """Mixed into GatewayService (which provides ``self.plans``, ``self.uow``, ``self._scope``)."""
+
+    # --- plans: registry ------------------------------------------------------------------------
+    @http("POST", "/api/v1/org-units")
+    @api(write=True, roles=("central", "ops"))
+    def register_units(self, request, user):
+        return 200, self.plans.register_units(read_json(request))
+
+    @http("POST", "/api/v1/org-units/import")
+    @api(write=True, roles=("central", "ops"))
+    def import_units(self, request, user):
+        text = read_text(request, ("text/csv", "application/csv", "text/plain"))
+        return 200, self.plans.import_units_csv(text, dry_run=request.args.get("dry_run") in ("1", "true"))
+
+    @http("GET", "/api/v1/org-units")
+    @api()
+    def list_units(self, request, user):
+        args = request.args
+        return 200, {"items": self.plans.list_units(parent_code=args.get("parent_code"), level=args.get("level"),
+                                                    search=args.get("search"), limit=int_arg(args, "limit", 100),
+                                                    offset=int_arg(args, "offset", 0))}
+
+    @http("GET", "/api/v1/org-units/<string:code>/history")
+    @api()
+    def unit_history(self, request, user, code):
+        return 200, {"items": self.plans.unit_history(code)}
+
+    # --- plans: documents and directives ------------------------------------------------------------
+    @http("POST", "/api/v1/documents")
+    @api(write=True, roles=("central", "province", "district"))
+    def record_document(self, request, user):
+        payload = read_json(request)
+        payload.setdefault("sender_code", user["org_code"])
+        return 201, self.plans.record_document(payload, created_by=user["username"])
+
+    @http("GET", "/api/v1/documents/<string:document_id>")
+    @api()
+    def get_document(self, request, user, document_id):
+        return 200, self.plans.get_document(document_id)
+
+    @http("POST", "/api/v1/documents/<string:document_id>/issue")
+    @api(write=True, roles=("central", "province", "district"))
+    def issue_document(self, request, user, document_id):
+        return 200, self.plans.issue_document({"document_id": document_id})
+
+    @http("POST", "/api/v1/documents/<string:document_id>/attachments")
+    @api(write=True, roles=("central", "province", "district"))
+    def add_attachment(self, request, user, document_id):
+        upload = request.files.get("file")
+        if upload is None:
+            raise InputError("missing", "file", "ต้องแนบไฟล์ (multipart field 'file')",
+                             "attach a file in the multipart field 'file'", status=422)
+        content = upload.read(MAX_BODY_BYTES + 1)
+        if len(content) > MAX_BODY_BYTES:
+            raise InputError("too_large", "file", "ไฟล์แนบใหญ่เกินกำหนด", "attachment too large", status=413)
+        return 201, self.plans.add_attachment({
+            "document_id": document_id, "filename": upload.filename or "attachment",
+            "content_type": upload.mimetype or "application/octet-stream",
+            "content_base64": base64.b64encode(content).decode()})
+
+    @http("GET", "/api/v1/attachments/<string:attachment_id>")
+    def download_attachment(self, request, attachment_id):
+        try:
+            with self.uow.database.session() as session:
+                auth.authenticate(session, request.headers.get("Authorization"))
+            stored = self.plans.get_attachment(attachment_id)
+        except InputError as error:
+            return problem(error)
+        quoted = urllib.parse.quote(stored["filename"])
+        return Response(base64.b64decode(stored["content_base64"]), status=200, headers={
+            "Content-Type": stored["content_type"], "Content-Disposition": f"attachment; filename*=UTF-8''{quoted}",
+            "X-Content-Type-Options": "nosniff"})
+
+    @http("POST", "/api/v1/directives")
+    @api(write=True, roles=("central",))
+    def issue_directive(self, request, user):
+        payload = read_json(request)
+        payload.setdefault("issuer_code", user["org_code"])
+        return 201, self.plans.issue_directive(payload)
+
+    @http("GET", "/api/v1/directives/<string:directive_id>")
+    @api()
+    def get_directive(self, request, user, directive_id):
+        return 200, self.plans.get_directive(directive_id)
+
+    @http("GET", "/api/v1/directives/<string:directive_id>/cascade")
+    @api()
+    def cascade(self, request, user, directive_id):
+        view = self.plans.cascade(directive_id)
+        scope = self._scope(user)
+        if scope is not None:
+            allowed = set(scope)
+            view["units"] = [u for u in view["units"] if u["unit_code"] in allowed]
+        return 200, view
+
+    # --- plans: plan trees, indicators, targets, links ------------------------------------------------
+    @http("POST", "/api/v1/plans")
+    @api(write=True, roles=("central", "province", "district", "lao"))
+    def import_plan(self, request, user):
+        dry_run = request.args.get("dry_run") in ("1", "true")
+        if request.mimetype in ("application/x-yaml", "application/yaml", "text/yaml", "text/plain"):
+            document = read_text(request, ("application/x-yaml", "application/yaml", "text/yaml", "text/plain"))
+        else:
+            document = read_json(request)
+        return 200, self.plans.import_plan(document, source_name=request.args.get("source"), dry_run=dry_run)
+
+    @http("GET", "/api/v1/plans")
+    @api()
+    def list_plans(self, request, user):
+        args = request.args
+        return 200, {"items": self.plans.list_plans(plan_type=args.get("type"), owner_code=args.get("owner_code"),
+                                                    parent_plan_id=args.get("parent_plan_id"),
+                                                    limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0))}
+
+    @http("GET", "/api/v1/plans/<string:plan_id>")
+    @api()
+    def get_plan(self, request, user, plan_id):
+        return 200, self.plans.get_plan(plan_id)
+
+    @http("GET", "/api/v1/plans/<string:plan_id>/export")
+    @api()
+    def export_plan(self, request, user, plan_id):
+        return 200, self.plans.export_plan(plan_id)
+
+    @http("GET", "/api/v1/plans/<string:plan_id>/indicators/<string:indicator_id>")
+    @api()
+    def get_indicator(self, request, user, plan_id, indicator_id):
+        return 200, self.plans.get_indicator(plan_id, indicator_id)
+
+    @http("GET", "/api/v1/targets")
+    @api()
+    def list_targets(self, request, user):
+        args = request.args
+        return 200, {"items": self.plans.list_targets(
+            plan_id=args.get("plan_id"), indicator_id=args.get("indicator_id"),
+            fiscal_year_be=int_arg(args, "fiscal_year_be", 0) or None, unit_code=args.get("unit_code"),
+            unit_group=args.get("unit_group"), limit=int_arg(args, "limit", 1000), offset=int_arg(args, "offset", 0))}
+
+    @http("GET", "/api/v1/plans/<string:plan_id>/links")
+    @api()
+    def plan_links(self, request, user, plan_id):
+        direction = request.args.get("direction", "from")
+        if direction not in ("from", "to"):
+            raise InputError("invalid", "direction", "direction ต้องเป็น from หรือ to", "direction must be from or to",
+                             status=400)
+        return 200, {"items": self.plans.plan_links(plan_id, request.args.get("element_id"), direction)}
+
+    @http("GET", "/api/v1/plans/<string:plan_id>/anomalies")
+    @api()
+    def plan_anomalies(self, request, user, plan_id):
+        return 200, {"items": self.plans.plan_anomalies(plan_id)}
+
+    # --- plans: assignments -------------------------------------------------------------------------
+    @http("GET", "/api/v1/assignments")
+    @api()
+    def list_assignments(self, request, user):
+        args = request.args
+        return 200, {"items": self.plans.list_assignments(
+            unit_codes=[user["org_code"]] if args.get("mine", "1") != "0" else self._scope(user),
+            state=args.get("state"), directive_id=args.get("directive_id"),
+            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0))}
+
+    def _assignment_action(self, request, user, assignment_id, rpc_name):
+        payload = read_json(request)
+        payload.update(assignment_id=assignment_id, unit_code=user["org_code"])  # a user acts for its unit
+        return getattr(self.plans, rpc_name)(payload)
+
+    @http("POST", "/api/v1/assignments/<string:assignment_id>/acknowledge")
+    @api(write=True)
+    def acknowledge(self, request, user, assignment_id):
+        return 200, self._assignment_action(request, user, assignment_id, "acknowledge_assignment")
+
+    @http("POST", "/api/v1/assignments/<string:assignment_id>/state")
+    @api(write=True)
+    def change_state(self, request, user, assignment_id):
+        return 200, self._assignment_action(request, user, assignment_id, "change_assignment_state")
+
+    @http("POST", "/api/v1/assignments/<string:assignment_id>/applicability")
+    @api(write=True)
+    def declare_applicability(self, request, user, assignment_id):
+        return 200, self._assignment_action(request, user, assignment_id, "declare_applicability")
+
+    @http("POST", "/api/v1/assignments/<string:assignment_id>/forward")
+    @api(write=True, roles=("central", "province", "district"))
+    def forward(self, request, user, assignment_id):
+        return 200, self._assignment_action(request, user, assignment_id, "forward_assignment")
+
+    @http("POST", "/api/v1/receipts")
+    @api(write=True)
+    def register_receipt(self, request, user):
+        payload = read_json(request)
+        payload["unit_code"] = user["org_code"]  # each unit keeps its own register
+        return 201, self.plans.register_receipt(payload)
