@@ -344,24 +344,41 @@ def _validate(ctx: _Context, row: dict, unit_code: str, values, now: datetime, p
 
 def _record(uow: UnitOfWork, row: dict, checked: list[dict], *, now: datetime, submitted_by: str | None,
             submitter_unit: str | None, via: str) -> dict:
+    return _record_many(uow, [(row, checked)], now=now, submitted_by=submitted_by, submitter_unit=submitter_unit,
+                        via=via)[0]
+
+
+def _record_many(uow: UnitOfWork, good: list[tuple[dict, list[dict]]], *, now: datetime,
+                 submitted_by: str | None, submitter_unit: str | None, via: str) -> list[dict]:
+    """Store checked submissions with a handful of statements, whatever their number."""
+    if not good:
+        return []
     session = uow.session
-    on_time = domain.is_on_time(now, row["due_at"], row["extended_due_at"])
-    submission_id = str(uuid.uuid4())
-    session.execute(update(submissions).where(submissions.c.obligation_id == row["id"],
+    ids = [row["id"] for row, _ in good]
+    session.execute(update(submissions).where(submissions.c.obligation_id.in_(ids),
                                               submissions.c.status == "pending").values(status="superseded"))
-    session.execute(insert(submissions).values(
-        id=submission_id, obligation_id=row["id"], unit_code=row["unit_code"], submitted_by=submitted_by,
-        submitted_for_by_unit=submitter_unit if submitter_unit != row["unit_code"] else None, via=via,
-        submitted_at=now, on_time=on_time, status="pending"))
-    session.execute(insert(submission_values), [{"submission_id": submission_id, **value} for value in checked])
-    session.execute(update(obligations).where(obligations.c.id == row["id"]).values(state=O.SUBMITTED))
-    uow.add_event(IndicatorSubmitted(
-        submission_id=submission_id, obligation_id=row["id"], unit_code=row["unit_code"],
-        directive_id=row["directive_id"], period=row["period"],
-        values=[SubmittedValue(indicator_code=v["indicator_code"], value=v["value"], note=v["note"]) for v in checked],
-        submitted_at=now, due_at=domain.effective_due(row["due_at"], row["extended_due_at"]), on_time=on_time))
-    return {"submission_id": submission_id, "obligation_id": row["id"], "unit_code": row["unit_code"],
-            "on_time": on_time, "submitted_at": now.isoformat()}
+    submission_rows, value_rows, results = [], [], []
+    for row, checked in good:
+        on_time = domain.is_on_time(now, row["due_at"], row["extended_due_at"])
+        submission_id = str(uuid.uuid4())
+        submission_rows.append({
+            "id": submission_id, "obligation_id": row["id"], "unit_code": row["unit_code"],
+            "submitted_by": submitted_by,
+            "submitted_for_by_unit": submitter_unit if submitter_unit != row["unit_code"] else None, "via": via,
+            "submitted_at": now, "on_time": on_time, "status": "pending"})
+        value_rows.extend({"submission_id": submission_id, **value} for value in checked)
+        uow.add_event(IndicatorSubmitted(
+            submission_id=submission_id, obligation_id=row["id"], unit_code=row["unit_code"],
+            directive_id=row["directive_id"], period=row["period"],
+            values=[SubmittedValue(indicator_code=v["indicator_code"], value=v["value"], note=v["note"])
+                    for v in checked],
+            submitted_at=now, due_at=domain.effective_due(row["due_at"], row["extended_due_at"]), on_time=on_time))
+        results.append({"submission_id": submission_id, "obligation_id": row["id"], "unit_code": row["unit_code"],
+                        "on_time": on_time, "submitted_at": now.isoformat()})
+    session.execute(insert(submissions), submission_rows)
+    session.execute(insert(submission_values), value_rows)
+    session.execute(update(obligations).where(obligations.c.id.in_(ids)).values(state=O.SUBMITTED))
+    return results
 
 
 def _obligation(session, obligation_id: str, field: str = "obligation_id") -> dict:
@@ -436,8 +453,8 @@ def submit_batch(uow: UnitOfWork, command: SubmitBatch, *, now: datetime | None 
     good, errors = _check_batch(_Context(uow.session), command.items, command.submitter_unit_code, now)
     stored = []
     if not errors or command.mode == "keep_good":
-        stored = [_record(uow, row, checked, now=now, submitted_by=command.submitted_by,
-                          submitter_unit=command.submitter_unit_code, via=command.via) for row, checked in good]
+        stored = _record_many(uow, good, now=now, submitted_by=command.submitted_by,
+                              submitter_unit=command.submitter_unit_code, via=command.via)
     return {"mode": command.mode, "received": len(command.items), "accepted": len(stored),
             "rejected": len(errors), "errors": errors, "submissions": stored}
 
@@ -481,8 +498,8 @@ def submit_file(uow: UnitOfWork, *, content_base64: str, filename: str, submitte
                            "message_th": error["message_th"], "message_en": error["message_en"]})
     stored = []
     if not errors or mode == "keep_good_rows":  # `good` holds exactly the items that passed
-        stored = [_record(uow, row, checked, now=now, submitted_by=submitted_by, submitter_unit=submitter_unit_code,
-                          via="file") for row, checked in good]
+        stored = _record_many(uow, good, now=now, submitted_by=submitted_by, submitter_unit=submitter_unit_code,
+                              via="file")
     errors.sort(key=lambda e: (e["row"], e["column"] or ""))
     return {"filename": filename, "format": parsed.file_format, "encoding": parsed.encoding, "mode": mode,
             "data_rows": parsed.data_rows, "rows_with_errors": len({e["row"] for e in errors} | bad_rows),
@@ -589,19 +606,21 @@ def sweep_deadlines(database: Database, *, now: datetime | None = None, batch_si
                 .order_by(obligations.c.due_at).limit(batch_size).with_for_update(skip_locked=True)).mappings().all()
             if not rows:
                 return total
-            missed = [row for row in rows
-                      if domain.is_missed(row["state"], now, row["due_at"], row["extended_due_at"])]
-            for row in missed:
-                changed = uow.session.execute(update(obligations).where(
-                    obligations.c.id == row["id"], obligations.c.state == row["state"]).values(
-                    state=O.MISSED, missed_at=now)).rowcount
-                if changed:
-                    uow.add_event(DeadlineMissed(
-                        obligation_id=row["id"], unit_code=row["unit_code"], directive_id=row["directive_id"],
-                        indicator_code=row["indicator_code"], period=row["period"],
-                        due_at=domain.effective_due(row["due_at"], row["extended_due_at"]), detected_at=now),
-                        correlation_id=row["correlation_id"])
-                    total += 1
+            missed = {row["id"]: row for row in rows
+                      if domain.is_missed(row["state"], now, row["due_at"], row["extended_due_at"])}
+            # One conditional statement per batch; only the rows it really changed get an event.
+            changed = uow.session.execute(
+                update(obligations).where(obligations.c.id.in_(list(missed)),
+                                          obligations.c.state.in_(domain.SWEEPABLE))
+                .values(state=O.MISSED, missed_at=now).returning(obligations.c.id)).scalars().all() if missed else []
+            for obligation_id in changed:
+                row = missed[obligation_id]
+                uow.add_event(DeadlineMissed(
+                    obligation_id=row["id"], unit_code=row["unit_code"], directive_id=row["directive_id"],
+                    indicator_code=row["indicator_code"], period=row["period"],
+                    due_at=domain.effective_due(row["due_at"], row["extended_due_at"]), detected_at=now),
+                    correlation_id=row["correlation_id"])
+            total += len(changed)
             uow.commit()
             if len(rows) < batch_size or not missed:
                 return total
