@@ -50,5 +50,7 @@ def service_config(service: str) -> dict:
         "SMTP_PORT": int(env("SMTP_PORT", "8025")),
         "MAIL_FROM": env("MAIL_FROM", "Thongthin <no-reply@thongthin.test>"),
         "PUBLIC_URL": env("THONGTHIN_PUBLIC_URL", f"http://{http_address('gateway')}"),
+        # Secure cookies need HTTPS: on behind a TLS proxy, off for http://127.0.0.1 development
+        "COOKIE_SECURE": env("THONGTHIN_COOKIE_SECURE", "0") == "1",
         "SERVICE_URLS": {name: f"http://{http_address(name)}" for name in SERVICES},
     }

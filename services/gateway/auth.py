@@ -17,6 +17,7 @@ _hasher = PasswordHasher()
 LOCKOUT_AFTER = 5
 LOCKOUT_FOR = timedelta(minutes=15)
 TOKEN_LIFETIME = timedelta(days=30)
+SESSION_LIFETIME = timedelta(hours=12)
 ROLES = ("central", "province", "district", "lao", "reviewer", "ops")
 
 
@@ -62,11 +63,16 @@ def login(session, username: str, password: str, *, token_name: str = "login") -
         raise unauthorized() from None
     session.execute(update(users).where(users.c.id == user["id"]).values(failed_logins=0, locked_until=None))
     token = secrets.token_urlsafe(32)
+    lifetime = SESSION_LIFETIME if token_name == "web-session" else TOKEN_LIFETIME
     session.execute(insert(api_tokens).values(token_hash=hash_token(token), user_id=user["id"],
-                                              name=token_name, created_at=now,
-                                              expires_at=now + TOKEN_LIFETIME))
-    return {"token": token, "token_type": "Bearer", "expires_at": (now + TOKEN_LIFETIME).isoformat(),
+                                              name=token_name, created_at=now, expires_at=now + lifetime))
+    return {"token": token, "token_type": "Bearer", "expires_at": (now + lifetime).isoformat(),
             "user": principal(user)}
+
+
+def revoke(session, token: str) -> None:
+    session.execute(update(api_tokens).where(api_tokens.c.token_hash == hash_token(token),
+                                             api_tokens.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
 def principal(user) -> dict:

@@ -1,6 +1,7 @@
 """HTTP helpers of the gateway: reading bodies, problem+json errors, the authenticated route wrapper."""
 from __future__ import annotations
 
+import hmac
 import json
 from functools import wraps
 
@@ -53,8 +54,7 @@ def api(write: bool = False, roles: tuple[str, ...] | None = None):
         def wrapper(self, request, *args, **kwargs):
             user, status, result = None, 500, None
             try:
-                with self.uow.database.session() as session:
-                    user = auth.authenticate(session, request.headers.get("Authorization"))
+                user = authenticate_request(self, request, write)
                 if roles and user["role"] not in roles:
                     raise forbidden(None, "บทบาทของท่านไม่มีสิทธิ์ทำรายการนี้",
                                     "your role may not do this")
@@ -74,6 +74,29 @@ def api(write: bool = False, roles: tuple[str, ...] | None = None):
                     self._audit(request, user, status, result)
         return wrapper
     return decorate
+
+SESSION_COOKIE = "tt_session"
+CSRF_COOKIE = "tt_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def authenticate_request(service, request, write: bool) -> dict:
+    """A machine sends ``Authorization: Bearer``; the web UI sends its session cookie, and for a
+    write also the CSRF token (double submit: the header must equal the CSRF cookie)."""
+    authorization = request.headers.get("Authorization")
+    from_cookie = False
+    if not authorization and request.cookies.get(SESSION_COOKIE):
+        authorization = f"Bearer {request.cookies[SESSION_COOKIE]}"
+        from_cookie = True
+    with service.uow.database.session() as session:
+        user = auth.authenticate(session, authorization)
+    if from_cookie and (write or request.method not in ("GET", "HEAD")):
+        sent, expected = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE, "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            raise InputError("csrf", CSRF_HEADER, "โทเคนป้องกันการปลอมคำขอ (CSRF) ไม่ถูกต้อง",
+                             "missing or wrong CSRF token", status=403)
+    return user
+
 
 def int_arg(args, name: str, default: int) -> int:
     raw = args.get(name)

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 import requests
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from sqlalchemy import insert
+from werkzeug.wrappers import Response
 
 from services.gateway import auth
-from services.gateway.http import api, problem, read_json
+from services.gateway.http import CSRF_COOKIE, SESSION_COOKIE, api, problem, read_json
 from services.gateway.models import audit_log
 from services.gateway.routes_assessments import AssessmentsRoutes
 from services.gateway.routes_plans import PlansRoutes
@@ -70,6 +72,42 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes):
         except InputError as error:
             self._audit(request, None, error.status, error.as_problem())
             return problem(error)
+
+    @http("POST", "/api/v1/auth/session")
+    def login_session(self, request):
+        """The web UI's login: a session cookie (HttpOnly) and a CSRF cookie the page echoes back."""
+        try:
+            data = read_json(request)
+            with self.uow() as uow:
+                try:
+                    result = auth.login(uow.session, str(data.get("username", "")), str(data.get("password", "")),
+                                        token_name="web-session")
+                finally:
+                    uow.commit()
+        except InputError as error:
+            self._audit(request, None, error.status, error.as_problem())
+            return problem(error)
+        self._audit(request, result["user"], 200, {"user": result["user"]})
+        csrf = secrets.token_urlsafe(24)
+        response = Response(json.dumps({"user": result["user"], "csrf_token": csrf}, ensure_ascii=False),
+                            status=200, content_type="application/json; charset=utf-8")
+        secure = self.config.get("COOKIE_SECURE", False)
+        response.set_cookie(SESSION_COOKIE, result["token"], httponly=True, samesite="Strict", secure=secure,
+                            max_age=int(auth.SESSION_LIFETIME.total_seconds()), path="/")
+        response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=secure, path="/")
+        return response
+
+    @http("POST", "/api/v1/auth/logout")
+    def logout(self, request):
+        token = request.cookies.get(SESSION_COOKIE) or (request.headers.get("Authorization") or "").removeprefix("Bearer ")
+        if token:
+            with self.uow() as uow:
+                auth.revoke(uow.session, token)
+                uow.commit()
+        response = Response("{}", status=200, content_type="application/json")
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        return response
 
     @http("GET", "/api/v1/me")
     @api()

@@ -132,3 +132,30 @@ def test_plans_import_over_the_api_and_round_trip(stack):
     assert {link["plan_id"] for link in aligned} >= {p["id"] for p in plans if p["owner_code"] == "PLO-09"}
     broken = central.post(f"{central.base}/plans", data=b"plan: [unclosed", headers={"Content-Type": "application/x-yaml"})
     assert broken.status_code in (400, 422) and broken.json()["message_th"]
+
+
+def test_the_web_session_uses_an_httponly_cookie_and_refuses_writes_without_csrf(stack):
+    browser = requests.Session()
+    login = browser.post(f"{stack.gateway_url}/api/v1/auth/session",
+                         json={"username": "chainat", "password": PASSWORDS["chainat"]})
+    assert login.status_code == 200
+    cookies = {c.name: c for c in browser.cookies}
+    assert cookies["tt_session"].has_nonstandard_attr("HttpOnly") and not cookies["tt_csrf"].has_nonstandard_attr("HttpOnly")
+    assert browser.get(f"{stack.gateway_url}/api/v1/me").json()["org_code"] == "PLO-09"
+    forged = browser.post(f"{stack.gateway_url}/api/v1/receipts", json={})
+    assert forged.status_code == 403 and forged.json()["code"] == "csrf"
+    with_token = browser.post(f"{stack.gateway_url}/api/v1/receipts", json={},
+                              headers={"X-CSRF-Token": login.json()["csrf_token"]})
+    assert with_token.status_code == 422  # past the CSRF check, into validation
+    browser.post(f"{stack.gateway_url}/api/v1/auth/logout", headers={"X-CSRF-Token": login.json()["csrf_token"]})
+    stale = requests.get(f"{stack.gateway_url}/api/v1/me", cookies={"tt_session": cookies["tt_session"].value})
+    assert stale.status_code == 401
+
+
+def test_repeated_wrong_passwords_lock_the_account(stack):
+    for _ in range(5):
+        assert requests.post(f"{stack.gateway_url}/api/v1/auth/token",
+                             json={"username": "reviewer", "password": "wrong"}).status_code == 401
+    locked = requests.post(f"{stack.gateway_url}/api/v1/auth/token",
+                           json={"username": "reviewer", "password": PASSWORDS["reviewer"]})
+    assert locked.status_code == 429 and locked.json()["field"] == "username"
