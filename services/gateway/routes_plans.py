@@ -86,6 +86,11 @@ class PlansRoutes:
             "Content-Type": stored["content_type"], "Content-Disposition": f"attachment; filename*=UTF-8''{quoted}",
             "X-Content-Type-Options": "nosniff"})
 
+    @http("POST", "/api/v1/addressees/preview")
+    @api(roles=("central", "province", "district"))
+    def preview_addressees(self, request, user):
+        return 200, self.plans.preview_addressees(read_json(request))
+
     @http("POST", "/api/v1/directives")
     @api(write=True, roles=("central",))
     def issue_directive(self, request, user):

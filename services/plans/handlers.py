@@ -583,6 +583,17 @@ def list_units(session, *, parent_code: str | None = None, level: str | None = N
     return [_row(row, drop=("id",)) for row in rows]
 
 
+def preview_addressees(session, rule: dict) -> dict:
+    """How many units an addressee rule reaches, by level, with a sample (before issuing)."""
+    current = _current_units(session)
+    codes = domain.resolve_addressees(rule, _domain_units(current))
+    by_level: dict[str, int] = {}
+    for code in codes:
+        by_level[current[code]["level"]] = by_level.get(current[code]["level"], 0) + 1
+    return {"count": len(codes), "by_level": by_level,
+            "sample": [{"code": c, "name_th": current[c]["name_th"]} for c in codes[:20]]}
+
+
 def subtree_codes(session, root: str) -> list[str]:
     """Every current unit at or below root (used by the gateway to scope a user)."""
     current = _current_units(session)

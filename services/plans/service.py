@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from services.plans import handlers, plan_handlers, plan_io
-from services.plans.commands import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
+from services.plans.commands import (AcknowledgeAssignment, AddresseeRule, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, ForwardAssignment, IssueDirective,
                                      IssueDocument, RecordDocument, RegisterReceipt, RegisterUnits)
 from shared.service_base import ServiceBase, rpc, run_command
@@ -33,6 +33,12 @@ class PlansService(ServiceBase):
     def unit_history(self, code: str) -> list[dict]:
         with self.uow.database.session() as session:
             return handlers.unit_history(session, code)
+
+    @rpc
+    def preview_addressees(self, payload: dict) -> dict:
+        rule = parse(AddresseeRule, payload).model_dump(exclude_none=True)
+        with self.uow.database.session() as session:
+            return handlers.preview_addressees(session, rule)
 
     @rpc
     def subtree_codes(self, root: str) -> list[str]:
