@@ -75,20 +75,55 @@ def revoke(session, token: str) -> None:
                                              api_tokens.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
-def principal(user) -> dict:
+def principal(user, scopes: str = "read,write") -> dict:
     return {"username": user["username"], "role": user["role"], "org_code": user["org_code"],
-            "display_name": user["display_name"]}
+            "display_name": user["display_name"], "scopes": scopes.split(",")}
 
 
 def authenticate(session, authorization: str | None) -> dict:
     if not authorization or not authorization.startswith("Bearer "):
         raise unauthorized()
     row = session.execute(
-        select(users, api_tokens.c.expires_at, api_tokens.c.revoked_at)
+        select(users, api_tokens.c.expires_at, api_tokens.c.revoked_at, api_tokens.c.scopes)
         .join(api_tokens, api_tokens.c.user_id == users.c.id)
         .where(api_tokens.c.token_hash == hash_token(authorization.removeprefix("Bearer ").strip()))
     ).mappings().first()
     if row is None or row["revoked_at"] or not row["active"] or (
             row["expires_at"] and row["expires_at"] < utcnow()):
         raise unauthorized()
-    return principal(row)
+    return principal(row, row["scopes"])
+
+
+def create_token(session, username: str, *, name: str, scopes: list[str], days: int) -> dict:
+    """A named API token for a machine client; only its hash is stored, the token is shown once."""
+    if not set(scopes) <= {"read", "write"} or not scopes:
+        raise InputError("invalid", "scopes", "scopes ต้องเป็น read หรือ read,write", "scopes must be read or read,write",
+                         status=422)
+    if not 1 <= days <= 366:
+        raise InputError("invalid", "expires_in_days", "อายุโทเคนต้องอยู่ระหว่าง 1 ถึง 366 วัน",
+                         "expires_in_days must be 1..366", status=422)
+    user_id = session.execute(select(users.c.id).where(users.c.username == username)).scalar_one()
+    token, now = secrets.token_urlsafe(32), utcnow()
+    normalized = ",".join(sorted(set(scopes)))
+    token_id = session.execute(insert(api_tokens).values(
+        token_hash=hash_token(token), user_id=user_id, name=name[:64], scopes=normalized, created_at=now,
+        expires_at=now + timedelta(days=days))).inserted_primary_key[0]
+    return {"id": token_id, "token": token, "name": name[:64], "scopes": normalized.split(","),
+            "expires_at": (now + timedelta(days=days)).isoformat()}
+
+
+def list_tokens(session, username: str) -> list[dict]:
+    rows = session.execute(select(api_tokens).join(users, users.c.id == api_tokens.c.user_id)
+                           .where(users.c.username == username, api_tokens.c.name != "web-session")
+                           .order_by(api_tokens.c.created_at.desc())).mappings().all()
+    return [{"id": r["id"], "name": r["name"], "scopes": r["scopes"].split(","),
+             "created_at": r["created_at"].isoformat(), "expires_at": r["expires_at"].isoformat() if r["expires_at"] else None,
+             "revoked": r["revoked_at"] is not None} for r in rows]
+
+
+def revoke_token(session, username: str, token_id: int) -> None:
+    row = session.execute(select(api_tokens.c.id).join(users, users.c.id == api_tokens.c.user_id)
+                          .where(users.c.username == username, api_tokens.c.id == token_id)).first()
+    if row is None:
+        raise InputError("not_found", "token_id", "ไม่พบโทเคน", "token not found", status=404)
+    session.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=utcnow()))

@@ -90,6 +90,9 @@ def authenticate_request(service, request, write: bool) -> dict:
         from_cookie = True
     with service.uow.database.session() as session:
         user = auth.authenticate(session, authorization)
+    if write and "write" not in user["scopes"]:
+        raise InputError("insufficient_scope", "Authorization", "โทเคนนี้ใช้ได้เฉพาะการอ่าน",
+                         "this token may only read", status=403)
     if from_cookie and (write or request.method not in ("GET", "HEAD")):
         sent, expected = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE, "")
         if not expected or not hmac.compare_digest(sent, expected):
@@ -112,3 +115,11 @@ def int_arg(args, name: str, default: int) -> int:
     return value
 
 
+
+
+def int_value(raw, name: str) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise InputError("invalid", name, f"{name} ต้องเป็นจำนวนเต็ม", f"{name} must be an integer",
+                         status=422) from None

@@ -27,9 +27,11 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token
     Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
     Column("name", String(64), nullable=False),
+    Column("scopes", String(64), nullable=False, server_default="read,write"),   # read | read,write
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
 )
 
 audit_log = Table(

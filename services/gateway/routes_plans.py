@@ -7,8 +7,8 @@ import urllib.parse
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.gateway import auth
-from services.gateway.http import MAX_BODY_BYTES, api, int_arg, problem, read_json, read_text
+from services.gateway.http import (MAX_BODY_BYTES, api, authenticate_request, int_arg, problem, read_json,
+                                   read_text)
 from shared.errors import InputError
 
 
@@ -51,7 +51,7 @@ class PlansRoutes:
     @http("GET", "/api/v1/documents/<string:document_id>")
     @api()
     def get_document(self, request, user, document_id):
-        return 200, self.plans.get_document(document_id)
+        return 200, self.plans.get_document(document_id, self._scope(user))
 
     @http("POST", "/api/v1/documents/<string:document_id>/issue")
     @api(write=True, roles=("central", "province", "district"))
@@ -76,9 +76,8 @@ class PlansRoutes:
     @http("GET", "/api/v1/attachments/<string:attachment_id>")
     def download_attachment(self, request, attachment_id):
         try:
-            with self.uow.database.session() as session:
-                auth.authenticate(session, request.headers.get("Authorization"))
-            stored = self.plans.get_attachment(attachment_id)
+            user = authenticate_request(self, request, write=False)
+            stored = self.plans.get_attachment(attachment_id, self._scope(user))
         except InputError as error:
             return problem(error)
         quoted = urllib.parse.quote(stored["filename"])
@@ -101,17 +100,12 @@ class PlansRoutes:
     @http("GET", "/api/v1/directives/<string:directive_id>")
     @api()
     def get_directive(self, request, user, directive_id):
-        return 200, self.plans.get_directive(directive_id)
+        return 200, self.plans.get_directive(directive_id, self._scope(user))
 
     @http("GET", "/api/v1/directives/<string:directive_id>/cascade")
     @api()
     def cascade(self, request, user, directive_id):
-        view = self.plans.cascade(directive_id)
-        scope = self._scope(user)
-        if scope is not None:
-            allowed = set(scope)
-            view["units"] = [u for u in view["units"] if u["unit_code"] in allowed]
-        return 200, view
+        return 200, self.plans.cascade(directive_id, self._scope(user))
 
     # --- plans: plan trees, indicators, targets, links ------------------------------------------------
     @http("POST", "/api/v1/plans")

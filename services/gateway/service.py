@@ -3,21 +3,26 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
 import requests
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from werkzeug.wrappers import Response
 
 from services.gateway import auth
-from services.gateway.http import CSRF_COOKIE, SESSION_COOKIE, api, problem, read_json
+from services.gateway.http import CSRF_COOKIE, SESSION_COOKIE, api, int_arg, int_value, problem, read_json
 from services.gateway.models import audit_log
 from services.gateway.routes_assessments import AssessmentsRoutes
 from services.gateway.routes_plans import PlansRoutes
 from shared.contracts import utcnow
 from shared.errors import InputError
 from shared.service_base import ServiceBase, json_response
+
+
+SCOPE_CACHE_S = 60.0
+_SCOPES: dict[str, tuple[float, list[str]]] = {}
 
 
 class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes):
@@ -109,6 +114,47 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes):
         response.delete_cookie(CSRF_COOKIE, path="/")
         return response
 
+    @http("POST", "/api/v1/tokens")
+    @api(write=True)
+    def create_token(self, request, user):
+        data = read_json(request)
+        with self.uow() as uow:
+            token = auth.create_token(uow.session, user["username"], name=str(data.get("name") or "api"),
+                                      scopes=list(data.get("scopes") or ["read"]),
+                                      days=int_value(data.get("expires_in_days", 90), "expires_in_days"))
+            uow.commit()
+        return 201, token
+
+    @http("GET", "/api/v1/tokens")
+    @api()
+    def list_tokens(self, request, user):
+        with self.uow.database.session() as session:
+            return 200, {"items": auth.list_tokens(session, user["username"])}
+
+    @http("DELETE", "/api/v1/tokens/<int:token_id>")
+    @api(write=True)
+    def revoke_token(self, request, user, token_id):
+        with self.uow() as uow:
+            auth.revoke_token(uow.session, user["username"], token_id)
+            uow.commit()
+        return 200, {"id": token_id, "revoked": True}
+
+    @http("GET", "/api/v1/audit")
+    @api(roles=("ops",))
+    def audit(self, request, user):
+        args = request.args
+        query = select(audit_log).order_by(audit_log.c.id.desc())
+        for column in ("username", "status"):
+            if args.get(column):
+                query = query.where(audit_log.c[column] == args.get(column))
+        if args.get("action"):
+            query = query.where(audit_log.c.action.contains(args.get("action")))
+        query = query.limit(min(int_arg(args, "limit", 100), 1000)).offset(int_arg(args, "offset", 0))
+        with self.uow.database.session() as session:
+            rows = session.execute(query).mappings().all()
+        return 200, {"items": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+                               for r in rows]}
+
     @http("GET", "/api/v1/me")
     @api()
     def me(self, request, user):
@@ -116,10 +162,16 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes):
 
     # --- scope ----------------------------------------------------------------------------------------
     def _scope(self, user) -> list[str] | None:
-        """Unit codes the user may see: None for central/ops (everything), else their subtree."""
+        """Unit codes the user may see: None for central/ops (everything), else their subtree.
+        Cached for a minute per unit: the registry changes rarely, requests come often."""
         if user["role"] in ("central", "ops"):
             return None
-        return self.plans.subtree_codes(user["org_code"])
+        cached = _SCOPES.get(user["org_code"])
+        if cached and time.monotonic() - cached[0] < SCOPE_CACHE_S:
+            return cached[1]
+        codes = self.plans.subtree_codes(user["org_code"])
+        _SCOPES[user["org_code"]] = (time.monotonic(), codes)
+        return codes
 
     def _require_in_scope(self, user, unit_code: str) -> None:
         scope = self._scope(user)
@@ -131,6 +183,6 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes):
     @http("GET", "/api/v1/reports/directives/<string:directive_id>/compliance")
     @api()
     def directive_compliance(self, request, user, directive_id):
-        return 200, self.reporting.directive_compliance(directive_id)
+        return 200, self.reporting.directive_compliance(directive_id, self._scope(user))
 
 

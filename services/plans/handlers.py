@@ -207,10 +207,11 @@ def add_attachment(uow: UnitOfWork, command: AddAttachment) -> dict:
     return {"attachment_id": attachment_id, "size": len(content), "sha256": digest}
 
 
-def get_attachment(session, attachment_id: str) -> dict:
+def get_attachment(session, attachment_id: str, visible_to: list[str] | None = None) -> dict:
     row = session.execute(select(attachments).where(attachments.c.id == attachment_id)).mappings().first()
     if row is None:
         raise not_found("attachment_id", "ไฟล์แนบ", "attachment", attachment_id)
+    check_visible(session, row["document_id"], visible_to, "attachment_id")
     return {**_row(row, drop=("content",)), "content_base64": base64.b64encode(row["content"]).decode()}
 
 
@@ -473,7 +474,24 @@ def register_receipt(uow: UnitOfWork, command: RegisterReceipt) -> dict:
 
 # --- queries ------------------------------------------------------------------------------------
 
-def get_document(session, document_id: str) -> dict:
+def check_visible(session, document_id: str, visible_to: list[str] | None, field: str = "document_id") -> None:
+    """A unit sees a document it sent, or one with an assignment somewhere in its subtree;
+    otherwise it is reported as not found (no hint that it exists). None: sees everything."""
+    if visible_to is None:
+        return
+    scope = set(visible_to)
+    document = _require_document(session, document_id, field)
+    if document["sender_code"] in scope:
+        return
+    units = set(session.execute(select(assignments.c.unit_code).join(
+        directives, directives.c.id == assignments.c.directive_id).where(
+        directives.c.document_id == document_id)).scalars())
+    if not units & scope:
+        raise not_found(field, "หนังสือ", "document", document_id)
+
+
+def get_document(session, document_id: str, visible_to: list[str] | None = None) -> dict:
+    check_visible(session, document_id, visible_to)
     document = _require_document(session, document_id, "document_id")
     items = session.execute(select(directives).where(directives.c.document_id == document_id)
                             .order_by(directives.c.item_ref, directives.c.id)).mappings().all()
@@ -496,10 +514,11 @@ def _directive_dict(row) -> dict:
     return result
 
 
-def get_directive(session, directive_id: str) -> dict:
+def get_directive(session, directive_id: str, visible_to: list[str] | None = None) -> dict:
     row = session.execute(select(directives).where(directives.c.id == directive_id)).mappings().first()
     if row is None:
         raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
+    check_visible(session, row["document_id"], visible_to, "directive_id")
     document = _require_document(session, row["document_id"], "document_id")
     items = session.execute(select(assignments).where(assignments.c.directive_id == directive_id)
                             .order_by(assignments.c.unit_code)).mappings().all()
@@ -529,13 +548,18 @@ def list_assignments(session, *, unit_codes: list[str] | None = None, state: str
             for row in rows]
 
 
-def cascade(session, directive_id: str) -> dict:
-    """Per level and unit: received / acknowledged / forwarded times and hop latencies."""
-    get_directive_row = session.execute(select(directives.c.id).where(directives.c.id == directive_id)).first()
-    if get_directive_row is None:
+def cascade(session, directive_id: str, visible_to: list[str] | None = None) -> dict:
+    """Per level and unit: received / acknowledged / forwarded times and hop latencies
+    (restricted to the units of ``visible_to`` when given)."""
+    directive = session.execute(select(directives.c.document_id).where(directives.c.id == directive_id)).first()
+    if directive is None:
         raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
+    check_visible(session, directive[0], visible_to, "directive_id")
     rows = session.execute(select(assignments).where(assignments.c.directive_id == directive_id)).mappings().all()
-    by_id = {row["id"]: row for row in rows}
+    by_id = {row["id"]: row for row in rows}  # parents outside the scope still give the hop time
+    if visible_to is not None:
+        scope = set(visible_to)
+        rows = [row for row in rows if row["unit_code"] in scope]
     units = []
     for row in rows:
         parent = by_id.get(row["parent_assignment_id"])

@@ -64,9 +64,9 @@ class PlansService(ServiceBase):
         return run_command(self.uow, handlers.add_attachment, parse(AddAttachment, payload))
 
     @rpc
-    def get_attachment(self, attachment_id: str) -> dict:
+    def get_attachment(self, attachment_id: str, visible_to: list[str] | None = None) -> dict:
         with self.uow.database.session() as session:
-            return handlers.get_attachment(session, attachment_id)
+            return handlers.get_attachment(session, attachment_id, visible_to)
 
     @rpc
     def issue_document(self, payload: dict) -> dict:
@@ -77,19 +77,19 @@ class PlansService(ServiceBase):
         return run_command(self.uow, handlers.issue_directive, parse(IssueDirective, payload))
 
     @rpc
-    def get_document(self, document_id: str) -> dict:
+    def get_document(self, document_id: str, visible_to: list[str] | None = None) -> dict:
         with self.uow.database.session() as session:
-            return handlers.get_document(session, document_id)
+            return handlers.get_document(session, document_id, visible_to)
 
     @rpc
-    def get_directive(self, directive_id: str) -> dict:
+    def get_directive(self, directive_id: str, visible_to: list[str] | None = None) -> dict:
         with self.uow.database.session() as session:
-            return handlers.get_directive(session, directive_id)
+            return handlers.get_directive(session, directive_id, visible_to)
 
     @rpc
-    def cascade(self, directive_id: str) -> dict:
+    def cascade(self, directive_id: str, visible_to: list[str] | None = None) -> dict:
         with self.uow.database.session() as session:
-            return handlers.cascade(session, directive_id)
+            return handlers.cascade(session, directive_id, visible_to)
 
     # --- assignments ---------------------------------------------------------------------------
     @rpc

@@ -75,13 +75,16 @@ def event_handlers(types: list[str]) -> dict:
 
 # --- queries ----------------------------------------------------------------------------------------
 
-def directive_compliance(session, directive_id: str) -> dict:
+def directive_compliance(session, directive_id: str, unit_codes: list[str] | None = None) -> dict:
+    """On time / late / missed / pending per addressee (only ``unit_codes`` when given)."""
     summary = session.execute(select(directive_summary).where(
         directive_summary.c.directive_id == directive_id)).mappings().first()
     if summary is None:
         raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
-    units = session.execute(select(directive_units).where(directive_units.c.directive_id == directive_id)
-                            .order_by(directive_units.c.unit_code)).mappings().all()
+    query = select(directive_units).where(directive_units.c.directive_id == directive_id)
+    if unit_codes is not None:
+        query = query.where(directive_units.c.unit_code.in_(unit_codes))
+    units = session.execute(query.order_by(directive_units.c.unit_code)).mappings().all()
     counts = {status: 0 for status in ("pending", "on_time", "late", "missed")}
     for row in units:
         counts[row["report_status"]] += 1

@@ -17,9 +17,9 @@ class ReportingService(ServiceBase):
         return self.inbox.process(body, attempt)
 
     @rpc
-    def directive_compliance(self, directive_id: str) -> dict:
+    def directive_compliance(self, directive_id: str, unit_codes: list[str] | None = None) -> dict:
         with self.uow.database.session() as session:
-            return handlers.directive_compliance(session, directive_id)
+            return handlers.directive_compliance(session, directive_id, unit_codes)
 
     @rpc
     def event_count(self) -> int:
