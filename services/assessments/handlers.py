@@ -26,6 +26,7 @@ from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowled
                                      SubmissionReviewed, SubmittedValue, TargetSet)
 from shared.db import Database, UnitOfWork
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
+from shared.listing import order_by
 from shared.thai import fiscal_year_be, fiscal_year_bounds
 
 
@@ -666,7 +667,7 @@ def _plain(row) -> dict:
 def list_obligations(session, *, unit_codes: list[str] | None = None, unit_code: str | None = None,
                      directive_id: str | None = None, rule_id: str | None = None, state: str | None = None,
                      period: str | None = None, overdue: bool | None = None, limit: int = 100,
-                     offset: int = 0, now: datetime | None = None) -> list[dict]:
+                     offset: int = 0, now: datetime | None = None, sort: str | None = None) -> list[dict]:
     now = now or utcnow()
     query = select(obligations)
     if unit_codes is not None:
@@ -677,8 +678,9 @@ def list_obligations(session, *, unit_codes: list[str] | None = None, unit_code:
             query = query.where(obligations.c[column] == value)
     if overdue:
         query = query.where(obligations.c.state.in_((O.OPEN, O.RETURNED, O.MISSED)), obligations.c.due_at < now)
-    rows = session.execute(query.order_by(obligations.c.due_at, obligations.c.unit_code)
-                           .limit(limit).offset(offset)).mappings()
+    ordering = order_by(obligations, sort, ("due_at", "unit_code", "state", "period", "created_at"),
+                        ("due_at", "unit_code", "id"))
+    rows = session.execute(query.order_by(*ordering).limit(limit).offset(offset)).mappings()
     return [{**_plain(row), "effective_due_at": domain.effective_due(row["due_at"], row["extended_due_at"]).isoformat()}
             for row in rows]
 
@@ -705,13 +707,15 @@ def get_obligation(session, obligation_id: str) -> dict:
 
 
 def list_extension_requests(session, *, unit_codes: list[str] | None = None, status: str | None = "pending",
-                            limit: int = 100, offset: int = 0) -> list[dict]:
+                            limit: int = 100, offset: int = 0, sort: str | None = None) -> list[dict]:
     query = select(extension_requests)
     if unit_codes is not None:
         query = query.where(extension_requests.c.unit_code.in_(unit_codes))
     if status:
         query = query.where(extension_requests.c.status == status)
-    rows = session.execute(query.order_by(extension_requests.c.requested_at).limit(limit).offset(offset)).mappings()
+    ordering = order_by(extension_requests, sort, ("requested_at", "unit_code", "status", "requested_due_at"),
+                        ("requested_at", "id"))
+    rows = session.execute(query.order_by(*ordering).limit(limit).offset(offset)).mappings()
     return [_plain(row) for row in rows]
 
 

@@ -60,11 +60,12 @@ class AssessmentsService(ServiceBase):
     # --- queries ----------------------------------------------------------------------------------
     @rpc
     def list_obligations(self, unit_code=None, directive_id=None, state=None, limit=100, offset=0,
-                         unit_codes=None, rule_id=None, period=None, overdue=None):
+                         unit_codes=None, rule_id=None, period=None, overdue=None, sort=None):
         with self.uow.database.session() as session:
             return handlers.list_obligations(session, unit_codes=unit_codes, unit_code=unit_code,
                                              directive_id=directive_id, rule_id=rule_id, state=state, period=period,
-                                             overdue=bool(overdue), limit=min(int(limit), 1000), offset=int(offset))
+                                             overdue=bool(overdue), limit=min(int(limit), 1000), offset=int(offset),
+                                             sort=sort)
 
     @rpc
     def get_obligation(self, obligation_id: str) -> dict:
@@ -72,10 +73,10 @@ class AssessmentsService(ServiceBase):
             return handlers.get_obligation(session, obligation_id)
 
     @rpc
-    def list_extension_requests(self, unit_codes=None, status="pending", limit=100, offset=0):
+    def list_extension_requests(self, unit_codes=None, status="pending", limit=100, offset=0, sort=None):
         with self.uow.database.session() as session:
             return handlers.list_extension_requests(session, unit_codes=unit_codes, status=status,
-                                                    limit=min(int(limit), 1000), offset=int(offset))
+                                                    limit=min(int(limit), 1000), offset=int(offset), sort=sort)
 
     @rpc
     def achievement(self, unit_code: str, fiscal_year_be: int, indicator_code: str | None = None):

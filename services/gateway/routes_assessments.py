@@ -22,7 +22,7 @@ class AssessmentsRoutes:
             unit_codes=unit_codes, unit_code=args.get("unit_code"), directive_id=args.get("directive_id"),
             rule_id=args.get("rule_id"), state=args.get("state"), period=args.get("period"),
             overdue=args.get("overdue") in ("1", "true"), limit=int_arg(args, "limit", 100),
-            offset=int_arg(args, "offset", 0))}
+            offset=int_arg(args, "offset", 0), sort=args.get("sort"))}
 
     @http("GET", "/api/v1/obligations/<string:obligation_id>")
     @api()
@@ -88,7 +88,7 @@ class AssessmentsRoutes:
         unit_codes = [user["org_code"]] if user["role"] == "lao" else self._scope(user)
         return 200, {"items": self.assessments.list_extension_requests(
             unit_codes=unit_codes, status=args.get("status", "pending") or None,
-            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0))}
+            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0), sort=args.get("sort"))}
 
     @http("POST", "/api/v1/extension-requests/<string:request_id>/decision")
     @api(write=True, roles=("district", "province", "central"))

@@ -33,7 +33,7 @@ class PlansRoutes:
         args = request.args
         return 200, {"items": self.plans.list_units(parent_code=args.get("parent_code"), level=args.get("level"),
                                                     search=args.get("search"), limit=int_arg(args, "limit", 100),
-                                                    offset=int_arg(args, "offset", 0))}
+                                                    offset=int_arg(args, "offset", 0), sort=args.get("sort"))}
 
     @http("GET", "/api/v1/org-units/<string:code>/history")
     @api()
@@ -172,7 +172,7 @@ class PlansRoutes:
         return 200, {"items": self.plans.list_assignments(
             unit_codes=[user["org_code"]] if args.get("mine", "1") != "0" else self._scope(user),
             state=args.get("state"), directive_id=args.get("directive_id"),
-            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0))}
+            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0), sort=args.get("sort"))}
 
     def _assignment_action(self, request, user, assignment_id, rpc_name):
         payload = read_json(request)

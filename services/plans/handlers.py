@@ -25,6 +25,7 @@ from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, 
                                      ReportingRequirement, ReportingRulePublished)
 from shared.db import UnitOfWork
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
+from shared.listing import order_by
 from shared.thai import to_be_year
 
 UNIT_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "province_code",
@@ -530,7 +531,8 @@ def get_directive(session, directive_id: str, visible_to: list[str] | None = Non
 
 
 def list_assignments(session, *, unit_codes: list[str] | None = None, state: str | None = None,
-                     directive_id: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+                     directive_id: str | None = None, limit: int = 100, offset: int = 0,
+                     sort: str | None = None) -> list[dict]:
     query = (select(assignments, directives.c.kind, directives.c.text_th, directives.c.acknowledge_due_at,
                     documents.c.number_printed, documents.c.subject_th, documents.c.urgency)
              .join(directives, directives.c.id == assignments.c.directive_id)
@@ -541,8 +543,9 @@ def list_assignments(session, *, unit_codes: list[str] | None = None, state: str
         query = query.where(assignments.c.state == state)
     if directive_id:
         query = query.where(assignments.c.directive_id == directive_id)
-    rows = session.execute(query.order_by(assignments.c.created_at.desc(), assignments.c.unit_code)
-                           .limit(limit).offset(offset)).mappings()
+    ordering = order_by(assignments, sort, ("created_at", "unit_code", "state", "acknowledged_at"),
+                        ("-created_at", "unit_code", "id"))
+    rows = session.execute(query.order_by(*ordering).limit(limit).offset(offset)).mappings()
     now = utcnow()
     return [{**_row(row), "overdue": domain.is_overdue(row["state"], row["acknowledge_due_at"], now)}
             for row in rows]
@@ -593,7 +596,7 @@ def cascade(session, directive_id: str, visible_to: list[str] | None = None) -> 
 
 def list_units(session, *, parent_code: str | None = None, level: str | None = None,
                codes: list[str] | None = None, search: str | None = None,
-               limit: int = 100, offset: int = 0) -> list[dict]:
+               limit: int = 100, offset: int = 0, sort: str | None = None) -> list[dict]:
     query = select(org_units).where(org_units.c.valid_to.is_(None))
     if parent_code:
         query = query.where(org_units.c.parent_code == parent_code)
@@ -603,7 +606,8 @@ def list_units(session, *, parent_code: str | None = None, level: str | None = N
         query = query.where(org_units.c.code.in_(codes))
     if search:
         query = query.where(org_units.c.name_th.contains(search) | org_units.c.code.contains(search))
-    rows = session.execute(query.order_by(org_units.c.code).limit(limit).offset(offset)).mappings()
+    ordering = order_by(org_units, sort, ("code", "name_th", "level", "lao_type", "valid_from"), ("code",))
+    rows = session.execute(query.order_by(*ordering).limit(limit).offset(offset)).mappings()
     return [_row(row, drop=("id",)) for row in rows]
 
 

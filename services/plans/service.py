@@ -24,10 +24,10 @@ class PlansService(ServiceBase):
                            parse(RegisterUnits, {"units": rows, "dry_run": bool(dry_run)}))
 
     @rpc
-    def list_units(self, parent_code=None, level=None, codes=None, search=None, limit=100, offset=0):
+    def list_units(self, parent_code=None, level=None, codes=None, search=None, limit=100, offset=0, sort=None):
         with self.uow.database.session() as session:
             return handlers.list_units(session, parent_code=parent_code, level=level, codes=codes,
-                                       search=search, limit=min(int(limit), 10000), offset=int(offset))
+                                       search=search, limit=min(int(limit), 10000), offset=int(offset), sort=sort)
 
     @rpc
     def unit_history(self, code: str) -> list[dict]:
@@ -93,11 +93,11 @@ class PlansService(ServiceBase):
 
     # --- assignments ---------------------------------------------------------------------------
     @rpc
-    def list_assignments(self, unit_codes=None, state=None, directive_id=None, limit=100, offset=0):
+    def list_assignments(self, unit_codes=None, state=None, directive_id=None, limit=100, offset=0, sort=None):
         with self.uow.database.session() as session:
             return handlers.list_assignments(session, unit_codes=unit_codes, state=state,
                                              directive_id=directive_id, limit=min(int(limit), 1000),
-                                             offset=int(offset))
+                                             offset=int(offset), sort=sort)
 
     @rpc
     def acknowledge_assignment(self, payload: dict) -> dict:
