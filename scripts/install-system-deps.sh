@@ -13,6 +13,9 @@ if [ "$purpose" = "test" ]; then
   # PostgreSQL: tests use the one on 127.0.0.1:5432 if it answers, else a throwaway cluster.
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
   have pg_isready || need+=(postgresql-client)
+  # Browser tests: Debian's chromium driven by Playwright (no browser download), Thai fonts.
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  dpkg -s fonts-thai-tlwg >/dev/null 2>&1 || need+=(fonts-thai-tlwg)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
