@@ -676,8 +676,9 @@ def list_obligations(session, *, unit_codes: list[str] | None = None, unit_code:
                           ("state", state), ("period", period)):
         if value:
             query = query.where(obligations.c[column] == value)
-    if overdue:
-        query = query.where(obligations.c.state.in_((O.OPEN, O.RETURNED, O.MISSED)), obligations.c.due_at < now)
+    if overdue:  # against the effective due time: a granted extension is not late
+        query = query.where(obligations.c.state.in_((O.OPEN, O.RETURNED, O.MISSED)),
+                            func.coalesce(obligations.c.extended_due_at, obligations.c.due_at) < now)
     ordering = order_by(obligations, sort, ("due_at", "unit_code", "state", "period", "created_at"),
                         ("due_at", "unit_code", "id"))
     rows = session.execute(query.order_by(*ordering).limit(limit).offset(offset)).mappings()

@@ -21,6 +21,11 @@ SESSION_LIFETIME = timedelta(hours=12)
 ROLES = ("central", "province", "district", "lao", "reviewer", "ops")
 
 
+def wrong_credentials() -> InputError:
+    return InputError("invalid_credentials", "password", "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง",
+                      "wrong username or password", status=401)
+
+
 def unauthorized() -> InputError:
     return InputError("unauthorized", "Authorization", "ต้องเข้าสู่ระบบก่อน หรือโทเคนไม่ถูกต้อง",
                       "authentication required or token invalid", status=401)
@@ -50,7 +55,7 @@ def login(session, username: str, password: str, *, token_name: str = "login") -
     user = session.execute(select(users).where(users.c.username == username)).mappings().first()
     if user is None or not user["active"]:
         _hasher.hash(password)  # same cost as a real check: no user enumeration by timing
-        raise unauthorized()
+        raise wrong_credentials()
     if user["locked_until"] and user["locked_until"] > now:
         raise InputError("locked", "username", "บัญชีถูกล็อกชั่วคราวเพราะใส่รหัสผ่านผิดหลายครั้ง",
                          "account temporarily locked after repeated failures", status=429)
@@ -60,7 +65,7 @@ def login(session, username: str, password: str, *, token_name: str = "login") -
         failures = user["failed_logins"] + 1
         session.execute(update(users).where(users.c.id == user["id"]).values(
             failed_logins=failures, locked_until=now + LOCKOUT_FOR if failures >= LOCKOUT_AFTER else None))
-        raise unauthorized() from None
+        raise wrong_credentials() from None
     session.execute(update(users).where(users.c.id == user["id"]).values(failed_logins=0, locked_until=None))
     token = secrets.token_urlsafe(32)
     lifetime = SESSION_LIFETIME if token_name == "web-session" else TOKEN_LIFETIME

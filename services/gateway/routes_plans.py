@@ -31,8 +31,10 @@ class PlansRoutes:
     @api()
     def list_units(self, request, user):
         args = request.args
+        codes = [c for c in args.get("codes", "").split(",") if c] or None
         return 200, {"items": self.plans.list_units(parent_code=args.get("parent_code"), level=args.get("level"),
-                                                    search=args.get("search"), limit=int_arg(args, "limit", 100),
+                                                    search=args.get("search"), within=args.get("within"),
+                                                    codes=codes, limit=int_arg(args, "limit", 100),
                                                     offset=int_arg(args, "offset", 0), sort=args.get("sort"))}
 
     @http("GET", "/api/v1/org-units/<string:code>/history")

@@ -16,6 +16,7 @@ from services.gateway.http import CSRF_COOKIE, SESSION_COOKIE, api, int_arg, int
 from services.gateway.models import audit_log
 from services.gateway.routes_assessments import AssessmentsRoutes
 from services.gateway.routes_plans import PlansRoutes
+from services.gateway.routes_ui import UiRoutes
 from shared.contracts import utcnow
 from shared.errors import InputError
 from shared.service_base import ServiceBase, json_response
@@ -25,7 +26,7 @@ SCOPE_CACHE_S = 60.0
 _SCOPES: dict[str, tuple[float, list[str]]] = {}
 
 
-class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes):
+class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, UiRoutes):
     name = "gateway"
     plans = RpcProxy("plans")
     assessments = RpcProxy("assessments")

@@ -521,8 +521,10 @@ def get_directive(session, directive_id: str, visible_to: list[str] | None = Non
         raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
     check_visible(session, row["document_id"], visible_to, "directive_id")
     document = _require_document(session, row["document_id"], "document_id")
-    items = session.execute(select(assignments).where(assignments.c.directive_id == directive_id)
-                            .order_by(assignments.c.unit_code)).mappings().all()
+    query = select(assignments).where(assignments.c.directive_id == directive_id)
+    if visible_to is not None:  # only the assignments of the caller's own subtree
+        query = query.where(assignments.c.unit_code.in_(visible_to))
+    items = session.execute(query.order_by(assignments.c.unit_code)).mappings().all()
     result = _directive_dict(row)
     result.update(document_number=document["number_printed"], subject_th=document["subject_th"],
                   urgency=document["urgency"], document_date=document["document_date"].isoformat(),
@@ -534,7 +536,8 @@ def list_assignments(session, *, unit_codes: list[str] | None = None, state: str
                      directive_id: str | None = None, limit: int = 100, offset: int = 0,
                      sort: str | None = None) -> list[dict]:
     query = (select(assignments, directives.c.kind, directives.c.text_th, directives.c.acknowledge_due_at,
-                    documents.c.number_printed, documents.c.subject_th, documents.c.urgency)
+                    directives.c.document_id, documents.c.number_printed, documents.c.subject_th,
+                    documents.c.urgency)
              .join(directives, directives.c.id == assignments.c.directive_id)
              .join(documents, documents.c.id == directives.c.document_id))
     if unit_codes is not None:
@@ -595,7 +598,7 @@ def cascade(session, directive_id: str, visible_to: list[str] | None = None) -> 
 
 
 def list_units(session, *, parent_code: str | None = None, level: str | None = None,
-               codes: list[str] | None = None, search: str | None = None,
+               codes: list[str] | None = None, search: str | None = None, within: str | None = None,
                limit: int = 100, offset: int = 0, sort: str | None = None) -> list[dict]:
     query = select(org_units).where(org_units.c.valid_to.is_(None))
     if parent_code:
@@ -604,6 +607,11 @@ def list_units(session, *, parent_code: str | None = None, level: str | None = N
         query = query.where(org_units.c.level == level)
     if codes is not None:
         query = query.where(org_units.c.code.in_(codes))
+    if within:
+        current = _current_units(session)
+        if within not in current:
+            raise not_found("within", "หน่วยงาน", "unit", within)
+        query = query.where(org_units.c.code.in_(domain.subtree(within, _domain_units(current))))
     if search:
         query = query.where(org_units.c.name_th.contains(search) | org_units.c.code.contains(search))
     ordering = order_by(org_units, sort, ("code", "name_th", "level", "lao_type", "valid_from"), ("code",))

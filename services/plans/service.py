@@ -24,10 +24,12 @@ class PlansService(ServiceBase):
                            parse(RegisterUnits, {"units": rows, "dry_run": bool(dry_run)}))
 
     @rpc
-    def list_units(self, parent_code=None, level=None, codes=None, search=None, limit=100, offset=0, sort=None):
+    def list_units(self, parent_code=None, level=None, codes=None, search=None, limit=100, offset=0, sort=None,
+                   within=None):
         with self.uow.database.session() as session:
             return handlers.list_units(session, parent_code=parent_code, level=level, codes=codes,
-                                       search=search, limit=min(int(limit), 10000), offset=int(offset), sort=sort)
+                                       search=search, within=within, limit=min(int(limit), 10000),
+                                       offset=int(offset), sort=sort)
 
     @rpc
     def unit_history(self, code: str) -> list[dict]:
