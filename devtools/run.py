@@ -51,6 +51,7 @@ def main() -> int:
         print(f"""
 Thongthin is up in {time.monotonic() - started:.0f} s.
 
+  Web UI         {stack.gateway_url}/
   API            {stack.gateway_url}/api/v1/      (health: {stack.gateway_url}/health)
   Services       """ + "  ".join(f"{n} {stack.url(n)}" for n in SERVICES if n != "gateway") + f"""
   Mail sink      smtp://{smtp_host}:{smtp_port}  (messages saved in {directory}/mail)
