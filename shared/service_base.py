@@ -6,7 +6,7 @@ import json
 from nameko.dependency_providers import Config
 from nameko.exceptions import deserialize_to_instance
 from nameko.rpc import Rpc
-from nameko.web.handlers import http
+from shared.web import http
 from sqlalchemy import text
 
 from shared.errors import InputError

@@ -1,9 +1,10 @@
 """Turning pydantic validation failures into InputError (field named, Thai and English)."""
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationError
 
 from shared.errors import InputError
 
@@ -67,3 +68,13 @@ class ThaiValueError(ValueError):
     def __init__(self, message_en: str, message_th: str):
         super().__init__(message_en)
         self.message_th = message_th
+
+
+def _plausible_year(value: datetime) -> datetime:
+    if not 1900 <= value.year <= 2600:
+        raise ThaiValueError("the year must be between 1900 and 2600 (CE)", "ปี ค.ศ. ต้องอยู่ระหว่าง 1900 ถึง 2600")
+    return value
+
+
+# An aware timestamp within years a directive or a report can mean (storable in UTC everywhere).
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible_year)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.validation import ThaiValueError
+from shared.validation import Moment, ThaiValueError
 
 
 class Strict(BaseModel):
@@ -68,7 +68,7 @@ class ReviewSubmission(Strict):
 class RequestExtension(Strict):
     obligation_id: str
     unit_code: str
-    requested_due_at: AwareDatetime
+    requested_due_at: Moment
     reason: str = Field(min_length=3, max_length=2000)
     requested_by: str | None = None
 

@@ -65,9 +65,9 @@ def api(write: bool = False, roles: tuple[str, ...] | None = None):
                 return problem(error)
             except RemoteError as error:
                 status = 502
-                result = {"type": "urn:thongthin:problem:upstream", "status": 502, "code": "upstream",
-                          "message_th": "บริการภายในขัดข้อง", "message_en": "an internal service failed",
-                          "detail": error.exc_type}
+                result = InputError("upstream", None, "บริการภายในขัดข้อง", "an internal service failed",
+                                    status=502).as_problem()
+                result["detail"] += f" ({error.exc_type})"
                 return json_response(502, result, PROBLEM)
             finally:
                 if write:
@@ -101,6 +101,9 @@ def authenticate_request(service, request, write: bool) -> dict:
     return user
 
 
+BOUNDS = {"limit": (1, 1000), "offset": (0, 10_000_000)}
+
+
 def int_arg(args, name: str, default: int) -> int:
     raw = args.get(name)
     if raw is None:
@@ -110,8 +113,10 @@ def int_arg(args, name: str, default: int) -> int:
     except ValueError:
         raise InputError("invalid", name, f"{name} ต้องเป็นจำนวนเต็ม", f"{name} must be an integer",
                          status=400) from None
-    if value < 0:
-        raise InputError("invalid", name, f"{name} ต้องไม่ติดลบ", f"{name} must not be negative", status=400)
+    low, high = BOUNDS.get(name, (0, 10_000_000))
+    if not low <= value <= high:
+        raise InputError("invalid", name, f"{name} ต้องอยู่ระหว่าง {low} ถึง {high}",
+                         f"{name} must be between {low} and {high}", status=400)
     return value
 
 

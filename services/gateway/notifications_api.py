@@ -17,7 +17,7 @@ import os
 import re
 
 from nameko.exceptions import RemoteError
-from nameko.web.handlers import http
+from shared.web import http
 
 from services.gateway.http import PROBLEM, api, int_arg, problem, read_json
 from shared.errors import InputError, invalid

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 
-from nameko.web.handlers import http
+from shared.web import http
 
 from services.gateway.http import MAX_BODY_BYTES, api, int_arg, read_json
 from shared.errors import InputError
@@ -104,7 +104,7 @@ class AssessmentsRoutes:
         unit_code = args.get("unit_code") or user["org_code"]
         self._require_in_scope(user, unit_code)
         year = int_arg(args, "fiscal_year_be", 0)
-        if year < 2400:
+        if not 2400 <= year <= 2699:
             raise InputError("invalid", "fiscal_year_be", "ต้องระบุปีงบประมาณเป็น พ.ศ. เช่น 2569",
                              "fiscal_year_be must be a Buddhist-era year such as 2569", status=400)
         return 200, {"items": self.assessments.achievement(unit_code, year, args.get("indicator_code"))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import urllib.parse
 
-from nameko.web.handlers import http
+from shared.web import http
 from werkzeug.wrappers import Response
 
 from services.gateway.http import (MAX_BODY_BYTES, api, authenticate_request, int_arg, problem, read_json,

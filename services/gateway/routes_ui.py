@@ -13,7 +13,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from nameko.web.handlers import http
+from shared.web import http
 from werkzeug.wrappers import Response
 
 STATIC_DIR = (Path(__file__).resolve().parent / "static").resolve()

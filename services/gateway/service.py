@@ -7,13 +7,15 @@ import time
 
 import requests
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
+from shared.web import http
 from sqlalchemy import insert, select
 from werkzeug.wrappers import Response
 
 from services.gateway import auth
 from services.gateway.http import CSRF_COOKIE, SESSION_COOKIE, api, int_arg, int_value, problem, read_json
 from services.gateway.models import audit_log
+from services.gateway.notifications_api import NotificationsRoutes
+from services.gateway.openapi import ApiDocsRoutes
 from services.gateway.routes_assessments import AssessmentsRoutes
 from services.gateway.routes_plans import PlansRoutes
 from services.gateway.routes_ui import UiRoutes
@@ -26,7 +28,7 @@ SCOPE_CACHE_S = 60.0
 _SCOPES: dict[str, tuple[float, list[str]]] = {}
 
 
-class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, UiRoutes):
+class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, NotificationsRoutes, ApiDocsRoutes, UiRoutes):
     name = "gateway"
     plans = RpcProxy("plans")
     assessments = RpcProxy("assessments")
@@ -120,8 +122,14 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, UiRoutes):
     def create_token(self, request, user):
         data = read_json(request)
         with self.uow() as uow:
-            token = auth.create_token(uow.session, user["username"], name=str(data.get("name") or "api"),
-                                      scopes=list(data.get("scopes") or ["read"]),
+            scopes = data.get("scopes") or ["read"]
+            if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
+                raise InputError("invalid", "scopes", "scopes ต้องเป็นรายการข้อความ เช่น [\"read\"]",
+                                 'scopes must be a list of strings such as ["read"]', status=422)
+            name = data.get("name") or "api"
+            if not isinstance(name, str):
+                raise InputError("invalid", "name", "name ต้องเป็นข้อความ", "name must be a string", status=422)
+            token = auth.create_token(uow.session, user["username"], name=name, scopes=scopes,
                                       days=int_value(data.get("expires_in_days", 90), "expires_in_days"))
             uow.commit()
         return 201, token

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import structlog
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from services.notifications import domain
@@ -54,7 +54,7 @@ class Settings:
     ack_escalation_after: timedelta = timedelta(days=1)
     # A notice of a new assignment that asks for a report waits this long: if a reminder of that
     # report reaches the recipient first, the notice is not sent (one message, not two).
-    directive_notice_delay: timedelta = timedelta(minutes=1)
+    directive_notice_delay: timedelta = timedelta(minutes=5)
     quiet_hours: domain.QuietHours | None = domain.QuietHours(time(20, 0), time(7, 0))
     working_days_only: bool = True
     digest_at: time = time(8, 0)
@@ -87,14 +87,44 @@ CLOSED_ASSIGNMENT = ("closed", "not_applicable", "cancelled")
 
 # --- small helpers ------------------------------------------------------------------------------------
 
-def _upsert(session, table, key: dict, values: dict) -> bool:
-    """Update or insert; True if inserted."""
-    where = and_(*(table.c[name] == value for name, value in key.items()))
-    if session.execute(select(*(table.c[name] for name in key)).where(where)).first():
-        session.execute(update(table).where(where).values(**values))
-        return False
-    session.execute(insert(table).values(**key, **values))
-    return True
+def _dialect_insert(session, table):
+    """INSERT with ON CONFLICT support (SQLite and PostgreSQL both have it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table)
+
+
+_STATEMENTS: dict = {}
+
+
+def _prepared(session, name: str, build):
+    """A statement built once per dialect: executed with parameters, SQLAlchemy neither rebuilds it
+    nor recomputes its cache key (the hot paths run once per event and per message)."""
+    key = (session.get_bind().dialect.name, name)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = build(lambda table: _dialect_insert(session, table))
+    return statement
+
+
+def _insert_new(session, table, key: str, values: dict) -> bool:
+    """Insert unless a row with that key exists; True if inserted."""
+    statement = _prepared(session, f"insert_new:{table.name}",
+                          lambda ins: ins(table).on_conflict_do_nothing(index_elements=[key]))
+    return session.execute(statement, values).rowcount == 1
+
+
+def _upsert(session, table, key: dict, values: dict) -> None:
+    """Insert or update the row with that key, in one statement."""
+    names = tuple(sorted(values))
+
+    def build(ins):
+        statement = ins(table)
+        return statement.on_conflict_do_update(index_elements=list(key),
+                                               set_={name: statement.excluded[name] for name in names})
+    session.execute(_prepared(session, f"upsert:{table.name}:{','.join(names)}", build), {**key, **values})
 
 
 def _json_list(text: str | None) -> list:
@@ -128,30 +158,27 @@ def _schedule(uow: UnitOfWork, *, kind: str, recipient_code: str, subject_ref: s
     ``revive``: a row that was cancelled or skipped before any attempt may be scheduled again
     (e.g. an extension reopens an obligation); a row that was ever attempted never is."""
     key = f"{recipient_code}|{subject_ref}|{step}"
-    existing = uow.session.execute(select(SM.c.id, SM.c.status, SM.c.attempts)
-                                   .where(SM.c.dedupe_key == key)).first()
-    if existing is not None:
-        if revive and status == "scheduled" and existing.attempts == 0 and \
-                existing.status in NEVER_ATTEMPTED + ("scheduled",):
-            uow.session.execute(update(SM).where(SM.c.id == existing.id, SM.c.attempts == 0).values(
-                status="scheduled", status_reason=reason, nominal_at=nominal_at, due_at=due_at,
-                late=late, payload=json.dumps(payload, ensure_ascii=False) if payload else None))
-            return True
-        return False
-    uow.session.execute(insert(SM).values(
+    encoded = json.dumps(payload, ensure_ascii=False, default=str) if payload else None
+    inserted = _insert_new(uow.session, SM, "dedupe_key", dict(
         id=str(uuid.uuid4()), dedupe_key=key, kind=kind, recipient_code=recipient_code,
         subject_ref=subject_ref, step=step, nominal_at=nominal_at, due_at=due_at, status=status,
-        status_reason=reason, late=late, attempts=0, channel_index=0, channel_attempts=0,
-        payload=json.dumps(payload, ensure_ascii=False, default=str) if payload else None,
-        correlation_id=uow.correlation_id, created_at=utcnow()))
-    return True
+        status_reason=reason, late=late, attempts=0, channel_index=0, channel_attempts=0, payload=encoded,
+        digest_id=None, channel=None, address=None, provider_key=None, claimed_at=None, sent_at=None,
+        read_at=None, correlation_id=uow.correlation_id, created_at=utcnow()))
+    if inserted or not (revive and status == "scheduled"):
+        return inserted
+    return uow.session.execute(update(SM).where(
+        SM.c.dedupe_key == key, SM.c.attempts == 0, SM.c.status.in_(NEVER_ATTEMPTED + ("scheduled",))).values(
+        status="scheduled", status_reason=reason, nominal_at=nominal_at, due_at=due_at, late=late,
+        payload=encoded)).rowcount == 1
 
 
 def _audience(session, unit_code: str, message_class: str) -> list[dict]:
     """The org contact point of a unit and the people of that unit who want this class."""
-    rows = session.execute(select(recipients).where(or_(
-        recipients.c.code == unit_code,
-        and_(recipients.c.org_code == unit_code, recipients.c.kind == "person")))).mappings().all()
+    statement = _prepared(session, "audience", lambda ins: select(recipients).where(or_(
+        recipients.c.code == bindparam("unit"),
+        and_(recipients.c.org_code == bindparam("unit"), recipients.c.kind == "person"))))
+    rows = session.execute(statement, {"unit": unit_code}).mappings().all()
     found = [recipient_view(row) for row in rows]
     if not any(r["code"] == unit_code for r in found):
         # not (yet) in our copy of the registry: the row is kept; sending re-checks
@@ -191,8 +218,9 @@ def subtree_codes(session, root: str) -> set[str]:
 def ladder_for(session, settings: Settings, rule_id: str | None, directive_id: str | None) -> list[str]:
     keys = [k for k in (f"rule:{rule_id}" if rule_id else None,
                         f"directive:{directive_id}" if directive_id else None, "default") if k]
-    rows = dict(session.execute(select(reminder_ladders.c.key, reminder_ladders.c.steps)
-                                .where(reminder_ladders.c.key.in_(keys))).all())
+    statement = _prepared(session, "ladders", lambda ins: select(reminder_ladders.c.key, reminder_ladders.c.steps)
+                          .where(reminder_ladders.c.key.in_(bindparam("keys", expanding=True))))
+    rows = dict(session.execute(statement, {"keys": keys}).all())
     for key in keys:
         if key in rows:
             return json.loads(rows[key])
@@ -210,19 +238,25 @@ def on_org_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelo
 
 def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
     def plan_ladder(uow, *, message_class: str, unit_code: str, subject_ref: str, ladder: list[str],
-                    deadline: datetime, prefix: str, revive: bool = False) -> None:
+                    deadline: datetime, prefix: str, revive: bool = False) -> dict[str, datetime]:
+        """Schedule a ladder for a unit's audience; returns each recipient's first step time."""
         now = clock()
         steps = domain.reminder_steps(ladder, deadline, prefix=prefix)
+        first: dict[str, datetime] = {}
         for recipient in _audience(uow.session, unit_code, message_class):
             window = settings.window(recipient)
             placed = sorted(((domain.Step(step.name, domain.place_before_deadline(step.at, deadline, window)), step)
                              for step in steps), key=lambda pair: (pair[0].at, pair[1].at))
             nominal = {step.name: step.at for step in steps}
             for planned in domain.plan_reminders([p for p, _ in placed], now):
+                due_at = window.next_allowed(planned.step.at)
                 _schedule(uow, kind=message_class, recipient_code=recipient["code"], subject_ref=subject_ref,
                           step=planned.step.name, nominal_at=nominal[planned.step.name],
-                          due_at=window.next_allowed(planned.step.at), status=planned.status, late=planned.late,
+                          due_at=due_at, status=planned.status, late=planned.late,
                           reason=planned.reason, revive=revive)
+                if planned.status == "scheduled":
+                    first[recipient["code"]] = min(due_at, first.get(recipient["code"], due_at))
+        return first
 
     def notify_now(uow, *, message_class: str, unit_code: str, subject_ref: str, step: str,
                    at: datetime | None = None, payload: dict | None = None, revive: bool = False) -> int:
@@ -252,8 +286,8 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
             "issuer_code": event.issuer_code})
 
     def on_assignment_created(event: AssignmentCreated, uow: UnitOfWork, envelope: Envelope) -> None:
-        inserted = _upsert(uow.session, tracked_assignments, {"assignment_id": event.assignment_id}, {
-            "directive_id": event.directive_id, "unit_code": event.unit_code,
+        inserted = _insert_new(uow.session, tracked_assignments, "assignment_id", {
+            "assignment_id": event.assignment_id, "directive_id": event.directive_id, "unit_code": event.unit_code,
             "document_number": event.document_number, "title_th": event.title_th,
             "acknowledge_due_at": event.acknowledge_due_at, "state": "issued"})
         if not inserted:
@@ -281,8 +315,8 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
             cancel(uow, event.assignment_id, f"assignment {event.to_state}", ("ack_reminder", "ack_overdue"))
 
     def on_obligation_opened(event: ObligationOpened, uow: UnitOfWork, envelope: Envelope) -> None:
-        inserted = _upsert(uow.session, tracked_obligations, {"obligation_id": event.obligation_id}, {
-            "unit_code": event.unit_code, "directive_id": event.directive_id,
+        inserted = _insert_new(uow.session, tracked_obligations, "obligation_id", {
+            "obligation_id": event.obligation_id, "unit_code": event.unit_code, "directive_id": event.directive_id,
             "assignment_id": event.assignment_id, "rule_id": event.rule_id,
             "indicator_code": event.indicator_code, "indicator_name_th": event.indicator_name_th,
             "indicator_count": max(1, len(event.indicator_codes)), "period": event.period,
@@ -291,8 +325,17 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
         if not inserted:
             return  # the same obligation announced twice: its ladder is planned already
         ladder = ladder_for(uow.session, settings, event.rule_id, event.directive_id)
-        plan_ladder(uow, message_class="reminder", unit_code=event.unit_code, subject_ref=event.obligation_id,
-                    ladder=ladder, deadline=event.due_at, prefix="reminder")
+        first = plan_ladder(uow, message_class="reminder", unit_code=event.unit_code,
+                            subject_ref=event.obligation_id, ladder=ladder, deadline=event.due_at, prefix="reminder")
+        if event.assignment_id:
+            # a reminder that goes before the (delayed) notice of the assignment carries the same
+            # request: the notice is not sent as well (one message, not two)
+            covered = [f"{code}|{event.assignment_id}|assignment:new" for code, at in first.items()
+                       if at <= clock() + settings.directive_notice_delay]
+            if covered:
+                uow.session.execute(update(SM).where(SM.c.dedupe_key.in_(covered), SM.c.status == "scheduled")
+                                    .values(status="skipped", status_reason="covered by the first reminder of "
+                                                                            "the same report"))
 
     def on_obligation_cancelled(event: ObligationCancelled, uow: UnitOfWork, envelope: Envelope) -> None:
         uow.session.execute(update(tracked_obligations).where(
@@ -431,6 +474,8 @@ class _Context:
             .join(tracked_obligations, tracked_obligations.c.obligation_id == SM.c.subject_ref)
             .where(tracked_obligations.c.assignment_id.in_(notices), SM.c.kind == "reminder",
                    SM.c.status.in_(("sent", "sending")))).all()) if notices else set()
+        self.claims: list[dict] = []
+        self.attempts: list[dict] = []
         day_start = domain.local_day_start(now)
         self.sent_today = Counter(dict(session.execute(
             select(SM.c.recipient_code, func.count()).where(
@@ -511,7 +556,7 @@ def _compose(ctx: _Context, row: dict, recipient: dict) -> Rendered | str:
                      due_at=obligation["due_at"], document_number=ctx.document_number(obligation["directive_id"]),
                      link=_link(settings, f"obligations/{obligation['obligation_id']}"))
         if kind == "reminder":
-            return render("reminder", late=bool(row["late"]), **base, **facts)
+            return render("reminder", **base, **facts)
         if kind == "chase":
             return render("chase", state=obligation["state"], chased_by=payload.get("chased_by", "-"),
                           **base, **facts)
@@ -672,6 +717,17 @@ def claim_due(database: Database, channels: Channels, settings: Settings, now: d
                 outcome[decision] += 1
                 if job is not None:
                     jobs.append(job)
+            if ctx.claims:
+                claimed = session.execute(_prepared(session, "claim", lambda ins: update(SM).where(
+                    SM.c.id == bindparam("b_id"), SM.c.status == "scheduled").values(
+                    status="sending", claimed_at=bindparam("b_now"), attempts=bindparam("b_attempts"),
+                    channel_index=bindparam("b_channel_index"), channel_attempts=bindparam("b_channel_attempts"),
+                    channel=bindparam("b_channel"), address=bindparam("b_address"),
+                    provider_key=bindparam("b_provider_key"), late=bindparam("b_late"), status_reason=None)),
+                    [{**claim, "b_now": now} for claim in ctx.claims]).rowcount
+                if claimed != len(ctx.claims):  # someone else changed them: claim nothing this time
+                    raise RuntimeError(f"claimed {claimed} of {len(ctx.claims)} messages; retrying later")
+                session.execute(insert(deliveries), ctx.attempts)
         uow.commit()
     return Claim(jobs, outcome, len(rows))
 
@@ -731,13 +787,14 @@ def _decide(uow: UnitOfWork, ctx: _Context, channels: Channels, row: dict) -> tu
     channel_attempts = row["channel_attempts"] if index == row["channel_index"] else 0
     delivery_id = str(uuid.uuid4())
     key = provider_key(row["dedupe_key"])
-    if not _set(session, row, status="sending", claimed_at=now, attempts=row["attempts"] + 1, channel_index=index,
-                channel_attempts=channel_attempts + 1, channel=channel_name, address=address[:200],
-                provider_key=key, late=late, status_reason=None):
-        return "taken by another worker", None
-    session.execute(insert(deliveries).values(
-        id=delivery_id, message_id=row["id"], attempt=row["attempts"] + 1, channel=channel_name,
-        address=address[:200], status="sending", provider_key=key, subject=rendered.subject, started_at=now))
+    # written in bulk by claim_due (the rows are ours: locked on PostgreSQL, and on SQLite this
+    # transaction is the only writer)
+    ctx.claims.append({"b_id": row["id"], "b_attempts": row["attempts"] + 1, "b_channel_index": index,
+                       "b_channel_attempts": channel_attempts + 1, "b_channel": channel_name,
+                       "b_address": address[:200], "b_provider_key": key, "b_late": late})
+    ctx.attempts.append({"id": delivery_id, "message_id": row["id"], "attempt": row["attempts"] + 1,
+                         "channel": channel_name, "address": address[:200], "status": "sending",
+                         "provider_key": key, "subject": rendered.subject, "started_at": now})
     if row["kind"] != domain.DIGEST:
         ctx.sent_today[recipient["code"]] += 1
     if row["kind"] == "reminder" and ctx.obligations[row["subject_ref"]]["assignment_id"]:
@@ -809,22 +866,23 @@ def record(database: Database, jobs: list[Job], settings: Settings, now: datetim
         return outcome
     with database.unit_of_work() as uow:
         session = uow.session
+        sent_attempts, sent_messages, inapp = [], [], []
         for job in jobs:
             message, error = job.message, job.error
             carried = [message] + job.items
             if error is None:
                 status = "sent"
-                session.execute(update(deliveries).where(deliveries.c.id == job.delivery_id).values(
-                    status="sent", finished_at=now, provider_id=job.result.provider_id if job.result else None,
-                    error="provider had it already (idempotency key)" if job.result and job.result.duplicate else None))
-                session.execute(update(SM).where(SM.c.id == message["id"], SM.c.status == "sending").values(
-                    status="sent", sent_at=now, status_reason=None))
+                sent_attempts.append({"b_id": job.delivery_id, "b_now": now,
+                                      "b_provider_id": job.result.provider_id if job.result else None,
+                                      "b_error": "provider had it already (idempotency key)"
+                                      if job.result and job.result.duplicate else None})
+                sent_messages.append({"b_id": message["id"], "b_now": now})
                 for item in job.items:
                     session.execute(update(SM).where(SM.c.id == item["id"]).values(
                         status="sent", sent_at=now, channel=job.channel, address=job.address[:200],
                         status_reason=f"in the daily digest {message['id']}"))
                 if job.channel == "inapp":
-                    session.execute(insert(inbox_items).values(
+                    inapp.append(dict(
                         id=str(uuid.uuid4()), message_id=message["id"], recipient_code=message["recipient_code"],
                         kind=message["kind"], subject=job.rendered.subject, body=job.rendered.body,
                         link=job.rendered.link, created_at=now))
@@ -835,10 +893,23 @@ def record(database: Database, jobs: list[Job], settings: Settings, now: datetim
             else:
                 status = _record_failure(uow, job, settings, now, channels)
             outcome[status] += 1
-            log.info("notification_" + status, message_id=message["id"], step=message["step"],
-                     recipient=message["recipient_code"], channel=job.channel,
-                     error=str(error) if error else None)
+            if error is not None:
+                log.info("notification_" + status, message_id=message["id"], step=message["step"],
+                         recipient=message["recipient_code"], channel=job.channel, error=str(error))
+        if sent_attempts:
+            session.execute(_prepared(session, "attempt_sent", lambda ins: update(deliveries).where(
+                deliveries.c.id == bindparam("b_id")).values(status="sent", finished_at=bindparam("b_now"),
+                                                               provider_id=bindparam("b_provider_id"),
+                                                               error=bindparam("b_error"))), sent_attempts)
+            session.execute(_prepared(session, "message_sent", lambda ins: update(SM).where(
+                SM.c.id == bindparam("b_id"), SM.c.status == "sending").values(
+                status="sent", sent_at=bindparam("b_now"), status_reason=None)), sent_messages)
+        if inapp:
+            session.execute(insert(inbox_items), inapp)
         uow.commit()
+    if outcome["sent"]:
+        log.info("notifications_sent", count=outcome["sent"],
+                 channels=dict(Counter(job.channel for job in jobs if job.error is None)))
     return outcome
 
 
@@ -1198,4 +1269,4 @@ def message_counts(session) -> dict:
     return {f"{kind}:{status}": count for kind, status, count in rows}
 
 
-__all__ = ["Settings", "make_event_handlers", "dispatch_due", "claim_due", "record", "send_job"]
+__all__ = ["InputError", "Settings", "make_event_handlers", "dispatch_due", "claim_due", "record", "send_job"]

@@ -36,7 +36,7 @@ def settings_from_env(public_url: str | None = None) -> handlers.Settings:
         escalation_ladder=(domain.parse_escalation_ladder(escalation) if escalation
                            else defaults.escalation_ladder),
         ack_escalation_after=domain.parse_offset(env("THONGTHIN_ACK_ESCALATION_AFTER", "P1D")),
-        directive_notice_delay=domain.parse_offset(env("THONGTHIN_DIRECTIVE_NOTICE_DELAY", "PT1M")),
+        directive_notice_delay=domain.parse_offset(env("THONGTHIN_DIRECTIVE_NOTICE_DELAY", "PT5M")),
         quiet_hours=(domain.parse_quiet_hours(quiet, "THONGTHIN_QUIET_HOURS") if quiet is not None
                      else defaults.quiet_hours),
         working_days_only=env("THONGTHIN_WORKING_DAYS_ONLY", "1") not in ("0", "false", "no", "off"),

@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.thai import ThaiInputError, parse_be_year, parse_thai_date
-from shared.validation import ThaiValueError
+from shared.validation import Moment, ThaiValueError
 
 Level = Literal["ministry", "ministry_office", "department", "department_bureau",
                 "provincial_office", "district_office", "lao"]
@@ -95,11 +95,11 @@ class ReportingInput(Strict):
     minimum: float | None = None
     maximum: float | None = None
     period: str | None = Field(default=None, max_length=32)
-    opens_at: AwareDatetime | None = None
-    due_at: AwareDatetime | None = None
+    opens_at: Moment | None = None
+    due_at: Moment | None = None
     rrule: str | None = Field(default=None, max_length=255)
-    dtstart: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    dtstart: Moment | None = None
+    until: Moment | None = None
     due_time_local: str = Field(default="16:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     window_opens_before: str = Field(default="P10D", pattern=r"^P(\d+D)?(T(\d+H)?(\d+M)?)?$")
     holiday_rule: Literal["none", "next_working_day", "previous_working_day"] = "next_working_day"
@@ -144,7 +144,7 @@ class DirectiveItemInput(Strict):
     text_th: str = Field(min_length=1)
     text_en: str | None = None
     addressees: AddresseeRule
-    acknowledge_due_at: AwareDatetime | None = None
+    acknowledge_due_at: Moment | None = None
     reporting: ReportingInput | None = None
 
 
@@ -160,7 +160,7 @@ class RecordDocument(Strict):
     sender_text: str | None = None
     addressee_text: str | None = None
     references: list[str] = Field(default_factory=list, description="ids of earlier documents")
-    forwards_document_id: str | None = None
+    forwards_document_id: str | None = Field(default=None, min_length=1)
     status: Literal["recorded", "referenced_only"] = "recorded"
     items: list[DirectiveItemInput] = Field(default_factory=list)
 
@@ -182,7 +182,7 @@ class IssueDirective(Strict):
     kind: Literal["order", "guideline", "observation", "inspection_focus"] = "order"
     text_th: str = Field(min_length=1)
     addressees: AddresseeRule
-    acknowledge_due_at: AwareDatetime | None = None
+    acknowledge_due_at: Moment | None = None
     reporting: ReportingInput | None = None
 
     _date = field_validator("document_date", mode="before")(thai_date)
@@ -192,7 +192,7 @@ class AcknowledgeAssignment(Strict):
     assignment_id: str
     unit_code: str
     receipt_number: str | None = Field(default=None, max_length=32)
-    acknowledged_at: AwareDatetime | None = None
+    acknowledged_at: Moment | None = None
 
 
 class ChangeAssignmentState(Strict):
@@ -219,7 +219,7 @@ class ForwardAssignment(Strict):
     assignment_id: str
     unit_code: str
     addressees: AddresseeRule
-    acknowledge_due_at: AwareDatetime | None = None
+    acknowledge_due_at: Moment | None = None
 
 
 class RegisterReceipt(Strict):

@@ -1,0 +1,144 @@
+"""The OpenAPI document stays honest: one operation per gateway route and no more, valid OpenAPI 3.1,
+request bodies taken from the services' own commands, and a docs page that renders it."""
+from __future__ import annotations
+
+import inspect
+import json
+import re
+
+import pytest
+from nameko.web.handlers import HttpRequestHandler
+
+from services.gateway import openapi
+from services.gateway.service import GatewayService
+
+CONVERTER = re.compile(r"<(?:[a-zA-Z_]+(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
+
+
+def gateway_routes(service_cls=GatewayService) -> dict[tuple[str, str], str]:
+    """(METHOD, path with {name}) -> method name, for every nameko @http entrypoint of the service,
+    found the way nameko's container finds them (inspect.getmembers + nameko_entrypoints)."""
+    routes = {}
+    for name, member in inspect.getmembers(service_cls, inspect.isfunction):
+        for entrypoint in getattr(member, "nameko_entrypoints", ()):
+            if not isinstance(entrypoint, HttpRequestHandler):
+                continue
+            for method in entrypoint.method.split(","):
+                routes[(method.strip().upper(), CONVERTER.sub(r"{\1}", entrypoint.url))] = name
+    return routes
+
+
+def documented(document) -> dict[tuple[str, str], dict]:
+    return {(method.upper(), path): operation for path, methods in document["paths"].items()
+            for method, operation in methods.items()}
+
+
+@pytest.fixture(scope="module")
+def document():
+    return openapi.build_document(GatewayService)
+
+
+def test_every_gateway_route_is_documented_and_nothing_else(document):
+    routes = gateway_routes()
+    assert routes, "no @http entrypoints found on GatewayService"
+    ops = documented(document)
+    missing = sorted(set(routes) - set(ops) - openapi.UNDOCUMENTED)
+    assert not missing, f"routes without an operation in services/gateway/openapi.py: {missing}"
+    phantom = sorted(set(ops) - set(routes))
+    assert not phantom, f"documented operations that GatewayService does not serve: {phantom}"
+    assert not set(ops) & openapi.UNDOCUMENTED, "a route is both documented and listed as undocumented"
+
+
+def test_the_route_converter_is_read_like_werkzeug():
+    assert CONVERTER.sub(r"{\1}", "/a/<string:x>/b/<int:token_id>/<y>/<path:name>") == \
+        "/a/{x}/b/{token_id}/{y}/{name}"
+
+
+def test_path_parameters_match_the_route_and_operation_ids_are_unique(document):
+    ids = []
+    for (method, path), operation in documented(document).items():
+        ids.append(operation["operationId"])
+        declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+        assert declared == set(re.findall(r"{([^}]+)}", path)), (method, path)
+        assert len(operation["tags"]) == 1 and operation["tags"][0] in {t["name"] for t in document["tags"]}
+    assert len(ids) == len(set(ids))
+
+
+def test_the_document_validates_as_openapi_3_1(document):
+    assert document["openapi"].startswith("3.1")
+    json.dumps(document)  # plain JSON
+    try:
+        from openapi_spec_validator import validate
+    except ImportError:  # fall back on schemathesis's own loader, which also checks the document
+        import schemathesis
+        schema = schemathesis.openapi.from_dict(document)
+        operations = list(schema.get_all_operations())
+        assert all(result.ok() for result in operations)
+        assert len(operations) == sum(len(methods) for methods in document["paths"].values())
+    else:
+        validate(document)
+
+
+def test_schemathesis_loads_every_operation(document):
+    schemathesis = pytest.importorskip("schemathesis")
+    schema = schemathesis.openapi.from_dict(document)
+    labels = [result.ok().label for result in schema.get_all_operations()]
+    assert len(labels) == sum(len(methods) for methods in document["paths"].values())
+
+
+def test_request_bodies_come_from_the_service_commands_minus_what_the_gateway_fills_in(document):
+    schemas = document["components"]["schemas"]
+    submit = documented(document)[("POST", "/api/v1/obligations/{obligation_id}/submissions")]
+    body = submit["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/SubmitValuesBody"}
+    properties = schemas["SubmitValuesBody"]["properties"]
+    assert set(properties) == {"unit_code", "values"}
+    assert schemas["SubmitValuesBody"]["required"] == ["values"]
+    assert schemas["SubmitValuesBody"]["additionalProperties"] is False
+    receipt = schemas["RegisterReceiptBody"]
+    assert "unit_code" not in receipt["properties"] and "unit_code" not in receipt["required"]
+    assert schemas["RegisterUnits"]["properties"]["units"]["items"] == {"$ref": "#/components/schemas/OrgUnitInput"}
+
+
+def test_security_schemes_bounds_and_problems(document):
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"]["scheme"] == "bearer"
+    assert (schemes["session"]["in"], schemes["session"]["name"]) == ("cookie", "tt_session")
+    assert (schemes["csrf"]["in"], schemes["csrf"]["name"]) == ("header", "X-CSRF-Token")
+    ops = documented(document)
+    limit = next(p for p in ops[("GET", "/api/v1/org-units")]["parameters"] if p["name"] == "limit")
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 1000)
+    offset = next(p for p in ops[("GET", "/api/v1/obligations")]["parameters"] if p["name"] == "offset")
+    assert offset["schema"]["minimum"] == 0
+    assert ops[("POST", "/api/v1/directives")]["security"] == [{"bearer": []}, {"session": [], "csrf": []}]
+    assert ops[("GET", "/health")]["security"] == []
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "code", "field", "message_th", "message_en",
+                                        "detail"}
+    for (method, path), operation in ops.items():
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")) and path != "/health":
+                assert response["content"]["application/problem+json"] == {
+                    "schema": {"$ref": "#/components/schemas/Problem"}}, (method, path, status)
+
+
+def test_info_is_in_thai_and_english(document):
+    info = document["info"]
+    assert "ท้องถิ่น" in info["title"] and "Directives" in info["summary"] and "ข้อสั่งการ" in info["summary"]
+
+
+def test_the_docs_page_is_self_contained_and_bilingual(document):
+    page = openapi.render_docs(document)
+    assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
+    assert "ข้อสั่งการ" in page and "Directives" in page
+    assert "องค์การบริหารส่วนตำบลบ้านกล้วย ๒" in page  # an example with Thai text and digits
+    for operation in documented(document).values():
+        assert f'id="op-{operation["operationId"]}"' in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "the docs page must not load external assets"
+    assert "<script" not in page
+
+
+def test_the_docs_routes_are_served_by_the_gateway():
+    routes = gateway_routes()
+    assert routes[("GET", openapi.OPENAPI_PATH)] == "openapi_document"
+    assert routes[("GET", openapi.DOCS_PATH)] == "api_docs"
