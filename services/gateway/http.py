@@ -34,6 +34,15 @@ def read_json(request) -> dict:
     return data
 
 
+def check_upload_size(request) -> None:
+    """Refuse an upload by its declared size before reading it; a body without a length is refused too."""
+    if request.content_length is None:
+        raise InputError("length_required", "Content-Length", "ต้องระบุขนาดข้อมูลที่ส่ง", "Content-Length is required",
+                         status=411)
+    if request.content_length > MAX_BODY_BYTES + 64 * 1024:  # the file plus multipart framing
+        raise InputError("too_large", "file", "ไฟล์ใหญ่เกินกำหนด (5 MB)", "file too large (5 MB)", status=413)
+
+
 def read_text(request, content_types: tuple[str, ...]) -> str:
     if request.content_length and request.content_length > MAX_BODY_BYTES:
         raise InputError("too_large", "body", "ข้อมูลที่ส่งมีขนาดใหญ่เกินกำหนด", "request body too large",

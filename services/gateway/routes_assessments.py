@@ -5,7 +5,7 @@ import base64
 
 from shared.web import http
 
-from services.gateway.http import MAX_BODY_BYTES, api, int_arg, read_json
+from services.gateway.http import MAX_BODY_BYTES, api, check_upload_size, int_arg, read_json
 from shared.errors import InputError
 
 
@@ -51,6 +51,7 @@ class AssessmentsRoutes:
     @http("POST", "/api/v1/submissions/upload")
     @api(write=True, roles=("lao", "district", "province", "central"))
     def submit_file(self, request, user):
+        check_upload_size(request)  # before werkzeug parses (and buffers) the multipart body
         upload = request.files.get("file")
         if upload is None:
             raise InputError("missing", "file", "ต้องแนบไฟล์ CSV หรือ XLSX (multipart field 'file')",

@@ -7,7 +7,7 @@ import urllib.parse
 from shared.web import http
 from werkzeug.wrappers import Response
 
-from services.gateway.http import (MAX_BODY_BYTES, api, authenticate_request, int_arg, problem, read_json,
+from services.gateway.http import (MAX_BODY_BYTES, api, check_upload_size, authenticate_request, int_arg, problem, read_json,
                                    read_text)
 from shared.errors import InputError
 
@@ -63,6 +63,7 @@ class PlansRoutes:
     @http("POST", "/api/v1/documents/<string:document_id>/attachments")
     @api(write=True, roles=("central", "province", "district"))
     def add_attachment(self, request, user, document_id):
+        check_upload_size(request)  # before werkzeug parses (and buffers) the multipart body
         upload = request.files.get("file")
         if upload is None:
             raise InputError("missing", "file", "ต้องแนบไฟล์ (multipart field 'file')",
