@@ -90,7 +90,7 @@ class NotificationsRoutes:
         try:
             secret = os.environ.get("LINE_CHANNEL_SECRET")
             if not secret:
-                raise InputError("unavailable", None, "ยังไม่ได้ตั้งค่า LINE", "LINE is not configured", status=503)
+                raise InputError("not_configured", None, "ยังไม่ได้ตั้งค่า LINE ในระบบนี้", "LINE is not configured on this server", status=404)
             body = request.get_data()
             if not line_signature_ok(secret, body, request.headers.get("X-Line-Signature")):
                 raise InputError("unauthorized", "X-Line-Signature", "ลายมือชื่อ LINE ไม่ถูกต้อง",

@@ -1297,7 +1297,7 @@ OPS: list[Op] = [
        "Called by LINE; the X-Line-Signature header proves it", auth="public", mixin="NotificationsRoutes",
        params=[Param("X-Line-Signature", {"type": "string"}, "header", description="base64 HMAC-SHA256 of the body")],
        body=body({"type": "object", "properties": {"events": {"type": "array", "items": {"type": "object"}}}}),
-       ok={"200": ("processed", LineWebhookResult)}, errors=(400, 401, 502, 503)),
+       ok={"200": ("processed", LineWebhookResult)}, errors=(400, 401, 404, 502)),
     Op("GET", "/api/v1/notifications/deliveries", "notification_deliveries", "notifications", "บันทึกการส่งข้อความ",
        "The delivery ledger (ops, central)", roles=("ops", "central"), mixin="NotificationsRoutes",
        params=[Param(name, {"type": "string"}) for name in ("status", "channel", "kind", "recipient_code",
