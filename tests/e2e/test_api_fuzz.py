@@ -30,16 +30,13 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                 status_code_conformance)
 from schemathesis.transport.requests import REQUESTS_TRANSPORT  # noqa: E402
 
-from devtools.demo import DEMO_USERS, create_users  # noqa: E402
-from devtools.mailsink import MailSink  # noqa: E402
-from devtools.stack import Stack, free_port  # noqa: E402
 from services.gateway.openapi import build_document  # noqa: E402
 from services.gateway.service import GatewayService  # noqa: E402
 from services.plans.cli import registry_rows  # noqa: E402
 from shared.config import REPO_ROOT  # noqa: E402
+from tests.e2e.conftest import PASSWORDS  # noqa: E402
 from shared.thai import BANGKOK  # noqa: E402
 
-PASSWORDS = {username: password for username, password, *_ in DEMO_USERS}
 # Examples per operation in the fuzzing phase (the examples and coverage phases add their own,
 # a bounded set per operation). THONGTHIN_FUZZ_EXAMPLES raises it for a longer local run.
 MAX_EXAMPLES = int(os.environ.get("THONGTHIN_FUZZ_EXAMPLES", "12"))
@@ -61,20 +58,6 @@ AS_USER = {
 }
 CALLS: dict[str, list[tuple[int, float]]] = {}   # operation -> (status, seconds) per call, summed up at the end
 THAI_UNIT = "องค์การบริหารส่วนตำบลหาดอาษา ๒ (ทดสอบ​ภาษาไทย) ก่ำ ฅ ฦ ๑๒๓"  # with a zero-width space
-
-
-@pytest.fixture(scope="module")
-def stack(rabbit, tmp_path_factory):
-    from tests.conftest import new_vhost
-    sink = MailSink(port=free_port()).start()
-    stack = Stack(amqp_uri=new_vhost(rabbit), var_dir=tmp_path_factory.mktemp("var"),
-                  extra_env={"SMTP_PORT": str(sink.port), "THONGTHIN_SWEEP_INTERVAL_S": "3600"})
-    stack.migrate()
-    create_users(stack.database_urls["gateway"])
-    stack.start()
-    yield stack
-    stack.stop()
-    sink.stop()
 
 
 def login(stack, username: str) -> str:

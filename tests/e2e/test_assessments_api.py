@@ -7,39 +7,10 @@ import io
 import time
 from datetime import datetime, timedelta
 
-import pytest
-import requests
 
-from devtools.demo import DEMO_USERS, create_users
-from devtools.mailsink import MailSink
-from devtools.stack import Stack, free_port
+from tests.e2e.conftest import client
 from services.plans.cli import registry_rows
 from shared.thai import BANGKOK
-
-PASSWORDS = {username: password for username, password, *_ in DEMO_USERS}
-
-
-@pytest.fixture(scope="module")
-def stack(rabbit, tmp_path_factory):
-    from tests.conftest import new_vhost
-    sink = MailSink(port=free_port()).start()
-    stack = Stack(amqp_uri=new_vhost(rabbit), var_dir=tmp_path_factory.mktemp("var"),
-                  extra_env={"SMTP_PORT": str(sink.port), "THONGTHIN_SWEEP_INTERVAL_S": "3600"})
-    stack.migrate()
-    create_users(stack.database_urls["gateway"])
-    stack.start()
-    yield stack
-    stack.stop()
-    sink.stop()
-
-
-def client(stack, username):
-    session = requests.Session()
-    session.headers["Authorization"] = "Bearer " + session.post(
-        f"{stack.gateway_url}/api/v1/auth/token", json={"username": username, "password": PASSWORDS[username]}
-    ).json()["token"]
-    session.base = f"{stack.gateway_url}/api/v1"
-    return session
 
 
 def wait_until(check, timeout=60):

@@ -20,9 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devtools.demo import DEMO_USERS, create_users
-from devtools.mailsink import MailSink
-from devtools.stack import Stack, free_port
+from tests.e2e.conftest import PASSWORDS, client
 from services.plans.cli import registry_rows
 from shared.config import REPO_ROOT
 from shared.thai import BANGKOK
@@ -31,36 +29,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
 STATIC = REPO_ROOT / "services" / "gateway" / "static"
-PASSWORDS = {username: password for username, password, *_ in DEMO_USERS}
 SHOTS = REPO_ROOT / "tests" / "e2e" / "screenshots"
 README_SHOTS = {"lao-inbox": REPO_ROOT / "docs" / "screenshots" / "lao-inbox.png",
                 "province-follow-up": REPO_ROOT / "docs" / "screenshots" / "province-follow-up.png"}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def stack(rabbit, tmp_path_factory):
-    from tests.conftest import new_vhost
-    sink = MailSink(port=free_port()).start()
-    stack = Stack(amqp_uri=new_vhost(rabbit), var_dir=tmp_path_factory.mktemp("var"),
-                  extra_env={"SMTP_PORT": str(sink.port), "THONGTHIN_SWEEP_INTERVAL_S": "3600"})
-    stack.migrate()
-    create_users(stack.database_urls["gateway"])
-    stack.start()
-    yield stack
-    stack.stop()
-    sink.stop()
-
-
-def client(stack, username):
-    session = requests.Session()
-    session.headers["Authorization"] = "Bearer " + session.post(
-        f"{stack.gateway_url}/api/v1/auth/token", json={"username": username, "password": PASSWORDS[username]}
-    ).json()["token"]
-    session.base = f"{stack.gateway_url}/api/v1"
-    return session
 
 
 def wait_until(check, timeout=60):
