@@ -136,3 +136,47 @@ def outbox_row(envelope: Envelope, *, exchange: str = EVENTS_EXCHANGE,
         "correlation_id": envelope.correlation_id,
         "created_at": utcnow(),
     }
+
+
+# --- statements every service uses -------------------------------------------------------------
+
+def dialect_insert(session, table):
+    """INSERT with ON CONFLICT support (SQLite and PostgreSQL both have it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table)
+
+
+_STATEMENTS: dict = {}
+
+
+def prepared(session, name: str, build):
+    """A statement built once per dialect: executed with parameters, SQLAlchemy neither rebuilds it
+    nor recomputes its cache key (the hot paths run once per event and per message)."""
+    key = (session.get_bind().dialect.name, name)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = build(lambda table: dialect_insert(session, table))
+    return statement
+
+
+def insert_new(session, table, key: str, values: dict) -> bool:
+    """Insert unless a row with that key exists; True if inserted."""
+    # id(table): services sharing a process may have same-named tables of their own
+    statement = prepared(session, f"insert_new:{table.name}:{id(table)}:{key}",
+                          lambda ins: ins(table).on_conflict_do_nothing(index_elements=[key]))
+    return session.execute(statement, values).rowcount == 1
+
+
+def upsert(session, table, key: dict, values: dict) -> None:
+    """Insert or update the row with that key, in one statement."""
+    names = tuple(sorted(values))
+
+    def build(ins):
+        statement = ins(table)
+        return statement.on_conflict_do_update(index_elements=list(key),
+                                               set_={name: statement.excluded[name] for name in names})
+    name = f"upsert:{table.name}:{id(table)}:{','.join(key)}:{','.join(names)}"
+    session.execute(prepared(session, name, build), {**key, **values})

@@ -24,7 +24,7 @@ from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowled
                                      ExtensionRequested, IndicatorSubmitted, ObligationCancelled,
                                      ObligationOpened, OrgUnitChanged, PlanPublished, ReportingRulePublished,
                                      SubmissionReviewed, SubmittedValue, TargetSet)
-from shared.db import Database, UnitOfWork
+from shared.db import Database, UnitOfWork, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
 from shared.listing import order_by
 from shared.thai import fiscal_year_be, fiscal_year_bounds
@@ -45,16 +45,8 @@ def _json(value) -> str:
 
 # --- the registry copy, indicators, targets ---------------------------------------------------------
 
-def _upsert(session, table, key: dict, values: dict) -> None:
-    where = [table.c[name] == value for name, value in key.items()]
-    if session.execute(select(*(table.c[name] for name in key)).where(*where)).first():
-        session.execute(update(table).where(*where).values(**values))
-    else:
-        session.execute(insert(table).values(**key, **values))
-
-
 def on_org_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelope) -> None:
-    _upsert(uow.session, org_units, {"code": event.code}, {
+    upsert(uow.session, org_units, {"code": event.code}, {
         "level": event.level, "lao_type": event.lao_type, "parent_code": event.parent_code,
         "valid_from": event.valid_from, "valid_to": event.valid_to})
     if event.valid_to:  # the unit closes: periods starting after that expect nothing from it
@@ -65,7 +57,7 @@ def on_org_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelo
 
 
 def _upsert_indicator(session, spec) -> None:
-    _upsert(session, indicators, {"code": spec.code}, {
+    upsert(session, indicators, {"code": spec.code}, {
         "name_th": spec.name_th, "unit_of_measure": spec.unit_of_measure, "value_type": spec.value_type,
         "direction": spec.direction, "minimum": spec.minimum, "maximum": spec.maximum})
 
@@ -77,7 +69,7 @@ def on_plan_published(event: PlanPublished, uow: UnitOfWork, envelope: Envelope)
 
 def on_target_set(event: TargetSet, uow: UnitOfWork, envelope: Envelope) -> None:
     scope = event.unit_code or event.unit_group or "*"
-    _upsert(uow.session, targets, {"indicator_code": event.indicator_code, "fiscal_year_be": event.fiscal_year_be,
+    upsert(uow.session, targets, {"indicator_code": event.indicator_code, "fiscal_year_be": event.fiscal_year_be,
                                    "scope": scope},
             {"value": event.value, "plan_id": event.plan_id, "provenance": event.provenance})
 
@@ -111,7 +103,7 @@ def _open(uow: UnitOfWork, rows: list[dict]) -> None:
 def on_assignment_created(event: AssignmentCreated, uow: UnitOfWork, envelope: Envelope) -> None:
     """Track the acknowledgement deadline; a one-off reporting requirement becomes an obligation."""
     if event.acknowledge_due_at:
-        _upsert(uow.session, tracked_assignments, {"assignment_id": event.assignment_id}, {
+        upsert(uow.session, tracked_assignments, {"assignment_id": event.assignment_id}, {
             "directive_id": event.directive_id, "unit_code": event.unit_code,
             "acknowledge_due_at": event.acknowledge_due_at, "state": "waiting",
             "correlation_id": envelope.correlation_id})

@@ -37,7 +37,7 @@ from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowled
                                      ExtensionGranted, IndicatorSubmitted, NotificationFailed,
                                      NotificationSent, ObligationCancelled, ObligationOpened,
                                      OrgUnitChanged, SubmissionReviewed)
-from shared.db import Database, UnitOfWork
+from shared.db import Database, UnitOfWork, insert_new, prepared, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
 from shared.thai import BANGKOK
 
@@ -87,46 +87,6 @@ CLOSED_ASSIGNMENT = ("closed", "not_applicable", "cancelled")
 
 # --- small helpers ------------------------------------------------------------------------------------
 
-def _dialect_insert(session, table):
-    """INSERT with ON CONFLICT support (SQLite and PostgreSQL both have it)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table)
-
-
-_STATEMENTS: dict = {}
-
-
-def _prepared(session, name: str, build):
-    """A statement built once per dialect: executed with parameters, SQLAlchemy neither rebuilds it
-    nor recomputes its cache key (the hot paths run once per event and per message)."""
-    key = (session.get_bind().dialect.name, name)
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        statement = _STATEMENTS[key] = build(lambda table: _dialect_insert(session, table))
-    return statement
-
-
-def _insert_new(session, table, key: str, values: dict) -> bool:
-    """Insert unless a row with that key exists; True if inserted."""
-    statement = _prepared(session, f"insert_new:{table.name}",
-                          lambda ins: ins(table).on_conflict_do_nothing(index_elements=[key]))
-    return session.execute(statement, values).rowcount == 1
-
-
-def _upsert(session, table, key: dict, values: dict) -> None:
-    """Insert or update the row with that key, in one statement."""
-    names = tuple(sorted(values))
-
-    def build(ins):
-        statement = ins(table)
-        return statement.on_conflict_do_update(index_elements=list(key),
-                                               set_={name: statement.excluded[name] for name in names})
-    session.execute(_prepared(session, f"upsert:{table.name}:{','.join(names)}", build), {**key, **values})
-
-
 def _json_list(text: str | None) -> list:
     return json.loads(text) if text else []
 
@@ -159,7 +119,7 @@ def _schedule(uow: UnitOfWork, *, kind: str, recipient_code: str, subject_ref: s
     (e.g. an extension reopens an obligation); a row that was ever attempted never is."""
     key = f"{recipient_code}|{subject_ref}|{step}"
     encoded = json.dumps(payload, ensure_ascii=False, default=str) if payload else None
-    inserted = _insert_new(uow.session, SM, "dedupe_key", dict(
+    inserted = insert_new(uow.session, SM, "dedupe_key", dict(
         id=str(uuid.uuid4()), dedupe_key=key, kind=kind, recipient_code=recipient_code,
         subject_ref=subject_ref, step=step, nominal_at=nominal_at, due_at=due_at, status=status,
         status_reason=reason, late=late, attempts=0, channel_index=0, channel_attempts=0, payload=encoded,
@@ -175,7 +135,7 @@ def _schedule(uow: UnitOfWork, *, kind: str, recipient_code: str, subject_ref: s
 
 def _audience(session, unit_code: str, message_class: str) -> list[dict]:
     """The org contact point of a unit and the people of that unit who want this class."""
-    statement = _prepared(session, "audience", lambda ins: select(recipients).where(or_(
+    statement = prepared(session, "audience", lambda ins: select(recipients).where(or_(
         recipients.c.code == bindparam("unit"),
         and_(recipients.c.org_code == bindparam("unit"), recipients.c.kind == "person"))))
     rows = session.execute(statement, {"unit": unit_code}).mappings().all()
@@ -218,7 +178,7 @@ def subtree_codes(session, root: str) -> set[str]:
 def ladder_for(session, settings: Settings, rule_id: str | None, directive_id: str | None) -> list[str]:
     keys = [k for k in (f"rule:{rule_id}" if rule_id else None,
                         f"directive:{directive_id}" if directive_id else None, "default") if k]
-    statement = _prepared(session, "ladders", lambda ins: select(reminder_ladders.c.key, reminder_ladders.c.steps)
+    statement = prepared(session, "ladders", lambda ins: select(reminder_ladders.c.key, reminder_ladders.c.steps)
                           .where(reminder_ladders.c.key.in_(bindparam("keys", expanding=True))))
     rows = dict(session.execute(statement, {"keys": keys}).all())
     for key in keys:
@@ -233,7 +193,7 @@ def on_org_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelo
     values = {"kind": "org", "org_code": event.code, "level": event.level, "parent_code": event.parent_code,
               "name_th": event.name_th, "name_en": event.name_en, "email": event.contact_email,
               "valid_to": event.valid_to.isoformat() if event.valid_to else None, "updated_at": utcnow()}
-    _upsert(uow.session, recipients, {"code": event.code}, values)
+    upsert(uow.session, recipients, {"code": event.code}, values)
 
 
 def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
@@ -281,12 +241,12 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
                                                                   digest_id=None))
 
     def on_directive_issued(event: DirectiveIssued, uow: UnitOfWork, envelope: Envelope) -> None:
-        _upsert(uow.session, tracked_directives, {"directive_id": event.directive_id}, {
+        upsert(uow.session, tracked_directives, {"directive_id": event.directive_id}, {
             "document_number": event.document_number, "title_th": event.title_th, "urgency": event.urgency,
             "issuer_code": event.issuer_code})
 
     def on_assignment_created(event: AssignmentCreated, uow: UnitOfWork, envelope: Envelope) -> None:
-        inserted = _insert_new(uow.session, tracked_assignments, "assignment_id", {
+        inserted = insert_new(uow.session, tracked_assignments, "assignment_id", {
             "assignment_id": event.assignment_id, "directive_id": event.directive_id, "unit_code": event.unit_code,
             "document_number": event.document_number, "title_th": event.title_th,
             "acknowledge_due_at": event.acknowledge_due_at, "state": "issued"})
@@ -315,7 +275,7 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
             cancel(uow, event.assignment_id, f"assignment {event.to_state}", ("ack_reminder", "ack_overdue"))
 
     def on_obligation_opened(event: ObligationOpened, uow: UnitOfWork, envelope: Envelope) -> None:
-        inserted = _insert_new(uow.session, tracked_obligations, "obligation_id", {
+        inserted = insert_new(uow.session, tracked_obligations, "obligation_id", {
             "obligation_id": event.obligation_id, "unit_code": event.unit_code, "directive_id": event.directive_id,
             "assignment_id": event.assignment_id, "rule_id": event.rule_id,
             "indicator_code": event.indicator_code, "indicator_name_th": event.indicator_name_th,
@@ -718,7 +678,7 @@ def claim_due(database: Database, channels: Channels, settings: Settings, now: d
                 if job is not None:
                     jobs.append(job)
             if ctx.claims:
-                claimed = session.execute(_prepared(session, "claim", lambda ins: update(SM).where(
+                claimed = session.execute(prepared(session, "claim", lambda ins: update(SM).where(
                     SM.c.id == bindparam("b_id"), SM.c.status == "scheduled").values(
                     status="sending", claimed_at=bindparam("b_now"), attempts=bindparam("b_attempts"),
                     channel_index=bindparam("b_channel_index"), channel_attempts=bindparam("b_channel_attempts"),
@@ -897,11 +857,11 @@ def record(database: Database, jobs: list[Job], settings: Settings, now: datetim
                 log.info("notification_" + status, message_id=message["id"], step=message["step"],
                          recipient=message["recipient_code"], channel=job.channel, error=str(error))
         if sent_attempts:
-            session.execute(_prepared(session, "attempt_sent", lambda ins: update(deliveries).where(
+            session.execute(prepared(session, "attempt_sent", lambda ins: update(deliveries).where(
                 deliveries.c.id == bindparam("b_id")).values(status="sent", finished_at=bindparam("b_now"),
                                                                provider_id=bindparam("b_provider_id"),
                                                                error=bindparam("b_error"))), sent_attempts)
-            session.execute(_prepared(session, "message_sent", lambda ins: update(SM).where(
+            session.execute(prepared(session, "message_sent", lambda ins: update(SM).where(
                 SM.c.id == bindparam("b_id"), SM.c.status == "sending").values(
                 status="sent", sent_at=bindparam("b_now"), status_reason=None)), sent_messages)
         if inapp:
@@ -1033,7 +993,7 @@ def upsert_person(uow: UnitOfWork, user: dict, preferences: dict | None, setting
         "updated_at": utcnow()}
     if preferences and "channels" in preferences and "line" in preferences["channels"]:
         values["line_ids"] = None  # null = unlink
-    _upsert(uow.session, recipients, {"code": code}, values)
+    upsert(uow.session, recipients, {"code": code}, values)
     stored = uow.session.execute(select(recipients).where(recipients.c.code == code)).mappings().first()
     return preferences_view(stored, user, settings)
 
@@ -1181,7 +1141,7 @@ def set_reminder_ladder(uow: UnitOfWork, key: str, steps, updated_by: str | None
         raise invalid("key", "key ต้องเป็น default, rule:<id> หรือ directive:<id>",
                       "key must be default, rule:<id> or directive:<id>")
     cleaned = domain.validate_ladder(steps)
-    _upsert(uow.session, reminder_ladders, {"key": key}, {"steps": json.dumps(cleaned), "updated_by": updated_by,
+    upsert(uow.session, reminder_ladders, {"key": key}, {"steps": json.dumps(cleaned), "updated_by": updated_by,
                                                           "updated_at": utcnow()})
     return {"key": key, "steps": cleaned}
 
