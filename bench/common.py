@@ -27,19 +27,21 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-class MemorySampler:
-    """Samples every service's RSS in the background; keeps the maximum per service."""
+class Sampler:
+    """Calls ``sample()`` every ``interval`` seconds in a background thread while in a with-block."""
 
-    def __init__(self, stack: Stack, interval: float = 0.5):
-        self.stack, self.interval = stack, interval
-        self.peak: dict[str, float] = {}
+    interval = 0.5
+
+    def __init__(self):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def sample(self) -> None:
+        raise NotImplementedError
+
     def _run(self):
         while not self._stop.is_set():
-            for name, process in list(self.stack.processes.items()):
-                self.peak[name] = max(self.peak.get(name, 0.0), rss_mb(process.pid))
+            self.sample()
             self._stop.wait(self.interval)
 
     def __enter__(self):
@@ -49,6 +51,19 @@ class MemorySampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+class MemorySampler(Sampler):
+    """Samples every service's RSS in the background; keeps the maximum per service."""
+
+    def __init__(self, stack: Stack, interval: float = 0.5):
+        super().__init__()
+        self.stack, self.interval = stack, interval
+        self.peak: dict[str, float] = {}
+
+    def sample(self) -> None:
+        for name, process in list(self.stack.processes.items()):
+            self.peak[name] = max(self.peak.get(name, 0.0), rss_mb(process.pid))
 
 
 @contextmanager

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import threading
 import time
 from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
@@ -24,7 +23,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, func, select
 
-from bench.common import MemorySampler, bench_platform, machine, report, run_cli, wait_queues_empty
+from bench.common import MemorySampler, Sampler, bench_platform, machine, report, run_cli, wait_queues_empty
 from devtools.demo import DEMO_USERS, create_users
 from devtools.mailsink import MailSink
 from devtools.stack import free_port
@@ -62,33 +61,24 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-class ReminderClock:
+class ReminderClock(Sampler):
     """Watches the mail sink and notes the wall time at which each reminder arrived."""
 
+    interval = 0.05
+
     def __init__(self, sink: MailSink):
+        super().__init__()
         self.sink = sink
         self.arrivals: list[float] = []
         self._seen = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self):
-        while not self._stop.is_set():
-            messages = self.sink.messages
-            now = time.time()
-            for message in messages[self._seen:]:
-                if str(message["Subject"]).startswith(REMINDER_PREFIX):
-                    self.arrivals.append(now)
-            self._seen = len(messages)
-            self._stop.wait(0.05)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        messages = self.sink.messages
+        now = time.time()
+        for message in messages[self._seen:]:
+            if str(message["Subject"]).startswith(REMINDER_PREFIX):
+                self.arrivals.append(now)
+        self._seen = len(messages)
 
 
 def main() -> int:
