@@ -39,6 +39,7 @@ from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowled
                                      OrgUnitChanged, SubmissionReviewed)
 from shared.db import Database, UnitOfWork, insert_new, prepared, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
+from shared.observability import metrics
 from shared.thai import BANGKOK
 
 log = structlog.get_logger(__name__)
@@ -801,6 +802,7 @@ def send_job(channels: Channels, job: Job) -> Job:
         job.error = exc
     except Exception as exc:  # noqa: BLE001 - an adapter bug must not lose the record
         job.error = ChannelError(f"{job.channel}: unexpected {exc!r}", uncertain=True)
+    metrics.notification_attempt(job.channel, job.message["kind"], job.error)
     return job
 
 

@@ -19,8 +19,20 @@ DEAD_LETTERED = Counter("thongthin_dead_lettered_total", "Messages sent to the d
 SWEEP_LAST_RUN = Gauge("thongthin_deadline_sweep_last_run_timestamp_seconds",
                        "When the deadline sweep last completed", ["service"])
 DEADLINES_MISSED = Counter("thongthin_deadlines_missed_total", "Deadline misses emitted", ["service"])
-NOTIFICATIONS = Counter("thongthin_notifications_total", "Notification delivery attempts",
+NOTIFICATIONS = Counter("thongthin_notifications_total",
+                        "Notification delivery attempts, by channel, message class and result "
+                        "(sent | failed | uncertain: the provider may have it, not repeated)",
                         ["service", "channel", "kind", "result"])
+
+
+def notification_attempt(channel: str, kind: str, error=None, service: str = "notifications") -> None:
+    """Count one delivery attempt. ``error`` is the channel's ChannelError (None when sent); duck
+    typed so this module needs nothing from the notifications service."""
+    if error is None:
+        result = "sent"
+    else:
+        result = "uncertain" if getattr(error, "uncertain", False) else "failed"
+    NOTIFICATIONS.labels(service, channel, kind, result).inc()
 
 
 def render() -> tuple[bytes, str]:
