@@ -6,6 +6,7 @@ import json
 from functools import wraps
 
 from nameko.exceptions import RemoteError
+from werkzeug.wrappers import Response
 
 from services.gateway import auth
 from shared.errors import InputError, forbidden
@@ -68,6 +69,8 @@ def api(write: bool = False, roles: tuple[str, ...] | None = None):
                     raise forbidden(None, "บทบาทของท่านไม่มีสิทธิ์ทำรายการนี้",
                                     "your role may not do this")
                 status, result = method(self, request, user, *args, **kwargs)
+                if isinstance(result, Response):  # a file (exports.py), already complete
+                    return result
                 return json_response(status, result)
             except InputError as error:
                 status, result = error.status, error.as_problem()

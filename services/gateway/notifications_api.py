@@ -19,10 +19,17 @@ import re
 from nameko.exceptions import RemoteError
 from shared.web import http
 
+from services.gateway.exports import columns, export_format, exported
 from services.gateway.http import PROBLEM, api, int_arg, problem, read_json
 from shared.errors import InputError, invalid
 from shared.service_base import json_response
 
+DELIVERY_COLUMNS = columns(
+    ("created_at", "สร้างเมื่อ", "created at"), ("kind", "ประเภท", "kind"), ("step", "ขั้น", "step"),
+    ("recipient_code", "ผู้รับ", "recipient"), ("subject_ref", "เรื่องที่อ้างถึง", "subject ref"),
+    ("channel", "ช่องทาง", "channel"), ("status", "สถานะ", "status"), ("status_reason", "เหตุผล", "reason"),
+    ("late", "ส่งช้ากว่ากำหนด", "late"), ("attempts", "จำนวนครั้งที่ส่ง", "attempts"),
+    ("due_at", "กำหนดส่ง", "due at"), ("sent_at", "ส่งเมื่อ", "sent at"), ("id", "รหัสข้อความ", "message id"))
 CODE_IN_TEXT = re.compile(r"TT-?[A-HJ-NP-Z2-9]{4}-?[A-HJ-NP-Z2-9]{4}", re.IGNORECASE)
 
 
@@ -137,6 +144,7 @@ class NotificationsRoutes:
     @api(roles=("ops", "central"))
     def notification_deliveries(self, request, user):
         args = request.args
+        export_format(args)
         filters = {name: args.get(name) for name in ("status", "channel", "kind", "recipient_code", "subject_ref",
                                                       "since", "until") if args.get(name)}
         if args.get("late") is not None:
@@ -145,7 +153,8 @@ class NotificationsRoutes:
             filters["late"] = args["late"] == "1"
         filters["limit"] = int_arg(args, "limit", 100)
         filters["offset"] = int_arg(args, "offset", 0)
-        return 200, self.notifications.list_deliveries(filters)
+        ledger = self.notifications.list_deliveries(filters)
+        return 200, exported(request, ledger, ledger["items"], DELIVERY_COLUMNS, "deliveries")
 
     @http("POST", "/api/v1/notifications/chase")
     @api(write=True, roles=("district", "province", "central"))

@@ -867,6 +867,97 @@ class ReminderLadders(Open):
     items: list[dict[str, Any]]
 
 
+# --- dashboards (services/gateway/routes_reports.py; the reporting service's read models) -----------
+# Open models: the reporting service may add columns; what is listed here is always there.
+
+Rate = Field(ge=0, le=1, description="0..1 rounded to 4 places; null when nothing was expected")
+
+
+class ReportCounts(Open):
+    expected: int = Field(ge=0, description="obligations due (not cancelled)")
+    on_time: int = Field(ge=0)
+    late: int = Field(ge=0)
+    missing: int = Field(ge=0)
+    pending: int = Field(ge=0, description="not yet due and not submitted; on_time + late + missing + pending = expected")
+    extended: int = Field(ge=0, description="a flag counted on top: due time extended")
+    returned: int = Field(ge=0, description="a flag counted on top: returned for correction")
+    on_time_rate: float | None = Rate
+    reported_rate: float | None = Rate
+
+
+class ReportUnit(Open):
+    code: str | None
+    name_th: str | None
+    level: str | None
+
+
+class ComplianceReport(Open):
+    unit: ReportUnit
+    period: str | None
+    periods: list[str] = Field(description="every period label known, sorted")
+    totals: ReportCounts
+    children: list[dict[str, Any]] = Field(
+        description="the next level down (nation → provinces → districts → LAOs) with code, name_th, level, "
+                    "lao_type and the counts; for an LAO one row per obligation with its status")
+
+
+class MatrixRow(Open):
+    code: str
+    name_th: str | None
+    cells: dict[str, float | None] = Field(description="period → on-time rate (0..1) or null")
+
+
+class ComplianceMatrix(Open):
+    periods: list[str]
+    rows: list[MatrixRow]
+
+
+class CascadeLevel(Open):
+    level: str
+    units: int
+    received: int
+    acknowledged: int
+    forwarded: int
+    acknowledgement_rate: float | None = Rate
+    median_hop_s: float | None
+    max_hop_s: float | None
+
+
+class CascadeReport(Open):
+    directive: dict[str, Any] = Field(description="directive_id, document_number, title_th, issued_at, addressee_count")
+    levels: list[CascadeLevel]
+    units: list[dict[str, Any]] = Field(description="unit_code, name_th, level, parent_code, received_at, "
+                                                    "acknowledged_at, forwarded_at, hop_s, acknowledge_s, state")
+    slowest_hops: list[dict[str, Any]] = Field(description="the ten units with the longest hop")
+
+
+class AchievementReport(Open):
+    indicator: dict[str, Any] = Field(description="code, name_th, unit_of_measure, direction")
+    fiscal_year_be: int
+    summary: dict[str, int] = Field(description="achieved, not_achieved, no_target, at_risk, no_data")
+    rows: list[dict[str, Any]] = Field(description="children of the unit: code, name_th, level, actual, target, status")
+    trend: list[dict[str, Any]] = Field(description="the unit's aggregate per period: period, actual, target")
+
+
+class NotificationEffectiveness(Open):
+    rows: list[dict[str, Any]] = Field(description="kind, step, channel, sent, failed, late, submitted_after, "
+                                                   "median_s_to_submission")
+
+
+class OverdueItem(Open):
+    obligation_id: str
+    unit_code: str
+    name_th: str | None
+    period: str
+    due_at: datetime
+    days_late: float | int
+
+
+class OverdueReport(Open):
+    total: int = Field(ge=0)
+    items: list[OverdueItem]
+
+
 # ================================================================================================
 # Request bodies that are not a service command as is
 # ================================================================================================
@@ -930,6 +1021,7 @@ class Op:
     ok: dict[str, tuple[str, Any]] = field(default_factory=dict)   # status -> (description, schema source)
     errors: tuple[int, ...] = ()
     mixin: str | None = None                   # documented only when the service has this mixin
+    exports: bool = False                      # ?format=csv|xlsx (&lang=en) turn the table into a file
 
 
 def _path(name: str, description: str = "") -> Param:
@@ -948,6 +1040,19 @@ def _sort(*columns: str) -> Param:
                  example=f"-{columns[0]},{columns[1]}")
 
 
+UNIT_PARAM = Param("unit_code", {"type": "string", "maxLength": 32},
+                   description="the unit looked at (default: the caller's own; the nation for central and ops)",
+                   example="PLO-09")
+PERIOD_PARAM = Param("period", {"type": "string", "maxLength": 20},
+                     description="a period label: 2569-01 (month), FY2569-Q1 (quarter), FY2569 (fiscal year)",
+                     example="2569-01")
+EXPORT_PARAMS = [
+    Param("format", {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+          description="json (default), or the table as a file: csv (UTF-8 with BOM, for Excel) or xlsx"),
+    Param("lang", {"type": "string", "enum": ["th", "en"], "default": "th"},
+          description="the language of the file's column headers")]
+CSV_MEDIA = "text/csv"
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OFFSET = Param("offset", {"type": "integer", "minimum": 0, "default": 0}, description="items to skip")
 FLAG = {"type": "string", "enum": ["0", "1", "true", "false"]}
 JSON = "application/json"
@@ -1029,7 +1134,7 @@ OPS: list[Op] = [
        params=[Param("username", {"type": "string"}), Param("status", {"type": "integer"}),
                Param("action", {"type": "string"}, description="part of 'METHOD path'", example="POST /api/v1/directives"),
                _limit(), OFFSET],
-       ok={"200": ("newest first", AuditList)}, errors=(400, 403) + READ_ERRORS),
+       exports=True, ok={"200": ("newest first", AuditList)}, errors=(400, 403) + READ_ERRORS),
     Op("GET", "/api/v1/me", "me", "auth", "ข้อมูลผู้ใช้ปัจจุบัน", "Who am I",
        ok={"200": ("the caller", Principal)}, errors=READ_ERRORS),
 
@@ -1108,7 +1213,7 @@ OPS: list[Op] = [
                Param("state", {"type": "string", "enum": list(AssignmentState.__args__)}),
                Param("directive_id", {"type": "string"}), _limit(), OFFSET,
                _sort("created_at", "unit_code", "state", "acknowledged_at")],
-       ok={"200": ("newest first", AssignmentList)}, errors=(400, 404) + READ_ERRORS),
+       exports=True, ok={"200": ("newest first", AssignmentList)}, errors=(400, 404) + READ_ERRORS),
     Op("POST", "/api/v1/assignments/{assignment_id}/acknowledge", "acknowledge", "assignments", "ลงรับข้อสั่งการ",
        "Acknowledge (idempotent), optionally with the receipt number", write=True,
        params=[_path("assignment_id")],
@@ -1195,7 +1300,7 @@ OPS: list[Op] = [
                Param("period", {"type": "string"}, example="2569-12"),
                Param("overdue", FLAG, description="1: past due and not submitted"), _limit(), OFFSET,
                _sort("due_at", "unit_code", "state", "period", "created_at")],
-       ok={"200": ("by due time", ObligationList)}, errors=(400, 404) + READ_ERRORS),
+       exports=True, ok={"200": ("by due time", ObligationList)}, errors=(400, 404) + READ_ERRORS),
     Op("GET", "/api/v1/obligations/{obligation_id}", "get_obligation", "obligations", "ภาระการรายงานพร้อมประวัติ",
        "One obligation with its submissions, reviews and extension requests", params=[_path("obligation_id")],
        ok={"200": ("the obligation", ObligationDetail)}, errors=(404,) + READ_ERRORS),
@@ -1252,7 +1357,7 @@ OPS: list[Op] = [
        params=[Param("status", {"type": "string", "enum": ["pending", "granted", "denied", ""], "default": "pending"},
                      description="empty: every status"), _limit(), OFFSET,
                _sort("requested_at", "unit_code", "status", "requested_due_at")],
-       ok={"200": ("oldest first", ExtensionRequestList)}, errors=(400, 404) + READ_ERRORS),
+       exports=True, ok={"200": ("oldest first", ExtensionRequestList)}, errors=(400, 404) + READ_ERRORS),
     Op("POST", "/api/v1/extension-requests/{request_id}/decision", "decide_extension", "extensions",
        "อนุมัติหรือไม่อนุมัติการขยายเวลา", "Approve (moves the effective due time) or deny with a comment",
        write=True, roles=("district", "province", "central"), params=[_path("request_id")],
@@ -1269,8 +1374,54 @@ OPS: list[Op] = [
                Param("indicator_code", {"type": "string"})],
        ok={"200": ("by indicator", AchievementList)}, errors=(400, 404) + READ_ERRORS),
     Op("GET", "/api/v1/reports/directives/{directive_id}/compliance", "directive_compliance", "reports",
-       "การรายงานตามข้อสั่งการ", "On time / late / missed / pending per LAO", params=[_path("directive_id")],
+       "การรายงานตามข้อสั่งการ", "On time / late / missed / pending per LAO (the file: one row per unit)",
+       params=[_path("directive_id")], exports=True, mixin="ReportsRoutes",
        ok={"200": ("compliance", Compliance)}, errors=(404,) + READ_ERRORS),
+    Op("GET", "/api/v1/reports/compliance", "report_compliance", "reports", "การรายงานตรงเวลา ตามลำดับชั้น",
+       "On time, late, missing per child unit of a unit (nation → province → district → LAO)",
+       description="Without unit_code: the caller's own unit (the nation for central and ops). A unit outside "
+                   "the caller's subtree answers 404. The file holds the children table.",
+       params=[UNIT_PARAM, PERIOD_PARAM, Param("rule_id", {"type": "string", "maxLength": 64}),
+               Param("lao_type", {"type": "string", "enum": ["pao", "city_municipality", "town_municipality",
+                                                             "subdistrict_municipality", "sao", "special"]})],
+       exports=True, mixin="ReportsRoutes",
+       ok={"200": ("totals and children", ComplianceReport)}, errors=(400, 404, 422) + READ_ERRORS),
+    Op("GET", "/api/v1/reports/compliance/matrix", "report_compliance_matrix", "reports",
+       "อัตราการรายงานตรงเวลา หน่วยงาน × งวด", "On-time rate per child unit and period (heatmap, trend)",
+       params=[UNIT_PARAM, Param("periods", {"type": "string", "maxLength": 1000},
+                                 description="comma-separated period labels (at most 36); default: every period",
+                                 example="2569-01,2569-02"),
+               Param("rule_id", {"type": "string", "maxLength": 64})],
+       exports=True, mixin="ReportsRoutes",
+       ok={"200": ("children × periods", ComplianceMatrix)}, errors=(400, 404, 422) + READ_ERRORS),
+    Op("GET", "/api/v1/reports/directives/{directive_id}/cascade", "report_cascade", "reports",
+       "ความเร็วการส่งต่อข้อสั่งการ", "Cascade per level: received, acknowledged, forwarded, hop times, slowest hops",
+       params=[_path("directive_id"), UNIT_PARAM,
+               Param("table", {"type": "string", "enum": ["levels", "units", "slowest_hops"], "default": "levels"},
+                     description="which table a file holds")],
+       exports=True, mixin="ReportsRoutes",
+       ok={"200": ("levels, units, slowest hops", CascadeReport)}, errors=(400, 404, 422) + READ_ERRORS),
+    Op("GET", "/api/v1/reports/achievement", "report_achievement", "reports", "ผลเทียบค่าเป้าหมาย ตามหน่วยงาน",
+       "One indicator: actual vs target per child unit, and the unit's trend over the periods",
+       params=[Param("indicator_code", {"type": "string", "minLength": 1, "maxLength": 64}, required=True,
+                     example="DISB-PCT"),
+               Param("fiscal_year", {"type": "integer", "minimum": 2400, "maximum": 2699},
+                     description="Buddhist-era fiscal year (default: the current one)", example=2569),
+               UNIT_PARAM, Param("plan_id", {"type": "string", "maxLength": 200}),
+               Param("table", {"type": "string", "enum": ["rows", "trend"], "default": "rows"},
+                     description="which table a file holds")],
+       exports=True, mixin="ReportsRoutes",
+       ok={"200": ("rows, summary, trend", AchievementReport)}, errors=(400, 404, 422) + READ_ERRORS),
+    Op("GET", "/api/v1/reports/notifications", "report_notifications", "reports", "ผลของการแจ้งเตือน",
+       "Reminders and escalations: sent, failed, late, followed by a submission",
+       params=[UNIT_PARAM, PERIOD_PARAM], exports=True, mixin="ReportsRoutes",
+       ok={"200": ("by kind, step and channel", NotificationEffectiveness)}, errors=(400, 404, 422) + READ_ERRORS),
+    Op("GET", "/api/v1/reports/overdue", "report_overdue", "reports", "รายการที่เลยกำหนดส่ง",
+       "Obligations past due and not submitted (most late first)",
+       params=[UNIT_PARAM, _limit(), OFFSET,
+               _sort("days_late", "due_at", "unit_code", "period", "reminders_sent")],
+       exports=True, mixin="ReportsRoutes",
+       ok={"200": ("total and a page", OverdueReport)}, errors=(400, 404, 422) + READ_ERRORS),
 
     # --- notifications (services/gateway/notifications_api.py) ------------------------------------------
     Op("GET", "/api/v1/me/notification-preferences", "notification_preferences_get", "notifications",
@@ -1303,7 +1454,7 @@ OPS: list[Op] = [
        params=[Param(name, {"type": "string"}) for name in ("status", "channel", "kind", "recipient_code",
                                                              "subject_ref", "since", "until")]
        + [Param("late", {"type": "string", "enum": ["0", "1"]}), _limit(), OFFSET],
-       ok={"200": ("newest first", Deliveries)}, errors=(400, 403, 422) + READ_ERRORS),
+       exports=True, ok={"200": ("newest first", Deliveries)}, errors=(400, 403, 422) + READ_ERRORS),
     Op("POST", "/api/v1/notifications/chase", "notification_chase", "notifications", "ติดตามรายงานทันที",
        "A reminder now, by hand (never twice a day)", write=True, roles=("district", "province", "central"),
        mixin="NotificationsRoutes", body=body(ChaseRequest, {"obligation_id": "<obligation id>"}),
@@ -1459,8 +1610,9 @@ def build_document(service_cls=None) -> dict:
         operation: dict[str, Any] = {
             "operationId": op.operation_id, "tags": [op.tag], "summary": f"{op.summary_en} — {op.summary_th}",
             "description": _description(op), "security": _security(op)}
-        if op.params:
-            operation["parameters"] = [_parameter(param) for param in op.params]
+        params = op.params + (EXPORT_PARAMS if op.exports else [])
+        if params:
+            operation["parameters"] = [_parameter(param) for param in params]
         if op.body:
             content = {}
             for media, spec in op.body.items():
@@ -1479,7 +1631,12 @@ def build_document(service_cls=None) -> dict:
             else:
                 media, schema = JSON, source
             responses[status] = {"description": text, "content": {media: {"schema": components.resolve(schema)}}}
-        for status in sorted(set(op.errors)):
+            if op.exports and status == "200":
+                responses[status]["description"] += "; with format=csv or xlsx the same rows as a file (attachment)"
+                responses[status]["content"][CSV_MEDIA] = {"schema": {"type": "string"}}
+                responses[status]["content"][XLSX_MEDIA] = {"schema": {"type": "string", "format": "binary"}}
+        errors = set(op.errors) | ({422} if op.exports else set())
+        for status in sorted(errors):
             if str(status) in responses:  # a report or a problem, told apart by the media type
                 responses[str(status)]["content"][PROBLEM] = {"schema": problem_ref}
             else:

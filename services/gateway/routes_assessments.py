@@ -5,8 +5,23 @@ import base64
 
 from shared.web import http
 
+from services.gateway.exports import columns, export_format, exported
 from services.gateway.http import MAX_BODY_BYTES, api, check_upload_size, int_arg, read_json
 from shared.errors import InputError
+
+OBLIGATION_COLUMNS = columns(
+    ("unit_code", "รหัสหน่วยงาน", "unit code"), ("indicator_code", "รหัสตัวชี้วัด", "indicator code"),
+    ("indicator_name_th", "ตัวชี้วัด", "indicator"), ("indicator_codes", "ตัวชี้วัดทั้งหมด", "all indicators"),
+    ("period", "งวด", "period"), ("due_at", "กำหนดส่ง", "due at"),
+    ("effective_due_at", "กำหนดส่ง (รวมขยายเวลา)", "effective due at"), ("state", "สถานะ", "state"),
+    ("missed_at", "พบว่าไม่ส่งเมื่อ", "missed at"), ("directive_id", "รหัสข้อสั่งการ", "directive id"),
+    ("rule_id", "รหัสกฎการรายงาน", "rule id"), ("id", "รหัสภาระการรายงาน", "obligation id"))
+EXTENSION_COLUMNS = columns(
+    ("unit_code", "รหัสหน่วยงาน", "unit code"), ("requested_due_at", "ขอขยายถึง", "requested due at"),
+    ("reason", "เหตุผล", "reason"), ("requested_by", "ผู้ขอ", "requested by"), ("requested_at", "ขอเมื่อ", "requested at"),
+    ("status", "สถานะ", "status"), ("decided_by_unit_code", "ผู้พิจารณา", "decided by"),
+    ("decided_at", "พิจารณาเมื่อ", "decided at"), ("comment", "ความเห็น", "comment"),
+    ("obligation_id", "รหัสภาระการรายงาน", "obligation id"), ("id", "รหัสคำขอ", "request id"))
 
 
 class AssessmentsRoutes:
@@ -17,12 +32,14 @@ class AssessmentsRoutes:
     @api()
     def list_obligations(self, request, user):
         args = request.args
+        export_format(args)
         unit_codes = [user["org_code"]] if user["role"] == "lao" else self._scope(user)
-        return 200, {"items": self.assessments.list_obligations(
+        items = self.assessments.list_obligations(
             unit_codes=unit_codes, unit_code=args.get("unit_code"), directive_id=args.get("directive_id"),
             rule_id=args.get("rule_id"), state=args.get("state"), period=args.get("period"),
             overdue=args.get("overdue") in ("1", "true"), limit=int_arg(args, "limit", 100),
-            offset=int_arg(args, "offset", 0), sort=args.get("sort"))}
+            offset=int_arg(args, "offset", 0), sort=args.get("sort"))
+        return 200, exported(request, {"items": items}, items, OBLIGATION_COLUMNS, "obligations")
 
     @http("GET", "/api/v1/obligations/<string:obligation_id>")
     @api()
@@ -86,10 +103,12 @@ class AssessmentsRoutes:
     @api()
     def list_extension_requests(self, request, user):
         args = request.args
+        export_format(args)
         unit_codes = [user["org_code"]] if user["role"] == "lao" else self._scope(user)
-        return 200, {"items": self.assessments.list_extension_requests(
+        items = self.assessments.list_extension_requests(
             unit_codes=unit_codes, status=args.get("status", "pending") or None,
-            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0), sort=args.get("sort"))}
+            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0), sort=args.get("sort"))
+        return 200, exported(request, {"items": items}, items, EXTENSION_COLUMNS, "extension-requests")
 
     @http("POST", "/api/v1/extension-requests/<string:request_id>/decision")
     @api(write=True, roles=("district", "province", "central"))

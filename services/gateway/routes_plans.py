@@ -9,7 +9,18 @@ from werkzeug.wrappers import Response
 
 from services.gateway.http import (MAX_BODY_BYTES, api, check_upload_size, authenticate_request, int_arg, problem, read_json,
                                    read_text)
+from services.gateway.exports import columns, export_format, exported
 from shared.errors import InputError
+
+ASSIGNMENT_COLUMNS = columns(
+    ("unit_code", "รหัสหน่วยงาน", "unit code"), ("unit_level", "ระดับ", "level"),
+    ("number_printed", "เลขที่หนังสือ", "document number"), ("subject_th", "เรื่อง", "subject"),
+    ("kind", "ประเภท", "kind"), ("urgency", "ชั้นความเร็ว", "urgency"), ("state", "สถานะ", "state"),
+    ("created_at", "ได้รับเมื่อ", "received at"), ("acknowledge_due_at", "กำหนดลงรับ", "acknowledge by"),
+    ("acknowledged_at", "ลงรับเมื่อ", "acknowledged at"), ("forwarded_at", "ส่งต่อเมื่อ", "forwarded at"),
+    ("overdue", "เลยกำหนดลงรับ", "overdue"), ("receipt_number", "เลขทะเบียนรับ", "receipt number"),
+    ("applicable", "เกี่ยวข้อง", "applicable"), ("directive_id", "รหัสข้อสั่งการ", "directive id"),
+    ("id", "รหัสการมอบหมาย", "assignment id"))
 
 
 class PlansRoutes:
@@ -172,10 +183,12 @@ class PlansRoutes:
     @api()
     def list_assignments(self, request, user):
         args = request.args
-        return 200, {"items": self.plans.list_assignments(
+        export_format(args)
+        items = self.plans.list_assignments(
             unit_codes=[user["org_code"]] if args.get("mine", "1") != "0" else self._scope(user),
             state=args.get("state"), directive_id=args.get("directive_id"),
-            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0), sort=args.get("sort"))}
+            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0), sort=args.get("sort"))
+        return 200, exported(request, {"items": items}, items, ASSIGNMENT_COLUMNS, "assignments")
 
     def _assignment_action(self, request, user, assignment_id, rpc_name):
         payload = read_json(request)

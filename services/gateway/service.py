@@ -12,12 +12,14 @@ from sqlalchemy import insert, select
 from werkzeug.wrappers import Response
 
 from services.gateway import auth
+from services.gateway.exports import columns, export_format, exported
 from services.gateway.http import CSRF_COOKIE, SESSION_COOKIE, api, int_arg, int_value, problem, read_json
 from services.gateway.models import audit_log
 from services.gateway.notifications_api import NotificationsRoutes
 from services.gateway.openapi import ApiDocsRoutes
 from services.gateway.routes_assessments import AssessmentsRoutes
 from services.gateway.routes_plans import PlansRoutes
+from services.gateway.routes_reports import ReportsRoutes
 from services.gateway.routes_ui import UiRoutes
 from shared.contracts import utcnow
 from shared.errors import InputError
@@ -25,10 +27,15 @@ from shared.service_base import ServiceBase, json_response
 
 
 SCOPE_CACHE_S = 60.0
+AUDIT_COLUMNS = columns(("at", "เวลา", "at"), ("username", "ผู้ใช้", "user"), ("action", "การกระทำ", "action"),
+                        ("status", "ผล (HTTP)", "status"), ("remote_addr", "จากที่อยู่", "from address"),
+                        ("correlation_id", "รหัสติดตาม", "correlation id"), ("request", "คำขอ", "request"),
+                        ("id", "ลำดับ", "id"))
 _SCOPES: dict[str, tuple[float, list[str]]] = {}
 
 
-class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, NotificationsRoutes, ApiDocsRoutes, UiRoutes):
+class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes, NotificationsRoutes, ApiDocsRoutes,
+                     UiRoutes):
     name = "gateway"
     plans = RpcProxy("plans")
     assessments = RpcProxy("assessments")
@@ -152,6 +159,7 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, NotificationsR
     @api(roles=("ops",))
     def audit(self, request, user):
         args = request.args
+        export_format(args)
         query = select(audit_log).order_by(audit_log.c.id.desc())
         for column in ("username", "status"):
             if args.get(column):
@@ -161,8 +169,8 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, NotificationsR
         query = query.limit(min(int_arg(args, "limit", 100), 1000)).offset(int_arg(args, "offset", 0))
         with self.uow.database.session() as session:
             rows = session.execute(query).mappings().all()
-        return 200, {"items": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
-                               for r in rows]}
+        items = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]
+        return 200, exported(request, {"items": items}, items, AUDIT_COLUMNS, "audit")
 
     @http("GET", "/api/v1/me")
     @api()
@@ -187,11 +195,5 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, NotificationsR
         if scope is not None and unit_code not in scope:
             raise InputError("not_found", "unit_code", "ไม่พบรายการนี้ในหน่วยงานของท่าน",
                              "not found within your unit", status=404)
-
-    # --- reporting ----------------------------------------------------------------------------------
-    @http("GET", "/api/v1/reports/directives/<string:directive_id>/compliance")
-    @api()
-    def directive_compliance(self, request, user, directive_id):
-        return 200, self.reporting.directive_compliance(directive_id, self._scope(user))
 
 
