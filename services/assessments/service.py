@@ -20,8 +20,8 @@ class AssessmentsService(ServiceBase):
     inbox = Inbox(handlers.EVENT_HANDLERS)
 
     @reliable_event_handler()
-    def consume(self, body: bytes, attempt: int):
-        return self.inbox.process(body, attempt)
+    def consume(self, messages: list[tuple[bytes, int]]):
+        return self.inbox.process_batch(messages)
 
     # --- submissions ----------------------------------------------------------------------------
     @rpc

@@ -85,8 +85,8 @@ class NotificationsService(ServiceBase):
     channels = ChannelsProvider()
 
     @reliable_event_handler()
-    def consume(self, body: bytes, attempt: int):
-        return self.inbox.process(body, attempt)
+    def consume(self, messages: list[tuple[bytes, int]]):
+        return self.inbox.process_batch(messages)
 
     def _dispatch(self) -> dict:
         pool = eventlet.GreenPool(SEND_CONCURRENCY)

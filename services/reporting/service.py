@@ -13,8 +13,8 @@ class ReportingService(ServiceBase):
     inbox = Inbox(handlers.event_handlers(SUBSCRIPTIONS["reporting"]))
 
     @reliable_event_handler()
-    def consume(self, body: bytes, attempt: int):
-        return self.inbox.process(body, attempt)
+    def consume(self, messages: list[tuple[bytes, int]]):
+        return self.inbox.process_batch(messages)
 
     @rpc
     def directive_compliance(self, directive_id: str, unit_codes: list[str] | None = None) -> dict:

@@ -8,6 +8,8 @@ import time
 from functools import partial
 
 import eventlet
+import eventlet.event
+import eventlet.semaphore
 import structlog
 from kombu import Queue
 from nameko.extensions import DependencyProvider, SharedExtension
@@ -165,7 +167,8 @@ class Inbox(DependencyProvider):
 
 class RawQueueConsumer(QueueConsumer):
     """nameko's queue consumer, except that a body kombu cannot decode still reaches the
-    entrypoint (which decodes it itself and dead-letters it) instead of breaking the loop."""
+    entrypoint (which decodes it itself and dead-letters it) instead of breaking the loop, and
+    that the prefetch covers whole batches rather than one message per worker."""
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
@@ -173,16 +176,36 @@ class RawQueueConsumer(QueueConsumer):
             consumer.on_decode_error = partial(self._undecodable, provider)
         return consumers
 
+    @property
+    def prefetch_count(self):
+        config = self.container.config
+        return batch_size(config) * (batch_concurrency(config, self.container.max_workers) + 1)
+
     def _undecodable(self, provider, message, exc):
         self.handle_message(provider, None, message)
 
 
-class ReliableEventHandler(Consumer):
-    """Consumes the service's work queue and acts on the Outcome the worker returns.
+def batch_size(config: dict) -> int:
+    """Most messages one worker handles in one transaction (CONSUMER_BATCH_SIZE, default 100)."""
+    return max(1, int(config.get("CONSUMER_BATCH_SIZE", 100)))
 
-    The worker must return an Outcome (see ``inbox.ReliableConsumer``). Retry and dead-letter
-    copies are published with confirms *before* the original is acked: a crash in between gives
-    a duplicate (absorbed by the inbox), never a loss.
+
+def batch_concurrency(config: dict, max_workers: int) -> int:
+    """Batches in flight at once (CONSUMER_CONCURRENCY): half the workers by default, leaving
+    the rest to RPC and timers; on SQLite more would only queue for the single writer."""
+    return max(1, int(config.get("CONSUMER_CONCURRENCY") or max(1, max_workers // 2)))
+
+
+class ReliableEventHandler(Consumer):
+    """Consumes the service's work queue in batches and acts on the Outcome of each message.
+
+    Batching is natural, not timed: a message that arrives while a batch slot is free is handled
+    at once (no added latency when traffic is light); messages that arrive while every slot is
+    busy wait in the prefetch and go together as the next batch. The worker gets
+    ``[(body, attempt), ...]`` and must return one Outcome per message, in order (see
+    ``inbox.ReliableConsumer.process_batch``). Retry and dead-letter copies are published with
+    confirms *before* the original is acked: a crash in between gives a duplicate (absorbed by
+    the inbox), never a loss.
     """
 
     queue_consumer = RawQueueConsumer()
@@ -196,35 +219,91 @@ class ReliableEventHandler(Consumer):
         self.queue = Queue(name, no_declare=True)
         self.publisher = ConfirmingPublisher(config["AMQP_URI"], declare_topology=False,
                                              heartbeat=config.get("HEARTBEAT", 30))
+        self.batch_size = batch_size(config)
+        self._slots = eventlet.semaphore.Semaphore(batch_concurrency(config, self.container.max_workers))
+        self._pending: list = []        # (message, attempt), in delivery order
+        self._arrived = eventlet.event.Event()
+        self._dispatching = False
         # Our queue must exist with its bindings before we consume from it.
         declare_platform_topology(config["AMQP_URI"])
         super().setup()
 
+    def start(self):
+        self._dispatching = True
+        self._dispatcher = self.container.spawn_managed_thread(self._dispatch_loop,
+                                                               identifier="batch_dispatcher")
+
     def stop(self):
-        super().stop()
+        super().stop()  # no more deliveries after this
+        self._dispatching = False
+        eventlet.sleep(0)  # let deliveries already handed to green threads reach the buffer
+        while self._pending:  # the container waits for these last batches before it stops
+            self._spawn_batch()
+        self._wake()
         self.publisher.close()
 
+    def kill(self):
+        self._dispatching = False
+        self._wake()
+        super().kill()
+
     def handle_message(self, body, message):
-        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0))
-        context_data = self.unpack_message_headers(message)
-        correlation_id = (message.properties or {}).get("correlation_id")
+        self._pending.append((message, int((message.headers or {}).get(ATTEMPT_HEADER, 0))))
+        self._wake()
+
+    def _wake(self):
+        if not self._arrived.ready():
+            self._arrived.send(True)
+
+    def _dispatch_loop(self):
+        while self._dispatching:
+            if not self._pending:
+                self._arrived = eventlet.event.Event()
+                self._arrived.wait()
+                continue
+            self._slots.acquire()  # while every slot is busy, the next batch grows
+            if not self._dispatching:
+                self._slots.release()
+                return
+            self._spawn_batch(slot_held=True)
+
+    def _spawn_batch(self, slot_held: bool = False) -> None:
+        batch, self._pending = self._pending[:self.batch_size], self._pending[self.batch_size:]
+        if not batch:
+            if slot_held:
+                self._slots.release()
+            return
+        first = batch[0][0]
+        context_data = self.unpack_message_headers(first)
+        correlation_id = (first.properties or {}).get("correlation_id")
         if correlation_id:
             context_data["correlation_id"] = correlation_id
-        handle_result = partial(self.handle_result, message)
+        messages = [message for message, _ in batch]
+        handle_result = partial(self.handle_result, messages, slot_held)
         try:
-            self.container.spawn_worker(self, (message.body, attempt), {},
+            self.container.spawn_worker(self, ([(m.body, attempt) for m, attempt in batch],), {},
                                         context_data=context_data, handle_result=handle_result)
-        except Exception:  # container being killed: give the message back
-            self.queue_consumer.requeue_message(message)
+        except Exception:  # container being killed: give the messages back
+            for message in messages:
+                self.queue_consumer.requeue_message(message)
+            if slot_held:
+                self._slots.release()
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
-        service = self.container.service_name
-        if exc_info is not None or not isinstance(result, (Ack, Retry, DeadLetter)):
-            reason = repr(exc_info[1]) if exc_info else f"worker returned {result!r}"
-            result = Retry(None, topo.retry_delays_ms()[0], 1, f"consumer crashed: {reason}")
-        self._settle(message, result)
-        metrics.MESSAGES_CONSUMED.labels(service, result.event_type or "unknown", result.outcome).inc()
-        return result, None  # the outcome is handled: nameko must not log it as an error
+    def handle_result(self, messages, slot_held, worker_ctx, result=None, exc_info=None):
+        try:
+            service = self.container.service_name
+            if exc_info is not None or not isinstance(result, list) or len(result) != len(messages):
+                reason = repr(exc_info[1]) if exc_info else f"worker returned {result!r}"[:300]
+                result = [Retry(None, topo.retry_delays_ms()[0], 1, f"consumer crashed: {reason}")] * len(messages)
+            for message, outcome in zip(messages, result):
+                if not isinstance(outcome, (Ack, Retry, DeadLetter)):
+                    outcome = Retry(None, topo.retry_delays_ms()[0], 1, f"worker returned {outcome!r}"[:300])
+                self._settle(message, outcome)
+                metrics.MESSAGES_CONSUMED.labels(service, outcome.event_type or "unknown", outcome.outcome).inc()
+        finally:
+            if slot_held:
+                self._slots.release()
+        return result, None  # the outcomes are handled: nameko must not log them as errors
 
     def _settle(self, message, outcome: Outcome) -> None:
         if isinstance(outcome, Ack):

@@ -1,6 +1,7 @@
 """The reliable event handler in a real nameko process: duplicates, retries, dead letters."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -96,6 +97,27 @@ def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue_and_others_ke
     assert headers["x-thongthin-queue"] == "reporting.events"
     assert dead.body == poison.to_json() and dead.properties["message_id"] == poison.message_id
     assert count(database, inbox) == 20  # the poison left no trace
+
+
+def test_a_backlog_is_consumed_in_batches_and_a_poison_message_only_splits_its_batch(consumer_process):
+    database, broker, _, log = consumer_process
+    poison = encode(miss(POISON_UNIT), correlation_id="c")
+    for i in range(600):
+        if i == 300:
+            broker.publish_raw(poison.to_json(), "assessments.deadline_missed.v1", message_id=poison.message_id)
+        broker.publish_raw(encode(miss("LAO-1", i), correlation_id=f"c-{i}").to_json(),
+                           "assessments.deadline_missed.v1")
+    assert wait_for(lambda: count(database, effects) == 600, timeout=60), log.read_text()[-3000:]
+    assert broker.wait_depth("thongthin.dead_letters", 1, timeout=30) == 1
+    time.sleep(0.5)
+    assert count(database, effects) == 600 and count(database, inbox) == 600
+    processed = [json.loads(line) for line in log.read_text().splitlines()
+                 if '"message_processed"' in line]
+    sizes = [entry.get("batch", 1) for entry in processed]
+    assert len(processed) == 600
+    assert max(sizes) > 1, "a backlog must be handled several messages per transaction"
+    assert any('"batch_split"' in line for line in log.read_text().splitlines())
+    assert broker.depth("reporting.events") == 0
 
 
 def test_malformed_and_unknown_messages_are_dead_lettered_at_once(consumer_process):

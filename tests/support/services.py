@@ -29,5 +29,5 @@ class ReportingUnderTest(ServiceBase):
     inbox = Inbox({event_type: record_effect for event_type in SUBSCRIPTIONS["reporting"]})
 
     @reliable_event_handler()
-    def consume(self, body: bytes, attempt: int):
-        return self.inbox.process(body, attempt)
+    def consume(self, messages: list[tuple[bytes, int]]):
+        return self.inbox.process_batch(messages)

@@ -112,3 +112,52 @@ def test_database_unavailable_is_retryable(tmp_path):
     (tmp_path / "test.db").mkdir()  # the file is now a directory: every connect fails
     outcome = consumer(database).process(encode(miss(), correlation_id="c").to_json())
     assert isinstance(outcome, Retry)
+
+
+# --- batches: one transaction for many messages, same outcomes as one by one ----------------------
+
+def test_a_batch_commits_every_effect_once_with_each_messages_own_correlation(database):
+    envelopes = [encode(miss(f"o-{n}"), correlation_id=f"corr-{n}") for n in range(5)]
+    outcomes = consumer(database).process_batch([(e.to_json(), 0) for e in envelopes])
+    assert outcomes == [Ack(DeadlineMissed.TYPE)] * 5
+    assert count(database, effects) == 5 and count(database, inbox) == 5
+    with database.session() as session:
+        rows = session.execute(select(outbox).order_by(outbox.c.id)).mappings().all()
+    assert [row["correlation_id"] for row in rows] == [f"corr-{n}" for n in range(5)]
+    for row, envelope in zip(rows, envelopes):
+        assert f'"causation_id":"{envelope.message_id}"' in row["body"]
+
+
+def test_duplicates_in_a_batch_and_across_batches_have_no_second_effect(database):
+    first, second = (encode(miss(f"o-{n}"), correlation_id="c").to_json() for n in range(2))
+    consumer(database).process(first)
+    outcomes = consumer(database).process_batch([(first, 0), (second, 0), (second, 0)])
+    assert [o.outcome for o in outcomes] == ["duplicate", "processed", "duplicate"]
+    assert count(database, effects) == 2 and count(database, inbox) == 2 and count(database, outbox) == 2
+
+
+def test_one_failing_message_costs_the_others_nothing_but_a_second_try(database):
+    calls = []
+
+    def fails_for_o2(event, uow, envelope):
+        calls.append(event.obligation_id)
+        if event.obligation_id == "o-2":
+            raise RuntimeError("peer not consistent yet")
+        record_effect(event, uow, envelope)
+    bodies = [(encode(miss(f"o-{n}"), correlation_id="c").to_json(), 0) for n in range(4)]
+    bodies.append((b"garbage", 0))
+    outcomes = consumer(database, fails_for_o2).process_batch(bodies)
+    assert [type(o).__name__ for o in outcomes] == ["Ack", "Ack", "Retry", "Ack", "DeadLetter"]
+    assert outcomes[2].attempt == 1 and "peer not consistent" in outcomes[2].reason
+    # the batch was rolled back and split: the effects of o-0 and o-1 exist once, o-2's not at all
+    with database.session() as session:
+        done = sorted(session.execute(select(effects.c.obligation_id)).scalars())
+    assert done == ["o-0", "o-1", "o-3"]
+    assert count(database, inbox) == 3 and count(database, outbox) == 3
+    assert calls.count("o-0") == 2  # once in the failed batch, once alone
+
+
+def test_a_batch_of_one_and_an_empty_batch(database):
+    assert consumer(database).process_batch([]) == []
+    body = encode(miss(), correlation_id="c").to_json()
+    assert consumer(database).process_batch([(body, 0)]) == [Ack(DeadlineMissed.TYPE)]
