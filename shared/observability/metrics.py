@@ -25,6 +25,9 @@ NOTIFICATIONS = Counter("thongthin_notifications_total",
                         ["service", "channel", "kind", "result"])
 
 
+NOTIFICATION_RESULTS = ("sent", "failed", "uncertain")
+
+
 def notification_attempt(channel: str, kind: str, error=None, service: str = "notifications") -> None:
     """Count one delivery attempt. ``error`` is the channel's ChannelError (None when sent); duck
     typed so this module needs nothing from the notifications service."""
@@ -32,8 +35,26 @@ def notification_attempt(channel: str, kind: str, error=None, service: str = "no
         result = "sent"
     else:
         result = "uncertain" if getattr(error, "uncertain", False) else "failed"
+    # Every result of this channel and class exists (at 0) from its first attempt on: a series
+    # born at 1 has no earlier sample, so rate() would not see the first failure.
+    for other in NOTIFICATION_RESULTS:
+        NOTIFICATIONS.labels(service, channel, kind, other)
     NOTIFICATIONS.labels(service, channel, kind, result).inc()
 
 
 def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+
+
+def exported_names() -> set[str]:
+    """Every sample name the thongthin_* metrics above put on /metrics (``_total`` of a counter,
+    ``_bucket``/``_sum``/``_count`` of a histogram): what alert rules and dashboards may query."""
+    names = set()
+    for value in list(globals().values()):
+        if isinstance(value, (Counter, Gauge, Histogram)):
+            for family in value.describe():
+                names.update(family.name + suffix for suffix in _SUFFIXES[family.type])
+    return names

@@ -19,6 +19,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from shared.config import DEFAULT_HTTP_PORTS, SERVICES, service_config
+from shared.observability import broker_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -222,12 +223,15 @@ def test_mail_sink_and_published_ports(services):
     assert "8000:8000" in published["gateway"]
     assert any(port.endswith("8025:8025") for port in published["mailpit"])
     assert any(port.endswith("9090:9090") for port in published["prometheus"])
+    assert any(port.endswith("3000:3000") for port in published["grafana"])
 
 
 def test_prometheus_service_mounts_the_scrape_config(services):
     prometheus = services["prometheus"]
     assert prometheus["image"].split(":")[0] == "prom/prometheus"
     assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    # rule_files are relative to the config file: rules/*.yml next to it in the container too
+    assert "./deploy/prometheus/rules:/etc/prometheus/rules:ro" in prometheus["volumes"]
 
 
 # --------------------------------------------------------------------------- prometheus
@@ -249,14 +253,28 @@ def test_prometheus_scrapes_every_service(path, host_of):
         assert job_configs[name].get("metrics_path", "/metrics") == "/metrics"
 
 
+@pytest.mark.parametrize("path, host", [(PROMETHEUS, "rabbitmq"), (PROMETHEUS_LOCAL, "127.0.0.1")],
+                         ids=["compose", "local"])
+def test_prometheus_scrapes_per_queue_broker_metrics_and_loads_the_rules(path, host):
+    config = yaml.safe_load(path.read_text())
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "rabbitmq"]
+    assert job["static_configs"] == [{"targets": [f"{host}:{broker_metrics.PORT}"]}]
+    assert job["metrics_path"] == broker_metrics.DETAILED_PATH
+    assert tuple(job["params"]["family"]) == broker_metrics.DETAILED_FAMILIES
+    assert config["rule_files"] == ["rules/*.yml"]
+    assert list((path.parent / "rules").glob("*.yml"))
+
+
 @pytest.mark.parametrize("path", [PROMETHEUS, PROMETHEUS_LOCAL], ids=["compose", "local"])
 def test_promtool_accepts_the_config(path):
+    """Also loads and checks the rule files. Fails (does not skip) without promtool: `make test`
+    installs it (scripts/install-system-deps.sh test)."""
     promtool = shutil.which("promtool")
-    if not promtool:
-        pytest.skip("promtool not installed (Debian package 'prometheus' provides it)")
+    assert promtool, "promtool not installed (Debian package 'prometheus': scripts/install-system-deps.sh test)"
     result = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "rules found" in result.stdout, result.stdout
 
 
 # --------------------------------------------------------------------------- docker compose
