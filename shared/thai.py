@@ -27,6 +27,7 @@ __all__ = [
     "ThaiInputError",
     "fiscal_year_be",
     "fiscal_year_bounds",
+    "fiscal_year_of_period",
     "format_date_en",
     "format_date_th",
     "format_datetime_th",
@@ -159,6 +160,21 @@ def fiscal_year_bounds(fiscal_year: int) -> tuple[date, date]:
     """First and last day (inclusive) of a B.E. fiscal year: 2565 → (2021-10-01, 2022-09-30)."""
     ending_ce_year = to_ce_year(parse_be_year(fiscal_year, "fiscal_year"))
     return date(ending_ce_year - 1, 10, 1), date(ending_ce_year, 9, 30)
+
+
+_PERIOD_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_PERIOD_FISCAL = re.compile(r"FY(\d{4})(?:-Q[1-4])?")
+
+
+def fiscal_year_of_period(label: str) -> int | None:
+    """B.E. fiscal year of a canonical period label: ``2569-11`` (Nov 2026) → 2570,
+    ``2569-09`` → 2569, ``FY2569-Q1`` and ``FY2569`` → 2569; None for any other label."""
+    if match := _PERIOD_MONTH.fullmatch(label):
+        year, month = int(match.group(1)), int(match.group(2))
+        return year + 1 if month >= 10 else year
+    if match := _PERIOD_FISCAL.fullmatch(label):
+        return int(match.group(1))
+    return None
 
 
 def _bangkok_date(moment: date | datetime) -> date:

@@ -1,72 +1,35 @@
 """Projections of reporting: every event is logged, then folded into the read models."""
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 
+from services.reporting import projection
 from services.reporting.models import directive_summary, directive_units, event_log
+from services.reporting.queries import (achievement_report, cascade, compliance, compliance_matrix,  # noqa: F401
+                                        known_periods, notification_effectiveness, overdue)
 from shared.contracts import Envelope
-from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, DeadlineMissed,
-                                     DirectiveIssued, Event, IndicatorSubmitted, NotificationSent,
-                                     ObligationOpened)
+from shared.contracts.events import Event
 from shared.db import UnitOfWork
 from shared.errors import not_found
 
 
-def _ensure_unit_row(session, directive_id: str, unit_code: str) -> None:
-    exists = session.execute(select(directive_units.c.unit_code).where(
-        directive_units.c.directive_id == directive_id, directive_units.c.unit_code == unit_code)).first()
-    if not exists:
-        session.execute(insert(directive_units).values(directive_id=directive_id, unit_code=unit_code,
-                                                       report_status="pending"))
-
-
-def _set_unit(session, directive_id, unit_code, **values) -> None:
-    _ensure_unit_row(session, directive_id, unit_code)
-    session.execute(update(directive_units).where(
-        directive_units.c.directive_id == directive_id, directive_units.c.unit_code == unit_code)
-        .values(**values))
-
-
 def project(session, envelope: Envelope, event: Event) -> None:
     """Fold one event into the read models (also used by rebuild)."""
-    if isinstance(event, DirectiveIssued):
-        if not session.execute(select(directive_summary.c.directive_id)
-                               .where(directive_summary.c.directive_id == event.directive_id)).first():
-            session.execute(insert(directive_summary).values(
-                directive_id=event.directive_id, document_number=event.document_number,
-                title_th=event.title_th, issued_at=envelope.occurred_at,
-                addressee_count=event.addressee_count))
-    elif isinstance(event, AssignmentCreated):
-        _set_unit(session, event.directive_id, event.unit_code, assignment_id=event.assignment_id,
-                  assigned_at=envelope.occurred_at)
-    elif isinstance(event, AssignmentAcknowledged):
-        _set_unit(session, event.directive_id, event.unit_code, acknowledged_at=event.acknowledged_at)
-    elif isinstance(event, ObligationOpened) and event.directive_id:
-        _set_unit(session, event.directive_id, event.unit_code, obligation_id=event.obligation_id,
-                  due_at=event.due_at)
-    elif isinstance(event, IndicatorSubmitted) and event.directive_id:
-        _set_unit(session, event.directive_id, event.unit_code, submitted_at=event.submitted_at,
-                  report_status="on_time" if event.on_time else "late")
-    elif isinstance(event, DeadlineMissed) and event.directive_id:
-        _ensure_unit_row(session, event.directive_id, event.unit_code)
-        # A miss never overrides a submission that arrived first (events may be reordered).
-        session.execute(update(directive_units).where(
-            directive_units.c.directive_id == event.directive_id,
-            directive_units.c.unit_code == event.unit_code,
-            directive_units.c.report_status == "pending").values(
-            report_status="missed", missed_at=event.detected_at))
-    elif isinstance(event, NotificationSent):
-        column = "reminders_sent" if event.kind == "reminder" else "escalations_sent"
-        session.execute(update(directive_units).where(
-            directive_units.c.obligation_id == event.subject_ref).values(
-            **{column: directive_units.c[column] + 1}))
+    projection.project(session, envelope, event)
+
+
+_LOG_INSERT = insert(event_log)
+
+
+def log_row(envelope: Envelope) -> dict:
+    return {"message_id": envelope.message_id, "event_type": envelope.type, "occurred_at": envelope.occurred_at,
+            "correlation_id": envelope.correlation_id, "envelope": envelope.model_dump_json()}
 
 
 def record_and_project(event: Event, uow: UnitOfWork, envelope: Envelope) -> None:
-    uow.session.execute(insert(event_log).values(
-        message_id=envelope.message_id, event_type=envelope.type, occurred_at=envelope.occurred_at,
-        correlation_id=envelope.correlation_id, envelope=envelope.model_dump_json()))
-    project(uow.session, envelope, event)
+    """Keep the event (rebuild replays the log) and fold it into the read models; never commits."""
+    uow.session.execute(_LOG_INSERT, log_row(envelope))
+    projection.project(uow.session, envelope, event)
 
 
 def event_handlers(types: list[str]) -> dict:

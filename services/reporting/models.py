@@ -1,7 +1,7 @@
 """Tables of the reporting service: the events it consumed, and read models built from them."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Date, Float, Index, Integer, MetaData, String, Table, Text
 
 from shared.types import UTCDateTime
 
@@ -45,3 +45,140 @@ directive_units = Table(
     Column("escalations_sent", Integer, nullable=False, server_default="0"),
 )
 Index("ix_rm_directive_units_obligation", directive_units.c.obligation_id)
+
+# Columns added to the cascade read model (0002): the tree of assignments and forwarding.
+directive_units.append_column(Column("parent_assignment_id", String(36), nullable=True))
+directive_units.append_column(Column("forwarded_at", UTCDateTime(), nullable=True))
+directive_units.append_column(Column("state", String(24), nullable=True))
+directive_units.append_column(Column("state_at", UTCDateTime(), nullable=True))
+
+# --- read models of issue #7 (0002_read_models) ------------------------------------------------------
+
+# The registry as reporting sees it (from org_unit_changed). ``province_unit`` and ``district_unit``
+# are the unit's ancestors at the provincial and district office levels (or the unit itself when it
+# hangs directly below a higher level, e.g. a PAO below its PLO): the keys every rollup groups by.
+units = Table(
+    "rm_units", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("level", String(32), nullable=False),
+    Column("lao_type", String(32), nullable=True),
+    Column("parent_code", String(32), nullable=True),
+    Column("name_th", Text, nullable=False),
+    Column("province_code", String(16), nullable=True),
+    Column("district_code", String(16), nullable=True),
+    Column("province_unit", String(32), nullable=True),
+    Column("district_unit", String(32), nullable=True),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_to", Date, nullable=True),
+    Column("changed_at", UTCDateTime(), nullable=False),  # occurred_at of the newest event applied
+)
+Index("ix_rm_units_parent", units.c.parent_code)
+Index("ix_rm_units_province", units.c.province_unit)
+Index("ix_rm_units_district", units.c.district_unit)
+
+# One row per obligation: where it stands (facts from every event about it, and the status they give).
+obligations = Table(
+    "rm_obligations", metadata,
+    Column("obligation_id", String(36), primary_key=True),
+    Column("unit_code", String(32), nullable=False),
+    Column("province_unit", String(32), nullable=True),
+    Column("district_unit", String(32), nullable=True),
+    Column("lao_type", String(32), nullable=True),
+    Column("rule_id", String(36), nullable=True),
+    Column("directive_id", String(36), nullable=True),
+    Column("indicator_code", String(64), nullable=True),
+    Column("indicator_name_th", Text, nullable=True),
+    Column("period", String(32), nullable=True),
+    Column("due_at", UTCDateTime(), nullable=True),
+    Column("extended_due_at", UTCDateTime(), nullable=True),   # the latest extension granted
+    Column("missed_at", UTCDateTime(), nullable=True),         # the latest deadline_missed
+    Column("missed_due_at", UTCDateTime(), nullable=True),     # the deadline that miss was about
+    Column("first_submitted_at", UTCDateTime(), nullable=True),
+    Column("last_on_time", Integer, nullable=True),            # 1/0: was the latest submission on time
+    Column("last_submitted_at", UTCDateTime(), nullable=True),
+    Column("submissions", Integer, nullable=False, server_default="0"),
+    Column("extended", Integer, nullable=False, server_default="0"),
+    Column("returned", Integer, nullable=False, server_default="0"),
+    Column("cancelled", Integer, nullable=False, server_default="0"),
+    # on_time | late | missing | pending | cancelled (see domain.STATUS_SQL)
+    Column("status", String(12), nullable=False, server_default="pending"),
+)
+# Covering indexes of the dashboard aggregates (nation by province, province by district, unit).
+Index("ix_rm_obligations_period_province", obligations.c.period, obligations.c.province_unit,
+      obligations.c.status, obligations.c.extended, obligations.c.returned, obligations.c.lao_type,
+      obligations.c.rule_id)
+Index("ix_rm_obligations_province_period", obligations.c.province_unit, obligations.c.period,
+      obligations.c.district_unit, obligations.c.status, obligations.c.extended, obligations.c.returned,
+      obligations.c.lao_type, obligations.c.rule_id)
+Index("ix_rm_obligations_district_period", obligations.c.district_unit, obligations.c.period,
+      obligations.c.unit_code, obligations.c.status)
+Index("ix_rm_obligations_unit_period", obligations.c.unit_code, obligations.c.period)
+Index("ix_rm_obligations_status_due", obligations.c.status, obligations.c.due_at)
+
+periods = Table(
+    "rm_periods", metadata,
+    Column("period", String(32), primary_key=True),
+    Column("fiscal_year_be", Integer, nullable=True),
+)
+
+indicators = Table(
+    "rm_indicators", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name_th", Text, nullable=False),
+    Column("unit_of_measure", String(64), nullable=True),
+    Column("value_type", String(16), nullable=True),
+    Column("direction", String(16), nullable=True),
+)
+
+# Yearly targets; scope is a unit code, a group such as "level:lao" / "lao_type:sao", or "*".
+targets = Table(
+    "rm_targets", metadata,
+    Column("indicator_code", String(64), primary_key=True),
+    Column("fiscal_year_be", Integer, primary_key=True),
+    Column("scope", String(64), primary_key=True),
+    Column("plan_id", String(64), primary_key=True),
+    Column("value", Float, nullable=True),        # None: no target that year (not zero)
+    Column("set_at", UTCDateTime(), nullable=False),
+)
+
+# The latest value reported per unit, indicator and period (a resubmission replaces it).
+values = Table(
+    "rm_values", metadata,
+    Column("unit_code", String(32), primary_key=True),
+    Column("indicator_code", String(64), primary_key=True),
+    Column("period", String(32), primary_key=True),
+    Column("fiscal_year_be", Integer, nullable=True),
+    Column("value", Float, nullable=False),
+    Column("submitted_at", UTCDateTime(), nullable=False),
+)
+# The nation-wide trend of an indicator over a fiscal year, from the index alone (a province or a
+# district reads its units' rows by primary key instead).
+Index("ix_rm_values_trend", values.c.indicator_code, values.c.fiscal_year_be, values.c.period, values.c.value)
+
+# Pre-aggregated per unit, indicator and fiscal year: what achievement needs without the values.
+achievement = Table(
+    "rm_achievement", metadata,
+    Column("indicator_code", String(64), primary_key=True),
+    Column("fiscal_year_be", Integer, primary_key=True),
+    Column("unit_code", String(32), primary_key=True),
+    Column("latest_period", String(32), nullable=False),
+    Column("latest_value", Float, nullable=False),
+    Column("sum_value", Float, nullable=False),     # sum of the latest value of every period
+    Column("periods", Integer, nullable=False),     # periods with a value
+)
+
+# Every notification delivery (from notification_sent / notification_failed).
+deliveries = Table(
+    "rm_deliveries", metadata,
+    Column("delivery_id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("recipient_code", String(32), nullable=False),
+    Column("subject_ref", String(36), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("late", Integer, nullable=False, server_default="0"),
+    Column("failed_at", UTCDateTime(), nullable=True),
+    Column("failed_final", Integer, nullable=False, server_default="0"),
+)
+Index("ix_rm_deliveries_subject", deliveries.c.subject_ref)

@@ -16,12 +16,48 @@ class ReportingService(ServiceBase):
     def consume(self, messages: list[tuple[bytes, int]]):
         return self.inbox.process_batch(messages)
 
+    def _read(self, query, *args, **kwargs):
+        with self.uow.database.session() as session:
+            return query(session, *args, **kwargs)
+
     @rpc
     def directive_compliance(self, directive_id: str, unit_codes: list[str] | None = None) -> dict:
-        with self.uow.database.session() as session:
-            return handlers.directive_compliance(session, directive_id, unit_codes)
+        return self._read(handlers.directive_compliance, directive_id, unit_codes)
 
     @rpc
     def event_count(self) -> int:
-        with self.uow.database.session() as session:
-            return handlers.event_count(session)
+        return self._read(handlers.event_count)
+
+    # --- dashboards (docs/reporting.md) --------------------------------------------------------
+
+    @rpc
+    def compliance(self, unit_code: str | None = None, period: str | None = None, rule_id: str | None = None,
+                   lao_type: str | None = None) -> dict:
+        return self._read(handlers.compliance, unit_code, period, rule_id, lao_type)
+
+    @rpc
+    def compliance_matrix(self, unit_code: str | None = None, periods: list[str] | None = None,
+                          rule_id: str | None = None) -> dict:
+        return self._read(handlers.compliance_matrix, unit_code, periods, rule_id)
+
+    @rpc
+    def cascade(self, directive_id: str, unit_code: str | None = None) -> dict:
+        return self._read(handlers.cascade, directive_id, unit_code)
+
+    @rpc
+    def achievement(self, indicator_code: str, fiscal_year_be: int, unit_code: str | None = None,
+                    plan_id: str | None = None) -> dict:
+        return self._read(handlers.achievement_report, indicator_code, fiscal_year_be, unit_code, plan_id)
+
+    @rpc
+    def notification_effectiveness(self, unit_code: str | None = None, period: str | None = None) -> dict:
+        return self._read(handlers.notification_effectiveness, unit_code, period)
+
+    @rpc
+    def overdue(self, unit_code: str | None = None, limit: int = 100, offset: int = 0,
+                sort: str | None = None) -> dict:
+        return self._read(handlers.overdue, unit_code, limit, offset, sort)
+
+    @rpc
+    def dashboard_periods(self) -> list[str]:
+        return self._read(handlers.known_periods)

@@ -1,0 +1,152 @@
+"""Pure rules of the reporting read models: where a unit sits in the rollup tree, what status an
+obligation has, rates, and achievement against targets. No SQLAlchemy, no nameko.
+
+The definitions are the ones docs/reporting.md states; the SQL in projection.py applies the same
+obligation status rule row by row (``obligation_status`` is its executable specification).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from statistics import median
+
+from services.assessments.domain import achievement as achievement_status  # one definition platform-wide
+from services.assessments.domain import at_risk as off_trajectory
+from shared.thai import fiscal_year_be, fiscal_year_bounds
+
+# Levels above the provinces: looking at any of them means looking at the nation.
+NATIONAL_LEVELS = frozenset({"ministry", "ministry_office", "department", "department_bureau"})
+PROVINCE_LEVEL = "provincial_office"
+DISTRICT_LEVEL = "district_office"
+
+STATUSES = ("on_time", "late", "missing", "pending")
+FLAGS = ("extended", "returned")
+
+
+def unit_keys(code: str, level: str, parent: dict | None) -> tuple[str | None, str | None]:
+    """(province_unit, district_unit) of a unit, from its parent's keys.
+
+    A unit right below the national levels (a PLO, or BMA which hangs below MOI) is its own
+    province; a unit right below a province that is not a district office (a PAO, Pattaya) is its
+    own district. The national levels themselves have neither.
+    """
+    if level in NATIONAL_LEVELS:
+        return None, None
+    parent_level = parent["level"] if parent else None
+    if level == PROVINCE_LEVEL or parent is None or parent_level in NATIONAL_LEVELS:
+        province = code
+    else:
+        province = parent["province_unit"]
+    if level == PROVINCE_LEVEL:
+        district = None
+    elif level == DISTRICT_LEVEL or parent is None or parent_level in NATIONAL_LEVELS | {PROVINCE_LEVEL}:
+        district = code
+    else:
+        district = parent["district_unit"]
+    return province, district
+
+
+def obligation_status(*, cancelled: bool, last_submitted_at: datetime | None, last_on_time: bool | None,
+                      missed_at: datetime | None, missed_due_at: datetime | None,
+                      extended_due_at: datetime | None) -> str:
+    """cancelled | on_time | late | missing | pending, from the facts gathered in any order.
+
+    - a submission after the latest miss (or with no miss) decides: on time or late as
+      assessments judged the latest submission against the effective deadline;
+    - else a miss about the current effective deadline (no extension granted after it) = missing;
+    - else a submission that a later miss was superseded by an extension still counts as above;
+    - else pending (not yet due, or due and not yet swept).
+    """
+    if cancelled:
+        return "cancelled"
+    if last_submitted_at is not None and (missed_at is None or last_submitted_at >= missed_at):
+        return "on_time" if last_on_time else "late"
+    if missed_at is not None and (extended_due_at is None or missed_due_at >= extended_due_at):
+        return "missing"
+    if last_submitted_at is not None:
+        return "on_time" if last_on_time else "late"
+    return "pending"
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    """0..1 rounded to 4 places; None when there is nothing to divide by."""
+    if not denominator:
+        return None
+    return round(min(numerator, denominator) / denominator, 4)
+
+
+def counts(on_time=0, late=0, missing=0, pending=0, extended=0, returned=0) -> dict:
+    expected = on_time + late + missing + pending
+    return {"expected": expected, "on_time": on_time, "late": late, "extended": extended,
+            "missing": missing, "returned": returned, "pending": pending,
+            "on_time_rate": rate(on_time, expected), "reported_rate": rate(on_time + late, expected)}
+
+
+def add_counts(total: dict, part: dict) -> None:
+    for key in ("on_time", "late", "missing", "pending", "extended", "returned"):
+        total[key] = total.get(key, 0) + part.get(key, 0)
+
+
+# --- achievement -------------------------------------------------------------------------------------
+
+def target_scopes(unit_code: str, level: str | None, lao_type: str | None) -> list[str]:
+    """Most specific first, as assessments resolves them: the unit, its LAO type, its level, everyone."""
+    return ([unit_code] + ([f"lao_type:{lao_type}"] if lao_type else [])
+            + ([f"level:{level}"] if level else []) + ["*"])
+
+
+def resolve_target(by_scope: dict[str, float | None], unit_code: str, level: str | None,
+                   lao_type: str | None) -> tuple[bool, float | None]:
+    """(a target row applies, its value). A row whose value is None means "no target that year"."""
+    for scope in target_scopes(unit_code, level, lao_type):
+        if scope in by_scope:
+            return True, by_scope[scope]
+    return False, None
+
+
+def is_cumulative(value_type: str | None) -> bool:
+    """A count adds up over the year (the year's actual is the sum); any other value is a level
+    (the year's actual is the latest one). Same rule as assessments' achievement."""
+    return value_type == "count"
+
+
+def months_elapsed(fiscal_year: int, today: date) -> int | None:
+    """Months of a fiscal year begun by ``today`` (1..12) while it runs; None before or after it."""
+    start, end = fiscal_year_bounds(fiscal_year)
+    if not start <= today <= end:
+        return None
+    return (today.year - start.year) * 12 + today.month - start.month + 1
+
+
+def unit_achievement(*, direction: str, value_type: str | None, target: float | None,
+                     latest_value: float | None, sum_value: float | None, months: int | None) -> dict:
+    """Status and at-risk flag of one unit for one indicator and fiscal year.
+
+    status: achieved / not_achieved (actual against target by direction) / no_target / no_data.
+    at_risk (only while the fiscal year runs, ``months`` = months elapsed): the year-to-date sum of a
+    count short of the pro-rated target, or the latest level short of the target, by more than 10 %
+    (assessments.domain.at_risk). After the year ends the status is final and nothing is at risk.
+    """
+    cumulative = is_cumulative(value_type)
+    actual = (sum_value if cumulative else latest_value) if latest_value is not None else None
+    status = achievement_status(direction or "increase", actual, target)
+    risky = bool(months and actual is not None and target is not None
+                 and off_trajectory(direction or "increase", cumulative, [actual], months, 12, target))
+    return {"actual": actual, "status": status, "at_risk": risky}
+
+
+def mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def median_seconds(values: list[float]) -> float | None:
+    return round(median(values), 1) if values else None
+
+
+def today_bangkok(now: datetime) -> date:
+    """The Bangkok calendar date of an aware UTC instant (fiscal years turn at Bangkok midnight)."""
+    from shared.thai import BANGKOK
+    return now.astimezone(BANGKOK).date()
+
+
+__all__ = ["NATIONAL_LEVELS", "STATUSES", "add_counts", "counts", "fiscal_year_be", "mean", "median_seconds",
+           "months_elapsed", "obligation_status", "rate", "resolve_target", "unit_achievement", "unit_keys"]

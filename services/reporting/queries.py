@@ -1,0 +1,443 @@
+"""Dashboard queries over the read models (the RPC contract in docs/reporting.md).
+
+A node is the nation (``None``, or a unit at a national level such as MOI or DLA), a province
+(a PLO, or a unit directly below the nation such as BMA), a district (a DLO) or a unit. Its
+children are the next level down; obligations carry their unit's province and district keys, so
+every rollup is one GROUP BY over a covering index.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, literal, select, true
+
+from services.reporting import domain
+from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, indicators,
+                                       obligations, periods, targets, units, values)
+from shared.contracts import utcnow
+from shared.errors import InputError, not_found
+from shared.listing import order_by
+
+NATION = {"code": None, "name_th": "ทั้งประเทศ", "level": "nation"}
+
+
+@dataclass(frozen=True)
+class Node:
+    code: str | None
+    name_th: str
+    level: str
+    kind: str            # nation | province | district | unit
+    lao_type: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "name_th": self.name_th, "level": self.level}
+
+
+def node(session, unit_code: str | None, field: str = "unit_code") -> Node:
+    if unit_code in (None, ""):
+        return Node(None, NATION["name_th"], "nation", "nation")
+    row = session.execute(select(units).where(units.c.code == unit_code)).mappings().first()
+    if row is None:
+        raise not_found(field, "หน่วยงาน", "unit", unit_code)
+    if row["level"] in domain.NATIONAL_LEVELS:
+        kind = "nation"
+    elif row["level"] == "lao":
+        kind = "unit"
+    elif row["district_unit"] == unit_code:
+        kind = "district"
+    elif row["province_unit"] == unit_code:
+        kind = "province"
+    else:
+        kind = "unit"
+    return Node(unit_code, row["name_th"], row["level"], kind, row["lao_type"])
+
+
+def _scope(table, n: Node):
+    """(WHERE clause, column giving each row's child of ``n``) for a table with the unit keys."""
+    if n.kind == "nation":
+        return true(), table.c.province_unit
+    if n.kind == "province":
+        return table.c.province_unit == n.code, table.c.district_unit
+    if n.kind == "district":
+        return table.c.district_unit == n.code, table.c.unit_code if "unit_code" in table.c else table.c.code
+    column = table.c.unit_code if "unit_code" in table.c else table.c.code
+    return column == n.code, column
+
+
+def _unit_rows(session, codes) -> dict[str, dict]:
+    codes = sorted({c for c in codes if c})
+    if not codes:
+        return {}
+    result = {}
+    for start in range(0, len(codes), 500):
+        for row in session.execute(select(units.c.code, units.c.name_th, units.c.level, units.c.lao_type)
+                                   .where(units.c.code.in_(codes[start:start + 500]))).mappings():
+            result[row["code"]] = dict(row)
+    return result
+
+
+def known_periods(session) -> list[str]:
+    rows = session.execute(select(periods.c.period, periods.c.fiscal_year_be)).all()
+    return [label for label, _ in sorted(rows, key=lambda r: (r[1] or 0, r[0]))]
+
+
+def _iso(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _check_period(session, period: str | None, field: str = "period") -> None:
+    if period is not None and session.execute(select(periods.c.period).where(periods.c.period == period)).first() is None:
+        raise not_found(field, "งวดรายงาน", "period", period)
+
+
+# --- compliance ------------------------------------------------------------------------------------
+
+def _status_counts(session, n: Node, group, where: list) -> dict[str | None, dict]:
+    c = obligations.c
+    query = (select(group.label("child"), c.status, func.count().label("n"),
+                    func.sum(c.extended).label("extended"), func.sum(c.returned).label("returned"))
+             .where(*where, c.status != "cancelled").group_by(group, c.status))
+    per_child: dict[str | None, dict] = defaultdict(dict)
+    for child, status, n_rows, extended, returned in session.execute(query).all():
+        bucket = per_child[child]
+        bucket[status] = bucket.get(status, 0) + n_rows
+        bucket["extended"] = bucket.get("extended", 0) + int(extended or 0)
+        bucket["returned"] = bucket.get("returned", 0) + int(returned or 0)
+    return per_child
+
+
+def compliance(session, unit_code: str | None = None, period: str | None = None, rule_id: str | None = None,
+               lao_type: str | None = None) -> dict:
+    n = node(session, unit_code)
+    c = obligations.c
+    scope, group = _scope(obligations, n)
+    where = [scope]
+    if period:
+        where.append(c.period == period)
+    if rule_id:
+        where.append(c.rule_id == rule_id)
+    if lao_type:
+        where.append(c.lao_type == lao_type)
+    all_periods = known_periods(session)
+    if n.kind == "unit":
+        rows = session.execute(select(obligations).where(*where, c.status != "cancelled")
+                               .order_by(c.period, c.rule_id, c.obligation_id)).mappings().all()
+        totals: dict = {}
+        children = []
+        for row in rows:
+            single = {row["status"]: 1, "extended": row["extended"], "returned": row["returned"]}
+            domain.add_counts(totals, single)
+            children.append({"code": n.code, "name_th": n.name_th, "level": n.level, "lao_type": n.lao_type,
+                             "obligation_id": row["obligation_id"], "rule_id": row["rule_id"],
+                             "directive_id": row["directive_id"], "period": row["period"],
+                             "indicator_code": row["indicator_code"], "indicator_name_th": row["indicator_name_th"],
+                             "due_at": _iso(row["due_at"]), "extended_due_at": _iso(row["extended_due_at"]),
+                             "submitted_at": _iso(row["last_submitted_at"]), "status": row["status"],
+                             **domain.counts(**single)})
+        return {"unit": n.as_dict(), "period": period, "periods": all_periods,
+                "totals": domain.counts(**totals), "children": children}
+    per_child = _status_counts(session, n, group, where)
+    names = _unit_rows(session, per_child)
+    totals = {}
+    children = []
+    for child, bucket in per_child.items():
+        domain.add_counts(totals, bucket)
+        info = names.get(child) or ({"name_th": n.name_th, "level": n.level, "lao_type": n.lao_type}
+                                    if child is None or child == n.code else {"name_th": child, "level": None,
+                                                                              "lao_type": None})
+        children.append({"code": child if child is not None else n.code, "name_th": info["name_th"],
+                         "level": info["level"], "lao_type": info["lao_type"], **domain.counts(**bucket)})
+    children.sort(key=lambda row: (row["code"] or ""))
+    by_type = _by_lao_type(session, where) if n.kind != "unit" else []
+    return {"unit": n.as_dict(), "period": period, "periods": all_periods, "totals": domain.counts(**totals),
+            "children": children, "by_lao_type": by_type}
+
+
+def _by_lao_type(session, where: list) -> list[dict]:
+    c = obligations.c
+    per_type: dict = defaultdict(dict)
+    for lao_type, status, n_rows, extended, returned in session.execute(
+            select(c.lao_type, c.status, func.count(), func.sum(c.extended), func.sum(c.returned))
+            .where(*where, c.status != "cancelled").group_by(c.lao_type, c.status)).all():
+        domain.add_counts(per_type[lao_type], {status: n_rows, "extended": int(extended or 0),
+                                               "returned": int(returned or 0)})
+    return [{"lao_type": key, **domain.counts(**value)} for key, value in sorted(per_type.items(),
+                                                                                  key=lambda kv: kv[0] or "")]
+
+
+def compliance_matrix(session, unit_code: str | None = None, periods_: list[str] | None = None,
+                      rule_id: str | None = None) -> dict:
+    n = node(session, unit_code)
+    c = obligations.c
+    chosen = list(periods_) if periods_ else known_periods(session)[-12:]
+    scope, group = _scope(obligations, n)
+    if n.kind == "unit":
+        group = c.unit_code
+    where = [scope, c.period.in_(chosen)] if chosen else [scope, literal(False)]
+    if rule_id:
+        where.append(c.rule_id == rule_id)
+    cells: dict = defaultdict(lambda: defaultdict(dict))
+    for child, period, status, n_rows in session.execute(
+            select(group, c.period, c.status, func.count()).where(*where, c.status != "cancelled")
+            .group_by(group, c.period, c.status)).all():
+        bucket = cells[child][period]
+        bucket[status] = bucket.get(status, 0) + n_rows
+    names = _unit_rows(session, cells)
+    rows = []
+    for child in sorted(cells, key=lambda code: code or ""):
+        info = names.get(child) or {"name_th": n.name_th if child in (None, n.code) else child}
+        rows.append({"code": child if child is not None else n.code, "name_th": info["name_th"],
+                     "cells": {p: domain.counts(**cells[child][p])["on_time_rate"] if p in cells[child] else None
+                               for p in chosen}})
+    return {"unit": n.as_dict(), "periods": chosen, "rows": rows}
+
+
+# --- cascade ---------------------------------------------------------------------------------------
+
+def _seconds(later, earlier) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return round((later - earlier).total_seconds(), 1)
+
+
+def cascade(session, directive_id: str, unit_code: str | None = None) -> dict:
+    summary = session.execute(select(directive_summary).where(
+        directive_summary.c.directive_id == directive_id)).mappings().first()
+    if summary is None:
+        raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
+    n = node(session, unit_code)
+    d = directive_units.c
+    rows = session.execute(
+        select(directive_units, units.c.name_th, units.c.level, units.c.parent_code.label("registry_parent"),
+               units.c.province_unit, units.c.district_unit)
+        .select_from(directive_units.outerjoin(units, units.c.code == d.unit_code))
+        .where(d.directive_id == directive_id)).mappings().all()
+    by_assignment = {row["assignment_id"]: row for row in rows if row["assignment_id"]}
+    items = []
+    for row in rows:
+        if n.kind != "nation" and n.code not in (row["unit_code"], row["province_unit"], row["district_unit"]):
+            continue
+        parent = by_assignment.get(row["parent_assignment_id"])
+        started = parent["assigned_at"] if parent else summary["issued_at"]
+        state = row["state"] or ("forwarded" if row["forwarded_at"] else "acknowledged" if row["acknowledged_at"]
+                                 else "received" if row["assigned_at"] else "not_received")
+        items.append({
+            "unit_code": row["unit_code"], "name_th": row["name_th"], "level": row["level"],
+            "parent_code": parent["unit_code"] if parent else row["registry_parent"],
+            "received_at": _iso(row["assigned_at"]), "acknowledged_at": _iso(row["acknowledged_at"]),
+            "forwarded_at": _iso(row["forwarded_at"]), "hop_s": _seconds(row["assigned_at"], started),
+            "acknowledge_s": _seconds(row["acknowledged_at"], row["assigned_at"]), "state": state,
+            "report_status": row["report_status"]})
+    per_level: dict = defaultdict(list)
+    for item in items:
+        per_level[item["level"] or "unknown"].append(item)
+    order = ["ministry", "ministry_office", "department", "department_bureau", "provincial_office",
+             "district_office", "lao"]
+    levels = []
+    for level in sorted(per_level, key=lambda name: (order.index(name) if name in order else len(order), name)):
+        group = per_level[level]
+        hops = [item["hop_s"] for item in group if item["hop_s"] is not None]
+        acknowledged = sum(1 for item in group if item["acknowledged_at"])
+        levels.append({"level": level, "units": len(group),
+                       "received": sum(1 for item in group if item["received_at"]),
+                       "acknowledged": acknowledged,
+                       "forwarded": sum(1 for item in group if item["forwarded_at"]),
+                       "acknowledgement_rate": domain.rate(acknowledged, len(group)),
+                       "median_hop_s": domain.median_seconds(hops), "max_hop_s": max(hops) if hops else None})
+    items.sort(key=lambda item: item["unit_code"])
+    slowest = sorted((item for item in items if item["hop_s"] is not None), key=lambda item: -item["hop_s"])[:10]
+    return {"directive": {"directive_id": directive_id, "document_number": summary["document_number"],
+                          "title_th": summary["title_th"], "issued_at": _iso(summary["issued_at"]),
+                          "addressee_count": summary["addressee_count"]},
+            "unit": n.as_dict(), "levels": levels, "units": items, "slowest_hops": slowest}
+
+
+# --- achievement -----------------------------------------------------------------------------------
+
+def _targets(session, indicator_code: str, fiscal_year: int, plan_id: str | None) -> dict[str, float | None]:
+    """Target per scope; when several plans set one for the same scope, the latest set wins."""
+    query = select(targets.c.scope, targets.c.value, targets.c.set_at).where(
+        targets.c.indicator_code == indicator_code, targets.c.fiscal_year_be == fiscal_year)
+    if plan_id:
+        query = query.where(targets.c.plan_id == plan_id)
+    by_scope: dict = {}
+    for scope, value, set_at in sorted(session.execute(query).all(), key=lambda r: r[2]):
+        by_scope[scope] = value
+    return by_scope
+
+
+def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_code: str | None = None,
+                       plan_id: str | None = None, now: datetime | None = None) -> dict:
+    if not isinstance(fiscal_year_be, int) or isinstance(fiscal_year_be, bool) or not 2400 <= fiscal_year_be <= 2699:
+        raise InputError("invalid", "fiscal_year_be", "ปีงบประมาณต้องเป็นปี พ.ศ. สี่หลัก เช่น 2569",
+                         "fiscal_year_be must be a B.E. year such as 2569", status=422)
+    indicator = session.execute(select(indicators).where(indicators.c.code == indicator_code)).mappings().first()
+    if indicator is None:
+        raise not_found("indicator_code", "ตัวชี้วัด", "indicator", indicator_code)
+    n = node(session, unit_code)
+    direction = indicator["direction"] or "increase"
+    by_scope = _targets(session, indicator_code, fiscal_year_be, plan_id)
+    months = domain.months_elapsed(fiscal_year_be, domain.today_bangkok(now or utcnow()))
+    a, u = achievement.c, units.c
+    scope, group = _scope(units, n)
+    if n.kind == "unit":
+        scope, group = u.code == n.code, u.code
+    query = (select(a.unit_code, a.latest_value, a.sum_value, u.level, u.lao_type, group.label("child"))
+             .select_from(achievement.outerjoin(units, u.code == a.unit_code))
+             .where(a.indicator_code == indicator_code, a.fiscal_year_be == fiscal_year_be))
+    if n.kind != "nation":
+        query = query.where(scope)
+    members: dict[str, dict] = {}
+    for row in session.execute(query).mappings():
+        members[row["unit_code"]] = dict(row)
+    # Units with a target of their own but no value yet count as "no data".
+    own_targets = [s for s in by_scope if ":" not in s and s != "*" and s not in members]
+    for start in range(0, len(own_targets), 500):
+        extra = select(u.code.label("unit_code"), u.level, u.lao_type, group.label("child")).where(
+            u.code.in_(own_targets[start:start + 500]), u.level == "lao", scope)
+        for row in session.execute(extra).mappings():
+            members[row["unit_code"]] = {**row, "latest_value": None, "sum_value": None}
+    summary = {"achieved": 0, "not_achieved": 0, "no_target": 0, "at_risk": 0, "no_data": 0}
+    per_child: dict = defaultdict(list)
+    for code, member in members.items():
+        _, target = domain.resolve_target(by_scope, code, member["level"], member["lao_type"])
+        result = domain.unit_achievement(direction=direction, value_type=indicator["value_type"], target=target,
+                                         latest_value=member["latest_value"], sum_value=member["sum_value"],
+                                         months=months)
+        summary[result["status"]] += 1
+        summary["at_risk"] += result["at_risk"]
+        per_child[member["child"] if member["child"] is not None else n.code].append({**result, "target": target})
+    names = _unit_rows(session, per_child)
+    rows = []
+    for child in sorted(per_child, key=lambda c: c or ""):
+        group_rows = per_child[child]
+        info = names.get(child) or {"name_th": n.name_th, "level": n.level}
+        if len(group_rows) == 1 and info.get("level") == "lao":
+            only = group_rows[0]
+            actual, target, status = only["actual"], only["target"], only["status"]
+        else:
+            actual = domain.mean([r["actual"] for r in group_rows if r["actual"] is not None])
+            has_own, own = domain.resolve_target(by_scope, child, None, None) if child else (False, None)
+            target = own if has_own and child in by_scope else domain.mean(
+                [r["target"] for r in group_rows if r["target"] is not None])
+            status = domain.achievement_status(direction, actual, target)
+        row_counts = {key: sum(1 for r in group_rows if r["status"] == key)
+                      for key in ("achieved", "not_achieved", "no_target", "no_data")}
+        rows.append({"code": child, "name_th": info["name_th"], "level": info.get("level"),
+                     "actual": actual, "target": target, "status": status, "units": len(group_rows),
+                     "at_risk": sum(1 for r in group_rows if r["at_risk"]), **row_counts})
+    node_target = (by_scope.get(n.code) if n.code in by_scope else
+                   domain.mean([r["target"] for rs in per_child.values() for r in rs if r["target"] is not None]))
+    return {"indicator": {"code": indicator["code"], "name_th": indicator["name_th"],
+                          "unit_of_measure": indicator["unit_of_measure"], "direction": direction,
+                          "value_type": indicator["value_type"]},
+            "fiscal_year_be": fiscal_year_be, "unit": n.as_dict(), "summary": summary, "rows": rows,
+            "trend": _trend(session, n, indicator_code, fiscal_year_be, node_target)}
+
+
+def _trend(session, n: Node, indicator_code: str, fiscal_year: int, target: float | None) -> list[dict]:
+    v = values.c
+    query = (select(v.period, func.avg(v.value), func.count())
+             .where(v.indicator_code == indicator_code, v.fiscal_year_be == fiscal_year).group_by(v.period))
+    if n.kind == "unit":
+        query = query.where(v.unit_code == n.code)
+    elif n.kind != "nation":
+        column = units.c.province_unit if n.kind == "province" else units.c.district_unit
+        members = session.execute(select(units.c.code).where(column == n.code)).scalars().all()
+        query = query.where(v.unit_code.in_(members or [""]))
+    return [{"period": period, "actual": round(actual, 4) if actual is not None else None, "target": target,
+             "units": count}
+            for period, actual, count in sorted(session.execute(query).all())]
+
+
+# --- notifications ---------------------------------------------------------------------------------
+
+def notification_effectiveness(session, unit_code: str | None = None, period: str | None = None) -> dict:
+    n = node(session, unit_code)
+    dl, o = deliveries.c, obligations.c
+    query = (select(dl.kind, dl.step, dl.channel, dl.sent_at, dl.late, dl.failed_final, o.first_submitted_at)
+             .select_from(deliveries.outerjoin(obligations, o.obligation_id == dl.subject_ref)))
+    if n.kind != "nation":
+        scope, _ = _scope(obligations, n)
+        query = query.where(scope)
+    if period:
+        query = query.where(o.period == period)
+    groups: dict = {}
+    for kind, step, channel, sent_at, late, failed_final, submitted_at in session.execute(query).all():
+        bucket = groups.setdefault((kind, step, channel), {"sent": 0, "failed": 0, "late": 0, "submitted_after": 0,
+                                                           "durations": []})
+        if sent_at is not None:
+            bucket["sent"] += 1
+            bucket["late"] += late
+            if submitted_at is not None and submitted_at >= sent_at:
+                bucket["submitted_after"] += 1
+                bucket["durations"].append((submitted_at - sent_at).total_seconds())
+        elif failed_final:
+            bucket["failed"] += 1
+    rows = []
+    for (kind, step, channel), bucket in sorted(groups.items()):
+        durations = bucket.pop("durations")
+        rows.append({"kind": kind, "step": step, "channel": channel, **bucket,
+                     "submission_rate": domain.rate(bucket["submitted_after"], bucket["sent"]),
+                     "median_s_to_submission": domain.median_seconds(durations)})
+    return {"unit": n.as_dict(), "period": period, "rows": rows}
+
+
+# --- overdue ---------------------------------------------------------------------------------------
+
+def _overdue_sort(sort: str | None) -> str | None:
+    """``days_late`` is the mirror of the due time: more days late = due earlier."""
+    parts = []
+    for part in (sort or "").split(","):
+        part = part.strip()
+        if part.lstrip("-") == "days_late":
+            part = "due_at" if part.startswith("-") else "-due_at"
+        if part:
+            parts.append(part)
+    return ",".join(parts) or None
+
+
+OVERDUE_SORT = ("due_at", "unit_code", "period", "indicator_code", "province_unit", "district_unit", "obligation_id",
+                "days_late")
+
+
+def overdue(session, unit_code: str | None = None, limit: int = 100, offset: int = 0, sort: str | None = None,
+            now: datetime | None = None) -> dict:
+    if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise InputError("invalid", "limit", "limit ต้องอยู่ระหว่าง 1 ถึง 1000", "limit must be 1..1000", status=400)
+    if not isinstance(offset, int) or offset < 0:
+        raise InputError("invalid", "offset", "offset ต้องไม่ติดลบ", "offset must be 0 or more", status=400)
+    n = node(session, unit_code)
+    now = now or utcnow()
+    o = obligations.c
+    effective_due = case((and_(o.extended_due_at.is_not(None), o.extended_due_at > o.due_at), o.extended_due_at),
+                         else_=o.due_at)
+    scope, _ = _scope(obligations, n)
+    where = [scope, o.status.in_(("missing", "pending")), o.due_at.is_not(None), effective_due < now]
+    ordering = order_by(obligations, _overdue_sort(sort), OVERDUE_SORT, ("due_at", "obligation_id"))
+    total = session.execute(select(func.count()).select_from(obligations).where(*where)).scalar_one()
+    rows = session.execute(select(obligations, effective_due.label("effective_due"))
+                           .where(*where).order_by(*ordering).limit(limit).offset(offset)).mappings().all()
+    ids = [row["obligation_id"] for row in rows]
+    reminders = dict(session.execute(
+        select(deliveries.c.subject_ref, func.count()).where(
+            deliveries.c.subject_ref.in_(ids or [""]), deliveries.c.kind == "reminder",
+            deliveries.c.sent_at.is_not(None)).group_by(deliveries.c.subject_ref)).all())
+    names = _unit_rows(session, [row["unit_code"] for row in rows])
+    items = []
+    for row in rows:
+        due = row["effective_due"]
+        items.append({"obligation_id": row["obligation_id"], "unit_code": row["unit_code"],
+                      "name_th": names.get(row["unit_code"], {}).get("name_th"),
+                      "district_code": row["district_unit"], "province_code": row["province_unit"],
+                      "indicator_code": row["indicator_code"], "indicator_name_th": row["indicator_name_th"],
+                      "period": row["period"], "due_at": _iso(due), "status": row["status"],
+                      "days_late": (now - due).days if due else None,
+                      "reminders_sent": reminders.get(row["obligation_id"], 0), "directive_id": row["directive_id"]})
+    return {"total": total, "items": items}
+
+
+__all__ = ["achievement_report", "cascade", "compliance", "compliance_matrix", "known_periods", "node",
+           "notification_effectiveness", "overdue"]
