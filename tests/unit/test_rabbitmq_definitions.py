@@ -20,8 +20,20 @@ def test_check_fails_on_a_drifted_file(tmp_path):
     drifted["queues"][0]["arguments"]["x-delivery-limit"] = topo.DELIVERY_LIMIT + 1
     path = tmp_path / "definitions.json"
     path.write_text(defs.render(drifted))
-    assert defs.main(["--check", "--output", str(path)]) == 1
-    assert defs.main(["--output", str(path)]) == 0 and defs.main(["--check", "--output", str(path)]) == 0
+    configmap = tmp_path / "configmap.yaml"
+    configmap.write_text(defs.configmap(defs.render(defs.definitions())))
+    paths = ["--output", str(path), "--configmap", str(configmap)]
+    assert defs.main(["--check", *paths]) == 1
+    assert defs.main(paths) == 0 and defs.main(["--check", *paths]) == 0
+    configmap.write_text(configmap.read_text().replace("thongthin.dead", "thongthin.gone"))
+    assert defs.main(["--check", *paths]) == 1
+
+
+def test_configmap_holds_the_file_byte_for_byte():
+    import yaml
+    document = yaml.safe_load(defs.CONFIGMAP_FILE.read_text())
+    assert document["kind"] == "ConfigMap" and document["metadata"]["name"] == defs.CONFIGMAP_NAME
+    assert document["data"]["definitions.json"] == defs.DEFINITIONS_FILE.read_text()
 
 
 def test_every_queue_and_binding_of_the_topology_is_in_the_file():
