@@ -113,3 +113,28 @@ def test_a_differing_argument_is_refused(imported):
             connection.close()
         except Exception:  # the broker may already have closed it
             pass
+
+
+def test_a_node_imports_the_definitions_directory_at_boot(tmp_path):
+    """The boot-time path of deploy/k8s/rabbitmq.yaml: its ``definitions.*`` settings, a directory
+    holding the topology file and a users file. (The users file names guest here, because the test
+    node's readiness check logs in as guest: with definitions configured no default user is made.)"""
+    import yaml
+    from tests.support.rabbitmq import RabbitMQNotInstalled, throwaway_rabbitmq
+
+    manifests = yaml.safe_load_all((defs.REPO_ROOT / "deploy" / "k8s" / "rabbitmq.yaml").read_text())
+    conf = next(doc for doc in manifests if doc and doc["metadata"]["name"] == "rabbitmq-config")["data"]["rabbitmq.conf"]
+    directory = tmp_path / "definitions.d"
+    directory.mkdir()
+    (directory / "10-topology.json").write_text(defs.DEFINITIONS_FILE.read_text())
+    (directory / "20-users.json").write_text(json.dumps(defs.users_definitions("guest", "guest")))
+    settings = [line.replace("/etc/rabbitmq/definitions.d", str(directory))
+                for line in conf.splitlines() if line.startswith("definitions.")]
+    assert len(settings) == 3, settings
+    try:
+        with throwaway_rabbitmq(extra_config="\n".join(settings)) as node:
+            names = {row["name"] for row in json.loads(node.ctl("list_queues", "-q", "--formatter", "json", "name"))}
+            assert names == {q.name for q in topo.platform_topology(defs.default_retry_delays_ms()).queues}
+            declare_platform_topology(node.amqp_uri)
+    except RabbitMQNotInstalled as exc:
+        pytest.skip(str(exc))

@@ -323,3 +323,35 @@ def test_images_are_pinned_to_a_minor_version():
         for item in pod_spec(doc)["containers"] + pod_spec(doc).get("initContainers", []):
             assert re.fullmatch(r"[a-z0-9/.-]+:\d+(\.\d+)?(-[a-z]+)?", item["image"]), item["image"]
     assert container(find("StatefulSet", "rabbitmq"), "rabbitmq")["image"] == "rabbitmq:3.13-management"
+
+
+@pytest.mark.postgres
+def test_postgres_init_script_runs_on_a_fresh_cluster(tmp_path):
+    """What the postgres image does with it on an empty volume: each role then owns its database,
+    creates tables in it and cannot connect to another service's."""
+    psycopg2 = pytest.importorskip("psycopg2")
+    from tests.support.postgres import PostgresError, find_pg_bindir, throwaway_postgres
+    try:
+        bindir = find_pg_bindir()
+    except PostgresError as exc:
+        pytest.skip(str(exc))
+    script = tmp_path / "init.sh"
+    script.write_text(find("ConfigMap", "postgres-init")["data"]["10-thongthin-databases.sh"])
+    passwords = secret_data("postgres-secrets")
+    with throwaway_postgres() as cluster:
+        env = {"PATH": f"{bindir}:/usr/bin:/bin", "PGHOST": "127.0.0.1", "PGPORT": str(cluster.port),
+               "POSTGRES_USER": "postgres", "POSTGRES_DB": "postgres", **passwords}
+        result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        for name in SERVICES:
+            connection = psycopg2.connect(host="127.0.0.1", port=cluster.port, user=name, dbname=name)
+            try:
+                with connection, connection.cursor() as cursor:
+                    cursor.execute("CREATE TABLE deploy_probe (id integer)")
+                    cursor.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (name,))
+                    assert cursor.fetchone() == (name,)
+            finally:
+                connection.close()
+            other = next(s for s in SERVICES if s != name)
+            with pytest.raises(psycopg2.OperationalError, match="permission denied"):
+                psycopg2.connect(host="127.0.0.1", port=cluster.port, user=name, dbname=other).close()
