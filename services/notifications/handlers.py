@@ -195,6 +195,23 @@ def on_org_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelo
               "name_th": event.name_th, "name_en": event.name_en, "email": event.contact_email,
               "valid_to": event.valid_to.isoformat() if event.valid_to else None, "updated_at": utcnow()}
     upsert(uow.session, recipients, {"code": event.code}, values)
+    if event.head_email or event.head_phone or uow.session.execute(
+            select(recipients.c.code).where(recipients.c.code == head_code(event.code))).first():
+        # The unit's head is a recipient of its own: escalations reach them, routine reminders do not.
+        upsert(uow.session, recipients, {"code": head_code(event.code)}, {
+            **values, "kind": "head", "name_th": event.head_name_th or f"หัวหน้า {event.name_th}",
+            "email": event.head_email, "phone": event.head_phone})
+
+
+def head_code(unit_code: str) -> str:
+    return f"head:{unit_code}"
+
+
+def escalation_target_of_unit(session, unit_code: str) -> str:
+    """The unit's head if the registry names one (with an address), else the unit's contact point."""
+    head = session.execute(select(recipients.c.email, recipients.c.phone, recipients.c.line_ids).where(
+        recipients.c.code == head_code(unit_code))).first()
+    return head_code(unit_code) if head is not None and any(head) else unit_code
 
 
 def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
@@ -353,7 +370,8 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
         for level, offset in settings.escalation_ladder:
             at = max(event.due_at + offset, clock())
             if level == "lao_head":
-                notify_now(uow, message_class="deadline_missed", unit_code=event.unit_code,
+                notify_now(uow, message_class="deadline_missed",
+                           unit_code=escalation_target_of_unit(session, event.unit_code),
                            subject_ref=event.obligation_id, step="escalation:lao_head", at=at, revive=True)
                 continue
             target = _ancestor(session, event.unit_code,

@@ -28,6 +28,7 @@ def registry_rows() -> list[dict]:
         row = {"code": spec.code, "level": str(spec.level), "parent_code": spec.parent_code,
                "lao_type": str(spec.lao_type) if spec.lao_type else None, "name_th": spec.name_th,
                "name_en": spec.name_en, "contact_email": spec.contact_email,
+               "head_name_th": spec.head_name_th, "head_email": spec.head_email,
                "province_code": None if spec.province_code is None else str(spec.province_code),
                "district_code": None if spec.district_code is None else str(spec.district_code),
                "subdistrict_code": None if spec.subdistrict_code is None else str(spec.subdistrict_code),

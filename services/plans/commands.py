@@ -40,6 +40,10 @@ class OrgUnitInput(Strict):
     district_code: str | None = None
     subdistrict_code: str | None = None
     contact_email: str | None = Field(default=None, max_length=200)
+    # The head of the unit (นายก อปท.): escalations after a missed deadline go to them.
+    head_name_th: str | None = Field(default=None, max_length=200)
+    head_email: str | None = Field(default=None, max_length=200)
+    head_phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{7,14}$")
     valid_from: date = date(2000, 1, 1)
     valid_to: date | None = None
 

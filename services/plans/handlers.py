@@ -29,7 +29,8 @@ from shared.listing import order_by
 from shared.thai import to_be_year
 
 UNIT_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "province_code",
-               "district_code", "subdistrict_code", "contact_email", "valid_to")
+               "district_code", "subdistrict_code", "contact_email", "head_name_th", "head_email",
+               "head_phone", "valid_to")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 LEVEL_ORDER = ["ministry", "ministry_office", "department", "department_bureau", "provincial_office",
                "district_office", "lao"]

@@ -107,6 +107,8 @@ class OrgUnitSpec:
     valid_to: date | None
     contact_email: str
     synthetic: bool
+    head_name_th: str | None = None   # the head's title (นายก อปท.), LAOs only
+    head_email: str | None = None
 
 
 # --- Known English names --------------------------------------------------------------------
@@ -497,4 +499,16 @@ def _unit(
         valid_to=None,
         contact_email=f"saraban@{code.lower()}.{EMAIL_DOMAIN}",
         synthetic=True,
+        head_name_th=head_title_th(name_th) if level == OrgLevel.LAO else None,
+        head_email=f"nayok@{code.lower()}.{EMAIL_DOMAIN}" if level == OrgLevel.LAO else None,
     )
+
+
+def head_title_th(name_th: str) -> str:
+    """The title of an LAO's head: เทศบาลเมืองชัยนาท -> นายกเทศมนตรีเมืองชัยนาท,
+    องค์การบริหารส่วนตำบลท่าชัย -> นายกองค์การบริหารส่วนตำบลท่าชัย, กรุงเทพมหานคร -> its governor."""
+    if name_th == "กรุงเทพมหานคร":
+        return "ผู้ว่าราชการกรุงเทพมหานคร"
+    if name_th.startswith("เทศบาล"):
+        return "นายกเทศมนตรี" + name_th[len("เทศบาล"):]
+    return "นายก" + name_th

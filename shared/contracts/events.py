@@ -62,6 +62,9 @@ class OrgUnitChanged(Event):
     district_code: str | None = None
     subdistrict_code: str | None = None
     contact_email: str | None = None
+    head_name_th: str | None = Field(default=None, description="the unit's head (e.g. นายกเทศมนตรี), escalated to after a missed deadline")
+    head_email: str | None = None
+    head_phone: str | None = Field(default=None, description="E.164, for SMS")
     valid_from: date
     valid_to: date | None = None
 

@@ -3,7 +3,7 @@ fallback, and never the same message twice. Fakes for channels, a real SQLite fi
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -280,6 +280,24 @@ def test_escalation_digest_goes_once_to_the_district_naming_the_missing_units(wo
     # the province gets its own single digest at +7 days
     world.dispatch(DUE + timedelta(days=7, minutes=1))
     assert len([m for m in world.email.sent if m[0] == "plo1@x.test"]) == 1
+
+
+def test_the_lao_head_named_in_the_registry_gets_the_missed_deadline_not_the_routine_reminders(world):
+    world.deliver(OrgUnitChanged(code="LAO-2", level="lao", parent_code="DLO-1", name_th="อบต.2",
+                                 lao_type="sao", contact_email="lao2@x.test", head_name_th="นายกองค์การบริหารส่วนตำบล 2",
+                                 head_email="nayok2@x.test", valid_from=date(2000, 1, 1)))
+    for i in (2, 3):
+        world.deliver(opened(i))
+    world.dispatch(DUE - timedelta(days=1))
+    reminded = {address for address, _, _ in world.email.sent}
+    assert "nayok2@x.test" not in reminded and "lao2@x.test" in reminded
+    for i in (2, 3):
+        world.deliver(missed(i))
+    world.dispatch(DUE + timedelta(days=1, minutes=1))
+    told = sorted(a for a, s, _ in world.email.sent if "เลยกำหนด" in s)
+    # LAO-2 names its head; LAO-3 does not, so its contact point stands in
+    assert told == ["lao3@x.test", "nayok2@x.test"]
+    assert world.status("head:LAO-2", "escalation:lao_head") == "sent"
 
 
 def test_escalation_steps_only_go_while_still_missing(world):

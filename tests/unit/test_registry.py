@@ -338,5 +338,15 @@ def test_specs_are_plain_dataclasses():
     assert fields == [
         "code", "level", "lao_type", "parent_code", "name_th", "name_en", "province_code",
         "district_code", "subdistrict_code", "valid_from", "valid_to", "contact_email",
-        "synthetic",
+        "synthetic", "head_name_th", "head_email",
     ]
+
+
+def test_every_lao_names_its_head_for_escalations_and_offices_do_not(registry, by_code):
+    assert by_code["LAO-180101"].head_name_th == "นายกเทศมนตรีเมืองชัยนาท"
+    assert by_code[BMA_CODE].head_name_th == "ผู้ว่าราชการกรุงเทพมหานคร"
+    sao = next(u for u in registry if u.lao_type == LaoType.SAO)
+    assert sao.head_name_th == "นายก" + sao.name_th and sao.name_th.startswith("องค์การบริหารส่วนตำบล")
+    lao_heads = [u for u in registry if u.level == OrgLevel.LAO]
+    assert all(u.head_email and u.head_email.endswith(".thongthin.test") for u in lao_heads)
+    assert all(u.head_name_th is None for u in registry if u.level != OrgLevel.LAO)
