@@ -1,7 +1,7 @@
 """Tables of the reporting service: the events it consumed, and read models built from them."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Computed, Date, Float, Index, Integer, MetaData, String, Table, Text
 
 from shared.types import UTCDateTime
 
@@ -76,6 +76,14 @@ Index("ix_rm_units_parent", units.c.parent_code)
 Index("ix_rm_units_province", units.c.province_unit)
 Index("ix_rm_units_district", units.c.district_unit)
 
+STATUS_SQL = (
+    "CASE WHEN cancelled = 1 THEN 'cancelled' "
+    "WHEN last_submitted_at IS NOT NULL AND (missed_at IS NULL OR last_submitted_at >= missed_at) "
+    "THEN (CASE WHEN last_on_time = 1 THEN 'on_time' ELSE 'late' END) "
+    "WHEN missed_at IS NOT NULL AND (extended_due_at IS NULL OR missed_due_at >= extended_due_at) THEN 'missing' "
+    "WHEN last_submitted_at IS NOT NULL THEN (CASE WHEN last_on_time = 1 THEN 'on_time' ELSE 'late' END) "
+    "ELSE 'pending' END")
+
 # One row per obligation: where it stands (facts from every event about it, and the status they give).
 obligations = Table(
     "rm_obligations", metadata,
@@ -100,8 +108,10 @@ obligations = Table(
     Column("extended", Integer, nullable=False, server_default="0"),
     Column("returned", Integer, nullable=False, server_default="0"),
     Column("cancelled", Integer, nullable=False, server_default="0"),
-    # on_time | late | missing | pending | cancelled (see domain.STATUS_SQL)
-    Column("status", String(12), nullable=False, server_default="pending"),
+    # on_time | late | missing | pending | cancelled: computed by the database from the facts above on
+    # every write (domain.obligation_status is the same rule in Python), so no event needs a second
+    # statement to refresh it, whatever order the facts arrive in.
+    Column("status", String(12), Computed(STATUS_SQL, persisted=True), nullable=False),
 )
 # Covering indexes of the dashboard aggregates (nation by province, province by district, unit).
 Index("ix_rm_obligations_period_province", obligations.c.period, obligations.c.province_unit,

@@ -3,18 +3,20 @@
 Every statement is an upsert or a conditional update keyed by what the event is about, so that
 - several events projected in one transaction (even for the same row) simply apply in turn;
 - events arriving out of order converge to the same rows: each fact is kept as a min/max/flag
-  (first and last submission, latest miss, latest extension...) and an obligation's status is
-  recomputed from those facts after every change (domain.obligation_status);
+  (first and last submission, latest miss, latest extension...) and an obligation's status is a
+  column the database computes from those facts on every write (models.STATUS_SQL);
 - the inbox guarantees one projection per message; nothing here commits.
 Statements are built once per dialect (shared.db.prepared): this runs for every platform event.
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, case, literal, or_, select, update
+import json
+
+from sqlalchemy import bindparam, case, literal, or_, select, text, update
 
 from services.reporting import domain
-from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, indicators,
-                                       obligations, periods, targets, units, values)
+from services.reporting.models import (deliveries, directive_summary, directive_units, indicators, obligations,
+                                       periods, targets, units, values)
 from shared.contracts import Envelope
 from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, AssignmentStateChanged,
                                      DeadlineMissed, DirectiveForwarded, DirectiveIssued, Event, ExtensionGranted,
@@ -23,6 +25,7 @@ from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, 
                                      SubmissionReviewed, TargetSet)
 from shared.db import insert_new, prepared, upsert
 from shared.thai import fiscal_year_of_period
+from shared.types import UTCDateTime
 
 
 def _later(new, old):
@@ -39,24 +42,6 @@ def _unit_key(column: str):
 
 
 # --- obligations ---------------------------------------------------------------------------------------
-
-_STATUS = case(
-    (obligations.c.cancelled == 1, "cancelled"),
-    (and_(obligations.c.last_submitted_at.is_not(None),
-          or_(obligations.c.missed_at.is_(None), obligations.c.last_submitted_at >= obligations.c.missed_at)),
-     case((obligations.c.last_on_time == 1, "on_time"), else_="late")),
-    (and_(obligations.c.missed_at.is_not(None),
-          or_(obligations.c.extended_due_at.is_(None), obligations.c.missed_due_at >= obligations.c.extended_due_at)),
-     "missing"),
-    (obligations.c.last_submitted_at.is_not(None), case((obligations.c.last_on_time == 1, "on_time"), else_="late")),
-    else_="pending")
-
-
-def _refresh_status(session, obligation_id: str) -> None:
-    statement = prepared(session, "rm:obligation_status", lambda ins: update(obligations).where(
-        obligations.c.obligation_id == bindparam("oid")).values(status=_STATUS))
-    session.execute(statement, {"oid": obligation_id})
-
 
 def _obligation_upsert(session, name: str, insert_columns: tuple[str, ...], on_conflict) -> object:
     """INSERT the row this event knows about (unit keys read from rm_units), or apply ``on_conflict``
@@ -97,7 +82,6 @@ def _on_obligation_opened(session, event: ObligationOpened) -> None:
         "obligation_id": event.obligation_id, "unit_code": event.unit_code, "rule_id": event.rule_id,
         "directive_id": event.directive_id, "indicator_code": event.indicator_code,
         "indicator_name_th": event.indicator_name_th, "period": event.period, "due_at": event.due_at})
-    _refresh_status(session, event.obligation_id)
     insert_new(session, periods, "period", {"period": event.period,
                                             "fiscal_year_be": fiscal_year_of_period(event.period)})
     insert_new(session, indicators, "code", {"code": event.indicator_code, "name_th": event.indicator_name_th})
@@ -120,7 +104,6 @@ def _on_indicator_submitted(session, event: IndicatorSubmitted) -> None:
         "obligation_id": event.obligation_id, "unit_code": event.unit_code, "period": event.period,
         "first_submitted_at": event.submitted_at, "last_submitted_at": event.submitted_at,
         "last_on_time": 1 if event.on_time else 0, "submissions": 1})
-    _refresh_status(session, event.obligation_id)
     _project_values(session, event)
 
 
@@ -135,7 +118,6 @@ def _on_deadline_missed(session, event: DeadlineMissed) -> None:
     session.execute(statement, {
         "obligation_id": event.obligation_id, "unit_code": event.unit_code, "period": event.period,
         "indicator_code": event.indicator_code, "missed_at": event.detected_at, "missed_due_at": event.due_at})
-    _refresh_status(session, event.obligation_id)
 
 
 def _on_extension_granted(session, event: ExtensionGranted) -> None:
@@ -145,14 +127,12 @@ def _on_extension_granted(session, event: ExtensionGranted) -> None:
                           "extended_due_at": _later(excluded.extended_due_at, obligations.c.extended_due_at)})
     session.execute(statement, {"obligation_id": event.obligation_id, "unit_code": event.unit_code,
                                 "extended_due_at": event.new_due_at, "extended": 1})
-    _refresh_status(session, event.obligation_id)
 
 
 def _flag(session, name: str, obligation_id: str, unit_code: str) -> None:
     statement = _obligation_upsert(session, f"flag:{name}", ("obligation_id", "unit_code", name),
                                    lambda excluded: {name: literal(1)})
     session.execute(statement, {"obligation_id": obligation_id, "unit_code": unit_code, name: 1})
-    _refresh_status(session, obligation_id)
 
 
 # --- values and achievement ------------------------------------------------------------------------
@@ -162,7 +142,7 @@ def _project_values(session, event: IndicatorSubmitted) -> None:
 
     A first value of a period adds to the year's sum and period count; a resubmission replaces
     the value it supersedes (delta); a value older than the stored one (out of order) changes
-    nothing. One read of the values this submission may replace, then two batched upserts."""
+    nothing. One read of the values this submission may replace, then two upserts."""
     fiscal_year = fiscal_year_of_period(event.period)
     reported = {}
     for item in event.values:  # one value per indicator (the last if repeated)
@@ -173,41 +153,55 @@ def _project_values(session, event: IndicatorSubmitted) -> None:
             values.c.unit_code == bindparam("unit_code"), values.c.period == bindparam("period"),
             values.c.indicator_code.in_(bindparam("codes", expanding=True)))),
         {"unit_code": event.unit_code, "period": event.period, "codes": sorted(reported)}).all()}
-    value_rows, year_rows = [], []
+    items = []
     for code, value in reported.items():
         old = existing.get(code)
         if old is not None and old[1] > event.submitted_at:
             continue  # a newer submission's value already stands
-        value_rows.append({"unit_code": event.unit_code, "indicator_code": code, "period": event.period,
-                           "fiscal_year_be": fiscal_year, "value": value, "submitted_at": event.submitted_at})
-        if fiscal_year is not None:
-            year_rows.append({"indicator_code": code, "fiscal_year_be": fiscal_year, "unit_code": event.unit_code,
-                              "latest_period": event.period, "latest_value": value,
-                              "sum_value": value - (old[0] if old else 0.0), "periods": 0 if old else 1})
-    if value_rows:
-        session.execute(prepared(session, "rm:values_upsert", lambda ins: _values_upsert(ins)), value_rows)
-    if year_rows:
-        session.execute(prepared(session, "rm:achievement_upsert", lambda ins: _achievement_upsert(ins)), year_rows)
+        items.append({"c": code, "v": value, "d": value - (old[0] if old else 0.0), "n": 0 if old else 1})
+    if not items:
+        return
+    # All of a submission's values in one statement each (a JSON array expanded by the database):
+    # a national cycle is 235,500 values, and per-row parameters would dominate the projection.
+    params = {"unit_code": event.unit_code, "period": event.period, "fy": fiscal_year, "at": event.submitted_at,
+              "items": json.dumps(items)}
+    session.execute(_json_statement(session, "values"), params)
+    if fiscal_year is not None:
+        del params["at"]
+        session.execute(_json_statement(session, "achievement"), params)
 
 
-def _values_upsert(ins):
-    statement = ins(values)
-    return statement.on_conflict_do_update(
-        index_elements=["unit_code", "indicator_code", "period"],
-        set_={"value": statement.excluded.value, "submitted_at": statement.excluded.submitted_at,
-              "fiscal_year_be": statement.excluded.fiscal_year_be})
+_ITEMS = {
+    "sqlite": ("json_extract(j.value, '$.c')", "json_extract(j.value, '$.v')", "json_extract(j.value, '$.d')",
+               "json_extract(j.value, '$.n')", "json_each(:items) AS j WHERE true"),
+    "postgresql": ("j.c", "j.v", "j.d", "j.n",
+                   "json_to_recordset(CAST(:items AS json)) AS j(c text, v float8, d float8, n integer)"),
+}
+_JSON_SQL = {
+    "values": """INSERT INTO rm_values (unit_code, indicator_code, period, fiscal_year_be, value, submitted_at)
+SELECT :unit_code, {c}, :period, :fy, {v}, :at FROM {source}
+ON CONFLICT (unit_code, indicator_code, period) DO UPDATE SET value = excluded.value,
+  submitted_at = excluded.submitted_at, fiscal_year_be = excluded.fiscal_year_be""",
+    "achievement": """INSERT INTO rm_achievement
+  (indicator_code, fiscal_year_be, unit_code, latest_period, latest_value, sum_value, periods)
+SELECT {c}, :fy, :unit_code, :period, {v}, {d}, {n} FROM {source}
+ON CONFLICT (indicator_code, fiscal_year_be, unit_code) DO UPDATE SET
+  latest_value = CASE WHEN excluded.latest_period >= rm_achievement.latest_period
+                      THEN excluded.latest_value ELSE rm_achievement.latest_value END,
+  latest_period = CASE WHEN excluded.latest_period >= rm_achievement.latest_period
+                       THEN excluded.latest_period ELSE rm_achievement.latest_period END,
+  sum_value = rm_achievement.sum_value + excluded.sum_value,
+  periods = rm_achievement.periods + excluded.periods""",
+}
 
 
-def _achievement_upsert(ins):
-    statement = ins(achievement)
-    excluded, c = statement.excluded, achievement.c
-    newer = excluded.latest_period >= c.latest_period
-    return statement.on_conflict_do_update(
-        index_elements=["indicator_code", "fiscal_year_be", "unit_code"],
-        set_={"latest_value": case((newer, excluded.latest_value), else_=c.latest_value),
-              "latest_period": case((newer, excluded.latest_period), else_=c.latest_period),
-              "sum_value": c.sum_value + excluded.sum_value,
-              "periods": c.periods + excluded.periods})
+def _json_statement(session, name: str):
+    def build(_ins):
+        dialect = session.get_bind().dialect.name
+        c, v, d, n, source = _ITEMS[dialect]
+        statement = text(_JSON_SQL[name].format(c=c, v=v, d=d, n=n, source=source))
+        return statement.bindparams(bindparam("at", type_=UTCDateTime())) if ":at" in statement.text else statement
+    return prepared(session, f"rm:json:{name}", build)
 
 
 # --- registry, indicators, targets -----------------------------------------------------------------
@@ -215,9 +209,10 @@ def _achievement_upsert(ins):
 def _unit_row(session, code: str | None):
     if code is None:
         return None
-    return session.execute(select(units.c.code, units.c.level, units.c.lao_type, units.c.parent_code,
-                                  units.c.province_unit, units.c.district_unit, units.c.changed_at)
-                           .where(units.c.code == code)).mappings().first()
+    statement = prepared(session, "rm:unit_row", lambda ins: select(
+        units.c.code, units.c.level, units.c.lao_type, units.c.parent_code, units.c.province_unit,
+        units.c.district_unit, units.c.changed_at).where(units.c.code == bindparam("code")))
+    return session.execute(statement, {"code": code}).mappings().first()
 
 
 def _on_org_unit_changed(session, event: OrgUnitChanged, envelope: Envelope) -> None:
@@ -232,33 +227,31 @@ def _on_org_unit_changed(session, event: OrgUnitChanged, envelope: Envelope) -> 
         "valid_to": event.valid_to, "changed_at": envelope.occurred_at})
     if current is None or (current["province_unit"], current["district_unit"], current["lao_type"]) != (
             province, district, event.lao_type):
-        _rekey(session, [event.code])
+        _rekey(session, event.code, event.level, province, district, event.lao_type)
 
 
-def _rekey(session, codes: list[str]) -> None:
+def _rekey(session, code: str, level: str, province: str | None, district: str | None,
+           lao_type: str | None) -> None:
     """A unit's rollup keys changed (it is new, moved, or its parent arrived late): carry them to its
-    obligations and recompute its descendants' keys (rare: registry changes, not reports)."""
-    while codes:
-        session.execute(update(obligations).where(obligations.c.unit_code.in_(codes)).values(
-            province_unit=_keys_of(obligations.c.unit_code, "province_unit"),
-            district_unit=_keys_of(obligations.c.unit_code, "district_unit"),
-            lao_type=_keys_of(obligations.c.unit_code, "lao_type")))
-        children = session.execute(select(units.c.code, units.c.level, units.c.parent_code, units.c.province_unit,
-                                          units.c.district_unit)
-                                   .where(units.c.parent_code.in_(codes))).mappings().all()
-        changed = []
-        for child in children:
-            keys = domain.unit_keys(child["code"], child["level"], _unit_row(session, child["parent_code"]))
+    obligations and recompute its descendants' keys (registry changes are rare next to reports)."""
+    carry = prepared(session, "rm:rekey_obligations", lambda ins: update(obligations).where(
+        obligations.c.unit_code == bindparam("code")).values(
+        province_unit=bindparam("p"), district_unit=bindparam("d"), lao_type=bindparam("t")))
+    children_of = prepared(session, "rm:unit_children", lambda ins: select(
+        units.c.code, units.c.level, units.c.lao_type, units.c.province_unit, units.c.district_unit).where(
+        units.c.parent_code == bindparam("code")))
+    set_keys = prepared(session, "rm:unit_keys", lambda ins: update(units).where(
+        units.c.code == bindparam("b_code")).values(province_unit=bindparam("p"), district_unit=bindparam("d")))
+    pending = [(code, level, province, district, lao_type)]
+    while pending:
+        code, level, province, district, lao_type = pending.pop()
+        session.execute(carry, {"code": code, "p": province, "d": district, "t": lao_type})
+        parent = {"level": level, "province_unit": province, "district_unit": district}
+        for child in session.execute(children_of, {"code": code}).mappings().all():
+            keys = domain.unit_keys(child["code"], child["level"], parent)
             if keys != (child["province_unit"], child["district_unit"]):
-                session.execute(update(units).where(units.c.code == child["code"]).values(
-                    province_unit=keys[0], district_unit=keys[1]))
-                changed.append(child["code"])
-        codes = changed
-
-
-def _keys_of(unit_code_column, column: str):
-    inner = units.alias("u")
-    return select(inner.c[column]).where(inner.c.code == unit_code_column).scalar_subquery()
+                session.execute(set_keys, {"b_code": child["code"], "p": keys[0], "d": keys[1]})
+                pending.append((child["code"], child["level"], *keys, child["lao_type"]))
 
 
 def _on_indicators(session, specs) -> None:

@@ -3,16 +3,16 @@
 The new tables start empty: run ``python -m services.reporting.rebuild`` after upgrading a store
 that already holds events, to project them from event_log.
 
-Revision ID: 809f8ec50809
+Revision ID: 69496272bc18
 Revises: c824ca7b6950
-Create Date: 2026-11-22 00:59:07.633642
+Create Date: 2026-11-22 01:15:44.958103
 """
 from alembic import op
 import sqlalchemy as sa
 import shared.types
 
 
-revision = '809f8ec50809'
+revision = '69496272bc18'
 down_revision = 'c824ca7b6950'
 branch_labels = None
 depends_on = None
@@ -76,7 +76,7 @@ def upgrade() -> None:
     sa.Column('extended', sa.Integer(), server_default='0', nullable=False),
     sa.Column('returned', sa.Integer(), server_default='0', nullable=False),
     sa.Column('cancelled', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('status', sa.String(length=12), server_default='pending', nullable=False),
+    sa.Column('status', sa.String(length=12), sa.Computed("CASE WHEN cancelled = 1 THEN 'cancelled' WHEN last_submitted_at IS NOT NULL AND (missed_at IS NULL OR last_submitted_at >= missed_at) THEN (CASE WHEN last_on_time = 1 THEN 'on_time' ELSE 'late' END) WHEN missed_at IS NOT NULL AND (extended_due_at IS NULL OR missed_due_at >= extended_due_at) THEN 'missing' WHEN last_submitted_at IS NOT NULL THEN (CASE WHEN last_on_time = 1 THEN 'on_time' ELSE 'late' END) ELSE 'pending' END", persisted=True), nullable=False),
     sa.PrimaryKeyConstraint('obligation_id')
     )
     with op.batch_alter_table('rm_obligations', schema=None) as batch_op:
