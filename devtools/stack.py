@@ -30,6 +30,7 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     services: tuple[str, ...] = SERVICES
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)        # default: one process per service
 
     def __post_init__(self):
         self.var_dir = Path(self.var_dir)
@@ -60,17 +61,24 @@ class Stack:
         subprocess.run([sys.executable, "-m", "shared.migrate", *SERVICES], env=self.env(), check=True,
                        cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
 
-    def start_service(self, name: str) -> subprocess.Popen:
-        log = open(self.var_dir / "logs" / f"{name}.log", "ab")
-        process = subprocess.Popen([sys.executable, "-m", "shared.runner", name], env=self.env(),
+    def start_service(self, name: str, replica: int = 0) -> subprocess.Popen:
+        """Replica 0 is ``processes[name]`` on ``ports[name]``; replica i > 0 is another process of
+        the same service (same database and queues), ``processes[f"{name}#{i}"]`` on a port of its own."""
+        key = f"{name}#{replica}" if replica else name
+        env = self.env()
+        if replica:
+            env[f"{name.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
+        log = open(self.var_dir / "logs" / f"{key}.log", "ab")
+        process = subprocess.Popen([sys.executable, "-m", "shared.runner", name], env=env,
                                    cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-        self.processes[name] = process
+        self.processes[key] = process
         return process
 
     def start(self, timeout: float = 120) -> None:
         for name in self.services:
-            self.start_service(name)
+            for replica in range(self.replicas.get(name, 1)):
+                self.start_service(name, replica)
         self.wait_healthy(timeout)
 
     def wait_healthy(self, timeout: float = 120, service: str = "gateway") -> None:
