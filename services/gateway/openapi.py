@@ -1419,7 +1419,7 @@ OPS: list[Op] = [
     Op("GET", "/api/v1/reports/overdue", "report_overdue", "reports", "รายการที่เลยกำหนดส่ง",
        "Obligations past due and not submitted (most late first)",
        params=[UNIT_PARAM, _limit(), OFFSET,
-               _sort("days_late", "due_at", "unit_code", "period", "reminders_sent")],
+               _sort("days_late", "due_at", "unit_code", "period", "indicator_code", "obligation_id")],
        exports=True, mixin="ReportsRoutes",
        ok={"200": ("total and a page", OverdueReport)}, errors=(400, 404, 422) + READ_ERRORS),
 

@@ -9,7 +9,7 @@ const LAO_TYPES = ['pao', 'city_municipality', 'town_municipality', 'subdistrict
 const FINAL = ['closed', 'not_applicable', 'cancelled'];
 const FORWARDERS = ['central', 'province', 'district'];
 const SUPERVISORS = ['district', 'province', 'central'];
-const NAV = {
+const NAV = {  // dash.js adds the dashboards (dashboard, overdue, indicator) per role
   lao: ['inbox', 'obligations', 'prefs'], district: ['followup', 'inbox', 'cascade', 'compose', 'prefs'],
   province: ['followup', 'inbox', 'cascade', 'compose', 'prefs'], central: ['compose', 'cascade', 'followup', 'inbox', 'prefs'],
   reviewer: ['followup', 'prefs'], ops: ['cascade', 'followup', 'prefs'],
@@ -790,6 +790,7 @@ async function viewCascade(id) {
     return h('tr', {'data-level': l.level}, h('th', {scope: 'row', text: t('l_' + l.level)}), ...['units', 'received', 'acknowledged', 'forwarded', 'not_applicable'].map((k) => h('td', {class: 'num', 'data-k': k, text: num(l[k])})),
       h('td', null, h('span', {class: 'meter', 'aria-hidden': 'true'}, bar), ' ', pct(l.acknowledgement_rate)), h('td', `${fhours(l.ack_hours_median)} / ${fhours(l.ack_hours_max)}`));
   });
+  add(page, h('p', null, h('a', {href: '#/hops/' + enc(id), text: t('d_hopsLink')})));
   add(page, section(t('cascadeTitle'), table([t('level'), t('units'), t('k_received'), t('k_acknowledged'), t('k_forwarded'), t('k_na'), t('ackRate'), t('ackTime')], rows, 'levels')));
   if (comp && comp.expected && obl && obl.items.length) {  // a directive without a report has nothing to comply with
     add(page, section(t('reporting'), h('div.counts', null, [['expected', comp.expected], ...['pending', 'on_time', 'late', 'missed'].map((k) => ['r_' + k, comp.counts[k]])].map(([k, n]) =>
@@ -854,7 +855,12 @@ async function viewPrefs() {
 
 // ------------------------------------------------------------------ start
 const ROUTES = {inbox: viewInbox, obligations: viewObligations, obligation: viewObligation, prefs: viewPrefs, followup: viewFollowup, compose: viewCompose, cascade: viewCascade};
+// What the dashboards (dash.js, loaded after this file) build their pages with.
+window.TT = {S, t, h, api, ApiError, errText, act, toast, fill, add, section, pageEl, table, select, field, btn, badge, empty, fdate, fperiod, fdue,
+  num, pct, dg, enc, unitNames, uname, unitCell, recent, ROUTES, NAV, HIDDEN, route, SUPERVISORS};
 async function boot() {
+  // deferred scripts (charts.js, dash.js) have all run by DOMContentLoaded: their routes exist before the first one is drawn
+  if (document.readyState === 'loading') await new Promise((done) => document.addEventListener('DOMContentLoaded', done, {once: true}));
   const who = api('GET', '/me', undefined, {auth: false}).then((user) => ({user}), (error) => ({error}));
   const [ok] = await Promise.all([strings('th'), S.lang === 'en' ? strings('en') : true]);
   if (!ok) return fill($('#main'), h('p.notice.bad', 'โหลดระบบไม่สำเร็จ กรุณาโหลดหน้าใหม่ / Could not load; please reload the page'));
