@@ -24,7 +24,10 @@ import amqp
 from rich import box
 from rich.console import Console
 from rich.json import JSON
+from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from shared.config import amqp_uri, database_url
 from shared.thai import BANGKOK
@@ -56,7 +59,7 @@ class Output:
         print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
 
     def error(self, message: str) -> None:
-        self.errors.print(f"[bold red]error:[/] {message}")
+        self.errors.print(f"[bold red]error:[/] {escape(message)}")
 
 
 # --------------------------------------------------------------------------- status
@@ -91,7 +94,7 @@ def cmd_status(args, out: Output) -> int:
                             ("published/s", "right"), ("dead-lettered", "right")):
         table.add_column(column, justify=justify)
     for s in services:
-        health = "[green]ok[/]" if s.healthy else f"[red]{s.health}[/]"
+        health = "[green]ok[/]" if s.healthy else f"[red]{escape(s.health)}[/]"
         age = _number(s.outbox_oldest_age_s, 1)
         if (s.outbox_oldest_age_s or 0) > 60:
             age = f"[red]{age}[/]"
@@ -101,7 +104,7 @@ def cmd_status(args, out: Output) -> int:
     out.console.print(table)
 
     if broker_error:
-        out.console.print(f"[red]broker unreachable at {args.amqp_uri.split('@')[-1]}: {broker_error}[/]")
+        out.console.print(f"[red]broker unreachable at {escape(args.amqp_uri.split('@')[-1])}: {escape(broker_error)}[/]")
     else:
         table = Table(title="Queues", box=box.SIMPLE_HEAD, title_justify="left")
         for column, justify in (("queue", "left"), ("kind", "left"), ("ready", "right"), ("consumers", "right")):
@@ -118,7 +121,7 @@ def cmd_status(args, out: Output) -> int:
     if problems:
         out.console.print("[bold red]needs attention:[/]")
         for problem in problems:
-            out.console.print(f"  • {problem}")
+            out.console.print(f"  • {escape(problem)}")
     else:
         out.console.print("[green]all services healthy, no dead letters[/]")
     return ATTENTION if problems else OK
@@ -139,19 +142,19 @@ def cmd_dead_letters_list(args, out: Output) -> int:
         out.json({"total": total, "messages": [letter.summary() for letter in letters]})
         return OK
     if not letters:
-        out.console.print(f"[green]no dead letters[/]{' from ' + args.queue if args.queue else ''} "
+        out.console.print(f"[green]no dead letters[/]{' from ' + escape(args.queue) if args.queue else ''} "
                           f"({total} in the queue)")
         return OK
-    table = Table(box=box.SIMPLE_HEAD, title=f"thongthin.dead_letters: {total} message(s)"
-                  + (f", showing {len(letters)}" if len(letters) != total else ""), title_justify="left")
-    for column in ("failed at (ICT)", "queue", "event type", "message id", "reason"):
-        table.add_column(column, overflow="fold")
+    # Two lines each rather than a table: the ids alone nearly fill an 80-column terminal.
+    out.console.print(f"[bold]thongthin.dead_letters: {total} message(s)[/]"
+                      + (f", showing {len(letters)}" if len(letters) != total else "") + ", oldest first")
     for letter in letters:
-        summary = letter.summary()
-        replays = f" [dim](replayed {letter.replays}×)[/]" if letter.replays else ""
-        table.add_row(_when(summary["failed_at"]), letter.queue or "?", letter.event_type or "?",
-                      letter.message_id or "?", (letter.reason or "?") + replays)
-    out.console.print(table)
+        replays = f" [yellow](replayed {letter.replays}×)[/]" if letter.replays else ""
+        out.console.print()
+        out.console.print(f"[bold]{escape(letter.message_id or '?')}[/]  {escape(letter.event_type or '?')}"
+                          f"  failed in [cyan]{escape(letter.queue or '?')}[/]"
+                          f"  [dim]{_when(letter.summary()['failed_at'])}[/]{replays}")
+        out.console.print(Padding(Text(letter.reason or "?"), (0, 0, 0, 4)))
     return OK
 
 
@@ -177,7 +180,7 @@ def cmd_dead_letters_show(args, out: Output) -> int:
         for label, value in (("message id", letter.message_id), ("event type", letter.event_type),
                              ("original queue", letter.queue), ("reason", letter.reason),
                              ("failed at", _when(detail["failed_at"])), ("replays", str(letter.replays))):
-            table.add_row(label, value or "-")
+            table.add_row(label, Text(value or "-"))
         out.console.print(table)
         out.console.print("[bold]headers[/]")
         out.console.print(JSON(json.dumps(detail["headers"], ensure_ascii=False, default=str)))
@@ -203,11 +206,13 @@ def cmd_dead_letters_replay(args, out: Output) -> int:
         out.json(report.as_dict())
         return status
     for letter in report.replayed:
-        out.console.print(f"[green]replayed[/] {letter.message_id} ({letter.event_type}) → {letter.queue}")
+        out.console.print(f"[green]replayed[/] {escape(str(letter.message_id))} ({escape(str(letter.event_type))})"
+                          f" → {escape(letter.queue)}")
     for letter, error in report.failed:
-        out.console.print(f"[red]kept[/] {letter.message_id} ({letter.event_type}): {error}")
+        out.console.print(f"[red]kept[/] {escape(str(letter.message_id))} ({escape(str(letter.event_type))}):"
+                          f" {escape(error)}")
     for message_id in report.not_found:
-        out.console.print(f"[red]not found[/] {message_id}")
+        out.console.print(f"[red]not found[/] {escape(message_id)}")
     out.console.print(f"{len(report.replayed)} replayed, {len(report.failed)} kept, "
                       f"{report.remaining} left in the dead-letter queue")
     return status

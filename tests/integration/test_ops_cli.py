@@ -146,6 +146,7 @@ def test_dead_letters_list_show_replay_and_status(platform, capsys):
     assert services["reporting"]["consumed"]["dead_lettered"] == 4
     assert services["reporting"]["consumed"]["retried"] >= 6
     assert services["reporting"]["dead_lettered"] == 4
+    assert services["reporting"]["outbox_pending"] == 0  # its relay reports, nothing waits
     assert not services["plans"]["healthy"] and services["plans"]["health"].startswith("unreachable")
     queues = {row["queue"]: row for row in status["queues"]}
     assert queues[DLQ] == {"queue": DLQ, "kind": "dead-letter", "ready": 4, "consumers": 0}
@@ -214,6 +215,39 @@ def test_a_dead_letter_that_cannot_be_routed_stays(amqp_uri, capsys, monkeypatch
         assert [row["message_id"] for row in json.loads(result.stdout)["messages"]] == ["m-1", "m-3"]
     finally:
         broker.close()
+
+
+def test_status_of_real_services(amqp_uri, tmp_path, capsys, monkeypatch):
+    """Two of the real services as processes (devtools/stack.py), the rest not started."""
+    from devtools.stack import Stack
+    stack = Stack(amqp_uri=amqp_uri, var_dir=tmp_path, services=("plans", "reporting"))
+    stack.migrate()
+    try:
+        for name in stack.services:
+            stack.start_service(name)
+        for name in stack.services:
+            stack.wait_healthy(120, service=name)
+        for key, value in stack.env().items():
+            if key == "AMQP_URI" or key.endswith("_HTTP_ADDRESS"):
+                monkeypatch.setenv(key, value)
+        broker = Broker(amqp_uri)
+        try:  # wait until reporting consumes (it declares the topology first)
+            assert wait_for(lambda: broker.channel.queue_declare("reporting.events", passive=True).consumer_count, 60)
+        finally:
+            broker.close()
+        code, status = run_json(capsys, "status", "--rate-window", "0.5")
+    finally:
+        stack.stop()
+    services = {row["service"]: row for row in status["services"]}
+    for name in ("plans", "reporting"):
+        assert services[name]["healthy"] and services[name]["health"] == "ok", services[name]
+        assert services[name]["outbox_pending"] == 0 and services[name]["outbox_oldest_age_s"] == 0
+    assert not services["gateway"]["healthy"]
+    queues = {row["queue"]: row for row in status["queues"]}
+    assert queues["reporting.events"]["consumers"] == 1
+    assert queues["thongthin.dead_letters"]["ready"] == 0
+    assert code == 1 and "nobody consumes assessments.events" in status["problems"]
+    assert not any("dead letter" in problem for problem in status["problems"])
 
 
 def test_rebuild_reporting_shows_progress_and_counts(tmp_path, capsys):
