@@ -114,7 +114,70 @@ def load(gateway: str, *, log=print) -> dict:
     issued = session.post(f"{gateway}/api/v1/directives", json=demo_directive(datetime.now(BANGKOK)), timeout=120)
     issued.raise_for_status()
     log(f"directive {issued.json()['directive_id']} issued to {issued.json()['assignment_count']} LAOs of Chainat")
+    dashboard_history(session, gateway, issued.json()["directive_id"], log=log)
     return issued.json()
+
+
+def _obligations_of(session, gateway: str, directive_id: str, expected: int, timeout: float = 60) -> list[dict]:
+    import time as clock
+    deadline = clock.monotonic() + timeout
+    while True:
+        items = session.get(f"{gateway}/api/v1/obligations", params={"directive_id": directive_id, "limit": 1000},
+                            timeout=30).json()["items"]
+        if len(items) >= expected or clock.monotonic() > deadline:
+            return items
+        clock.sleep(0.5)
+
+
+def dashboard_history(session, gateway: str, current_directive_id: str, *, log=print) -> None:
+    """Something for the dashboards to show: a target for the monthly indicator, the three months
+    before the current directive's (their deadlines passed: some LAOs reported late, the rest are missed by
+    the sweep) and, for the current month, about half of Chainat's LAOs reporting on time now."""
+    now = datetime.now(BANGKOK)
+    code = "ELDERLY-VOL-DISBURSED-PCT"
+    fiscal_year = now.year + 543 + (1 if now.month >= 10 else 0)
+    plan = session.post(f"{gateway}/api/v1/plans", json={
+        "format": "thongthin.plan/v1",
+        "plan": {"id": "DEMO-ELDERLY-DISB", "type": "strategic", "owner_code": "DLA",
+                 "title_th": "เป้าหมายการเบิกจ่ายโครงการอาสาสมัครดูแลผู้สูงอายุ (ข้อมูลสาธิต)",
+                 "period_be_start": fiscal_year - 1, "period_be_end": fiscal_year},
+        "indicators": [{"id": code, "name_th": "ร้อยละการเบิกจ่ายงบประมาณโครงการอาสาสมัครดูแลผู้สูงอายุ",
+                        "unit_th": "ร้อยละ", "direction": "higher",
+                        "targets": {str(fiscal_year - 1): 70, str(fiscal_year): 75}}]}, timeout=60)
+    if plan.status_code != 200:
+        raise RuntimeError(f"demo target failed: {plan.status_code} {plan.text}")
+    base = demo_directive(now)
+    current = _obligations_of(session, gateway, current_directive_id, 54)
+    # this month's window may not be open yet (it opens 10 days before the 3rd)
+    open_now = [o for o in sorted(current, key=lambda o: o["unit_code"])
+                if not o.get("opens_at") or datetime.fromisoformat(o["opens_at"]) <= now]
+    batches = [[{"obligation_id": o["id"], "unit_code": o["unit_code"],
+                 "values": [{"indicator_code": code, "value": float(55 + (i * 11) % 45), "note": "ข้อมูลสาธิต"}]}
+                for i, o in enumerate(open_now) if i % 2 == 0]]
+    first_due = next_day_three(now)  # the current directive's month; the three before it are past
+    month = first_due.year * 12 + first_due.month - 1
+    for back in (3, 2, 1):
+        m = month - back
+        # due 28, 19 and 10 days ago: inside the 30 days after a deadline when late reports are still taken
+        due = (now - timedelta(days=back * 9 + 1)).replace(hour=16, minute=30, second=0, microsecond=0)
+        body = {**base, "document_number": f"{base['document_number']} (งวด {m % 12 + 1}/{m // 12 + 543})",
+                "reporting": {**base["reporting"], "period": f"{m // 12 + 543}-{m % 12 + 1:02d}",
+                              "opens_at": (due - timedelta(days=10)).isoformat(), "due_at": due.isoformat()}}
+        past = session.post(f"{gateway}/api/v1/directives", json=body, timeout=120)
+        if past.status_code != 201:
+            raise RuntimeError(f"demo history failed: {past.status_code} {past.text}")
+        items = sorted(_obligations_of(session, gateway, past.json()["directive_id"], 54), key=lambda o: o["unit_code"])
+        batches.append([{"obligation_id": o["id"], "unit_code": o["unit_code"],
+                         "values": [{"indicator_code": code, "value": float(50 + (i * 7 + back * 13) % 50),
+                                     "note": "ข้อมูลสาธิต"}]}
+                        for i, o in enumerate(items) if (i + back) % 5 in (0, 1, 2)])
+    for items in filter(None, batches):
+        result = session.post(f"{gateway}/api/v1/submissions/batch", json={"items": items, "mode": "keep_good"},
+                              timeout=120)
+        if result.status_code != 200:
+            raise RuntimeError(f"demo submissions failed: {result.status_code} {result.text}")
+    log("dashboards: a target and three past months of Chainat's reports (late or missed)"
+        + (", half of this month on time" if batches[0] else ""))
 
 
 def main(argv: list[str]) -> int:
