@@ -16,8 +16,8 @@ if [ "$purpose" = "test" ]; then
   # Browser tests: Debian's chromium driven by Playwright (no browser download), Thai fonts.
   [ -x /usr/bin/chromium ] || need+=(chromium)
   dpkg -s fonts-thai-tlwg >/dev/null 2>&1 || need+=(fonts-thai-tlwg)
-  # promtool (in Debian's prometheus package): checks the Prometheus config and unit-tests the
-  # alert rules. Installing the package does not start a Prometheus server in a container
+  # Debian's prometheus package: promtool checks the config and unit-tests the alert rules; an
+  # integration test runs the server itself against a throwaway broker. Installing the package does not start a Prometheus server in a container
   # without systemd; on a machine with systemd, `systemctl disable --now prometheus` if unwanted.
   have promtool || need+=(prometheus)
 fi
