@@ -1,6 +1,7 @@
 """Benchmark: dashboard queries over a year of national data in the reporting store.
 
-    python -m bench.dashboard_queries [--db sqlite|postgres] [--scale 1.0] [--runs 40]
+    python -m bench.dashboard_queries [--db sqlite|postgres] [--scale 1.0] [--runs 40] [--keep DIR]
+    python -m bench.dashboard_queries --store sqlite:///DIR/reporting.db      # queries only, on a kept store
 
 A fresh reporting store (a SQLite file, or a PostgreSQL database of its own created on
 THONGTHIN_BENCH_PG_URL / 127.0.0.1:5432 / a throwaway cluster, dropped afterwards), migrated by
@@ -146,10 +147,15 @@ def _project(database: Database, events, batch: int) -> int:
 
 
 @contextmanager
-def fresh_store(db: str):
-    """A migrated, empty reporting store of its own; removed afterwards."""
+def fresh_store(db: str, keep: Path | None = None):
+    """A migrated, empty reporting store of its own; removed afterwards (a SQLite one is kept in
+    ``keep`` when given, to time queries again with ``--store``)."""
     with ExitStack() as stack:
-        if db == "postgres":
+        if db == "sqlite" and keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            (Path(keep) / "reporting.db").unlink(missing_ok=True)
+            url = f"sqlite:///{Path(keep).resolve() / 'reporting.db'}"
+        elif db == "postgres":
             from tests.support.postgres import PostgresServer, postgres_for_tests
             admin = os.environ.get("THONGTHIN_BENCH_PG_URL")
             server = PostgresServer(admin) if admin else stack.enter_context(postgres_for_tests())
@@ -216,16 +222,38 @@ def run_queries(database: Database, provinces: list[str], runs: int, seed: int =
     return samples
 
 
-def measure(db: str = "sqlite", scale: float = 1.0, runs: int = 40, log=print) -> dict:
+def _stored(database: Database) -> dict:
+    """What an already loaded store holds (``--store``: time the queries again without loading)."""
+    from services.reporting.models import event_log, units
+    with database.session() as session:
+        return {"events": session.execute(select(func.count()).select_from(event_log)).scalar_one(),
+                "values": session.execute(select(func.count()).select_from(values)).scalar_one(),
+                "laos": session.execute(select(func.count()).select_from(units).where(units.c.level == "lao")).scalar_one(),
+                "provinces": sorted(session.execute(select(units.c.code).where(
+                    units.c.level == "provincial_office")).scalars()),
+                "load_s": None, "load_values_per_s": None}
+
+
+def measure(db: str = "sqlite", scale: float = 1.0, runs: int = 40, log=print, *, keep: Path | None = None,
+            store: str | None = None) -> dict:
     """Load a year at ``scale`` and time the dashboard queries; the figures of the final JSON line."""
-    with fresh_store(db) as database:
-        log(f"loading a year of data at scale {scale:g} into {db} ...")
-        loaded = load(database, scale, log=log)
-        samples = run_queries(database, loaded["provinces"], runs)
+    if store:
+        database = Database(store)
+        try:
+            loaded = _stored(database)
+            samples = run_queries(database, loaded["provinces"], runs)
+        finally:
+            database.dispose()
+        db = database.engine.dialect.name.replace("postgresql", "postgres")
+    else:
+        with fresh_store(db, keep) as database:
+            log(f"loading a year of data at scale {scale:g} into {db} ...")
+            loaded = load(database, scale, log=log)
+            samples = run_queries(database, loaded["provinces"], runs)
     national = [ms for name, values_ in samples.items() if name.startswith("national") for ms in values_]
     province = [ms for name, values_ in samples.items() if name.startswith("province") for ms in values_]
     figures = {
-        "db": db, "scale": scale, "dashboard_values": loaded["values"], "dashboard_events": loaded["events"],
+        "db": db, "scale": None if store else scale, "dashboard_values": loaded["values"], "dashboard_events": loaded["events"],
         "dashboard_laos": loaded["laos"], "dashboard_load_s": loaded["load_s"],
         "dashboard_load_values_per_s": loaded["load_values_per_s"],
         "dashboard_p95_ms": _percentile(national + province, 0.95),
@@ -243,16 +271,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--scale", type=float, default=1.0, help="share of the registry's LAOs")
     parser.add_argument("--runs", type=int, default=40, help="runs of each query")
+    parser.add_argument("--keep", type=Path, help="keep the loaded SQLite store in this directory")
+    parser.add_argument("--store", help="time the queries on an already loaded store (a database URL)")
     args = parser.parse_args(argv)
-    figures = measure(args.db, args.scale, args.runs)
+    figures = measure(args.db, args.scale, args.runs, keep=args.keep, store=args.store)
     rows = [(f"{name} p50 / p95", f"{q['p50_ms']:.0f} / {q['p95_ms']:.0f} ms", f"(target p95 <= {TARGET_P95_MS:.0f} ms)")
             for name, q in figures["dashboard_queries"].items()]
     rows += [("national p95", f"{figures['dashboard_national_p95_ms']:.0f} ms", f"<= {TARGET_P95_MS:.0f} ms"),
              ("provincial p95", f"{figures['dashboard_province_p95_ms']:.0f} ms", f"<= {TARGET_P95_MS:.0f} ms"),
              ("values in the store", f"{figures['dashboard_values']:,}", "~2.8 M at scale 1"),
-             ("load (events -> read models)", f"{figures['dashboard_load_s']:.0f} s",
-              f"{figures['dashboard_events']:,} events, {figures['dashboard_load_values_per_s']:,} values/s")]
-    report(f"Dashboard queries over a year of data ({args.db}, scale {args.scale:g}) — {machine()}", rows, figures)
+             ("load (events -> read models)",
+              "-" if figures["dashboard_load_s"] is None else f"{figures['dashboard_load_s']:.0f} s",
+              f"{figures['dashboard_events']:,} events, {figures['dashboard_load_values_per_s'] or '-'} values/s")]
+    where = f"{figures['db']}, " + ("a kept store" if args.store else f"scale {args.scale:g}")
+    report(f"Dashboard queries over a year of data ({where}) — {machine()}", rows, figures)
     return 0
 
 

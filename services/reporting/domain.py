@@ -10,7 +10,6 @@ from datetime import date, datetime
 from statistics import median
 
 from services.assessments.domain import achievement as achievement_status  # one definition platform-wide
-from services.assessments.domain import at_risk as off_trajectory
 from shared.thai import fiscal_year_be, fiscal_year_bounds
 
 # Levels above the provinces: looking at any of them means looking at the nation.
@@ -117,20 +116,42 @@ def months_elapsed(fiscal_year: int, today: date) -> int | None:
     return (today.year - start.year) * 12 + today.month - start.month + 1
 
 
+def classifier(direction: str | None, value_type: str | None, months: int | None):
+    """A fast ``(latest_value, sum_value, target) -> (actual, status, at_risk)`` for one indicator and
+    year (the national dashboard classifies every LAO on each request).
+
+    status: achieved / not_achieved (actual against target by direction) / no_target / no_data,
+    exactly assessments.domain.achievement. at_risk, only while the fiscal year runs (``months`` =
+    months elapsed): the year-to-date sum of a count short of the pro-rated target, or the latest
+    level short of the target, by more than 10 % (assessments.domain.at_risk). After the year ends
+    the status is final and nothing is at risk. A test holds both to assessments' functions.
+    """
+    direction = direction or "increase"
+    cumulative = is_cumulative(value_type)
+    share = (months or 0) / 12 if cumulative else 1.0
+    decrease, neutral = direction == "decrease", direction == "none"
+
+    def classify(latest: float | None, total: float | None, target: float | None):
+        actual = (total if cumulative else latest) if latest is not None else None
+        if target is None:
+            return actual, "no_target", False
+        if actual is None:
+            return actual, "no_data", False
+        if neutral:
+            return actual, "achieved", False
+        missed = actual > target if decrease else actual < target
+        risky = False
+        if months:
+            expected = target * share
+            risky = actual > expected * 1.1 if decrease else actual < expected * 0.9
+        return actual, "not_achieved" if missed else "achieved", risky
+    return classify
+
+
 def unit_achievement(*, direction: str, value_type: str | None, target: float | None,
                      latest_value: float | None, sum_value: float | None, months: int | None) -> dict:
-    """Status and at-risk flag of one unit for one indicator and fiscal year.
-
-    status: achieved / not_achieved (actual against target by direction) / no_target / no_data.
-    at_risk (only while the fiscal year runs, ``months`` = months elapsed): the year-to-date sum of a
-    count short of the pro-rated target, or the latest level short of the target, by more than 10 %
-    (assessments.domain.at_risk). After the year ends the status is final and nothing is at risk.
-    """
-    cumulative = is_cumulative(value_type)
-    actual = (sum_value if cumulative else latest_value) if latest_value is not None else None
-    status = achievement_status(direction or "increase", actual, target)
-    risky = bool(months and actual is not None and target is not None
-                 and off_trajectory(direction or "increase", cumulative, [actual], months, 12, target))
+    """Status and at-risk flag of one unit for one indicator and fiscal year (see ``classifier``)."""
+    actual, status, risky = classifier(direction, value_type, months)(latest_value, sum_value, target)
     return {"actual": actual, "status": status, "at_risk": risky}
 
 
@@ -149,4 +170,5 @@ def today_bangkok(now: datetime) -> date:
 
 
 __all__ = ["NATIONAL_LEVELS", "STATUSES", "add_counts", "counts", "fiscal_year_be", "mean", "median_seconds",
-           "months_elapsed", "obligation_status", "rate", "resolve_target", "unit_achievement", "unit_keys"]
+           "months_elapsed", "obligation_status", "rate", "resolve_target", "classifier", "unit_achievement",
+           "unit_keys"]

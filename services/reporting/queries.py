@@ -289,26 +289,30 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
              .where(a.indicator_code == indicator_code, a.fiscal_year_be == fiscal_year_be))
     if n.kind != "nation":
         query = query.where(scope)
-    members: dict[str, dict] = {}
-    for row in session.execute(query).mappings():
-        members[row["unit_code"]] = dict(row)
+    members = {row[0]: row for row in session.execute(query).all()}
     # Units with a target of their own but no value yet count as "no data".
     own_targets = [s for s in by_scope if ":" not in s and s != "*" and s not in members]
     for start in range(0, len(own_targets), 500):
-        extra = select(u.code.label("unit_code"), u.level, u.lao_type, group.label("child")).where(
+        extra = select(u.code, literal(None), literal(None), u.level, u.lao_type, group).where(
             u.code.in_(own_targets[start:start + 500]), u.level == "lao", scope)
-        for row in session.execute(extra).mappings():
-            members[row["unit_code"]] = {**row, "latest_value": None, "sum_value": None}
+        members.update((row[0], row) for row in session.execute(extra).all())
     summary = {"achieved": 0, "not_achieved": 0, "no_target": 0, "at_risk": 0, "no_data": 0}
     per_child: dict = defaultdict(list)
-    for code, member in members.items():
-        _, target = domain.resolve_target(by_scope, code, member["level"], member["lao_type"])
-        result = domain.unit_achievement(direction=direction, value_type=indicator["value_type"], target=target,
-                                         latest_value=member["latest_value"], sum_value=member["sum_value"],
-                                         months=months)
-        summary[result["status"]] += 1
-        summary["at_risk"] += result["at_risk"]
-        per_child[member["child"] if member["child"] is not None else n.code].append({**result, "target": target})
+    classify = domain.classifier(direction, indicator["value_type"], months)
+    group_targets: dict = {}  # (level, lao_type) -> target: the same for every unit without its own
+    for code, latest, total, level, lao_type, child in members.values():
+        if code in by_scope:
+            target = by_scope[code]
+        else:
+            key = (level, lao_type)
+            if key not in group_targets:
+                group_targets[key] = domain.resolve_target(by_scope, "", level, lao_type)[1]
+            target = group_targets[key]
+        actual, status, risky = classify(latest, total, target)
+        summary[status] += 1
+        summary["at_risk"] += risky
+        per_child[child if child is not None else n.code].append(
+            {"actual": actual, "status": status, "at_risk": risky, "target": target})
     names = _unit_rows(session, per_child)
     rows = []
     for child in sorted(per_child, key=lambda c: c or ""):
