@@ -107,14 +107,19 @@ def services_status(timeout: float = 3.0, rate_window: float = 0.0,
             return [first[s][0] for s in services]
         time.sleep(rate_window)
         second = dict(zip(services, pool.map(lambda s: _check(s, urls[s], timeout), services)))
+    def per_second(before: float | None, after: float | None) -> float | None:
+        # None when unknown, or when the counter went down: the process restarted in between
+        if before is None or after is None or after < before:
+            return None
+        return round((after - before) / rate_window, 2)
+
     result = []
     for service in services:
         before, after = first[service][0], second[service][0]
-        if after.consumed or before.consumed:
-            after.consumed_per_s = round(
-                (sum(after.consumed.values()) - sum(before.consumed.values())) / rate_window, 2)
-        if after.published is not None and before.published is not None:
-            after.published_per_s = round((after.published - before.published) / rate_window, 2)
+        if after.healthy and (after.consumed or before.consumed):
+            after.consumed_per_s = per_second(sum(before.consumed.values()), sum(after.consumed.values()))
+        if after.healthy and after.published is not None:
+            after.published_per_s = per_second(before.published or 0.0, after.published)
         result.append(after)
     return result
 

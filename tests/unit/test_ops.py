@@ -81,3 +81,34 @@ def test_the_console_script_is_registered():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["thongthin"] == "shared.ops.cli:main"
     assert any(dep.startswith("rich==") for dep in project["dependencies"])
+
+
+@pytest.mark.parametrize("scrapes, consumed_per_s, published_per_s", [
+    ([(10, 4), (16, 8)], 12.0, 8.0),
+    ([(10, 4), (16, 1)], 12.0, None),   # published went down: the process restarted in between
+])
+def test_rates_come_from_two_scrapes_of_a_real_metrics_endpoint(httpserver, monkeypatch, scrapes,
+                                                                consumed_per_s, published_per_s):
+    """/health and /metrics served by a local HTTP peer, scraped twice: consumed and published per
+    second; a counter that went down gives no rate rather than a negative one."""
+    from shared.ops.status import services_status
+    totals = iter(scrapes)  # (processed, published) per scrape
+
+    def metrics_page(request):
+        from werkzeug import Response
+        processed, published = next(totals)
+        return Response(
+            "# TYPE thongthin_messages_consumed_total counter\n"
+            f'thongthin_messages_consumed_total{{service="reporting",event_type="t",outcome="processed"}} {processed}\n'
+            f'thongthin_messages_consumed_total{{service="other",event_type="t",outcome="processed"}} 999\n'
+            "# TYPE thongthin_outbox_published_total counter\n"
+            f'thongthin_outbox_published_total{{service="reporting"}} {published}\n'
+            "# TYPE thongthin_outbox_pending gauge\n"
+            'thongthin_outbox_pending{service="reporting"} 3\n', content_type="text/plain")
+    httpserver.expect_request("/health").respond_with_json({"service": "reporting", "status": "ok"})
+    httpserver.expect_request("/metrics").respond_with_handler(metrics_page)
+    monkeypatch.setenv("REPORTING_HTTP_ADDRESS", f"127.0.0.1:{httpserver.port}")
+    (status,) = services_status(rate_window=0.5, services=("reporting",))
+    assert status.healthy and status.outbox_pending == 3
+    assert status.consumed == {"processed": 16}          # only this service's samples
+    assert (status.consumed_per_s, status.published_per_s) == (consumed_per_s, published_per_s)
