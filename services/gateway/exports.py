@@ -101,17 +101,17 @@ def to_xlsx(rows: Iterable[dict], spec: tuple[Column, ...], lang: str = "th", ti
         header.append(cell)
     sheet.append(header)
     for values in table_values(rows, spec):
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"  # text, never a formula
-            cells.append(cell)
-        sheet.append(cells)
+        sheet.append([_text_cell(sheet, v) if isinstance(v, str) and v.startswith("=") else v for v in values])
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _text_cell(sheet, value: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"  # text, never a formula
+    return cell
 
 
 def _filename(name: str, extension: str) -> str:
