@@ -151,31 +151,41 @@ targets = Table(
     Column("set_at", UTCDateTime(), nullable=False),
 )
 
-# The latest value reported per unit, indicator and period (a resubmission replaces it).
+# The latest value reported per unit, indicator and period (a resubmission replaces it), with the
+# unit's rollup keys so a trend is read from one covering index at every level.
 values = Table(
     "rm_values", metadata,
     Column("unit_code", String(32), primary_key=True),
     Column("indicator_code", String(64), primary_key=True),
     Column("period", String(32), primary_key=True),
     Column("fiscal_year_be", Integer, nullable=True),
+    Column("province_unit", String(32), nullable=True),
+    Column("district_unit", String(32), nullable=True),
     Column("value", Float, nullable=False),
     Column("submitted_at", UTCDateTime(), nullable=False),
 )
-# The nation-wide trend of an indicator over a fiscal year, from the index alone (a province or a
-# district reads its units' rows by primary key instead).
-Index("ix_rm_values_trend", values.c.indicator_code, values.c.fiscal_year_be, values.c.period, values.c.value)
+Index("ix_rm_values_trend", values.c.indicator_code, values.c.fiscal_year_be, values.c.province_unit,
+      values.c.district_unit, values.c.period, values.c.value)
 
-# Pre-aggregated per unit, indicator and fiscal year: what achievement needs without the values.
+# Pre-aggregated per unit, indicator and fiscal year: what achievement needs without the values,
+# with the unit's keys (the national dashboard classifies every LAO from this index alone).
 achievement = Table(
     "rm_achievement", metadata,
     Column("indicator_code", String(64), primary_key=True),
     Column("fiscal_year_be", Integer, primary_key=True),
     Column("unit_code", String(32), primary_key=True),
+    Column("province_unit", String(32), nullable=True),
+    Column("district_unit", String(32), nullable=True),
+    Column("level", String(32), nullable=True),
+    Column("lao_type", String(32), nullable=True),
     Column("latest_period", String(32), nullable=False),
     Column("latest_value", Float, nullable=False),
     Column("sum_value", Float, nullable=False),     # sum of the latest value of every period
     Column("periods", Integer, nullable=False),     # periods with a value
 )
+Index("ix_rm_achievement_rollup", achievement.c.indicator_code, achievement.c.fiscal_year_be,
+      achievement.c.province_unit, achievement.c.district_unit, achievement.c.unit_code, achievement.c.level,
+      achievement.c.lao_type, achievement.c.latest_value, achievement.c.sum_value)
 
 # Every notification delivery (from notification_sent / notification_failed).
 deliveries = Table(

@@ -15,8 +15,8 @@ import json
 from sqlalchemy import bindparam, case, literal, or_, select, text, update
 
 from services.reporting import domain
-from services.reporting.models import (deliveries, directive_summary, directive_units, indicators, obligations,
-                                       periods, targets, units, values)
+from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, indicators,
+                                       obligations, periods, targets, units, values)
 from shared.contracts import Envelope
 from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, AssignmentStateChanged,
                                      DeadlineMissed, DirectiveForwarded, DirectiveIssued, Event, ExtensionGranted,
@@ -173,18 +173,22 @@ def _project_values(session, event: IndicatorSubmitted) -> None:
 
 _ITEMS = {
     "sqlite": ("json_extract(j.value, '$.c')", "json_extract(j.value, '$.v')", "json_extract(j.value, '$.d')",
-               "json_extract(j.value, '$.n')", "json_each(:items) AS j WHERE true"),
+               "json_extract(j.value, '$.n')", "json_each(:items) AS j"),
     "postgresql": ("j.c", "j.v", "j.d", "j.n",
                    "json_to_recordset(CAST(:items AS json)) AS j(c text, v float8, d float8, n integer)"),
 }
+# The unit's rollup keys come along (NULL while the unit is unknown; _rekey fills them in later).
 _JSON_SQL = {
-    "values": """INSERT INTO rm_values (unit_code, indicator_code, period, fiscal_year_be, value, submitted_at)
-SELECT :unit_code, {c}, :period, :fy, {v}, :at FROM {source}
+    "values": """INSERT INTO rm_values
+  (unit_code, indicator_code, period, fiscal_year_be, province_unit, district_unit, value, submitted_at)
+SELECT :unit_code, {c}, :period, :fy, u.province_unit, u.district_unit, {v}, :at
+FROM {source} LEFT JOIN rm_units u ON u.code = :unit_code WHERE true
 ON CONFLICT (unit_code, indicator_code, period) DO UPDATE SET value = excluded.value,
   submitted_at = excluded.submitted_at, fiscal_year_be = excluded.fiscal_year_be""",
-    "achievement": """INSERT INTO rm_achievement
-  (indicator_code, fiscal_year_be, unit_code, latest_period, latest_value, sum_value, periods)
-SELECT {c}, :fy, :unit_code, :period, {v}, {d}, {n} FROM {source}
+    "achievement": """INSERT INTO rm_achievement (indicator_code, fiscal_year_be, unit_code, province_unit,
+  district_unit, level, lao_type, latest_period, latest_value, sum_value, periods)
+SELECT {c}, :fy, :unit_code, u.province_unit, u.district_unit, u.level, u.lao_type, :period, {v}, {d}, {n}
+FROM {source} LEFT JOIN rm_units u ON u.code = :unit_code WHERE true
 ON CONFLICT (indicator_code, fiscal_year_be, unit_code) DO UPDATE SET
   latest_value = CASE WHEN excluded.latest_period >= rm_achievement.latest_period
                       THEN excluded.latest_value ELSE rm_achievement.latest_value END,
@@ -225,8 +229,8 @@ def _on_org_unit_changed(session, event: OrgUnitChanged, envelope: Envelope) -> 
         "name_th": event.name_th, "province_code": event.province_code, "district_code": event.district_code,
         "province_unit": province, "district_unit": district, "valid_from": event.valid_from,
         "valid_to": event.valid_to, "changed_at": envelope.occurred_at})
-    if current is None or (current["province_unit"], current["district_unit"], current["lao_type"]) != (
-            province, district, event.lao_type):
+    if current is None or (current["province_unit"], current["district_unit"], current["lao_type"],
+                           current["level"]) != (province, district, event.lao_type, event.level):
         _rekey(session, event.code, event.level, province, district, event.lao_type)
 
 
@@ -237,6 +241,11 @@ def _rekey(session, code: str, level: str, province: str | None, district: str |
     carry = prepared(session, "rm:rekey_obligations", lambda ins: update(obligations).where(
         obligations.c.unit_code == bindparam("code")).values(
         province_unit=bindparam("p"), district_unit=bindparam("d"), lao_type=bindparam("t")))
+    carry_values = prepared(session, "rm:rekey_values", lambda ins: update(values).where(
+        values.c.unit_code == bindparam("code")).values(province_unit=bindparam("p"), district_unit=bindparam("d")))
+    carry_years = prepared(session, "rm:rekey_achievement", lambda ins: update(achievement).where(
+        achievement.c.unit_code == bindparam("code")).values(
+        province_unit=bindparam("p"), district_unit=bindparam("d"), level=bindparam("l"), lao_type=bindparam("t")))
     children_of = prepared(session, "rm:unit_children", lambda ins: select(
         units.c.code, units.c.level, units.c.lao_type, units.c.province_unit, units.c.district_unit).where(
         units.c.parent_code == bindparam("code")))
@@ -246,6 +255,8 @@ def _rekey(session, code: str, level: str, province: str | None, district: str |
     while pending:
         code, level, province, district, lao_type = pending.pop()
         session.execute(carry, {"code": code, "p": province, "d": district, "t": lao_type})
+        session.execute(carry_values, {"code": code, "p": province, "d": district})
+        session.execute(carry_years, {"code": code, "p": province, "d": district, "l": level, "t": lao_type})
         parent = {"level": level, "province_unit": province, "district_unit": district}
         for child in session.execute(children_of, {"code": code}).mappings().all():
             keys = domain.unit_keys(child["code"], child["level"], parent)

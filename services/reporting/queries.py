@@ -30,6 +30,7 @@ class Node:
     level: str
     kind: str            # nation | province | district | unit
     lao_type: str | None = None
+    province: str | None = None  # the province a district belongs to (lets indexes start with it)
 
     def as_dict(self) -> dict:
         return {"code": self.code, "name_th": self.name_th, "level": self.level}
@@ -51,7 +52,7 @@ def node(session, unit_code: str | None, field: str = "unit_code") -> Node:
         kind = "province"
     else:
         kind = "unit"
-    return Node(unit_code, row["name_th"], row["level"], kind, row["lao_type"])
+    return Node(unit_code, row["name_th"], row["level"], kind, row["lao_type"], row["province_unit"])
 
 
 def _scope(table, n: Node):
@@ -61,7 +62,8 @@ def _scope(table, n: Node):
     if n.kind == "province":
         return table.c.province_unit == n.code, table.c.district_unit
     if n.kind == "district":
-        return table.c.district_unit == n.code, table.c.unit_code if "unit_code" in table.c else table.c.code
+        return (and_(table.c.province_unit == n.province, table.c.district_unit == n.code),
+                table.c.unit_code if "unit_code" in table.c else table.c.code)
     column = table.c.unit_code if "unit_code" in table.c else table.c.code
     return column == n.code, column
 
@@ -94,18 +96,19 @@ def _check_period(session, period: str | None, field: str = "period") -> None:
 
 # --- compliance ------------------------------------------------------------------------------------
 
-def _status_counts(session, n: Node, group, where: list) -> dict[str | None, dict]:
+def _status_counts(session, group, where: list) -> tuple[dict, dict]:
+    """Counts per child and per LAO type from one GROUP BY over a covering index."""
     c = obligations.c
-    query = (select(group.label("child"), c.status, func.count().label("n"),
+    query = (select(group.label("child"), c.lao_type, c.status, func.count().label("n"),
                     func.sum(c.extended).label("extended"), func.sum(c.returned).label("returned"))
-             .where(*where, c.status != "cancelled").group_by(group, c.status))
+             .where(*where, c.status != "cancelled").group_by(group, c.lao_type, c.status))
     per_child: dict[str | None, dict] = defaultdict(dict)
-    for child, status, n_rows, extended, returned in session.execute(query).all():
-        bucket = per_child[child]
-        bucket[status] = bucket.get(status, 0) + n_rows
-        bucket["extended"] = bucket.get("extended", 0) + int(extended or 0)
-        bucket["returned"] = bucket.get("returned", 0) + int(returned or 0)
-    return per_child
+    per_type: dict[str | None, dict] = defaultdict(dict)
+    for child, lao_type, status, n_rows, extended, returned in session.execute(query).all():
+        part = {status: n_rows, "extended": int(extended or 0), "returned": int(returned or 0)}
+        domain.add_counts(per_child[child], part)
+        domain.add_counts(per_type[lao_type], part)
+    return per_child, per_type
 
 
 def compliance(session, unit_code: str | None = None, period: str | None = None, rule_id: str | None = None,
@@ -138,7 +141,7 @@ def compliance(session, unit_code: str | None = None, period: str | None = None,
                              **domain.counts(**single)})
         return {"unit": n.as_dict(), "period": period, "periods": all_periods,
                 "totals": domain.counts(**totals), "children": children}
-    per_child = _status_counts(session, n, group, where)
+    per_child, per_type = _status_counts(session, group, where)
     names = _unit_rows(session, per_child)
     totals = {}
     children = []
@@ -150,21 +153,10 @@ def compliance(session, unit_code: str | None = None, period: str | None = None,
         children.append({"code": child if child is not None else n.code, "name_th": info["name_th"],
                          "level": info["level"], "lao_type": info["lao_type"], **domain.counts(**bucket)})
     children.sort(key=lambda row: (row["code"] or ""))
-    by_type = _by_lao_type(session, where) if n.kind != "unit" else []
+    by_type = [{"lao_type": key, **domain.counts(**value)}
+               for key, value in sorted(per_type.items(), key=lambda kv: kv[0] or "")]
     return {"unit": n.as_dict(), "period": period, "periods": all_periods, "totals": domain.counts(**totals),
             "children": children, "by_lao_type": by_type}
-
-
-def _by_lao_type(session, where: list) -> list[dict]:
-    c = obligations.c
-    per_type: dict = defaultdict(dict)
-    for lao_type, status, n_rows, extended, returned in session.execute(
-            select(c.lao_type, c.status, func.count(), func.sum(c.extended), func.sum(c.returned))
-            .where(*where, c.status != "cancelled").group_by(c.lao_type, c.status)).all():
-        domain.add_counts(per_type[lao_type], {status: n_rows, "extended": int(extended or 0),
-                                               "returned": int(returned or 0)})
-    return [{"lao_type": key, **domain.counts(**value)} for key, value in sorted(per_type.items(),
-                                                                                  key=lambda kv: kv[0] or "")]
 
 
 def compliance_matrix(session, unit_code: str | None = None, periods_: list[str] | None = None,
@@ -281,20 +273,16 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
     by_scope = _targets(session, indicator_code, fiscal_year_be, plan_id)
     months = domain.months_elapsed(fiscal_year_be, domain.today_bangkok(now or utcnow()))
     a, u = achievement.c, units.c
-    scope, group = _scope(units, n)
-    if n.kind == "unit":
-        scope, group = u.code == n.code, u.code
-    query = (select(a.unit_code, a.latest_value, a.sum_value, u.level, u.lao_type, group.label("child"))
-             .select_from(achievement.outerjoin(units, u.code == a.unit_code))
-             .where(a.indicator_code == indicator_code, a.fiscal_year_be == fiscal_year_be))
-    if n.kind != "nation":
-        query = query.where(scope)
+    scope, group = _scope(achievement, n)
+    query = (select(a.unit_code, a.latest_value, a.sum_value, a.level, a.lao_type, group)
+             .where(a.indicator_code == indicator_code, a.fiscal_year_be == fiscal_year_be, scope))
     members = {row[0]: row for row in session.execute(query).all()}
     # Units with a target of their own but no value yet count as "no data".
     own_targets = [s for s in by_scope if ":" not in s and s != "*" and s not in members]
+    unit_scope, unit_group = _scope(units, n)
     for start in range(0, len(own_targets), 500):
-        extra = select(u.code, literal(None), literal(None), u.level, u.lao_type, group).where(
-            u.code.in_(own_targets[start:start + 500]), u.level == "lao", scope)
+        extra = select(u.code, literal(None), literal(None), u.level, u.lao_type, unit_group).where(
+            u.code.in_(own_targets[start:start + 500]), u.level == "lao", unit_scope)
         members.update((row[0], row) for row in session.execute(extra).all())
     summary = {"achieved": 0, "not_achieved": 0, "no_target": 0, "at_risk": 0, "no_data": 0}
     per_child: dict = defaultdict(list)
@@ -343,14 +331,9 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
 
 def _trend(session, n: Node, indicator_code: str, fiscal_year: int, target: float | None) -> list[dict]:
     v = values.c
+    scope, _ = _scope(values, n)
     query = (select(v.period, func.avg(v.value), func.count())
-             .where(v.indicator_code == indicator_code, v.fiscal_year_be == fiscal_year).group_by(v.period))
-    if n.kind == "unit":
-        query = query.where(v.unit_code == n.code)
-    elif n.kind != "nation":
-        column = units.c.province_unit if n.kind == "province" else units.c.district_unit
-        members = session.execute(select(units.c.code).where(column == n.code)).scalars().all()
-        query = query.where(v.unit_code.in_(members or [""]))
+             .where(v.indicator_code == indicator_code, v.fiscal_year_be == fiscal_year, scope).group_by(v.period))
     return [{"period": period, "actual": round(actual, 4) if actual is not None else None, "target": target,
              "units": count}
             for period, actual, count in sorted(session.execute(query).all())]

@@ -3,16 +3,16 @@
 The new tables start empty: run ``python -m services.reporting.rebuild`` after upgrading a store
 that already holds events, to project them from event_log.
 
-Revision ID: 69496272bc18
+Revision ID: bb7eb6befc24
 Revises: c824ca7b6950
-Create Date: 2026-11-22 01:15:44.958103
+Create Date: 2026-11-22 01:37:28.562079
 """
 from alembic import op
 import sqlalchemy as sa
 import shared.types
 
 
-revision = '69496272bc18'
+revision = 'bb7eb6befc24'
 down_revision = 'c824ca7b6950'
 branch_labels = None
 depends_on = None
@@ -24,12 +24,19 @@ def upgrade() -> None:
     sa.Column('indicator_code', sa.String(length=64), nullable=False),
     sa.Column('fiscal_year_be', sa.Integer(), nullable=False),
     sa.Column('unit_code', sa.String(length=32), nullable=False),
+    sa.Column('province_unit', sa.String(length=32), nullable=True),
+    sa.Column('district_unit', sa.String(length=32), nullable=True),
+    sa.Column('level', sa.String(length=32), nullable=True),
+    sa.Column('lao_type', sa.String(length=32), nullable=True),
     sa.Column('latest_period', sa.String(length=32), nullable=False),
     sa.Column('latest_value', sa.Float(), nullable=False),
     sa.Column('sum_value', sa.Float(), nullable=False),
     sa.Column('periods', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('indicator_code', 'fiscal_year_be', 'unit_code')
     )
+    with op.batch_alter_table('rm_achievement', schema=None) as batch_op:
+        batch_op.create_index('ix_rm_achievement_rollup', ['indicator_code', 'fiscal_year_be', 'province_unit', 'district_unit', 'unit_code', 'level', 'lao_type', 'latest_value', 'sum_value'], unique=False)
+
     op.create_table('rm_deliveries',
     sa.Column('delivery_id', sa.String(length=36), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
@@ -125,12 +132,14 @@ def upgrade() -> None:
     sa.Column('indicator_code', sa.String(length=64), nullable=False),
     sa.Column('period', sa.String(length=32), nullable=False),
     sa.Column('fiscal_year_be', sa.Integer(), nullable=True),
+    sa.Column('province_unit', sa.String(length=32), nullable=True),
+    sa.Column('district_unit', sa.String(length=32), nullable=True),
     sa.Column('value', sa.Float(), nullable=False),
     sa.Column('submitted_at', shared.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('unit_code', 'indicator_code', 'period')
     )
     with op.batch_alter_table('rm_values', schema=None) as batch_op:
-        batch_op.create_index('ix_rm_values_trend', ['indicator_code', 'fiscal_year_be', 'period', 'value'], unique=False)
+        batch_op.create_index('ix_rm_values_trend', ['indicator_code', 'fiscal_year_be', 'province_unit', 'district_unit', 'period', 'value'], unique=False)
 
     with op.batch_alter_table('rm_directive_units', schema=None) as batch_op:
         batch_op.add_column(sa.Column('parent_assignment_id', sa.String(length=36), nullable=True))
@@ -174,5 +183,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_rm_deliveries_subject')
 
     op.drop_table('rm_deliveries')
+    with op.batch_alter_table('rm_achievement', schema=None) as batch_op:
+        batch_op.drop_index('ix_rm_achievement_rollup')
+
     op.drop_table('rm_achievement')
     # ### end Alembic commands ###
