@@ -188,11 +188,13 @@ def load(database: Database, scale: float, *, seed: int = 2569, batch: int = 200
             "provinces": sorted({row["code"] for row in rows if row["level"] == "provincial_office"})}
 
 
-def _timed(database: Database, call) -> float:
+def _timed(database: Database, call) -> tuple[float, float]:
+    """(wall ms, this process's CPU ms): on a busy machine the CPU time shows the query's own work
+    (with SQLite all of it runs in this process; with PostgreSQL the server's share is not in it)."""
     with database.session() as session:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         call(session)
-        return (time.perf_counter() - started) * 1000
+        return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -200,7 +202,7 @@ def _percentile(samples: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))], 1)
 
 
-def run_queries(database: Database, provinces: list[str], runs: int, seed: int = 7) -> dict[str, list[float]]:
+def run_queries(database: Database, provinces: list[str], runs: int, seed: int = 7) -> dict[str, list[tuple]]:
     rng = random.Random(seed)
     now = datetime(2026, 6, 15, tzinfo=UTC)  # inside FY 2569: at-risk is computed too
     kinds = {
@@ -213,7 +215,7 @@ def run_queries(database: Database, provinces: list[str], runs: int, seed: int =
         "province achievement": lambda s: queries.achievement_report(s, rng.choice(INDICATORS), FISCAL_YEAR,
                                                                      rng.choice(provinces), now=now),
     }
-    samples: dict[str, list[float]] = {name: [] for name in kinds}
+    samples: dict[str, list[tuple]] = {name: [] for name in kinds}
     for name, call in kinds.items():  # warm up: statement caches, pages in memory
         _timed(database, call)
     for _ in range(runs):
@@ -250,8 +252,9 @@ def measure(db: str = "sqlite", scale: float = 1.0, runs: int = 40, log=print, *
             log(f"loading a year of data at scale {scale:g} into {db} ...")
             loaded = load(database, scale, log=log)
             samples = run_queries(database, loaded["provinces"], runs)
-    national = [ms for name, values_ in samples.items() if name.startswith("national") for ms in values_]
-    province = [ms for name, values_ in samples.items() if name.startswith("province") for ms in values_]
+    national = [wall for name, values_ in samples.items() if name.startswith("national") for wall, _ in values_]
+    province = [wall for name, values_ in samples.items() if name.startswith("province") for wall, _ in values_]
+    cpu = [used for values_ in samples.values() for _, used in values_]
     figures = {
         "db": db, "scale": None if store else scale, "dashboard_values": loaded["values"], "dashboard_events": loaded["events"],
         "dashboard_laos": loaded["laos"], "dashboard_load_s": loaded["load_s"],
@@ -259,9 +262,13 @@ def measure(db: str = "sqlite", scale: float = 1.0, runs: int = 40, log=print, *
         "dashboard_p95_ms": _percentile(national + province, 0.95),
         "dashboard_national_p95_ms": _percentile(national, 0.95),
         "dashboard_province_p95_ms": _percentile(province, 0.95),
+        "dashboard_cpu_p95_ms": _percentile(cpu, 0.95),
         "dashboard_runs": runs,
-        "dashboard_queries": {name: {"p50_ms": _percentile(values_, 0.5), "p95_ms": _percentile(values_, 0.95),
-                                     "max_ms": round(max(values_), 1)} for name, values_ in samples.items()},
+        "dashboard_queries": {name: {"p50_ms": _percentile([w for w, _ in values_], 0.5),
+                                     "p95_ms": _percentile([w for w, _ in values_], 0.95),
+                                     "max_ms": round(max(w for w, _ in values_), 1),
+                                     "cpu_p95_ms": _percentile([c for _, c in values_], 0.95)}
+                              for name, values_ in samples.items()},
     }
     return figures
 
@@ -275,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", help="time the queries on an already loaded store (a database URL)")
     args = parser.parse_args(argv)
     figures = measure(args.db, args.scale, args.runs, keep=args.keep, store=args.store)
-    rows = [(f"{name} p50 / p95", f"{q['p50_ms']:.0f} / {q['p95_ms']:.0f} ms", f"(target p95 <= {TARGET_P95_MS:.0f} ms)")
-            for name, q in figures["dashboard_queries"].items()]
+    rows = [(f"{name} p50 / p95 (cpu p95)", f"{q['p50_ms']:.0f} / {q['p95_ms']:.0f} ms ({q['cpu_p95_ms']:.0f})",
+             f"(target p95 <= {TARGET_P95_MS:.0f} ms)") for name, q in figures["dashboard_queries"].items()]
     rows += [("national p95", f"{figures['dashboard_national_p95_ms']:.0f} ms", f"<= {TARGET_P95_MS:.0f} ms"),
              ("provincial p95", f"{figures['dashboard_province_p95_ms']:.0f} ms", f"<= {TARGET_P95_MS:.0f} ms"),
              ("values in the store", f"{figures['dashboard_values']:,}", "~2.8 M at scale 1"),
