@@ -1,7 +1,9 @@
 """Shared pieces of the benchmarks: a throwaway broker and stack, memory sampling, reporting."""
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import platform
 import subprocess
@@ -10,6 +12,9 @@ import threading
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.stack import Stack
 from shared.config import REPO_ROOT, SERVICES
@@ -83,6 +88,71 @@ def bench_platform(db: str, work_dir: Path, extra_env: dict | None = None):
         stack.migrate()
         stack_of.callback(stack.stop)
         yield node, stack
+
+
+@functools.lru_cache(maxsize=1)
+def _registry() -> tuple[dict, ...]:
+    from services.plans.cli import registry_rows
+    return tuple(registry_rows())
+
+
+def registry_at_scale(scale: float = 1.0) -> list[dict]:
+    """The national registry with ``scale`` x its LAOs under DLA (every office kept): below 1 an
+    even sample of each province's LAOs (at least one each, so every province takes part), above 1
+    extra LAOs cloned from real ones (``LAO-110104-2``) under the same district."""
+    rows = [dict(row) for row in _registry()]
+    offices = [row for row in rows if row["level"] != "lao" or row["parent_code"] == "MOI"]  # BMA is not DLA's
+    laos = [row for row in rows if row["level"] == "lao" and row["parent_code"] != "MOI"]
+    if scale <= 1:
+        by_province: dict[str, list[dict]] = {}
+        for row in laos:
+            by_province.setdefault(row["province_code"], []).append(row)
+        chosen = []
+        for members in by_province.values():
+            wanted = max(1, round(len(members) * scale))
+            chosen += [members[math.floor(i * len(members) / wanted)] for i in range(wanted)]
+    else:
+        chosen = list(laos)
+        for i in range(round(len(laos) * scale) - len(laos)):
+            row, copy = laos[i % len(laos)], 2 + i // len(laos)
+            user, domain = row["contact_email"].split("@")
+            chosen.append({**row, "code": f"{row['code']}-{copy}", "name_th": f"{row['name_th']} ({copy})",
+                           "contact_email": f"{user}+{copy}@{domain}"})
+    return offices + chosen
+
+
+def load_registry(stack: Stack, work_dir: Path, scale: float = 1.0) -> int:
+    """Load the registry at ``scale`` through the plans CLI (one transaction, events through the
+    outbox like any change); returns the number of LAOs under DLA."""
+    rows = registry_at_scale(scale)
+    path = Path(work_dir) / f"registry-{scale:g}.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
+    run_cli(stack, "-m", "services.plans.cli", "import-units", str(path))
+    return sum(1 for row in rows if row["level"] == "lao" and row["parent_code"] != "MOI")
+
+
+def login(stack: Stack, username: str, password: str) -> requests.Session:
+    """A requests session carrying a bearer token of ``username``."""
+    session = requests.Session()
+    response = session.post(f"{stack.gateway_url}/api/v1/auth/token",
+                            json={"username": username, "password": password}, timeout=30)
+    response.raise_for_status()
+    session.headers["Authorization"] = f"Bearer {response.json()['token']}"
+    return session
+
+
+def messages_consumed(stack: Stack) -> dict[str, float]:
+    """Messages each service's consumers have settled so far (``thongthin_messages_consumed_total``
+    of its /metrics, every event type and outcome)."""
+    totals = {}
+    for name in stack.processes:
+        try:
+            text = requests.get(f"{stack.url(name)}/metrics", timeout=10).text
+        except requests.RequestException:
+            continue
+        totals[name] = sum(sample.value for family in text_string_to_metric_families(text)
+                           for sample in family.samples if sample.name == "thongthin_messages_consumed_total")
+    return totals
 
 
 def run_cli(stack: Stack, *args: str) -> str:
