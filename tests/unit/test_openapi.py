@@ -142,3 +142,23 @@ def test_the_docs_routes_are_served_by_the_gateway():
     routes = gateway_routes()
     assert routes[("GET", openapi.OPENAPI_PATH)] == "openapi_document"
     assert routes[("GET", openapi.DOCS_PATH)] == "api_docs"
+
+
+def test_every_table_route_documents_its_csv_and_xlsx_files(document):
+    ops = documented(document)
+    tables = [("GET", p) for p in ("/api/v1/reports/compliance", "/api/v1/reports/compliance/matrix",
+                                   "/api/v1/reports/directives/{directive_id}/cascade",
+                                   "/api/v1/reports/directives/{directive_id}/compliance", "/api/v1/reports/achievement",
+                                   "/api/v1/reports/notifications", "/api/v1/reports/overdue", "/api/v1/obligations",
+                                   "/api/v1/assignments", "/api/v1/extension-requests", "/api/v1/audit",
+                                   "/api/v1/notifications/deliveries")]
+    for key in tables:
+        operation = ops[key]
+        fmt = next(p for p in operation["parameters"] if p["name"] == "format")
+        assert fmt["schema"]["enum"] == ["json", "csv", "xlsx"] and fmt["schema"]["default"] == "json", key
+        content = operation["responses"]["200"]["content"]
+        assert {"application/json", "text/csv", openapi.XLSX_MEDIA} <= set(content), key
+        assert "422" in operation["responses"], key
+    for key in (("GET", "/api/v1/reports/compliance"), ("GET", "/api/v1/reports/overdue")):
+        names = {p["name"] for p in ops[key]["parameters"]}
+        assert "unit_code" in names and 404 in {int(s) for s in ops[key]["responses"]}
