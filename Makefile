@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export AMQP_URI ?= amqp://guest:guest@127.0.0.1:5672/
 
-.PHONY: run test test-unit test-integration test-e2e venv system-deps-run system-deps-test migrate schemas lock clean
+.PHONY: run test test-unit test-integration test-e2e test-reliability venv system-deps-run system-deps-test migrate schemas lock clean
 
 venv: $(VENV)/.installed
 
@@ -34,7 +34,7 @@ migrate: venv
 	$(PY) -m shared.migrate
 
 test: venv system-deps-test
-	$(PY) -m pytest tests/unit tests/integration tests/e2e
+	$(PY) -m pytest tests/unit tests/integration tests/e2e tests/reliability
 
 test-unit: venv
 	$(PY) -m pytest tests/unit
@@ -44,6 +44,10 @@ test-integration: venv system-deps-test
 
 test-e2e: venv system-deps-test
 	$(PY) -m pytest tests/e2e
+
+# Faults injected into the running platform under load (issue #9): prints RELIABILITY lines.
+test-reliability: venv system-deps-test
+	$(PY) -m pytest tests/reliability
 
 # The whole platform at the national registry's scale, against the raw broker (bench/RESULTS.md):
 #   make bench    make bench DB=postgres    make bench SCALE=0.1

@@ -1,0 +1,189 @@
+"""One platform for the whole reliability tier: a RabbitMQ node and a PostgreSQL cluster of its own
+(so the tests may stop, kill and cut them), every service a real process, a steady load. Each
+scenario hurts one part, then settles and reconciles the books of the whole platform."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from devtools.demo import create_users
+from devtools.mailsink import MailSink
+from devtools.stack import free_port
+from shared.config import SERVICES
+from shared.messaging import topology as topo
+from tests.reliability.platform import (SERVICE_ENV, UNITS, BrokerView, Databases, FaultStack, Load, Tally,
+                                        duplicated_effects, login, reconcile, work_queues)
+
+RESULTS: list[Tally] = []
+RESULTS_FILE: list[Path] = []
+
+
+class Platform:
+    def __init__(self, node, vhost, pg, stack, sink, dbs, broker, load, results_path):
+        self.node, self.vhost, self.pg, self.stack, self.sink = node, vhost, pg, stack, sink
+        self.dbs, self.broker, self.load, self.results_path = dbs, broker, load, results_path
+        self.expected_dead: int = 0          # dead letters a scenario has left on purpose
+        self.ignore_inbox: set[str] = set()  # test-made messages no outbox holds
+        self._messages_before = 0
+
+    def url(self, key: str) -> str:
+        return f"http://127.0.0.1:{self.stack.procs[key].port}"
+
+    def begin(self) -> None:
+        self._messages_before = sum(len(rows) for rows in self.dbs.outboxes().values())
+        self.load.resume()
+
+    def settle(self, scenario: str, *, timeout: float = 75, pause_load: bool = True, **details) -> Tally:
+        """Stop the load, wait until every outbox is drained, every owed delivery is in its
+        consumer's inbox and every work queue is empty (twice in a row), then count."""
+        if pause_load:
+            self.load.pause()
+        deadline = time.monotonic() + timeout
+        quiet, settled = 0, False
+        books = None
+        all_depths: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            try:
+                books = reconcile(self.dbs, self.load, ignore_inbox=self.ignore_inbox)
+                depths = self.broker.depths(work_queues())
+            except Exception:  # a scenario may still be bringing something back
+                time.sleep(0.5)
+                continue
+            busy = books["pending"] or books["missing"] or any(depths.values())
+            quiet = 0 if busy else quiet + 1
+            if quiet >= 2:
+                # ready + unacknowledged, from the broker itself (passive declares count ready only);
+                # timers (deadline sweep, reminders) may still be adding a few messages, so the
+                # books must still balance after the broker said it holds nothing
+                all_depths = self.node.queue_depths(self.vhost)
+                if not any(n for q, n in all_depths.items() if q != topo.DEAD_LETTER_QUEUE):
+                    books = reconcile(self.dbs, self.load, ignore_inbox=self.ignore_inbox)
+                    if not (books["pending"] or books["missing"]):
+                        settled = True
+                        break
+                quiet = 0
+            time.sleep(0.4)
+        if not settled:  # timed out: count what is there now
+            books = reconcile(self.dbs, self.load, ignore_inbox=self.ignore_inbox)
+            all_depths = self.node.queue_depths(self.vhost)
+        busy_queues = {q: n for q, n in all_depths.items() if q != topo.DEAD_LETTER_QUEUE and n}
+        dead = all_depths.get(topo.DEAD_LETTER_QUEUE, 0)
+        duplicated = duplicated_effects(self.dbs)
+        tally = Tally(
+            scenario=scenario,
+            lost=len(books["missing"]) + books["lost_requests"] + books["pending"],
+            unexpected=len(books["unexpected"]) + max(0, dead - self.expected_dead),
+            duplicated=sum(duplicated.values()),
+            messages=books["messages"] - self._messages_before,
+            pending=books["pending"],
+            details={"dead_letters": dead, "queued": sum(busy_queues.values()),
+                     "directives": len(self.load.directives), "submissions": len(self.load.submissions),
+                     **details})
+        if duplicated:
+            tally.details["duplicated_by_kind"] = duplicated
+        if books["missing"]:
+            tally.details["missing_sample"] = [list(m) for m in books["missing"][:5]]
+        if books["unexpected"]:
+            tally.details["unexpected_sample"] = [list(m) for m in books["unexpected"][:5]]
+        if dead != self.expected_dead:
+            tally.details["dead_letter_reasons"] = self.dead_letter_reasons()
+        RESULTS.append(tally)
+        print("\n" + tally.line())
+        self._write_results()
+        assert not busy_queues, f"work queues not empty: {busy_queues}"
+        assert dead == self.expected_dead, (f"dead-letter queue holds {dead}, expected {self.expected_dead}: "
+                                            f"{tally.details.get('dead_letter_reasons')}")
+        assert (tally.lost, tally.unexpected, tally.duplicated) == (0, 0, 0), tally.line() + f" {tally.details}"
+        return tally
+
+    def dead_letter_reasons(self, limit: int = 200) -> dict[str, int]:
+        """Reason -> count of what sits in the dead-letter queue (looked at, left there)."""
+        reasons: dict[str, int] = {}
+        for message in self.broker.get_all(topo.DEAD_LETTER_QUEUE, ack=False)[:limit]:
+            headers = message.headers or {}
+            key = f"{headers.get('x-thongthin-queue')}: {str(headers.get('x-thongthin-reason'))[:160]}"
+            reasons[key] = reasons.get(key, 0) + 1
+        return reasons
+
+    def _write_results(self) -> None:
+        self.results_path.write_text(json.dumps(
+            [{"scenario": t.scenario, "lost": t.lost, "unexpected": t.unexpected, "duplicated": t.duplicated,
+              "messages": t.messages, "pending": t.pending, **t.details} for t in RESULTS],
+            ensure_ascii=False, indent=1, default=str))
+
+
+@pytest.fixture(scope="session")
+def reliability_node(request):
+    """The run's throwaway node if it is one (this tier runs last and may stop it), else our own."""
+    from tests.support.rabbitmq import RabbitNode, throwaway_rabbitmq
+    shared = request.getfixturevalue("rabbit")
+    if isinstance(shared, RabbitNode):
+        yield shared
+        return
+    with throwaway_rabbitmq() as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def reliability_pg():
+    """A cluster of our own: scenario 6 stops it, which a shared or external server must not see."""
+    from tests.support.postgres import throwaway_postgres
+    with throwaway_postgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def platform(reliability_node, reliability_pg, tmp_path_factory):
+    node, pg = reliability_node, reliability_pg
+    vhost = f"reliability-{uuid.uuid4().hex[:8]}"
+    node.ctl("add_vhost", vhost)
+    node.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    amqp_uri = node.amqp_uri.rstrip("/") + "/" + vhost
+    started = time.monotonic()
+    urls = {name: pg.create_database(name) for name in SERVICES}
+    sink = MailSink(port=free_port()).start()
+    var = tmp_path_factory.mktemp("reliability")
+    stack = FaultStack(amqp_uri=amqp_uri, var_dir=var, database_urls=dict(urls),
+                       extra_env={"SMTP_PORT": str(sink.port), **SERVICE_ENV})
+    stack.migrate()
+    create_users(urls["gateway"])
+    dbs = Databases(urls)
+    broker = BrokerView(amqp_uri)
+    load = None
+    print(f"\nRELIABILITY databases migrated and users made in {time.monotonic() - started:.1f}s")
+    started = time.monotonic()
+    try:
+        for name in SERVICES:
+            stack.start_service(name)
+        for name in SERVICES:
+            stack.wait_process_healthy(name, timeout=120)
+        central = login(stack.gateway_url, "central", "central-demo-2569")
+        created = central.post(f"{stack.gateway_url}/api/v1/org-units", json={"units": UNITS}, timeout=60)
+        assert created.status_code == 200, created.text
+        load = Load(stack.gateway_url, central)
+        load.start()
+        print(f"\nRELIABILITY platform up in {time.monotonic() - started:.1f}s (services healthy, units loaded)")
+        results_path = var / "reliability-results.json"
+        RESULTS_FILE.append(results_path)
+        yield Platform(node, vhost, pg, stack, sink, dbs, broker, load, results_path)
+    finally:
+        if load is not None:
+            load.shutdown()
+        stack.stop()
+        sink.stop()
+        broker.close()
+        dbs.dispose()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not RESULTS:
+        return
+    terminalreporter.section("reliability: lost / unexpected / duplicated per scenario")
+    for tally in RESULTS:
+        terminalreporter.write_line(tally.line())
+    for path in RESULTS_FILE:
+        terminalreporter.write_line(f"RELIABILITY results: {path}")
