@@ -326,10 +326,11 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
             # request: the notice is not sent as well (one message, not two)
             covered = [f"{code}|{event.assignment_id}|assignment:new" for code, at in first.items()
                        if at <= clock() + settings.directive_notice_delay]
-            if covered:
-                uow.session.execute(update(SM).where(SM.c.dedupe_key.in_(covered), SM.c.status == "scheduled")
-                                    .values(status="skipped", status_reason="covered by the first reminder of "
-                                                                            "the same report"))
+            if covered:  # a statement built once: this runs for every obligation of a fan-out
+                uow.session.execute(prepared(uow.session, "skip_covered_notice", lambda ins: update(SM).where(
+                    SM.c.dedupe_key == bindparam("b_key"), SM.c.status == "scheduled").values(
+                    status="skipped", status_reason="covered by the first reminder of the same report")),
+                    [{"b_key": key} for key in covered])
 
     def on_obligation_cancelled(event: ObligationCancelled, uow: UnitOfWork, envelope: Envelope) -> None:
         uow.session.execute(update(tracked_obligations).where(
