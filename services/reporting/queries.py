@@ -285,7 +285,7 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
             u.code.in_(own_targets[start:start + 500]), u.level == "lao", unit_scope)
         members.update((row[0], row) for row in session.execute(extra).all())
     summary = {"achieved": 0, "not_achieved": 0, "no_target": 0, "at_risk": 0, "no_data": 0}
-    per_child: dict = defaultdict(list)
+    per_child: dict = defaultdict(lambda: defaultdict(int))
     classify = domain.classifier(direction, indicator["value_type"], months)
     group_targets: dict = {}  # (level, lao_type) -> target: the same for every unit without its own
     for code, latest, total, level, lao_type, child in members.values():
@@ -299,29 +299,36 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
         actual, status, risky = classify(latest, total, target)
         summary[status] += 1
         summary["at_risk"] += risky
-        per_child[child if child is not None else n.code].append(
-            {"actual": actual, "status": status, "at_risk": risky, "target": target})
+        acc = per_child[child if child is not None else n.code]  # one pass: sums and counts per child
+        acc["units"] += 1
+        acc[status] += 1
+        acc["at_risk"] += risky
+        acc["last"] = (actual, target, status)
+        if actual is not None:
+            acc["sum_actual"] += actual
+            acc["n_actual"] += 1
+        if target is not None:
+            acc["sum_target"] += target
+            acc["n_target"] += 1
     names = _unit_rows(session, per_child)
     rows = []
     for child in sorted(per_child, key=lambda c: c or ""):
-        group_rows = per_child[child]
+        acc = per_child[child]
         info = names.get(child) or {"name_th": n.name_th, "level": n.level}
-        if len(group_rows) == 1 and info.get("level") == "lao":
-            only = group_rows[0]
-            actual, target, status = only["actual"], only["target"], only["status"]
+        if acc["units"] == 1 and info.get("level") == "lao":
+            actual, target, status = acc["last"]
         else:
-            actual = domain.mean([r["actual"] for r in group_rows if r["actual"] is not None])
-            has_own, own = domain.resolve_target(by_scope, child, None, None) if child else (False, None)
-            target = own if has_own and child in by_scope else domain.mean(
-                [r["target"] for r in group_rows if r["target"] is not None])
+            actual = round(acc["sum_actual"] / acc["n_actual"], 4) if acc["n_actual"] else None
+            target = by_scope[child] if child in by_scope else (
+                round(acc["sum_target"] / acc["n_target"], 4) if acc["n_target"] else None)
             status = domain.achievement_status(direction, actual, target)
-        row_counts = {key: sum(1 for r in group_rows if r["status"] == key)
-                      for key in ("achieved", "not_achieved", "no_target", "no_data")}
         rows.append({"code": child, "name_th": info["name_th"], "level": info.get("level"),
-                     "actual": actual, "target": target, "status": status, "units": len(group_rows),
-                     "at_risk": sum(1 for r in group_rows if r["at_risk"]), **row_counts})
-    node_target = (by_scope.get(n.code) if n.code in by_scope else
-                   domain.mean([r["target"] for rs in per_child.values() for r in rs if r["target"] is not None]))
+                     "actual": actual, "target": target, "status": status, "units": acc["units"],
+                     "at_risk": acc["at_risk"],
+                     **{key: acc[key] for key in ("achieved", "not_achieved", "no_target", "no_data")}})
+    n_target = sum(acc["n_target"] for acc in per_child.values())
+    node_target = by_scope.get(n.code) if n.code in by_scope else (
+        round(sum(acc["sum_target"] for acc in per_child.values()) / n_target, 4) if n_target else None)
     return {"indicator": {"code": indicator["code"], "name_th": indicator["name_th"],
                           "unit_of_measure": indicator["unit_of_measure"], "direction": direction,
                           "value_type": indicator["value_type"]},
