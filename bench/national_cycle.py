@@ -70,15 +70,21 @@ def import_plan(stack, work_dir: Path) -> None:
     run_cli(stack, "-m", "services.plans.cli", "import-plan", str(path))
 
 
-def create_province_users(stack, provinces: list[str]) -> None:
-    """One user per provincial office (they submit on behalf of their LAOs)."""
+def create_province_users(stack, provinces: list[str]) -> dict[str, str]:
+    """One user per provincial office, each with an API token (machine clients submit on behalf
+    of their LAOs with a token, not a password login); returns province -> token."""
     gateway_db = Database(stack.database_urls["gateway"])
+    tokens = {}
     with gateway_db.session() as session:
         for province in provinces:
-            auth.create_user(session, username=f"plo-{province}", password="bench-2569", role="province",
+            username = f"plo-{province}"
+            auth.create_user(session, username=username, password="bench-2569", role="province",
                              org_code=f"PLO-{int(province):02d}", display_name=f"bench {province}")
+            tokens[province] = auth.create_token(session, username, name="bench", scopes=["read", "write"],
+                                                 days=1)["token"]
         session.commit()
     gateway_db.dispose()
+    return tokens
 
 
 def provinces_of(rows: list[dict]) -> list[str]:
@@ -176,8 +182,8 @@ def _values(rng: random.Random, unit: dict) -> list[dict]:
     return values
 
 
-def submit_cycle(stack, node, directive_id: str, registry: list[dict], *, clients: int = 8,
-                 missing: float = 0.03, late: float = 0.08, seed: int = 2569) -> dict:
+def submit_cycle(stack, node, directive_id: str, registry: list[dict], tokens: dict[str, str], *,
+                 clients: int = 8, missing: float = 0.03, late: float = 0.08, seed: int = 2569) -> dict:
     """Step: every province submits its LAOs' values through the batch API, concurrently."""
     rng = random.Random(seed)
     assessments_url, reporting_url = stack.database_urls["assessments"], stack.database_urls["reporting"]
@@ -210,8 +216,6 @@ def submit_cycle(stack, node, directive_id: str, registry: list[dict], *, client
             batches.append((province, [{"obligation_id": oid, "unit_code": unit_of[oid],
                                         "values": _values(rng, units[unit_of[oid]])}
                                        for oid in ids[start:start + 100]]))
-    tokens = {province: login(stack, f"plo-{province}", "bench-2569").headers["Authorization"]
-              for province in by_province}
     latencies, sent_at, accepted_at, accepted, errors = [], {}, {}, [0], []
     lock = threading.Lock()
     local = threading.local()
@@ -222,7 +226,7 @@ def submit_cycle(stack, node, directive_id: str, registry: list[dict], *, client
         local.session = session
         started = time.monotonic()
         response = session.post(f"{stack.gateway_url}/api/v1/submissions/batch", json={"items": items},
-                                headers={"Authorization": tokens[province]}, timeout=300)
+                                headers={"Authorization": f"Bearer {tokens[province]}"}, timeout=300)
         done = time.monotonic()
         with lock:
             latencies.append(done - started)
@@ -338,7 +342,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tt-bench-") as work, \
             bench_platform(args.db, Path(work), extra_env=ENV) as (node, stack):
         create_users(stack.database_urls["gateway"])
-        create_province_users(stack, provinces_of(registry))
+        tokens = create_province_users(stack, provinces_of(registry))
         stack.start()
         with MemorySampler(stack) as memory:
             expected = load_registry(stack, Path(work), args.scale)
@@ -347,7 +351,7 @@ def main() -> int:
             central = login(stack, "central", DEMO_USERS[0][1])
             due = (datetime.now(BANGKOK) + timedelta(days=3)).replace(hour=16, minute=30, second=0, microsecond=0)
             directive_id = open_cycle(stack, node, central, "รอบรายงานประจำเดือน", due, expected)
-            figures = submit_cycle(stack, node, directive_id, registry, clients=args.clients,
+            figures = submit_cycle(stack, node, directive_id, registry, tokens, clients=args.clients,
                                    missing=args.missing, late=args.late)
             # A second cycle left unreported: the sweep over all of it.
             open_cycle(stack, node, central, "รอบที่สอง (ไม่มีผู้รายงาน)", due + timedelta(days=1), expected)

@@ -132,7 +132,7 @@ def run(db: str, scale: float, clients: int) -> dict:
         with tempfile.TemporaryDirectory(prefix="tt-bench-") as work, \
                 bench_platform(db, Path(work), extra_env=env) as (node, stack):
             create_users(stack.database_urls["gateway"])
-            national_cycle.create_province_users(stack, national_cycle.provinces_of(registry))
+            tokens = national_cycle.create_province_users(stack, national_cycle.provinces_of(registry))
             stack.start()
             with MemorySampler(stack) as memory:
                 mark = time.monotonic()
@@ -153,7 +153,8 @@ def run(db: str, scale: float, clients: int) -> dict:
                 directive_id = national_cycle.open_cycle(stack, node, central, "รอบรายงานประจำเดือน", due,
                                                          figures["laos"])
                 figures["cycle_opened_s"] = round(time.monotonic() - mark, 2)
-                figures.update(national_cycle.submit_cycle(stack, node, directive_id, registry, clients=clients))
+                figures.update(national_cycle.submit_cycle(stack, node, directive_id, registry, tokens,
+                                                        clients=clients))
                 figures["envelope_bytes"] = envelope_bytes(stack.database_urls["assessments"])
                 steps["3"], mark = time.monotonic() - mark, time.monotonic()
 
