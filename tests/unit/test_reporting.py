@@ -450,3 +450,10 @@ def test_the_fast_classifier_agrees_with_assessments_rules():
         expected_risk = bool(months) and actual is not None and assessments.at_risk(
             direction, cumulative, [actual], months, 12, target)
         assert risky == expected_risk
+
+
+@pytest.mark.parametrize("label, year", [("2569-11", 2570), ("2569-09", 2569), ("2569-10", 2570),
+                                         ("FY2569-Q1", 2569), ("FY2569", 2569), ("p", None)])
+def test_the_fiscal_year_of_a_period_label(label, year):
+    from shared.thai import fiscal_year_of_period
+    assert fiscal_year_of_period(label) == year
