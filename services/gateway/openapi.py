@@ -1388,7 +1388,7 @@ OPS: list[Op] = [
        ok={"200": ("totals and children", ComplianceReport)}, errors=(400, 404, 422) + READ_ERRORS),
     Op("GET", "/api/v1/reports/compliance/matrix", "report_compliance_matrix", "reports",
        "อัตราการรายงานตรงเวลา หน่วยงาน × งวด", "On-time rate per child unit and period (heatmap, trend)",
-       params=[UNIT_PARAM, Param("periods", {"type": "string", "maxLength": 1000},
+       params=[UNIT_PARAM, Param("periods", {"type": "string", "maxLength": 400},
                                  description="comma-separated period labels (at most 36); default: every period",
                                  example="2569-01,2569-02"),
                Param("rule_id", {"type": "string", "maxLength": 64})],

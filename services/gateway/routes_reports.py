@@ -101,7 +101,7 @@ def _period(args, name: str = "period") -> str | None:
 
 
 def _periods(args) -> list[str] | None:
-    value = _text(args, "periods", 1000)
+    value = _text(args, "periods", 400)  # 36 labels such as FY2569-Q1 and their commas
     if not value:
         return None
     labels = [parse_period_label(part, "periods") for part in value.split(",") if part.strip()]
