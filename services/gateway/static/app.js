@@ -131,6 +131,11 @@ function table(head, rows, cls = '') {
   return scroll(h('table', {class: cls}, h('thead', null, h('tr', null, head.map((x) => h('th', {scope: 'col', text: x})))),
     h('tbody', null, rows)));
 }
+function downloads(path, params) {  // the same query as a file: ?format=csv|xlsx (see services/gateway/exports.py)
+  const q = Object.entries(params || {}).filter(([, v]) => v != null && v !== '').map(([k, v]) => `${k}=${enc(v)}&`).join('');
+  return h('p', {class: 'dl'}, h('span.muted', t('d_download') + ' '), ['csv', 'xlsx'].map((f) =>
+    [h('a', {class: 'btn ghost sm', href: `/api/v1${path}?${q}format=${f}`, download: '', 'data-format': f, text: f.toUpperCase()}), ' ']));
+}
 function field(name, label, input, hint) {
   const id = 'f' + ++uid;
   input.id = id;
@@ -574,7 +579,8 @@ async function viewFollowup() {
         status.textContent = r.queued ? t('chased', {n: num(r.queued)}) : t('chasedAlready');
       }, status), 'sm'), status));
   });
-  add(page, section(t('lateTitle') + ` (${num(late.items.length)})`, lateRows.length ? table([t('unit'), t('indicator'), t('period'), t('due'), t('state'), ''], lateRows, 'late-table rows') : empty(t('lateNone'))));
+  add(page, section(t('lateTitle') + ` (${num(late.items.length)})`, lateRows.length ? table([t('unit'), t('indicator'), t('period'), t('due'), t('state'), ''], lateRows, 'late-table rows') : empty(t('lateNone')),
+    lateRows.length ? downloads('/obligations', {overdue: 1, limit: 1000, period: S.period}) : null));
   // submissions awaiting review (one request per obligation: the API has no list of pending submissions)
   const waiting = all.items.filter((o) => o.state === 'submitted').slice(0, 30);
   const details = await Promise.all(waiting.map((o) => api('GET', `/obligations/${o.id}`).catch(() => null)));
@@ -857,7 +863,7 @@ async function viewPrefs() {
 const ROUTES = {inbox: viewInbox, obligations: viewObligations, obligation: viewObligation, prefs: viewPrefs, followup: viewFollowup, compose: viewCompose, cascade: viewCascade};
 // What the dashboards (dash.js, loaded after this file) build their pages with.
 window.TT = {S, t, h, api, ApiError, errText, act, toast, fill, add, section, pageEl, table, select, field, btn, badge, empty, fdate, fperiod, fdue,
-  num, pct, dg, enc, unitNames, uname, unitCell, recent, ROUTES, NAV, HIDDEN, route, SUPERVISORS};
+  num, pct, dg, enc, downloads, unitNames, uname, unitCell, recent, ROUTES, NAV, HIDDEN, route, SUPERVISORS};
 async function boot() {
   // deferred scripts (charts.js, dash.js) have all run by DOMContentLoaded: their routes exist before the first one is drawn
   if (document.readyState === 'loading') await new Promise((done) => document.addEventListener('DOMContentLoaded', done, {once: true}));

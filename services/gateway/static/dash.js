@@ -19,12 +19,7 @@ for (const [role, extra] of Object.entries(ADD)) {
 T.HIDDEN.hops = 'dashboard';
 const qs = (params) => Object.entries(params).filter(([, v]) => v != null && v !== '').map(([k, v]) => `${k}=${enc(v)}`).join('&');
 const learn = (rows) => rows.forEach((r) => { if (r.code && r.name_th && !S.units[r.code]) S.units[r.code] = {code: r.code, name_th: r.name_th, level: r.level}; });
-function downloads(path, params) {  // the same query as a file
-  const base = `/api/v1${path}?${qs(params)}${qs(params) ? '&' : ''}`;
-  return h('p', {class: 'dl'}, h('span.muted', t('d_download') + ' '),
-    h('a', {class: 'btn ghost sm', href: base + 'format=csv', download: '', 'data-format': 'csv', text: 'CSV'}), ' ',
-    h('a', {class: 'btn ghost sm', href: base + 'format=xlsx', download: '', 'data-format': 'xlsx', text: 'XLSX'}));
-}
+const downloads = T.downloads;
 const figure = (chart, caption) => h('figure', {class: 'dchart'}, chart, caption && h('figcaption.muted', caption));
 const count = (k, label, text) => h('div', {class: 'count', 'data-count': k}, h('span.n', text), h('span.k', label));
 const periodsOf = (list) => [...list].sort();
