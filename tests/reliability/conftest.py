@@ -93,7 +93,7 @@ class Platform:
             tally.details["dead_letter_reasons"] = self.dead_letter_reasons()
         RESULTS.append(tally)
         print("\n" + tally.line())
-        self._write_results()
+        self.save_results()
         assert not busy_queues, f"work queues not empty: {busy_queues}"
         assert dead == self.expected_dead, (f"dead-letter queue holds {dead}, expected {self.expected_dead}: "
                                             f"{tally.details.get('dead_letter_reasons')}")
@@ -109,7 +109,7 @@ class Platform:
             reasons[key] = reasons.get(key, 0) + 1
         return reasons
 
-    def _write_results(self) -> None:
+    def save_results(self) -> None:
         self.results_path.write_text(json.dumps(
             [{"scenario": t.scenario, "lost": t.lost, "unexpected": t.unexpected, "duplicated": t.duplicated,
               "messages": t.messages, "pending": t.pending, **t.details} for t in RESULTS],

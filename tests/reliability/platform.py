@@ -31,7 +31,7 @@ import amqp
 import requests
 from sqlalchemy import create_engine, text
 
-from devtools.stack import Stack, free_port
+from devtools.stack import Stack
 from shared.config import REPO_ROOT, SERVICES
 from shared.messaging import topology as topo
 from shared.messaging.publisher import connection_params
