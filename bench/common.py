@@ -32,6 +32,20 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (from /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, IndexError, ValueError):
+        return 0.0
+
+
+def cpu_by_service(stack: Stack) -> dict[str, float]:
+    return {name: cpu_seconds(process.pid) for name, process in stack.processes.items()}
+
+
 class Sampler:
     """Calls ``sample()`` every ``interval`` seconds in a background thread while in a with-block."""
 

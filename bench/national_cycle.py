@@ -31,7 +31,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, func, select, text, update
 
-from bench.common import (MemorySampler, Sampler, bench_platform, load_registry, login, machine,
+from bench.common import (MemorySampler, Sampler, bench_platform, cpu_by_service, load_registry, login, machine,
                           messages_consumed, report, run_cli, wait_queues_empty)
 from devtools.demo import DEMO_USERS, create_users
 from services.assessments import handlers as assessments
@@ -242,7 +242,7 @@ def submit_cycle(stack, node, directive_id: str, registry: list[dict], tokens: d
                 errors.append(response.text[:300])
 
     rng.shuffle(batches)
-    consumed_before = messages_consumed(stack)
+    consumed_before, cpu_before = messages_consumed(stack), cpu_by_service(stack)
     with DashboardClock(reporting_url, directive_id) as clock:
         cycle_started = time.monotonic()
         with ThreadPoolExecutor(clients) as pool:
@@ -253,6 +253,7 @@ def submit_cycle(stack, node, directive_id: str, registry: list[dict], tokens: d
     wait_queues_empty(node)
     drained_s = time.monotonic() - cycle_started
     consumed = sum(messages_consumed(stack).values()) - sum(consumed_before.values())
+    cpu = {name: round(seconds - cpu_before.get(name, 0.0), 1) for name, seconds in cpu_by_service(stack).items()}
     shown = clock.first_seen
     from_send = [shown[oid] - sent_at[oid] for oid in accepted_at]
     from_accept = [shown[oid] - accepted_at[oid] for oid in accepted_at]
@@ -269,7 +270,7 @@ def submit_cycle(stack, node, directive_id: str, registry: list[dict], tokens: d
         "p99_latency_s": round(percentile(from_send, .99), 2),
         "p95_latency_from_accept_s": round(percentile(from_accept, .95), 2),
         "cycle_consumers_drained_s": round(drained_s, 2), "cycle_messages_consumed": int(consumed),
-        "platform_events_per_s": round(consumed / drained_s, 1),
+        "platform_events_per_s": round(consumed / drained_s, 1), "cycle_cpu_s": cpu,
         "errors": len(errors), "first_errors": errors[:3]}
 
 

@@ -22,7 +22,6 @@ import multiprocessing
 import threading
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from datetime import timedelta
 
@@ -115,6 +114,27 @@ def _consume(amqp_uri: str, count: int, prefetch: int, timeout: float = 300) -> 
         connection.close()
 
 
+def _consumer_process(amqp_uri: str, count: int, prefetch: int, ready, last_ack) -> None:
+    """Consume and ack ``count`` messages one by one; sets ``ready`` once consuming, puts the
+    time of the last ack on ``last_ack``."""
+    connection = _connect(amqp_uri)
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=prefetch)
+    received = [0]
+
+    def on_message(channel, method, _properties, _body):
+        channel.basic_ack(method.delivery_tag)
+        received[0] += 1
+        if received[0] >= count:
+            last_ack.put(time.monotonic())
+            channel.stop_consuming()
+
+    channel.basic_consume(QUEUE, on_message)
+    ready.set()
+    channel.start_consuming()
+    connection.close()
+
+
 def measure(amqp_uri: str, *, messages: int = 20000, size: int | None = None, prefetch: int = 4,
             publishers: int = 8) -> dict:
     """The three phases on the broker at ``amqp_uri``; leaves nothing behind."""
@@ -129,13 +149,18 @@ def measure(amqp_uri: str, *, messages: int = 20000, size: int | None = None, pr
         begin = time.monotonic()
         consume_s = _consume(amqp_uri, messages, prefetch) - begin
         # End to end: the consumer, in its own process like our services (no shared GIL), is
-        # attached before the first publish; CLOCK_MONOTONIC is one clock for both processes.
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            last_ack = pool.submit(_consume, amqp_uri, messages, prefetch)
-            time.sleep(1.0)
-            started: list[float] = []
-            _publish(amqp_uri, messages, body, publishers, started)
-            e2e_s = last_ack.result() - min(started)
+        # consuming before the first publish; CLOCK_MONOTONIC is one clock for both processes.
+        context = multiprocessing.get_context("spawn")
+        ready, last_ack = context.Event(), context.Queue()
+        consumer = context.Process(target=_consumer_process, args=(amqp_uri, messages, prefetch, ready, last_ack))
+        consumer.start()
+        if not ready.wait(120):
+            consumer.kill()
+            raise TimeoutError("the consumer process did not start consuming")
+        started: list[float] = []
+        _publish(amqp_uri, messages, body, publishers, started)
+        e2e_s = last_ack.get(timeout=600) - min(started)
+        consumer.join(30)
     finally:
         channel.queue_delete(QUEUE)
         channel.exchange_delete(EXCHANGE)

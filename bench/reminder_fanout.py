@@ -13,7 +13,6 @@ server (devtools.mailsink, aiosmtpd) in this process:
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from contextlib import nullcontext
@@ -22,8 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from bench.common import (MemorySampler, Sampler, bench_platform, load_registry, login, machine, report,
-                          wait_queues_empty)
+from bench.common import (MemorySampler, Sampler, bench_platform, cpu_by_service, load_registry, login,
+                          machine, report, wait_queues_empty)
 from devtools.demo import DEMO_USERS, create_users
 from devtools.mailsink import MailSink
 from devtools.stack import free_port
@@ -49,16 +48,6 @@ def outbox_stats(url: str, event_type: str) -> tuple[int, datetime | None, datet
             .where(outbox.c.event_type == event_type)).one()
     engine.dispose()
     return count, _aware(first), _aware(last)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (from /proc)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (FileNotFoundError, IndexError, ValueError):
-        return 0.0
 
 
 class ReminderClock(Sampler):
@@ -96,7 +85,7 @@ def measure(stack, node, central, sink: MailSink, timeout: float = 600) -> dict:
     """Step: a directive due in two hours to every LAO; until the SMTP server has every reminder."""
     from bench.directive_fanout import issue_to_all_laos
     due = datetime.now(timezone.utc) + timedelta(hours=2)
-    cpu_before = {name: cpu_seconds(p.pid) for name, p in stack.processes.items()}
+    cpu_before = cpu_by_service(stack)
     opened_before, _, _ = outbox_stats(stack.database_urls["assessments"], "assessments.obligation_opened.v1")
     with ReminderClock(sink) as clock:
         issued_at = time.time()
@@ -108,7 +97,7 @@ def measure(stack, node, central, sink: MailSink, timeout: float = 600) -> dict:
             time.sleep(0.2)
         time.sleep(1.0)  # anything beyond one per LAO would be a duplicate
         arrivals, keys = sorted(clock.arrivals), list(clock.keys)
-    cpu = {name: round(cpu_seconds(p.pid) - cpu_before.get(name, 0.0), 1) for name, p in stack.processes.items()}
+    cpu = {name: round(seconds - cpu_before.get(name, 0.0), 1) for name, seconds in cpu_by_service(stack).items()}
     # This directive's obligations are the newest: the first of them opened after ``issued_at``.
     first_opened, last_opened = _opened_between(stack.database_urls["assessments"], issued_at)
     opened, _, _ = outbox_stats(stack.database_urls["assessments"], "assessments.obligation_opened.v1")

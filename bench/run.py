@@ -121,6 +121,18 @@ def describe_machine(db: str) -> list[str]:
     return lines
 
 
+def source_state() -> str:
+    """Which code was measured: the commit, and how many tracked files differed from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    return f"commit {commit or '?'}" + (f" with {len(dirty)} tracked files changed" if dirty else "")
+
+
 def run(db: str, scale: float, clients: int) -> dict:
     """Steps 1-7 on one platform; returns every figure."""
     registry = registry_at_scale(scale)
@@ -206,6 +218,8 @@ def table(figures: dict) -> list[tuple[str, str, str]]:
         ("cycle: batch request p95", f"{f['batch_latency_p95_s']:g} s", "100 LAOs x 30 values per request"),
         ("platform events/s (cycle)", f"{f['platform_events_per_s']:,.0f}",
          f"{f['cycle_messages_consumed']:,} consumed in {f['cycle_consumers_drained_s']:g} s"),
+        ("CPU s by service during the cycle", " / ".join(f"{v:g}" for v in f.get("cycle_cpu_s", {}).values()),
+         " / ".join(f.get("cycle_cpu_s", {}))),
         ("raw RabbitMQ msgs/s (end to end)", f"{f['raw_broker_msgs_per_s']:,.0f}",
          f"publish {f['raw_broker_publish_msgs_per_s']:,.0f}/s, consume {f['raw_broker_consume_msgs_per_s']:,.0f}/s, "
          f"{f['raw_broker_msg_bytes']} B"),
@@ -225,7 +239,7 @@ def results_markdown(runs: dict[str, dict], meta: dict[str, dict]) -> str:
             continue
         f, m = runs[db], meta[db]
         out += [f"## {db}", "", f"Run {m['finished']} in {m['wall_s']:.0f} s (scale {f['scale']:g}, {f['laos']:,} LAOs).", "",
-                "Machine: " + "; ".join(m["machine"]) + ".", "",
+                "Machine: " + "; ".join(m["machine"]) + ".", "", f"Code: {m.get('source', '?')}.", "",
                 f"Load average (1/5/15 min) before: {m['load_before']}, after: {m['load_after']}.", "",
                 "| target | measured | target | verdict |", "|---|---|---|---|"]
         out += [f"| {name} | {value} | {target} | {verdict} |" for name, value, target, verdict in verdicts(f)]
@@ -306,7 +320,8 @@ def main() -> int:
     figures = run(args.db, args.scale, args.clients)
     meta = {"finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "wall_s": round(time.monotonic() - started, 1), "load_before": load_before,
-            "load_after": " / ".join(f"{x:.2f}" for x in os.getloadavg()), "machine": describe_machine(args.db)}
+            "load_after": " / ".join(f"{x:.2f}" for x in os.getloadavg()), "machine": describe_machine(args.db),
+            "source": source_state()}
     figures["wall_s"] = meta["wall_s"]
     if args.results:
         write_results(args.results, figures, meta)
