@@ -168,6 +168,9 @@ class OrgUnit(Out):
     district_code: str | None
     subdistrict_code: str | None
     contact_email: str | None
+    head_name_th: str | None = Field(default=None, description="the unit's head, escalated to after a missed deadline")
+    head_email: str | None = None
+    head_phone: str | None = None
     valid_from: date
     valid_to: date | None
 
