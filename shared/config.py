@@ -51,6 +51,10 @@ def service_config(service: str) -> dict:
         "max_workers": int(env("THONGTHIN_MAX_WORKERS", str(default_workers(service)))),
         "HEARTBEAT": int(env("THONGTHIN_AMQP_HEARTBEAT", "30")),
         "RELAY_INTERVAL_S": float(env("THONGTHIN_RELAY_INTERVAL_S", "0.5")),
+        # Events handled per transaction when a backlog waits, and batches in flight at once
+        # (empty: half the workers). See shared/messaging/nameko_ext.py ReliableEventHandler.
+        "CONSUMER_BATCH_SIZE": int(env("THONGTHIN_CONSUMER_BATCH_SIZE", "100")),
+        "CONSUMER_CONCURRENCY": int(env("THONGTHIN_CONSUMER_CONCURRENCY", "0")) or None,
         "SWEEP_INTERVAL_S": float(env("THONGTHIN_SWEEP_INTERVAL_S", "30")),
         "SWEEP_BATCH_SIZE": int(env("THONGTHIN_SWEEP_BATCH_SIZE", "1000")),
         "SCHEDULER_INTERVAL_S": float(env("THONGTHIN_SCHEDULER_INTERVAL_S", "10")),

@@ -161,3 +161,14 @@ def test_a_batch_of_one_and_an_empty_batch(database):
     assert consumer(database).process_batch([]) == []
     body = encode(miss(), correlation_id="c").to_json()
     assert consumer(database).process_batch([(body, 0)]) == [Ack(DeadlineMissed.TYPE)]
+
+
+def test_batch_settings_come_from_the_environment(monkeypatch):
+    from shared.config import service_config
+    from shared.messaging.nameko_ext import batch_concurrency, batch_size
+    config = service_config("reporting")
+    assert batch_size(config) == 100 and batch_concurrency(config, 4) == 2  # half the workers
+    monkeypatch.setenv("THONGTHIN_CONSUMER_BATCH_SIZE", "7")
+    monkeypatch.setenv("THONGTHIN_CONSUMER_CONCURRENCY", "3")
+    config = service_config("reporting")
+    assert batch_size(config) == 7 and batch_concurrency(config, 4) == 3
