@@ -5,8 +5,8 @@
 
 A fresh reporting store (a SQLite file, or a PostgreSQL database of its own created on
 THONGTHIN_BENCH_PG_URL / 127.0.0.1:5432 / a throwaway cluster, dropped afterwards), migrated by
-alembic, is loaded THROUGH THE SAME PROJECTION CODE the live consumer runs (record_and_project:
-event log + read models), in big transactions, with synthesised events:
+alembic, is loaded THROUGH THE SAME PROJECTION CODE the live consumer runs (event log + read models;
+projection.project_many: exactly the rows of one event at a time, set-based), in big transactions, with synthesised events:
   the national registry (services/plans/registry.py) -> a plan of 30 indicators with yearly targets
   (a level-wide target, a lower one for SAOs, some unit targets and a "no target") -> one monthly rule:
   every LAO x 12 months of FY 2569 = obligations, each answered with 30 values: ~80 % on time, ~8 %
@@ -134,15 +134,16 @@ def _cycle_events(laos: list[str], period: str, rng: random.Random):
 
 
 def _project(database: Database, events, batch: int) -> int:
-    """Through the consumer's handler (event log + projection), ``batch`` events per transaction."""
+    """Through the consumer's code (event log + projection, handlers.record_and_project_many: the
+    rows record_and_project gives one event at a time, set-based), ``batch`` events per transaction."""
     done = 0
     for start in range(0, len(events), batch):
+        chunk = events[start:start + batch]
         with database.unit_of_work() as uow:
-            for event, at in events[start:start + batch]:
-                envelope = encode(event, correlation_id="bench", occurred_at=at)
-                handlers.record_and_project(event, uow, envelope)
+            handlers.record_and_project_many(uow, [(encode(event, correlation_id="bench", occurred_at=at), event)
+                                                   for event, at in chunk])
             uow.commit()
-        done += len(events[start:start + batch])
+        done += len(chunk)
     return done
 
 

@@ -32,6 +32,14 @@ def record_and_project(event: Event, uow: UnitOfWork, envelope: Envelope) -> Non
     projection.project(uow.session, envelope, event)
 
 
+def record_and_project_many(uow: UnitOfWork, items: list[tuple[Envelope, Event]]) -> None:
+    """The same for many events in one go (bulk loads): the log rows in one executemany, the read
+    models through projection.project_many (the rows record_and_project gives one at a time)."""
+    if items:
+        uow.session.execute(_LOG_INSERT, [log_row(envelope) for envelope, _ in items])
+        projection.project_many(uow.session, items)
+
+
 def event_handlers(types: list[str]) -> dict:
     return {event_type: record_and_project for event_type in types}
 

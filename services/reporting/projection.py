@@ -10,9 +10,7 @@ Statements are built once per dialect (shared.db.prepared): this runs for every 
 """
 from __future__ import annotations
 
-import json
-
-from sqlalchemy import bindparam, case, literal, or_, select, text, update
+from sqlalchemy import Float, bindparam, case, literal, or_, select, update
 
 from services.reporting import domain
 from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, indicators,
@@ -71,25 +69,43 @@ def _merge(*parts):
     return build
 
 
-def _on_obligation_opened(session, event: ObligationOpened) -> None:
-    columns = ("obligation_id", "unit_code", "rule_id", "directive_id", "indicator_code", "indicator_name_th",
-               "period", "due_at")
-    statement = _obligation_upsert(session, "opened", columns, lambda excluded: {
-        **{column: excluded[column] for column in columns[1:]},
+_OPENED_COLUMNS = ("obligation_id", "unit_code", "rule_id", "directive_id", "indicator_code", "indicator_name_th",
+                   "period", "due_at")
+
+
+def _opened_statement(session):
+    return _obligation_upsert(session, "opened", _OPENED_COLUMNS, lambda excluded: {
+        **{column: excluded[column] for column in _OPENED_COLUMNS[1:]},
         "province_unit": excluded.province_unit, "district_unit": excluded.district_unit,
         "lao_type": excluded.lao_type})
-    session.execute(statement, {
-        "obligation_id": event.obligation_id, "unit_code": event.unit_code, "rule_id": event.rule_id,
-        "directive_id": event.directive_id, "indicator_code": event.indicator_code,
-        "indicator_name_th": event.indicator_name_th, "period": event.period, "due_at": event.due_at})
-    insert_new(session, periods, "period", {"period": event.period,
-                                            "fiscal_year_be": fiscal_year_of_period(event.period)})
-    insert_new(session, indicators, "code", {"code": event.indicator_code, "name_th": event.indicator_name_th})
 
 
-def _on_indicator_submitted(session, event: IndicatorSubmitted) -> None:
+def _opened_params(event: ObligationOpened) -> dict:
+    return {column: getattr(event, column) for column in _OPENED_COLUMNS}
+
+
+def _on_obligation_opened(session, event: ObligationOpened) -> None:
+    _on_obligations_opened(session, [event])
+
+
+def _on_obligations_opened(session, events: list[ObligationOpened]) -> None:
+    _execute_rounds(session, _opened_statement(session), [_opened_params(event) for event in events], "obligation_id")
+    # insert_new keeps the first: the first of each key is all that can land
+    first_periods, first_indicators = {}, {}
+    for event in events:
+        first_periods.setdefault(event.period, {"period": event.period,
+                                                "fiscal_year_be": fiscal_year_of_period(event.period)})
+        first_indicators.setdefault(event.indicator_code, {"code": event.indicator_code,
+                                                           "name_th": event.indicator_name_th})
+    for table, key, rows in ((periods, "period", first_periods), (indicators, "code", first_indicators)):
+        session.execute(prepared(session, f"insert_new:{table.name}:{id(table)}:{key}",
+                                 lambda ins, table=table, key=key: ins(table).on_conflict_do_nothing(
+                                     index_elements=[key])), list(rows.values()))
+
+
+def _submitted_statement(session):
     c = obligations.c
-    statement = _obligation_upsert(
+    return _obligation_upsert(
         session, "submitted",
         ("obligation_id", "unit_code", "period", "first_submitted_at", "last_submitted_at", "last_on_time",
          "submissions"),
@@ -100,112 +116,212 @@ def _on_indicator_submitted(session, event: IndicatorSubmitted) -> None:
             "first_submitted_at": _earlier(excluded.first_submitted_at, c.first_submitted_at),
             "last_submitted_at": _later(excluded.last_submitted_at, c.last_submitted_at),
             "submissions": c.submissions + 1}))
-    session.execute(statement, {
-        "obligation_id": event.obligation_id, "unit_code": event.unit_code, "period": event.period,
-        "first_submitted_at": event.submitted_at, "last_submitted_at": event.submitted_at,
-        "last_on_time": 1 if event.on_time else 0, "submissions": 1})
-    _project_values(session, event)
 
 
-def _on_deadline_missed(session, event: DeadlineMissed) -> None:
+def _submitted_params(event: IndicatorSubmitted) -> dict:
+    return {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "period": event.period,
+            "first_submitted_at": event.submitted_at, "last_submitted_at": event.submitted_at,
+            "last_on_time": 1 if event.on_time else 0, "submissions": 1}
+
+
+def _on_indicator_submitted(session, event: IndicatorSubmitted) -> None:
+    _on_indicators_submitted(session, [event])
+
+
+def _on_indicators_submitted(session, events: list[IndicatorSubmitted]) -> None:
+    _execute_rounds(session, _submitted_statement(session), [_submitted_params(event) for event in events],
+                    "obligation_id")
+    _project_values(session, events)
+
+
+def _missed_statement(session):
     c = obligations.c
-    statement = _obligation_upsert(
+    return _obligation_upsert(
         session, "missed", ("obligation_id", "unit_code", "period", "indicator_code", "missed_at", "missed_due_at"),
         _merge(_keep("period"), _keep("indicator_code"), lambda excluded: {
             "missed_due_at": case((or_(c.missed_at.is_(None), excluded.missed_at >= c.missed_at),
                                    excluded.missed_due_at), else_=c.missed_due_at),
             "missed_at": _later(excluded.missed_at, c.missed_at)}))
-    session.execute(statement, {
-        "obligation_id": event.obligation_id, "unit_code": event.unit_code, "period": event.period,
-        "indicator_code": event.indicator_code, "missed_at": event.detected_at, "missed_due_at": event.due_at})
 
 
-def _on_extension_granted(session, event: ExtensionGranted) -> None:
-    statement = _obligation_upsert(
+def _missed_params(event: DeadlineMissed) -> dict:
+    return {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "period": event.period,
+            "indicator_code": event.indicator_code, "missed_at": event.detected_at, "missed_due_at": event.due_at}
+
+
+def _on_deadline_missed(session, event: DeadlineMissed) -> None:
+    session.execute(_missed_statement(session), _missed_params(event))
+
+
+def _extended_statement(session):
+    return _obligation_upsert(
         session, "extended", ("obligation_id", "unit_code", "extended_due_at", "extended"),
         lambda excluded: {"extended": literal(1),
                           "extended_due_at": _later(excluded.extended_due_at, obligations.c.extended_due_at)})
-    session.execute(statement, {"obligation_id": event.obligation_id, "unit_code": event.unit_code,
-                                "extended_due_at": event.new_due_at, "extended": 1})
+
+
+def _extended_params(event: ExtensionGranted) -> dict:
+    return {"obligation_id": event.obligation_id, "unit_code": event.unit_code,
+            "extended_due_at": event.new_due_at, "extended": 1}
+
+
+def _on_extension_granted(session, event: ExtensionGranted) -> None:
+    session.execute(_extended_statement(session), _extended_params(event))
+
+
+def _flag_statement(session, name: str):
+    return _obligation_upsert(session, f"flag:{name}", ("obligation_id", "unit_code", name),
+                              lambda excluded: {name: literal(1)})
 
 
 def _flag(session, name: str, obligation_id: str, unit_code: str) -> None:
-    statement = _obligation_upsert(session, f"flag:{name}", ("obligation_id", "unit_code", name),
-                                   lambda excluded: {name: literal(1)})
-    session.execute(statement, {"obligation_id": obligation_id, "unit_code": unit_code, name: 1})
+    session.execute(_flag_statement(session, name), {"obligation_id": obligation_id, "unit_code": unit_code, name: 1})
 
 
 # --- values and achievement ------------------------------------------------------------------------
 
-def _project_values(session, event: IndicatorSubmitted) -> None:
+def _chunks(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _execute_rounds(session, statement, params: list[dict], key: str) -> None:
+    """Execute ``statement`` for every parameter set, in order for each ``key`` value: the n-th
+    event about a row goes in round n, so a round never touches a row twice (a multi-row
+    INSERT ... ON CONFLICT DO UPDATE may not) and every row sees its events in their order."""
+    rounds: list[list[dict]] = []
+    seen: dict = {}
+    for item in params:
+        n = seen.get(item[key], 0)
+        seen[item[key]] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(item)
+    for batch in rounds:
+        session.execute(statement, batch)
+
+
+def _project_values(session, events: list[IndicatorSubmitted]) -> None:
     """The latest value per unit, indicator and period, and the per-year aggregate it feeds.
 
     A first value of a period adds to the year's sum and period count; a resubmission replaces
     the value it supersedes (delta); a value older than the stored one (out of order) changes
-    nothing. One read of the values this submission may replace, then two upserts."""
-    fiscal_year = fiscal_year_of_period(event.period)
-    reported = {}
-    for item in event.values:  # one value per indicator (the last if repeated)
-        reported[item.indicator_code] = item.value
-    existing = {code: (value, at) for code, value, at in session.execute(
-        prepared(session, "rm:values_existing", lambda ins: select(
-            values.c.indicator_code, values.c.value, values.c.submitted_at).where(
-            values.c.unit_code == bindparam("unit_code"), values.c.period == bindparam("period"),
-            values.c.indicator_code.in_(bindparam("codes", expanding=True)))),
-        {"unit_code": event.unit_code, "period": event.period, "codes": sorted(reported)}).all()}
-    items = []
-    for code, value in reported.items():
-        old = existing.get(code)
-        if old is not None and old[1] > event.submitted_at:
-            continue  # a newer submission's value already stands
-        items.append({"c": code, "v": value, "d": value - (old[0] if old else 0.0), "n": 0 if old else 1})
-    if not items:
+    nothing. The rows these submissions may change are read once, the submissions are folded in
+    Python in their order (the same arithmetic, in the same order, as one at a time), and each
+    changed row is written once with its final figures: one event or a whole batch, the same rows."""
+    submissions = []
+    for event in events:
+        reported = {}
+        for item in event.values:  # one value per indicator (the last if repeated)
+            reported[item.indicator_code] = item.value
+        if reported:
+            submissions.append((event, reported, fiscal_year_of_period(event.period)))
+    if not submissions:
         return
-    # All of a submission's values in one statement each (a JSON array expanded by the database):
-    # a national cycle is 235,500 values, and per-row parameters would dominate the projection.
-    params = {"unit_code": event.unit_code, "period": event.period, "fy": fiscal_year, "at": event.submitted_at,
-              "items": json.dumps(items)}
-    session.execute(_json_statement(session, "values"), params)
-    if fiscal_year is not None:
-        del params["at"]
-        session.execute(_json_statement(session, "achievement"), params)
+    codes = sorted({code for _, reported, _ in submissions for code in reported})
+    by_period: dict[str, set] = {}
+    by_year: dict[int, set] = {}
+    for event, _, fiscal_year in submissions:
+        by_period.setdefault(event.period, set()).add(event.unit_code)
+        if fiscal_year is not None:
+            by_year.setdefault(fiscal_year, set()).add(event.unit_code)
+    state = {}
+    read_values = prepared(session, "rm:values_existing", lambda ins: select(
+        values.c.unit_code, values.c.indicator_code, values.c.value, values.c.submitted_at).where(
+        values.c.period == bindparam("period"), values.c.unit_code.in_(bindparam("units", expanding=True)),
+        values.c.indicator_code.in_(bindparam("codes", expanding=True))))
+    for period, unit_codes in by_period.items():
+        for chunk in _chunks(sorted(unit_codes)):
+            for unit, code, value, at in session.execute(read_values, {"period": period, "units": chunk,
+                                                                       "codes": codes}):
+                state[(unit, code, period)] = (value, at)
+    years = {}
+    read_years = prepared(session, "rm:achievement_existing", lambda ins: select(
+        achievement.c.indicator_code, achievement.c.unit_code, achievement.c.latest_period,
+        achievement.c.latest_value, achievement.c.sum_value, achievement.c.periods).where(
+        achievement.c.fiscal_year_be == bindparam("fy"), achievement.c.unit_code.in_(bindparam("units", expanding=True)),
+        achievement.c.indicator_code.in_(bindparam("codes", expanding=True))))
+    for fiscal_year, unit_codes in by_year.items():
+        for chunk in _chunks(sorted(unit_codes)):
+            for code, unit, *row in session.execute(read_years, {"fy": fiscal_year, "units": chunk, "codes": codes}):
+                years[(code, fiscal_year, unit)] = list(row)
+    changed_values, changed_years = {}, set()
+    for event, reported, fiscal_year in submissions:
+        at = event.submitted_at
+        for code, value in reported.items():
+            key = (event.unit_code, code, event.period)
+            old = state.get(key)
+            if old is not None and old[1] > at:
+                continue  # a newer submission's value already stands
+            delta, first = value - (old[0] if old else 0.0), 0 if old else 1
+            state[key] = (value, at)
+            changed_values[key] = fiscal_year
+            if fiscal_year is None:
+                continue
+            year_key = (code, fiscal_year, event.unit_code)
+            row = years.get(year_key)
+            if row is None:
+                years[year_key] = [event.period, value, delta, first]
+            else:
+                if event.period >= row[0]:
+                    row[0], row[1] = event.period, value
+                row[2] += delta
+                row[3] += first
+            changed_years.add(year_key)
+    # The unit's rollup keys come along (NULL while the unit is unknown; _rekey fills them in later).
+    keys = {}
+    read_units = prepared(session, "rm:unit_keys_many", lambda ins: select(
+        units.c.code, units.c.province_unit, units.c.district_unit, units.c.level, units.c.lao_type).where(
+        units.c.code.in_(bindparam("codes", expanding=True))))
+    for chunk in _chunks(sorted({event.unit_code for event, _, _ in submissions})):
+        for code, *row in session.execute(read_units, {"codes": chunk}):
+            keys[code] = row
+    if not changed_values:
+        return
+    none = (None, None, None, None)
+    _write_rows(session, values, _VALUES_COLUMNS, 3, [
+        (unit, code, period, fiscal_year, *keys.get(unit, none)[:2], *state[(unit, code, period)])
+        for (unit, code, period), fiscal_year in changed_values.items()])
+    if changed_years:
+        _write_rows(session, achievement, _ACHIEVEMENT_COLUMNS, 3, [
+            (code, fiscal_year, unit, *keys.get(unit, none), *years[(code, fiscal_year, unit)])
+            for code, fiscal_year, unit in changed_years])
 
 
-_ITEMS = {
-    "sqlite": ("json_extract(j.value, '$.c')", "json_extract(j.value, '$.v')", "json_extract(j.value, '$.d')",
-               "json_extract(j.value, '$.n')", "json_each(:items) AS j"),
-    "postgresql": ("j.c", "j.v", "j.d", "j.n",
-                   "json_to_recordset(CAST(:items AS json)) AS j(c text, v float8, d float8, n integer)"),
-}
-# The unit's rollup keys come along (NULL while the unit is unknown; _rekey fills them in later).
-_JSON_SQL = {
-    "values": """INSERT INTO rm_values
-  (unit_code, indicator_code, period, fiscal_year_be, province_unit, district_unit, value, submitted_at)
-SELECT :unit_code, {c}, :period, :fy, u.province_unit, u.district_unit, {v}, :at
-FROM {source} LEFT JOIN rm_units u ON u.code = :unit_code WHERE true
-ON CONFLICT (unit_code, indicator_code, period) DO UPDATE SET value = excluded.value,
-  submitted_at = excluded.submitted_at, fiscal_year_be = excluded.fiscal_year_be""",
-    "achievement": """INSERT INTO rm_achievement (indicator_code, fiscal_year_be, unit_code, province_unit,
-  district_unit, level, lao_type, latest_period, latest_value, sum_value, periods)
-SELECT {c}, :fy, :unit_code, u.province_unit, u.district_unit, u.level, u.lao_type, :period, {v}, {d}, {n}
-FROM {source} LEFT JOIN rm_units u ON u.code = :unit_code WHERE true
-ON CONFLICT (indicator_code, fiscal_year_be, unit_code) DO UPDATE SET
-  latest_value = CASE WHEN excluded.latest_period >= rm_achievement.latest_period
-                      THEN excluded.latest_value ELSE rm_achievement.latest_value END,
-  latest_period = CASE WHEN excluded.latest_period >= rm_achievement.latest_period
-                       THEN excluded.latest_period ELSE rm_achievement.latest_period END,
-  sum_value = rm_achievement.sum_value + excluded.sum_value,
-  periods = rm_achievement.periods + excluded.periods""",
-}
+# Key columns first; the rest are what a conflict overwrites (the final figures computed above).
+_VALUES_COLUMNS = ("unit_code", "indicator_code", "period", "fiscal_year_be", "province_unit", "district_unit",
+                   "value", "submitted_at")
+_ACHIEVEMENT_COLUMNS = ("indicator_code", "fiscal_year_be", "unit_code", "province_unit", "district_unit", "level",
+                        "lao_type", "latest_period", "latest_value", "sum_value", "periods")
+_KEPT_ON_CONFLICT = {"province_unit", "district_unit", "level", "lao_type"}  # _rekey's business once the row exists
+_RAW: dict = {}
 
 
-def _json_statement(session, name: str):
-    def build(_ins):
-        dialect = session.get_bind().dialect.name
-        c, v, d, n, source = _ITEMS[dialect]
-        statement = text(_JSON_SQL[name].format(c=c, v=v, d=d, n=n, source=source))
-        return statement.bindparams(bindparam("at", type_=UTCDateTime())) if ":at" in statement.text else statement
-    return prepared(session, f"rm:json:{name}", build)
+def _write_rows(session, table, columns: tuple[str, ...], keys: int, rows: list[tuple]) -> None:
+    """Upsert ``rows`` (tuples in ``columns`` order; the first ``keys`` columns are the primary key)
+    with one DBAPI executemany: a national cycle writes millions of these rows, and SQLAlchemy's
+    per-row parameter processing would cost more than the database's work. The values are bound
+    exactly as SQLAlchemy binds them (the columns' own bind processors)."""
+    dialect = session.get_bind().dialect
+    cached = _RAW.get((dialect.name, table.name))
+    if cached is None:
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+               f"ON CONFLICT ({', '.join(columns[:keys])}) DO UPDATE SET "
+               + ", ".join(f"{column} = excluded.{column}" for column in columns[keys:]
+                           if column not in _KEPT_ON_CONFLICT))
+        processors = [(i, processor) for i, column in enumerate(columns)
+                      if (processor := table.c[column].type.dialect_impl(dialect).bind_processor(dialect))
+                      and not isinstance(table.c[column].type, Float)]  # floats are bound as they are
+        cached = _RAW[(dialect.name, table.name)] = (sql, processors)
+    sql, processors = cached
+    if processors:
+        rows = [list(row) for row in rows]
+        for row in rows:
+            for i, processor in processors:
+                row[i] = processor(row[i])
+        rows = [tuple(row) for row in rows]
+    session.connection().exec_driver_sql(sql, rows)
 
 
 # --- registry, indicators, targets -----------------------------------------------------------------
@@ -344,30 +460,56 @@ def _project_cascade(session, envelope: Envelope, event: Event) -> None:
 
 # --- notifications ---------------------------------------------------------------------------------
 
-def _on_notification_sent(session, event: NotificationSent) -> None:
+def _sent_statement(session):
     def build(ins):
         statement = ins(deliveries)
         return statement.on_conflict_do_update(index_elements=["delivery_id"], set_={
             "sent_at": statement.excluded.sent_at, "late": statement.excluded.late})
-    session.execute(prepared(session, "rm:delivery_sent", build), {
-        "delivery_id": event.delivery_id, "kind": event.kind, "channel": event.channel, "step": event.step,
-        "recipient_code": event.recipient_code, "subject_ref": event.subject_ref, "sent_at": event.sent_at,
-        "late": 1 if event.late else 0})
-    column = "reminders_sent" if event.kind == "reminder" else "escalations_sent"
-    session.execute(update(directive_units).where(directive_units.c.obligation_id == event.subject_ref).values(
-        **{column: directive_units.c[column] + 1}))
+    return prepared(session, "rm:delivery_sent", build)
 
 
-def _on_notification_failed(session, event: NotificationFailed) -> None:
+def _sent_params(event: NotificationSent) -> dict:
+    return {"delivery_id": event.delivery_id, "kind": event.kind, "channel": event.channel, "step": event.step,
+            "recipient_code": event.recipient_code, "subject_ref": event.subject_ref, "sent_at": event.sent_at,
+            "late": 1 if event.late else 0}
+
+
+def _count_notifications(session, events: list[NotificationSent]) -> None:
+    """Reminders and escalations sent, per obligation of a directive (counts add up in any order)."""
+    counts: dict[tuple[str, str], int] = {}
+    for event in events:
+        column = "reminders_sent" if event.kind == "reminder" else "escalations_sent"
+        counts[(column, event.subject_ref)] = counts.get((column, event.subject_ref), 0) + 1
+    for column in ("reminders_sent", "escalations_sent"):
+        params = [{"ref": ref, "n": n} for (name, ref), n in counts.items() if name == column]
+        if params:
+            session.execute(prepared(session, f"rm:count:{column}", lambda ins, column=column: update(
+                directive_units).where(directive_units.c.obligation_id == bindparam("ref")).values(
+                {column: directive_units.c[column] + bindparam("n")})), params)
+
+
+def _on_notification_sent(session, event: NotificationSent) -> None:
+    session.execute(_sent_statement(session), _sent_params(event))
+    _count_notifications(session, [event])
+
+
+def _failed_statement(session):
     def build(ins):
         statement = ins(deliveries)
         return statement.on_conflict_do_update(index_elements=["delivery_id"], set_={
             "failed_at": statement.excluded.failed_at,
             "failed_final": case((statement.excluded.failed_final == 1, 1), else_=deliveries.c.failed_final)})
-    session.execute(prepared(session, "rm:delivery_failed", build), {
-        "delivery_id": event.delivery_id, "kind": event.kind, "channel": event.channel, "step": event.step,
-        "recipient_code": event.recipient_code, "subject_ref": event.subject_ref, "failed_at": event.failed_at,
-        "failed_final": 1 if event.final else 0})
+    return prepared(session, "rm:delivery_failed", build)
+
+
+def _failed_params(event: NotificationFailed) -> dict:
+    return {"delivery_id": event.delivery_id, "kind": event.kind, "channel": event.channel, "step": event.step,
+            "recipient_code": event.recipient_code, "subject_ref": event.subject_ref, "failed_at": event.failed_at,
+            "failed_final": 1 if event.final else 0}
+
+
+def _on_notification_failed(session, event: NotificationFailed) -> None:
+    session.execute(_failed_statement(session), _failed_params(event))
 
 
 # --- dispatch ----------------------------------------------------------------------------------------
@@ -397,3 +539,64 @@ def project(session, envelope: Envelope, event: Event) -> None:
         _on_notification_sent(session, event)
     elif isinstance(event, NotificationFailed):
         _on_notification_failed(session, event)
+
+
+# --- many events at once (rebuild, bulk loads) -------------------------------------------------------
+
+def _groupable(event: Event) -> bool:
+    """Events whose statements commute with those of every other groupable event but their own kind
+    (each writes facts kept as min/max/flag/sum, or its own rows): project_many may gather them by
+    kind. The rest (registry, plans, targets, directives and the cascade) are applied one at a time,
+    in place, between groups."""
+    if isinstance(event, (ObligationOpened, IndicatorSubmitted, DeadlineMissed)):
+        return not event.directive_id  # the cascade's rows are not grouped
+    return isinstance(event, (ExtensionGranted, ObligationCancelled, SubmissionReviewed, NotificationSent,
+                              NotificationFailed))
+
+
+def _project_group(session, events: list[Event]) -> None:
+    kinds: dict[type, list] = {}
+    for event in events:
+        kinds.setdefault(type(event), []).append(event)
+    if opened := kinds.get(ObligationOpened):
+        _on_obligations_opened(session, opened)
+    if submitted := kinds.get(IndicatorSubmitted):
+        _on_indicators_submitted(session, submitted)
+    plan = (
+        (DeadlineMissed, _missed_statement, _missed_params, "obligation_id"),
+        (ExtensionGranted, _extended_statement, _extended_params, "obligation_id"),
+        (ObligationCancelled, lambda session: _flag_statement(session, "cancelled"),
+         lambda event: {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "cancelled": 1},
+         "obligation_id"),
+        (SubmissionReviewed, lambda session: _flag_statement(session, "returned"),
+         lambda event: {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "returned": 1},
+         "obligation_id"),
+        (NotificationSent, _sent_statement, _sent_params, "delivery_id"),
+        (NotificationFailed, _failed_statement, _failed_params, "delivery_id"),
+    )
+    for kind, statement, params, key in plan:
+        group = kinds.get(kind, [])
+        if kind is SubmissionReviewed:
+            group = [event for event in group if event.decision == "returned"]
+        if group:
+            _execute_rounds(session, statement(session), [params(event) for event in group], key)
+    if sent := kinds.get(NotificationSent):
+        _count_notifications(session, sent)
+
+
+def project_many(session, items: list[tuple[Envelope, Event]]) -> None:
+    """Fold many events into the read models: exactly the rows ``project`` gives for each in turn,
+    with a few set-based statements per kind of event instead of several per event (rebuild and
+    bulk loads). Runs of groupable events are gathered by kind, each kind in its order; any other
+    event is projected on its own, in place, so that it sees every event before it and none after."""
+    run: list[Event] = []
+    for envelope, event in items:
+        if _groupable(event):
+            run.append(event)
+            continue
+        if run:
+            _project_group(session, run)
+            run = []
+        project(session, envelope, event)
+    if run:
+        _project_group(session, run)

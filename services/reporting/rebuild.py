@@ -3,7 +3,8 @@
     python -m services.reporting.rebuild [--batch-size N]     # REPORTING_DATABASE_URL or var/reporting.db
 
 The read models are emptied and the log is replayed, oldest first, through the same projection
-code the live consumer runs, in ONE transaction: dashboards keep showing the old numbers until
+code the live consumer runs (projection.project_many: batches of events folded set-based, exactly
+the rows of one at a time), in ONE transaction: dashboards keep showing the old numbers until
 the new ones commit, and a failure changes nothing. On PostgreSQL the log is locked against new
 events for the duration (the live consumer waits and resumes afterwards); SQLite takes its single
 writer lock for the same effect.
@@ -20,7 +21,7 @@ from sqlalchemy import delete, func, select, text
 
 from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, event_log,
                                        indicators, obligations, periods, targets, units, values)
-from services.reporting.projection import project
+from services.reporting.projection import project_many
 from shared.contracts import ContractError, decode
 from shared.db import Database
 
@@ -52,13 +53,13 @@ def rebuild(database: Database, *, batch_size: int = 5000,
                                    .order_by(event_log.c.seq).limit(batch_size)).all()
             if not rows:
                 break
+            items = []
             for _, body in rows:
                 try:
-                    envelope, event = decode(body)
+                    items.append(decode(body))
                 except ContractError:
                     skipped += 1  # a type this version no longer knows: it never reached a read model either
-                    continue
-                project(session, envelope, event)
+            project_many(session, items)  # the rows project() gives one at a time, set-based
             last_seq = rows[-1][0]
             done += len(rows)
             if progress:

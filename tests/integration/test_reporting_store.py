@@ -41,3 +41,39 @@ def test_live_projection_queries_and_rebuild_on_a_migrated_store(database_url):
             assert queries.compliance(session) == national
     finally:
         database.dispose()
+
+
+def test_project_many_gives_the_rows_of_project_one_at_a_time(database_url):
+    """The set-based statements of rebuild and bulk loads (executemany, rounds, DBAPI upserts) on both
+    databases: the same read models as one event at a time, on a shuffled random stream."""
+    import random
+
+    from sqlalchemy import delete
+
+    from services.reporting import projection
+    from services.reporting.rebuild import READ_MODELS
+    from shared.contracts import encode
+    from tests.unit.test_reporting_bulk import random_stream
+
+    upgrade("reporting", database_url)
+    database = Database(database_url)
+    try:
+        rng = random.Random(11)
+        stream = random_stream(rng, obligations=60)
+        rng.shuffle(stream)
+        items = [(encode(event, correlation_id="c", occurred_at=at), event) for event, at in stream]
+        with database.unit_of_work() as uow:
+            for envelope, event in items:
+                projection.project(uow.session, envelope, event)
+            uow.commit()
+        one_at_a_time = _snapshot(database)
+        with database.unit_of_work() as uow:
+            for table in READ_MODELS:
+                uow.session.execute(delete(table))
+            for start in range(0, len(items), 50):
+                projection.project_many(uow.session, items[start:start + 50])
+            uow.commit()
+        assert _snapshot(database) == one_at_a_time
+        assert one_at_a_time["rm_values"] and one_at_a_time["rm_achievement"]
+    finally:
+        database.dispose()
