@@ -699,6 +699,26 @@ def get_obligation(session, obligation_id: str) -> dict:
     return result
 
 
+def get_submission(session, submission_id: str) -> dict:
+    """One submission with its values and reviews (the gateway's audit before-image of a review)."""
+    row = session.execute(select(submissions).where(submissions.c.id == submission_id)).mappings().first()
+    if row is None:
+        raise not_found("submission_id", "รายงานที่ส่ง", "submission", submission_id)
+    values = session.execute(select(submission_values).where(submission_values.c.submission_id == submission_id)
+                             ).mappings().all()
+    history = session.execute(select(reviews).where(reviews.c.submission_id == submission_id)
+                              .order_by(reviews.c.reviewed_at)).mappings().all()
+    return {**_plain(row), "values": [{k: v for k, v in value.items() if k != "submission_id"} for value in values],
+            "reviews": [_plain(review) for review in history]}
+
+
+def get_extension_request(session, request_id: str) -> dict:
+    row = session.execute(select(extension_requests).where(extension_requests.c.id == request_id)).mappings().first()
+    if row is None:
+        raise not_found("request_id", "คำขอขยายเวลา", "extension request", request_id)
+    return _plain(row)
+
+
 def list_extension_requests(session, *, unit_codes: list[str] | None = None, status: str | None = "pending",
                             limit: int = 100, offset: int = 0, sort: str | None = None) -> list[dict]:
     query = select(extension_requests)

@@ -73,6 +73,16 @@ class AssessmentsService(ServiceBase):
             return handlers.get_obligation(session, obligation_id)
 
     @rpc
+    def get_submission(self, submission_id: str) -> dict:
+        with self.uow.database.session() as session:
+            return handlers.get_submission(session, submission_id)
+
+    @rpc
+    def get_extension_request(self, request_id: str) -> dict:
+        with self.uow.database.session() as session:
+            return handlers.get_extension_request(session, request_id)
+
+    @rpc
     def list_extension_requests(self, unit_codes=None, status="pending", limit=100, offset=0, sort=None):
         with self.uow.database.session() as session:
             return handlers.list_extension_requests(session, unit_codes=unit_codes, status=status,

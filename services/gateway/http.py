@@ -5,12 +5,16 @@ import hmac
 import json
 from functools import wraps
 
+import structlog
+
 from nameko.exceptions import RemoteError
 from werkzeug.wrappers import Response
 
 from services.gateway import auth
 from shared.errors import InputError, forbidden
 from shared.service_base import json_response
+
+log = structlog.get_logger(__name__)
 
 PROBLEM = "application/problem+json"
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -57,17 +61,25 @@ def read_text(request, content_types: tuple[str, ...]) -> str:
         raise InputError("encoding", "body", "ไฟล์ต้องเข้ารหัส UTF-8", "the file must be UTF-8", status=422) from None
 
 
-def api(write: bool = False, roles: tuple[str, ...] | None = None):
-    """Wrap a route: authenticate, check role, turn errors into problem+json, audit writes."""
+def api(write: bool = False, roles: tuple[str, ...] | None = None, before=None, target=None):
+    """Wrap a route: authenticate, check role, turn errors into problem+json, audit writes.
+
+    For a write on an existing resource, ``target`` names it in the audit log (a format string over the
+    route's arguments such as ``"assignment:{assignment_id}"``, or ``target(user, **route_args)``), and
+    ``before(self, user, **route_args)`` returns the resource as it is before the write (or None). The
+    before-image is taken after authentication and the role check, so a caller who may not write gets
+    none; any error in it (an unknown id, another unit's resource) gives None and never stops the write."""
     def decorate(method):
         @wraps(method)
         def wrapper(self, request, *args, **kwargs):
-            user, status, result = None, 500, None
+            user, status, result, image = None, 500, None, None
             try:
                 user = authenticate_request(self, request, write)
                 if roles and user["role"] not in roles:
                     raise forbidden(None, "บทบาทของท่านไม่มีสิทธิ์ทำรายการนี้",
                                     "your role may not do this")
+                if write and before is not None:
+                    image = _before_image(self, before, user, kwargs)
                 status, result = method(self, request, user, *args, **kwargs)
                 if isinstance(result, Response):  # a file (exports.py), already complete
                     return result
@@ -83,9 +95,55 @@ def api(write: bool = False, roles: tuple[str, ...] | None = None):
                 return json_response(502, result, PROBLEM)
             finally:
                 if write:
-                    self._audit(request, user, status, result)
+                    self._audit(request, user, status, result, target=_target(target, user, kwargs), before=image)
         return wrapper
     return decorate
+
+
+def _target(target, user, route_args: dict) -> str | None:
+    if target is None:
+        return None
+    try:
+        return (target.format(**route_args) if isinstance(target, str) else target(user, **route_args))[:200]
+    except Exception:  # noqa: BLE001 - the audit row is written anyway, without a target
+        log.warning("audit_target_failed", target=str(target), exc_info=True)
+        return None
+
+
+def _before_image(service, resolver, user, route_args: dict) -> dict | None:
+    try:
+        return resolver(service, user, **route_args)
+    except InputError:  # an unknown id or a resource out of scope: the write itself answers 404/403
+        return None
+    except Exception:  # noqa: BLE001 - the audit must never break the write it records
+        log.warning("audit_before_image_failed", resolver=getattr(resolver, "__name__", "?"), exc_info=True)
+        return None
+
+
+def scoped(service, user, resource: dict | None, unit_field: str = "unit_code") -> dict | None:
+    """``resource`` when its unit is within the caller's scope, else None (no before-image of another
+    unit's resource leaks into the audit log)."""
+    if resource is None:
+        return None
+    try:
+        service._require_in_scope(user, resource[unit_field])
+    except InputError:
+        return None
+    return resource
+
+
+SECRET_KEYS = frozenset({"password", "password_hash", "token", "token_hash", "csrf_token", "secret", "new_password",
+                         "current_password"})
+
+
+def without_secrets(value):
+    """A JSON-like value with every secret-named key's value replaced (passwords, tokens and their hashes)."""
+    if isinstance(value, dict):
+        return {k: ("(not stored)" if str(k).lower() in SECRET_KEYS else without_secrets(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
 
 SESSION_COOKIE = "tt_session"
 CSRF_COOKIE = "tt_csrf"

@@ -40,11 +40,13 @@ audit_log = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("username", String(64), nullable=True),
     Column("action", String(120), nullable=False),    # METHOD path
-    Column("target", String(200), nullable=True),
+    Column("target", String(200), nullable=True),     # the resource written, e.g. assignment:<id>
     Column("remote_addr", String(64), nullable=True),
     Column("status", Integer, nullable=False),
     Column("request", Text, nullable=True),            # the request body (JSON), secrets removed
+    Column("before", Text, nullable=True),             # the resource before the write (JSON), secrets removed
     Column("result", Text, nullable=True),
     Column("correlation_id", String(64), nullable=True),
 )
 Index("ix_audit_at", audit_log.c.at)
+Index("ix_audit_target", audit_log.c.target)

@@ -46,6 +46,10 @@ def _line_id(source: dict) -> str | None:
     return source.get({"user": "userId", "group": "groupId", "room": "roomId"}.get(kind, ""), None)
 
 
+def _ladder_before(service, user, key) -> dict | None:
+    return next((item for item in service.notifications.list_reminder_ladders()["items"] if item["key"] == key), None)
+
+
 class NotificationsRoutes:
     """Mixed into GatewayService, which provides ``notifications`` (RpcProxy), ``uow`` and ``_audit``."""
 
@@ -56,7 +60,8 @@ class NotificationsRoutes:
         return 200, self.notifications.get_preferences(user)
 
     @http("PUT", "/api/v1/me/notification-preferences")
-    @api(write=True)
+    @api(write=True, target=lambda user: f"preferences:{user['username']}" if user else None,
+         before=lambda service, user: service.notifications.get_preferences(user))
     def notification_preferences_put(self, request, user):
         return 200, self.notifications.upsert_person(user, read_json(request))
 
@@ -75,7 +80,7 @@ class NotificationsRoutes:
                                                   offset=int_arg(args, "offset", 0))
 
     @http("POST", "/api/v1/me/inbox/<string:item_id>/read")
-    @api(write=True)
+    @api(write=True, target="inbox_item:{item_id}")
     def notification_inbox_read(self, request, user, item_id):
         return 200, self.notifications.mark_read(user, item_id)
 
@@ -172,6 +177,6 @@ class NotificationsRoutes:
         return 200, self.notifications.list_reminder_ladders()
 
     @http("PUT", "/api/v1/notifications/reminder-ladders/<string:key>")
-    @api(write=True, roles=("central",))
+    @api(write=True, roles=("central",), target="reminder_ladder:{key}", before=_ladder_before)
     def notification_ladder_put(self, request, user, key):
         return 200, self.notifications.set_reminder_ladder(key, read_json(request).get("steps"), user["username"])

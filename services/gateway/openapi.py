@@ -133,11 +133,17 @@ class AuditEntry(Out):
     at: datetime
     username: str | None
     action: str = Field(description="METHOD path")
-    target: str | None
+    target: str | None = Field(description="the resource written, e.g. assignment:<id>, obligation:<id>, "
+                                           "submission:<id>, extension_request:<id>, document:<id>, token:<id>, "
+                                           "preferences:<username>, reminder_ladder:<key>, inbox_item:<id>; "
+                                           "null for a creation")
     remote_addr: str | None
     status: int
     request: str | None = Field(description="the request body (passwords removed)")
-    result: str | None
+    before: dict[str, Any] | str | None = Field(
+        description="the resource as it was just before the write (secrets removed); null for a creation, an "
+                    "unknown id, or a resource outside the caller's scope")
+    result: str | None = Field(description="the answer (JSON text, secrets removed): the state after the write")
     correlation_id: str | None
 
 
@@ -1135,6 +1141,8 @@ OPS: list[Op] = [
        ok={"200": ("revoked", TokenRevoked)}, errors=(401, 403, 404, 502)),
     Op("GET", "/api/v1/audit", "audit", "platform", "บันทึกการใช้งาน", "The audit log (ops)", roles=("ops",),
        params=[Param("username", {"type": "string"}), Param("status", {"type": "integer"}),
+               Param("target", {"type": "string", "maxLength": 200}, description="exactly, e.g. assignment:<id>",
+                     example="assignment:3f1c2a9e-0000-4000-8000-000000000000"),
                Param("action", {"type": "string"}, description="part of 'METHOD path'", example="POST /api/v1/directives"),
                _limit(), OFFSET],
        exports=True, ok={"200": ("newest first", AuditList)}, errors=(400, 403) + READ_ERRORS),
@@ -1585,7 +1593,8 @@ def _description(op: Op) -> str:
     if op.roles:
         lines.append("Roles / บทบาท: " + ", ".join(op.roles) + ".")
     if op.write:
-        lines.append("Audited (who, when, what, from where). With the session cookie, send X-CSRF-Token.")
+        lines.append("Audited (who, when, what, from where, before and after). With the session cookie, "
+                     "send X-CSRF-Token.")
     return "\n\n".join(lines)
 
 

@@ -6,7 +6,7 @@ import base64
 from shared.web import http
 
 from services.gateway.exports import columns, export_format, exported
-from services.gateway.http import MAX_BODY_BYTES, api, check_upload_size, int_arg, read_json
+from services.gateway.http import MAX_BODY_BYTES, api, check_upload_size, int_arg, read_json, scoped
 from shared.errors import InputError
 
 OBLIGATION_COLUMNS = columns(
@@ -22,6 +22,18 @@ EXTENSION_COLUMNS = columns(
     ("status", "สถานะ", "status"), ("decided_by_unit_code", "ผู้พิจารณา", "decided by"),
     ("decided_at", "พิจารณาเมื่อ", "decided at"), ("comment", "ความเห็น", "comment"),
     ("obligation_id", "รหัสภาระการรายงาน", "obligation id"), ("id", "รหัสคำขอ", "request id"))
+
+
+def _obligation_before(service, user, obligation_id) -> dict | None:
+    return scoped(service, user, service.assessments.get_obligation(obligation_id))
+
+
+def _submission_before(service, user, submission_id) -> dict | None:
+    return scoped(service, user, service.assessments.get_submission(submission_id))
+
+
+def _extension_before(service, user, request_id) -> dict | None:
+    return scoped(service, user, service.assessments.get_extension_request(request_id))
 
 
 class AssessmentsRoutes:
@@ -49,7 +61,8 @@ class AssessmentsRoutes:
         return 200, obligation
 
     @http("POST", "/api/v1/obligations/<string:obligation_id>/submissions")
-    @api(write=True, roles=("lao", "district", "province", "central"))
+    @api(write=True, roles=("lao", "district", "province", "central"), target="obligation:{obligation_id}",
+         before=_obligation_before)
     def submit(self, request, user, obligation_id):
         payload = read_json(request)
         payload.update(obligation_id=obligation_id, submitted_by=user["username"],
@@ -86,14 +99,15 @@ class AssessmentsRoutes:
         return (200 if report["accepted_submissions"] or not report["errors"] else 422), report
 
     @http("POST", "/api/v1/submissions/<string:submission_id>/review")
-    @api(write=True, roles=("district", "province", "central", "reviewer"))
+    @api(write=True, roles=("district", "province", "central", "reviewer"), target="submission:{submission_id}",
+         before=_submission_before)
     def review(self, request, user, submission_id):
         payload = read_json(request)
         payload.update(submission_id=submission_id, reviewer_unit_code=user["org_code"], reviewer=user["username"])
         return 200, self.assessments.review_submission(payload)
 
     @http("POST", "/api/v1/obligations/<string:obligation_id>/extension-requests")
-    @api(write=True, roles=("lao",))
+    @api(write=True, roles=("lao",), target="obligation:{obligation_id}", before=_obligation_before)
     def request_extension(self, request, user, obligation_id):
         payload = read_json(request)
         payload.update(obligation_id=obligation_id, unit_code=user["org_code"], requested_by=user["username"])
@@ -111,7 +125,8 @@ class AssessmentsRoutes:
         return 200, exported(request, {"items": items}, items, EXTENSION_COLUMNS, "extension-requests")
 
     @http("POST", "/api/v1/extension-requests/<string:request_id>/decision")
-    @api(write=True, roles=("district", "province", "central"))
+    @api(write=True, roles=("district", "province", "central"), target="extension_request:{request_id}",
+         before=_extension_before)
     def decide_extension(self, request, user, request_id):
         payload = read_json(request)
         payload.update(request_id=request_id, decider_unit_code=user["org_code"])

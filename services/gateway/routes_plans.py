@@ -23,6 +23,19 @@ ASSIGNMENT_COLUMNS = columns(
     ("id", "รหัสการมอบหมาย", "assignment id"))
 
 
+def _assignment_before(service, user, assignment_id) -> dict | None:
+    """The assignment before an action on it: only the caller's own unit acts on (and so sees) it."""
+    row = service.plans.get_assignment(assignment_id)
+    return row if row["unit_code"] == user["org_code"] else None
+
+
+def _document_before(service, user, document_id) -> dict | None:
+    return service.plans.get_document(document_id, service._scope(user))
+
+
+ASSIGNMENT_AUDIT = {"target": "assignment:{assignment_id}", "before": _assignment_before}
+
+
 class PlansRoutes:
     """Mixed into GatewayService (which provides ``self.plans``, ``self.uow``, ``self._scope``)."""
 
@@ -67,12 +80,14 @@ class PlansRoutes:
         return 200, self.plans.get_document(document_id, self._scope(user))
 
     @http("POST", "/api/v1/documents/<string:document_id>/issue")
-    @api(write=True, roles=("central", "province", "district"))
+    @api(write=True, roles=("central", "province", "district"), target="document:{document_id}",
+         before=_document_before)
     def issue_document(self, request, user, document_id):
         return 200, self.plans.issue_document({"document_id": document_id})
 
     @http("POST", "/api/v1/documents/<string:document_id>/attachments")
-    @api(write=True, roles=("central", "province", "district"))
+    @api(write=True, roles=("central", "province", "district"), target="document:{document_id}",
+         before=_document_before)
     def add_attachment(self, request, user, document_id):
         check_upload_size(request)  # before werkzeug parses (and buffers) the multipart body
         upload = request.files.get("file")
@@ -196,22 +211,22 @@ class PlansRoutes:
         return getattr(self.plans, rpc_name)(payload)
 
     @http("POST", "/api/v1/assignments/<string:assignment_id>/acknowledge")
-    @api(write=True)
+    @api(write=True, **ASSIGNMENT_AUDIT)
     def acknowledge(self, request, user, assignment_id):
         return 200, self._assignment_action(request, user, assignment_id, "acknowledge_assignment")
 
     @http("POST", "/api/v1/assignments/<string:assignment_id>/state")
-    @api(write=True)
+    @api(write=True, **ASSIGNMENT_AUDIT)
     def change_state(self, request, user, assignment_id):
         return 200, self._assignment_action(request, user, assignment_id, "change_assignment_state")
 
     @http("POST", "/api/v1/assignments/<string:assignment_id>/applicability")
-    @api(write=True)
+    @api(write=True, **ASSIGNMENT_AUDIT)
     def declare_applicability(self, request, user, assignment_id):
         return 200, self._assignment_action(request, user, assignment_id, "declare_applicability")
 
     @http("POST", "/api/v1/assignments/<string:assignment_id>/forward")
-    @api(write=True, roles=("central", "province", "district"))
+    @api(write=True, roles=("central", "province", "district"), **ASSIGNMENT_AUDIT)
     def forward(self, request, user, assignment_id):
         return 200, self._assignment_action(request, user, assignment_id, "forward_assignment")
 

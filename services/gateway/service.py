@@ -13,8 +13,9 @@ from werkzeug.wrappers import Response
 
 from services.gateway import auth
 from services.gateway.exports import columns, export_format, exported
-from services.gateway.http import CSRF_COOKIE, SESSION_COOKIE, api, int_arg, int_value, problem, read_json
-from services.gateway.models import audit_log
+from services.gateway.http import (CSRF_COOKIE, SESSION_COOKIE, api, int_arg, int_value, problem, read_json,
+                                   without_secrets)
+from services.gateway.models import api_tokens, audit_log, users
 from services.gateway.notifications_api import NotificationsRoutes
 from services.gateway.openapi import ApiDocsRoutes
 from services.gateway.routes_assessments import AssessmentsRoutes
@@ -29,9 +30,23 @@ from shared.service_base import ServiceBase, json_response
 SCOPE_CACHE_S = 60.0
 AUDIT_COLUMNS = columns(("at", "เวลา", "at"), ("username", "ผู้ใช้", "user"), ("action", "การกระทำ", "action"),
                         ("status", "ผล (HTTP)", "status"), ("remote_addr", "จากที่อยู่", "from address"),
+                        ("target", "รายการที่ถูกแก้ไข", "target"),
                         ("correlation_id", "รหัสติดตาม", "correlation id"), ("request", "คำขอ", "request"),
-                        ("id", "ลำดับ", "id"))
+                        ("before", "ก่อนแก้ไข", "before"), ("result", "ผลหลังแก้ไข", "result"), ("id", "ลำดับ", "id"))
+AUDIT_TEXT_MAX = 20000
 _SCOPES: dict[str, tuple[float, list[str]]] = {}
+
+
+def _no_password(text: str | None) -> str | None:
+    """A stored text that mentions a password is not stored at all (as for request bodies before)."""
+    return "(contains a password: not stored)" if text and "password" in text.lower() else text
+
+
+def _parsed(text: str | None):
+    try:
+        return json.loads(text) if text else None
+    except ValueError:  # a placeholder such as "(contains a password: not stored)"
+        return text
 
 
 class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes, NotificationsRoutes, ApiDocsRoutes,
@@ -42,18 +57,31 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
     reporting = RpcProxy("reporting")
     notifications = RpcProxy("notifications")
 
-    def _audit(self, request, user, status, result) -> None:
+    def _audit(self, request, user, status, result, target: str | None = None, before: dict | None = None) -> None:
         body = request.get_data(as_text=True)[:20000] if request.method != "GET" else None
-        if body and "password" in body:
-            body = "(contains a password: not stored)"
+        image = json.dumps(without_secrets(before), ensure_ascii=False, default=str) if before is not None else None
+        if image is not None and len(image) > AUDIT_TEXT_MAX:  # cut, but still valid JSON for the reader
+            image = json.dumps({"truncated": image[:AUDIT_TEXT_MAX - 100]}, ensure_ascii=False)
         with self.uow() as uow:
             uow.session.execute(insert(audit_log).values(
                 at=utcnow(), username=user["username"] if user else None,
-                action=f"{request.method} {request.path}", target=None,
-                remote_addr=request.remote_addr, status=status, request=body,
-                result=json.dumps(result, ensure_ascii=False, default=str)[:20000] if result else None,
+                action=f"{request.method} {request.path}"[:120], target=target,
+                remote_addr=request.remote_addr, status=status, request=_no_password(body),
+                before=_no_password(image),
+                result=json.dumps(without_secrets(result), ensure_ascii=False, default=str)[:AUDIT_TEXT_MAX]
+                if result else None,
                 correlation_id=self.context))
             uow.commit()
+
+    def _token_before(self, user, token_id) -> dict | None:
+        """The caller's own API token row as it is before a revocation (never its hash)."""
+        with self.uow.database.session() as session:
+            row = session.execute(
+                select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.created_at,
+                       api_tokens.c.expires_at, api_tokens.c.revoked_at, api_tokens.c.last_used_at)
+                .join(users, users.c.id == api_tokens.c.user_id)
+                .where(users.c.username == user["username"], api_tokens.c.id == token_id)).mappings().first()
+        return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()} if row else None
 
     # --- platform ------------------------------------------------------------------------------
     @http("GET", "/health")
@@ -148,7 +176,7 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
             return 200, {"items": auth.list_tokens(session, user["username"])}
 
     @http("DELETE", "/api/v1/tokens/<int:token_id>")
-    @api(write=True)
+    @api(write=True, target="token:{token_id}", before=lambda self, user, token_id: self._token_before(user, token_id))
     def revoke_token(self, request, user, token_id):
         with self.uow() as uow:
             auth.revoke_token(uow.session, user["username"], token_id)
@@ -161,7 +189,7 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
         args = request.args
         export_format(args)
         query = select(audit_log).order_by(audit_log.c.id.desc())
-        for column in ("username", "status"):
+        for column in ("username", "status", "target"):
             if args.get(column):
                 query = query.where(audit_log.c[column] == args.get(column))
         if args.get("action"):
@@ -170,6 +198,8 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
         with self.uow.database.session() as session:
             rows = session.execute(query).mappings().all()
         items = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]
+        for item in items:  # the before-image is JSON; the export shows it as text
+            item["before"] = _parsed(item["before"])
         return 200, exported(request, {"items": items}, items, AUDIT_COLUMNS, "audit")
 
     @http("GET", "/api/v1/me")

@@ -533,6 +533,14 @@ def get_directive(session, directive_id: str, visible_to: list[str] | None = Non
     return result
 
 
+def get_assignment(session, assignment_id: str) -> dict:
+    """One assignment row as stored (the gateway's audit before-image of an assignment action)."""
+    row = session.execute(select(assignments).where(assignments.c.id == assignment_id)).mappings().first()
+    if row is None:
+        raise not_found("assignment_id", "ข้อสั่งการที่มอบหมาย", "assignment", assignment_id)
+    return _row(row)
+
+
 def list_assignments(session, *, unit_codes: list[str] | None = None, state: str | None = None,
                      directive_id: str | None = None, limit: int = 100, offset: int = 0,
                      sort: str | None = None) -> list[dict]:

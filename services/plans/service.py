@@ -102,6 +102,11 @@ class PlansService(ServiceBase):
                                              offset=int(offset), sort=sort)
 
     @rpc
+    def get_assignment(self, assignment_id: str) -> dict:
+        with self.uow.database.session() as session:
+            return handlers.get_assignment(session, assignment_id)
+
+    @rpc
     def acknowledge_assignment(self, payload: dict) -> dict:
         return run_command(self.uow, handlers.acknowledge_assignment, parse(AcknowledgeAssignment, payload))
 
