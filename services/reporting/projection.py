@@ -316,12 +316,17 @@ def _write_rows(session, table, columns: tuple[str, ...], keys: int, rows: list[
         cached = _RAW[(dialect.name, table.name)] = (sql, processors)
     sql, processors = cached
     if processors:
+        done: dict = {}  # a submission's instant is shared by its 30 values: bind it once
         rows = [list(row) for row in rows]
         for row in rows:
             for i, processor in processors:
-                row[i] = processor(row[i])
-        rows = [tuple(row) for row in rows]
-    session.connection().exec_driver_sql(sql, rows)
+                value = row[i]
+                bound = done.get(value, done)
+                if bound is done:
+                    bound = done[value] = processor(value)
+                row[i] = bound
+    rows.sort()  # in key order: the B-tree pages are visited once, in turn
+    session.connection().exec_driver_sql(sql, [tuple(row) for row in rows])
 
 
 # --- registry, indicators, targets -----------------------------------------------------------------
