@@ -20,7 +20,7 @@ from typing import Callable
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from shared.contracts import ContractError, Envelope, Event, decode, utcnow
 from shared.db import Database, UnitOfWork
@@ -64,7 +64,9 @@ class DeadLetter:
 
 Outcome = Ack | Retry | DeadLetter
 
-FATAL_ERRORS = (FatalError, ContractError, ValidationError, ValueError, KeyError, TypeError, LookupError)
+# A DataError (a value too long for its column, ...) fails the same way on every attempt.
+FATAL_ERRORS = (FatalError, ContractError, ValidationError, ValueError, KeyError, TypeError, LookupError,
+                DataError)
 
 
 class ReliableConsumer:

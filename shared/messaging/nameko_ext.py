@@ -234,12 +234,23 @@ class ReliableEventHandler(Consumer):
                                                                identifier="batch_dispatcher")
 
     def stop(self):
-        super().stop()  # no more deliveries after this
+        """Graceful stop: batches in flight finish and are acked; waiting ones go back to the queue.
+
+        The queue consumer closes its connection once our consumer is cancelled, and an ack
+        after that is lost (the message would be redelivered, a duplicate). So: no new batches,
+        and wait for the running ones to settle while the connection still stands; only then
+        cancel the consumer. Messages still waiting here are never acked: the broker gives them
+        to another replica when this connection closes. (Requeueing them ourselves would hand
+        them straight back to this still-registered consumer, again and again, until the
+        queue's delivery limit dead-lettered them.)"""
         self._dispatching = False
-        eventlet.sleep(0)  # let deliveries already handed to green threads reach the buffer
-        while self._pending:  # the container waits for these last batches before it stops
-            self._spawn_batch()
         self._wake()
+        slots = batch_concurrency(self.container.config, self.container.max_workers)
+        for _ in range(slots):  # every slot free = every running batch settled (acked or parked)
+            self._slots.acquire()
+        super().stop()
+        for _ in range(slots):
+            self._slots.release()
         self.publisher.close()
 
     def kill(self):

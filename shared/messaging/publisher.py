@@ -52,7 +52,14 @@ def connection_params(amqp_uri: str) -> dict:
 
 
 class ConfirmingPublisher:
-    """Thread-safe (one batch at a time) confirming publisher with lazy (re)connection."""
+    """Thread-safe (one batch at a time) confirming publisher with lazy (re)connection.
+
+    py-amqp sends heartbeats only when asked to, and an idle publisher is not asked: the broker
+    closes a connection that stayed silent for two heartbeat intervals. So a connection idle for
+    more than half an interval is replaced before the next batch, and a batch that fails on a
+    reused connection is tried once more on a fresh one (a message published twice is absorbed by
+    the consumers' inboxes; one never published would be a loss only if we gave up).
+    """
 
     def __init__(self, amqp_uri: str, *, confirm_timeout: float = 30.0, declare_topology: bool = True,
                  heartbeat: int = 30):
@@ -67,6 +74,7 @@ class ConfirmingPublisher:
         self._acked: set[int] = set()
         self._nacked: set[int] = set()
         self._returned: dict[str, str] = {}
+        self._last_used = 0.0
 
     # -- connection -----------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -117,11 +125,19 @@ class ConfirmingPublisher:
         if not messages:
             return PublishResult([], {}, [])
         with self._lock:
-            try:
-                return self._publish_batch(messages)
-            except (OSError, socket.timeout, amqp.exceptions.AMQPError, AttributeError) as exc:
-                self._drop_connection()
-                raise PublishError(f"publish failed: {exc!r}") from exc
+            if self._connection is not None and self.heartbeat and \
+                    time.monotonic() - self._last_used > self.heartbeat / 2:
+                self._drop_connection()  # silent too long: the broker may have closed it already
+            for last_try in (self._connection is None, True):
+                try:
+                    result = self._publish_batch(messages)
+                    self._last_used = time.monotonic()
+                    return result
+                except (OSError, socket.timeout, amqp.exceptions.AMQPError, AttributeError) as exc:
+                    self._drop_connection()
+                    if last_try:
+                        raise PublishError(f"publish failed: {exc!r}") from exc
+        raise AssertionError("unreachable")
 
     def _publish_batch(self, messages: list[OutgoingMessage]) -> PublishResult:
         if self._connection is None:

@@ -423,13 +423,6 @@ def test_09_transactions_committing_out_of_id_order_while_the_relay_polls(platfo
     assert tally.lost == 0
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "graceful stop loses the ack: on SIGTERM the handler finishes and commits (inbox row written), but "
-    "ReliableEventHandler.stop -> nameko Consumer.stop -> QueueConsumer.unregister_provider cancels the last "
-    "consumer, the QueueConsumer loop then ends and closes its connection while the worker still runs; "
-    "QueueConsumer.ack_message skips the ack when message.channel.connection is gone, so the broker "
-    "requeues the message and the next process gets it again (the inbox absorbs it: no double effect, "
-    "but not 'acked within the grace period'; batches buffered at stop are requeued the same way)"))
 def test_10_sigterm_during_handling_finishes_and_acks(platform):
     stack = platform.stack
     restart_with_fault(platform, "reporting", "slow:plans.directive_issued.v1:3")
@@ -533,13 +526,6 @@ def test_12_district_escalation_reaches_reporting(platform):
         stack.wait_process_healthy("reporting")
 
 
-@pytest.mark.xfail(strict=True, raises=PublishError, reason=(
-    "shared/messaging/publisher.py ConfirmingPublisher negotiates AMQP heartbeats (HEARTBEAT, 30 s by "
-    "default) but never sends any: py-amqp only does when heartbeat_tick() is called, and it is called "
-    "nowhere. An idle publisher connection is closed by the broker ('missed heartbeats from client' in "
-    "the RabbitMQ log) and the next publish fails with ConnectionResetError -> PublishError: the relay "
-    "logs outbox_relay_broker_unavailable and backs off, and a consumer's retry/dead-letter copy fails "
-    "(retry_publish_failed), so the original is requeued and delivered again."))
 def test_13_an_idle_publisher_survives_its_heartbeat_timeout(reliability_node):
     import amqp as py_amqp
 
