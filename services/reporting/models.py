@@ -193,9 +193,11 @@ deliveries = Table(
     Column("delivery_id", String(36), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("channel", String(8), nullable=False),
-    Column("step", String(32), nullable=False),
-    Column("recipient_code", String(32), nullable=False),
-    Column("subject_ref", String(36), nullable=False),
+    # as wide as notifications' own columns: a subject may be a digest group key, a step
+    # 'review:<submission id>', a recipient 'user:<username>'
+    Column("step", String(60), nullable=False),
+    Column("recipient_code", String(80), nullable=False),
+    Column("subject_ref", String(160), nullable=False),
     Column("sent_at", UTCDateTime(), nullable=True),
     Column("late", Integer, nullable=False, server_default="0"),
     Column("failed_at", UTCDateTime(), nullable=True),

@@ -61,8 +61,8 @@ SERVICE_ENV = {
     "THONGTHIN_RETRY_DELAYS_MS": "250,1000,4000,10000",
     "THONGTHIN_RELAY_INTERVAL_S": "0.2",
     "THONGTHIN_SWEEP_INTERVAL_S": "1", "THONGTHIN_SCHEDULER_INTERVAL_S": "1",
-    # No district escalation in the steady load: its notification_sent is dead-lettered by
-    # reporting on PostgreSQL (test_12 pins that bug); the LAO head's escalation stays.
+    # The steady load escalates to the LAO head only (fewer messages per tick); test_12 covers
+    # the district digest reaching reporting on PostgreSQL.
     "THONGTHIN_REMINDER_LADDER": "-PT1H", "THONGTHIN_ESCALATION_LADDER": "lao_head=PT0S",
     "THONGTHIN_QUIET_HOURS": "", "THONGTHIN_WORKING_DAYS_ONLY": "0", "THONGTHIN_DAILY_CAP": "100000",
     "THONGTHIN_MAX_WORKERS": "6",

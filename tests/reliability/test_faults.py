@@ -484,12 +484,6 @@ def test_11_two_replicas_of_every_service(platform):
                 stack.stop_process(key)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "services/reporting/models.py rm_deliveries: subject_ref String(36) (and step String(32)) is narrower "
-    "than what notifications sends: the district escalation's subject_ref is a group key "
-    "(directive|indicator|period), 'ack:<directive id>' is 40 characters, 'review:<submission id>' steps "
-    "are 43. On PostgreSQL the insert raises DataError (not fatal), is retried 4 times and the "
-    "notification_sent is dead-lettered by reporting: lost for its read models."), raises=AssertionError)
 def test_12_district_escalation_reaches_reporting(platform):
     stack = platform.stack
     restart_with_fault(platform, "notifications", None,
