@@ -124,6 +124,9 @@ Index("ix_rm_obligations_district_period", obligations.c.district_unit, obligati
       obligations.c.unit_code, obligations.c.status)
 Index("ix_rm_obligations_unit_period", obligations.c.unit_code, obligations.c.period)
 Index("ix_rm_obligations_status_due", obligations.c.status, obligations.c.due_at)
+# The whole year's national counts in GROUP BY order (0004).
+Index("ix_rm_obligations_status_rollup", obligations.c.status, obligations.c.province_unit, obligations.c.lao_type,
+      obligations.c.extended, obligations.c.returned)
 
 periods = Table(
     "rm_periods", metadata,

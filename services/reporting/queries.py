@@ -339,11 +339,20 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
 def _trend(session, n: Node, indicator_code: str, fiscal_year: int, target: float | None) -> list[dict]:
     v = values.c
     scope, _ = _scope(values, n)
-    query = (select(v.period, func.avg(v.value), func.count())
-             .where(v.indicator_code == indicator_code, v.fiscal_year_be == fiscal_year, scope).group_by(v.period))
-    return [{"period": period, "actual": round(actual, 4) if actual is not None else None, "target": target,
+    # Grouped in the covering index's own order (province, district, period): no sort of every value
+    # of the year (at national scope that sort cost 120 ms at scale 1); the few thousand partial sums
+    # are added up per period here.
+    query = (select(v.period, func.sum(v.value), func.count())
+             .where(v.indicator_code == indicator_code, v.fiscal_year_be == fiscal_year, scope)
+             .group_by(v.province_unit, v.district_unit, v.period))
+    totals: dict[str, list] = {}
+    for period, total, count in session.execute(query).all():
+        acc = totals.setdefault(period, [0.0, 0])
+        acc[0] += total
+        acc[1] += count
+    return [{"period": period, "actual": round(total / count, 4) if count else None, "target": target,
              "units": count}
-            for period, actual, count in sorted(session.execute(query).all())]
+            for period, (total, count) in sorted(totals.items())]
 
 
 # --- notifications ---------------------------------------------------------------------------------
