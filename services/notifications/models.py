@@ -74,6 +74,7 @@ tracked_obligations = Table(
     Column("state", String(16), nullable=False),            # open | submitted | missed | cancelled
 )
 Index("ix_tracked_group", tracked_obligations.c.group_key)
+Index("ix_tracked_obligations_assignment", tracked_obligations.c.assignment_id)
 
 # Reminder ladders as data: key "default", "rule:<rule id>" or "directive:<directive id>".
 reminder_ladders = Table(
@@ -114,9 +115,14 @@ scheduled_messages = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 Index("ix_scheduled_due", scheduled_messages.c.status, scheduled_messages.c.due_at)
-Index("ix_scheduled_subject", scheduled_messages.c.subject_ref)
-Index("ix_scheduled_recipient", scheduled_messages.c.recipient_code, scheduled_messages.c.sent_at)
-Index("ix_scheduled_digest", scheduled_messages.c.digest_id)
+# Each index below leads with the selective column and carries status second: a lookup by subject,
+# recipient or digest "and status = ..." must not let the planner pick ix_scheduled_due and walk
+# every scheduled message (SQLite has no statistics to know better: 15 ms per submission at
+# national scale when it did).
+Index("ix_scheduled_subject", scheduled_messages.c.subject_ref, scheduled_messages.c.status)
+Index("ix_scheduled_recipient", scheduled_messages.c.recipient_code, scheduled_messages.c.status,
+      scheduled_messages.c.claimed_at)
+Index("ix_scheduled_digest", scheduled_messages.c.digest_id, scheduled_messages.c.status)
 
 # The delivery ledger: one row per attempt on a channel.
 deliveries = Table(
