@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager

@@ -23,7 +23,6 @@ from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, 
                                      SubmissionReviewed, TargetSet)
 from shared.db import insert_new, prepared, upsert
 from shared.thai import fiscal_year_of_period
-from shared.types import UTCDateTime
 
 
 def _later(new, old):

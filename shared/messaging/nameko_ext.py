@@ -220,7 +220,8 @@ class ReliableEventHandler(Consumer):
         self.publisher = ConfirmingPublisher(config["AMQP_URI"], declare_topology=False,
                                              heartbeat=config.get("HEARTBEAT", 30))
         self.batch_size = batch_size(config)
-        self._slots = eventlet.semaphore.Semaphore(batch_concurrency(config, self.container.max_workers))
+        self._slot_count = batch_concurrency(config, self.container.max_workers)
+        self._slots = eventlet.semaphore.Semaphore(self._slot_count)
         self._pending: list = []        # (message, attempt), in delivery order
         self._arrived = eventlet.event.Event()
         self._dispatching = False
@@ -245,11 +246,10 @@ class ReliableEventHandler(Consumer):
         queue's delivery limit dead-lettered them.)"""
         self._dispatching = False
         self._wake()
-        slots = batch_concurrency(self.container.config, self.container.max_workers)
-        for _ in range(slots):  # every slot free = every running batch settled (acked or parked)
+        for _ in range(self._slot_count):  # every slot free = every running batch settled (acked or parked)
             self._slots.acquire()
         super().stop()
-        for _ in range(slots):
+        for _ in range(self._slot_count):
             self._slots.release()
         self.publisher.close()
 

@@ -46,7 +46,7 @@ class ServiceStatus:
         return dict(self.__dict__)
 
 
-def _scrape(url: str, timeout: float) -> dict[str, list]:
+def scrape_metrics(url: str, timeout: float) -> dict[str, list]:
     """name -> [(labels, value)] of the thongthin_* samples on /metrics."""
     response = requests.get(f"{url}/metrics", timeout=timeout)
     response.raise_for_status()
@@ -82,7 +82,7 @@ def _check(service: str, url: str, timeout: float) -> tuple[ServiceStatus, dict]
         status.health = f"unreachable: {type(exc).__name__}"
         return status, {}
     try:
-        samples = _scrape(url, timeout)
+        samples = scrape_metrics(url, timeout)
     except requests.RequestException:
         return status, {}
     # A process may host only this service, but the registry is process-wide: filter by label.

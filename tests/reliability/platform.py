@@ -35,6 +35,7 @@ from devtools.stack import Stack
 from shared.config import REPO_ROOT, SERVICES
 from shared.messaging import topology as topo
 from shared.messaging.publisher import connection_params
+from shared.ops.status import scrape_metrics
 
 FAULT_DIR = Path(__file__).parent / "faultinject"
 CONSUMERS = tuple(topo.SUBSCRIPTIONS)                      # services with a work queue
@@ -447,11 +448,6 @@ def duplicated_effects(dbs: Databases) -> dict[str, int]:
 
 def metric_total(url: str, name: str, **labels) -> float:
     """Sum of a Prometheus counter's samples matching the labels (0 if absent)."""
-    body = requests.get(f"{url}/metrics", timeout=10).text
-    total = 0.0
-    for line in body.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    samples = scrape_metrics(url, timeout=10)  # the operator command's scrape: thongthin_* samples
+    return sum(value for sample_labels, value in samples.get(name, [])
+               if all(sample_labels.get(k) == str(v) for k, v in labels.items()))

@@ -25,7 +25,6 @@ from shared.contracts import encode
 from shared.contracts.events import OrgUnitChanged
 from shared.db import outbox_row
 from shared.messaging import topology as topo
-from shared.messaging.publisher import PublishError
 from shared.messaging.tables import outbox
 from tests.reliability.platform import SERVICE_ENV, metric_total
 from tests.support.tcpproxy import TcpProxy
