@@ -72,6 +72,10 @@ class Platform:
             all_depths = self.node.queue_depths(self.vhost)
         busy_queues = {q: n for q, n in all_depths.items() if q != topo.DEAD_LETTER_QUEUE and n}
         dead = all_depths.get(topo.DEAD_LETTER_QUEUE, 0)
+        settle_by = time.monotonic() + 10
+        while dead != self.expected_dead and time.monotonic() < settle_by:
+            time.sleep(0.5)  # a replay's acks may still be landing: the depth was read mid-way once
+            dead = self.node.queue_depths(self.vhost).get(topo.DEAD_LETTER_QUEUE, 0)
         duplicated = duplicated_effects(self.dbs)
         tally = Tally(
             scenario=scenario,
