@@ -11,6 +11,7 @@ from shared.contracts import Envelope
 from shared.contracts.events import Event
 from shared.db import UnitOfWork
 from shared.errors import not_found
+from shared.messaging.inbox import handles_many
 
 
 def project(session, envelope: Envelope, event: Event) -> None:
@@ -26,18 +27,19 @@ def log_row(envelope: Envelope) -> dict:
             "correlation_id": envelope.correlation_id, "envelope": envelope.model_dump_json()}
 
 
+def record_and_project_many(uow: UnitOfWork, items: list[tuple[Envelope, Event]]) -> None:
+    """Many events in one go (a consumer's batch, bulk loads): the log rows in one executemany, the
+    read models through projection.project_many (the rows record_and_project gives one at a time)."""
+    if items:
+        uow.session.execute(_LOG_INSERT, [log_row(envelope) for envelope, _ in items])
+        projection.project_many(uow.session, items)
+
+
+@handles_many(record_and_project_many)
 def record_and_project(event: Event, uow: UnitOfWork, envelope: Envelope) -> None:
     """Keep the event (rebuild replays the log) and fold it into the read models; never commits."""
     uow.session.execute(_LOG_INSERT, log_row(envelope))
     projection.project(uow.session, envelope, event)
-
-
-def record_and_project_many(uow: UnitOfWork, items: list[tuple[Envelope, Event]]) -> None:
-    """The same for many events in one go (bulk loads): the log rows in one executemany, the read
-    models through projection.project_many (the rows record_and_project gives one at a time)."""
-    if items:
-        uow.session.execute(_LOG_INSERT, [log_row(envelope) for envelope, _ in items])
-        projection.project_many(uow.session, items)
 
 
 def event_handlers(types: list[str]) -> dict:

@@ -31,6 +31,17 @@ log = structlog.get_logger(__name__)
 EventHandler = Callable[[Event, UnitOfWork, Envelope], None]
 
 
+def handles_many(many: Callable[[UnitOfWork, list[tuple[Envelope, Event]]], None]):
+    """Mark an event handler as having a set-based twin: in a batch, a run of consecutive messages
+    for the same handler goes to ``many(uow, [(envelope, event), ...])`` in one call, which must
+    leave exactly the rows the handler leaves one message at a time. Only for handlers that emit
+    no events (a run has no single correlation or causation to give them)."""
+    def mark(handler: EventHandler) -> EventHandler:
+        handler.many = many
+        return handler
+    return mark
+
+
 class FatalError(Exception):
     """Raised by a handler for a message that can never succeed: dead-letter it, do not retry."""
 
@@ -126,20 +137,32 @@ class ReliableConsumer:
                 inbox.c.consumer == self.consumer,
                 inbox.c.message_id.in_([envelope.message_id for _, envelope, _, _ in work]))).scalars())
             records = []
+            run: list[tuple[Envelope, Event]] = []  # consecutive messages for one set-based handler
+            run_handler = None
             for index, envelope, event, handler in work:
                 if envelope.message_id in seen:  # redelivered, or twice in this very batch
                     results.append((index, Ack(envelope.type, duplicate=True, outcome="duplicate")))
                     continue
                 seen.add(envelope.message_id)
-                # Events the handler emits carry this message's correlation and causation.
-                uow.correlation_id, uow.causation_id = envelope.correlation_id, envelope.message_id
-                with structlog.contextvars.bound_contextvars(
-                        message_id=envelope.message_id, correlation_id=envelope.correlation_id,
-                        event_type=envelope.type, consumer=self.consumer):
-                    handler(event, uow, envelope)
+                many = getattr(handler, "many", None)
+                if run and many is not getattr(run_handler, "many", None):
+                    run_handler.many(uow, run)
+                    run = []
+                if many is not None:
+                    run.append((envelope, event))
+                    run_handler = handler
+                else:
+                    # Events the handler emits carry this message's correlation and causation.
+                    uow.correlation_id, uow.causation_id = envelope.correlation_id, envelope.message_id
+                    with structlog.contextvars.bound_contextvars(
+                            message_id=envelope.message_id, correlation_id=envelope.correlation_id,
+                            event_type=envelope.type, consumer=self.consumer):
+                        handler(event, uow, envelope)
                 records.append({"consumer": self.consumer, "message_id": envelope.message_id,
                                 "event_type": envelope.type, "processed_at": utcnow()})
                 results.append((index, Ack(envelope.type)))
+            if run:
+                run_handler.many(uow, run)
             if records:
                 uow.session.execute(insert(inbox), records)
             uow.commit()  # an IntegrityError (a concurrent duplicate) splits the batch

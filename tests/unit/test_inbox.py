@@ -172,3 +172,58 @@ def test_batch_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("THONGTHIN_CONSUMER_CONCURRENCY", "3")
     config = service_config("reporting")
     assert batch_size(config) == 7 and batch_concurrency(config, 4) == 3
+
+
+# --- set-based handlers: a run of consecutive messages in one call -------------------------------
+
+def _effects_in_order(database) -> list[str]:
+    with database.session() as session:
+        return list(session.execute(select(effects.c.obligation_id).order_by(effects.c.id)).scalars())
+
+
+def _set_based(calls: list, fail_for: str | None = None):
+    from shared.messaging.inbox import handles_many
+
+    def many(uow, items):
+        calls.append([event.obligation_id for _, event in items])
+        if fail_for in [event.obligation_id for _, event in items]:
+            raise RuntimeError("cannot take this run")
+        uow.session.execute(insert(effects), [{"obligation_id": event.obligation_id} for _, event in items])
+
+    @handles_many(many)
+    def one(event, uow, envelope):
+        calls.append(event.obligation_id)
+        if event.obligation_id == fail_for:
+            raise RuntimeError("cannot take this one")
+        uow.session.execute(insert(effects).values(obligation_id=event.obligation_id))
+    return one
+
+
+def test_a_run_of_messages_for_a_set_based_handler_goes_in_one_call_in_order(database):
+    calls: list = []
+    handlers = {DeadlineMissed.TYPE: _set_based(calls), NotificationSent.TYPE: record_effect_of_sent}
+    sent = NotificationSent(delivery_id="x", kind="reminder", channel="email", recipient_code="L",
+                            address="a@b.test", subject_ref="between", step="s", sent_at=NOW)
+    bodies = [encode(miss("o-0"), correlation_id="c"), encode(miss("o-1"), correlation_id="c"),
+              encode(sent, correlation_id="c"), encode(miss("o-2"), correlation_id="c")]
+    duplicate = bodies[1]
+    outcomes = ReliableConsumer("test.events", database, handlers, [10]).process_batch(
+        [(e.to_json(), 0) for e in [*bodies, duplicate]])
+    assert [o.outcome for o in outcomes] == ["processed"] * 4 + ["duplicate"]
+    # the run is broken by the other handler's message, which lands in its place
+    assert calls == [["o-0", "o-1"], ["o-2"]]
+    assert _effects_in_order(database) == ["o-0", "o-1", "between", "o-2"]
+    assert count(database, inbox) == 4
+
+
+def record_effect_of_sent(event, uow, envelope):
+    uow.session.execute(insert(effects).values(obligation_id=event.subject_ref))
+
+
+def test_a_failing_run_is_split_into_single_messages_through_the_one_at_a_time_handler(database):
+    calls: list = []
+    bodies = [(encode(miss(f"o-{n}"), correlation_id="c").to_json(), 0) for n in range(3)]
+    outcomes = consumer(database, _set_based(calls, fail_for="o-1")).process_batch(bodies)
+    assert [type(o).__name__ for o in outcomes] == ["Ack", "Retry", "Ack"]
+    assert calls == [["o-0", "o-1", "o-2"], "o-0", "o-1", "o-2"]
+    assert _effects_in_order(database) == ["o-0", "o-2"] and count(database, inbox) == 2

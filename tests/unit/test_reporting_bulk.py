@@ -6,14 +6,16 @@ import random
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
 from services.reporting import projection
-from services.reporting.models import metadata
+from services.reporting.models import event_log, metadata
 from shared.contracts import encode
 from shared.contracts.events import (AssignmentCreated, DeadlineMissed, DirectiveIssued, ExtensionGranted,
                                      IndicatorSpec, IndicatorSubmitted, NotificationFailed, NotificationSent,
                                      ObligationCancelled, ObligationOpened, OrgUnitChanged, PlanPublished,
                                      SubmissionReviewed, SubmittedValue, TargetSet)
+from shared.messaging.inbox import Ack, ReliableConsumer
 from tests.fakes import sqlite_database
 from tests.unit.test_reporting import REGISTRY, _snapshot
 
@@ -118,3 +120,46 @@ def test_project_many_gives_the_rows_of_project_one_at_a_time(tmp_path, seed):
     finally:
         one.dispose()
         many.dispose()
+
+
+def _event_log(database) -> list[str]:
+    with database.session() as session:
+        return sorted(session.execute(select(event_log.c.message_id)).scalars())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_live_consumer_in_batches_gives_the_rows_of_one_message_at_a_time(tmp_path, seed, monkeypatch):
+    """reporting's consumer hands a batch's runs to record_and_project_many: same read models and
+    event log as messages one by one, duplicates (within a batch and across) included."""
+    from services.reporting import handlers
+    rng = random.Random(seed)
+    stream = random_stream(rng)
+    rng.shuffle(stream)
+    bodies = [encode(event, correlation_id="c", occurred_at=at).to_json() for event, at in stream]
+    types = sorted({type(event).TYPE for event, _ in stream})
+    for name in ("one", "batches"):
+        (tmp_path / name).mkdir()
+    one, batches = (sqlite_database(tmp_path / name, metadata) for name in ("one", "batches"))
+    try:
+        single = ReliableConsumer("reporting.events", one, handlers.event_handlers(types), [10])
+        for body in bodies:
+            assert single.process(body).outcome == "processed"
+        batched = ReliableConsumer("reporting.events", batches, handlers.event_handlers(types), [10])
+        runs = []
+        real_many = projection.project_many
+        monkeypatch.setattr(projection, "project_many", lambda session, items: (runs.append(len(items)),
+                                                                                real_many(session, items)))
+        start = 0
+        while start < len(bodies):
+            size = rng.choice([1, 5, 40, 100])
+            chunk = bodies[start:start + size]
+            redelivered = rng.sample(bodies[:start + len(chunk)], min(3, start + len(chunk)))
+            outcomes = batched.process_batch([(body, 0) for body in chunk + redelivered])
+            assert all(isinstance(outcome, Ack) for outcome in outcomes)
+            start += size
+        assert max(runs) > 1 and sum(runs) == len(bodies)  # the batches went through the set-based path
+        assert _snapshot(batches) == _snapshot(one)
+        assert _event_log(batches) == _event_log(one) and len(_event_log(one)) == len(bodies)
+    finally:
+        one.dispose()
+        batches.dispose()

@@ -163,7 +163,8 @@ def patch_reporting_handlers(module) -> None:
     kind, _, rest = SPEC.partition(":")
     target, _, seconds = rest.partition(":")
 
-    def record_and_project(event, uow, envelope):
+    def inject(envelope) -> bool:
+        """Fire the fault this message calls for; True when it was slowed (and is to be done)."""
         if kind == "poison" and target in envelope.model_dump_json():
             record("fired", message_ids=[envelope.message_id])
             raise ValueError(f"injected poison: envelope mentions {target!r}")
@@ -173,10 +174,21 @@ def patch_reporting_handlers(module) -> None:
         if kind == "slow" and envelope.type == target and _fire_once():
             record("fired", message_ids=[envelope.message_id])
             time.sleep(float(seconds or 3))  # cooperative after monkey-patching
-            real(event, uow, envelope)
-            record("done", message_ids=[envelope.message_id])
-            return
+            return True
+        return False
+
+    def record_and_project_many(uow, items):  # a batch: a poisoned message fails it (it is then split)
+        slowed = [envelope.message_id for envelope, _ in items if inject(envelope)]
+        real.many(uow, items)
+        if slowed:
+            record("done", message_ids=slowed)
+
+    @module.handles_many(record_and_project_many)
+    def record_and_project(event, uow, envelope):
+        slowed = inject(envelope)
         real(event, uow, envelope)
+        if slowed:
+            record("done", message_ids=[envelope.message_id])
 
     module.record_and_project = record_and_project  # read by event_handlers() at class definition
 
