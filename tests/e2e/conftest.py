@@ -41,9 +41,10 @@ def client(stack, username: str, password: str | None = None) -> requests.Sessio
 
 # --- dashboards: a stack that sweeps deadlines every 2 s, and a few periods of real reporting -----------
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sweeping_stack(rabbit, tmp_path_factory):
-    """Like ``stack``, but deadlines are judged every 2 s, so a test can let one pass."""
+    """Like ``stack``, but deadlines are judged every 2 s, so a test can let one pass (one for the
+    whole run: it carries the dashboard world, which takes real deadlines ~2 min to build)."""
     from tests.conftest import new_vhost
     sink = MailSink(port=free_port()).start()
     platform = Stack(amqp_uri=new_vhost(rabbit), var_dir=tmp_path_factory.mktemp("var"),
@@ -172,6 +173,25 @@ def build_dashboard_world(stack) -> dict:
     return {"laos": laos, "units": units, "fates": fates, "periods": periods, "current": current,
             "directives": directives, "obligations": by, "returned": returned_key, "extended": ("LAO-180101", 3),
             "central": central, "province": province, "lao": lao}
+
+
+DASHBOARD_COUNT_KEYS = ("expected", "on_time", "late", "missing", "pending")
+
+
+@pytest.fixture(scope="session")
+def dashboard_world(sweeping_stack):
+    """The dashboard world, built once for the reports API and the dashboard UI tests (neither
+    changes what the other counts), once the reporting read model has caught up with all of it."""
+    world = build_dashboard_world(sweeping_stack)
+    central = world["central"]
+    everything = expected_counts(world, set(world["laos"]))
+    # the read model follows the events: wait until every late report and the flags have arrived
+    _wait(lambda: (t := central.get(f"{central.base}/reports/compliance").json().get("totals", {}))
+          and all(t.get(k) == everything[k] for k in DASHBOARD_COUNT_KEYS)
+          and t.get("returned") == 1 and t.get("extended") == 1,
+          timeout=90, what="the reporting read model")
+    world["stack"] = sweeping_stack
+    return world
 
 
 def expected_counts(world, codes, period_index=None) -> dict:

@@ -22,24 +22,17 @@ import pytest
 from services.gateway.exports import table_values
 from services.gateway.routes_reports import COMPLIANCE_COLUMNS
 from shared.config import REPO_ROOT
-from tests.e2e.conftest import INDICATOR, _wait, build_dashboard_world, expected_counts
+from tests.e2e.conftest import DASHBOARD_COUNT_KEYS, INDICATOR, _wait
 from tests.e2e.test_ui import DESKTOP, PHONE, SHOTS, STATIC, browser, login, needs_chromium, new_page, no_horizontal_overflow  # noqa: F401
 
 DOCS = {"dashboard-national": REPO_ROOT / "docs" / "screenshots" / "dashboard-national.png",
         "dashboard-province": REPO_ROOT / "docs" / "screenshots" / "dashboard-province.png"}
-KEYS = ("expected", "on_time", "late", "missing", "pending")
+KEYS = DASHBOARD_COUNT_KEYS
 
 
 @pytest.fixture(scope="module")
-def world(sweeping_stack):
-    world = build_dashboard_world(sweeping_stack)
-    central = world["central"]
-    everything = expected_counts(world, set(world["laos"]))
-    _wait(lambda: (t := central.get(f"{central.base}/reports/compliance").json().get("totals", {}))
-          and all(t.get(k) == everything[k] for k in KEYS) and t.get("returned") == 1 and t.get("extended") == 1,
-          timeout=90, what="the reporting read model")
-    world["stack"] = sweeping_stack
-    return world
+def world(dashboard_world):
+    return dashboard_world
 
 
 def shot(page, name):

@@ -16,22 +16,14 @@ import pytest
 
 from services.gateway.exports import table_values
 from services.gateway.routes_reports import COMPLIANCE_COLUMNS, OVERDUE_COLUMNS
-from tests.e2e.conftest import INDICATOR, _wait, build_dashboard_world, client, expected_counts, laos_under
+from tests.e2e.conftest import DASHBOARD_COUNT_KEYS, INDICATOR, client, expected_counts, laos_under
 
-COUNT_KEYS = ("expected", "on_time", "late", "missing", "pending")
+COUNT_KEYS = DASHBOARD_COUNT_KEYS
 
 
 @pytest.fixture(scope="module")
-def world(sweeping_stack):
-    world = build_dashboard_world(sweeping_stack)
-    central = world["central"]
-    everything = expected_counts(world, set(world["laos"]))
-    # the read model follows the events: wait until every late report and the flags have arrived
-    _wait(lambda: (t := central.get(f"{central.base}/reports/compliance").json().get("totals", {}))
-          and all(t.get(k) == everything[k] for k in COUNT_KEYS) and t.get("returned") == 1 and t.get("extended") == 1,
-          timeout=90, what="the reporting read model")
-    world["stack"] = sweeping_stack
-    return world
+def world(dashboard_world):
+    return dashboard_world
 
 
 def rate(counts):
