@@ -39,6 +39,7 @@ from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowled
                                      OrgUnitChanged, SubmissionReviewed)
 from shared.db import Database, UnitOfWork, insert_new, prepared, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
+from shared.messaging.inbox import handles_many
 from shared.observability import metrics
 from shared.thai import BANGKOK
 
@@ -223,6 +224,10 @@ def escalation_target_of_unit(session, unit_code: str) -> str:
     return head_code(unit_code) if head is not None and any(head) else unit_code
 
 
+# What a submission makes pointless for its obligation.
+SUBMISSION_ENDS = ("reminder", "chase", "deadline_missed", "extension")
+
+
 def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
     def plan_ladder(uow, *, message_class: str, unit_code: str, subject_ref: str, ladder: list[str],
                     deadline: datetime, prefix: str, revive: bool = False) -> dict[str, datetime]:
@@ -337,12 +342,27 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
             tracked_obligations.c.obligation_id == event.obligation_id).values(state="cancelled"))
         cancel(uow, event.obligation_id, f"obligation cancelled: {event.reason}"[:500])
 
+    def on_indicators_submitted(uow: UnitOfWork, items: list[tuple[Envelope, IndicatorSubmitted]]) -> None:
+        """A run of submissions (a consumer batch in a reporting cycle): the rows of
+        on_indicator_submitted for each, in three statements executed once with every obligation."""
+        session = uow.session
+        params = [{"b_ref": event.obligation_id} for _, event in items]
+        session.execute(prepared(session, "submitted:obligation", lambda ins: update(tracked_obligations).where(
+            tracked_obligations.c.obligation_id == bindparam("b_ref")).values(state="submitted")), params)
+        for status, extra in (("scheduled", {}), ("digested", {"digest_id": None})):
+            session.execute(prepared(session, f"submitted:cancel:{status}", lambda ins: update(SM).where(
+                SM.c.subject_ref == bindparam("b_ref"), SM.c.status == status,
+                or_(*(SM.c.kind == kind for kind in SUBMISSION_ENDS))).values(  # no IN: it runs executemany
+                status="cancelled", status_reason="submitted", **extra)),
+                params)
+
+    @handles_many(on_indicators_submitted)
     def on_indicator_submitted(event: IndicatorSubmitted, uow: UnitOfWork, envelope: Envelope) -> None:
         uow.session.execute(update(tracked_obligations)
                             .where(tracked_obligations.c.obligation_id == event.obligation_id)
                             .values(state="submitted"))
         # The rest of the ladder is pointless now (digests re-check at send time).
-        cancel(uow, event.obligation_id, "submitted", ("reminder", "chase", "deadline_missed", "extension"))
+        cancel(uow, event.obligation_id, "submitted", SUBMISSION_ENDS)
 
     def on_submission_reviewed(event: SubmissionReviewed, uow: UnitOfWork, envelope: Envelope) -> None:
         notify_now(uow, message_class="review", unit_code=event.unit_code, subject_ref=event.obligation_id,

@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.notifications import domain, handlers
 from services.notifications.channels import ChannelError, Channels, SendResult
-from services.notifications.models import deliveries, inbox_items, metadata, scheduled_messages
+from services.notifications.models import deliveries, inbox_items, metadata, scheduled_messages, tracked_obligations
 from shared.contracts import encode
 from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowledged, AssignmentCreated,
                                      DeadlineMissed, DirectiveIssued, ExtensionGranted, IndicatorSubmitted,
@@ -215,6 +215,40 @@ def test_reminders_go_at_each_step_and_stop_after_a_submission(world):
     assert [a for a, _, _ in world.email.sent] == ["lao2@x.test"] * 2
     assert world.status("LAO-1", "reminder:-P1D") == "cancelled"
     assert world.status("LAO-1", "reminder:MORNING") == "cancelled"
+
+
+def _ends(world) -> list[tuple]:
+    with world.database.session() as session:
+        messages = session.execute(select(scheduled_messages.c.recipient_code, scheduled_messages.c.subject_ref,
+                                          scheduled_messages.c.step, scheduled_messages.c.status,
+                                          scheduled_messages.c.status_reason, scheduled_messages.c.digest_id)).all()
+        states = session.execute(select(tracked_obligations.c.obligation_id, tracked_obligations.c.state)).all()
+    return sorted(map(tuple, messages)) + sorted(map(tuple, states))
+
+
+def test_submissions_in_one_batch_end_the_same_steps_as_one_at_a_time(tmp_path):
+    """notifications takes a batch's run of submissions set-based (on_indicators_submitted): same rows
+    as one message at a time, a step waiting in a daily digest and a duplicate included."""
+    worlds = []
+    for name in ("one", "batch"):
+        (tmp_path / name).mkdir()
+        world = World(tmp_path / name)
+        for i in (1, 2, 3):
+            world.deliver(opened(i))
+        with world.database.engine.begin() as connection:  # o-2's first step waits in a daily digest
+            connection.execute(update(scheduled_messages).where(
+                scheduled_messages.c.subject_ref == "o-2", scheduled_messages.c.step == "reminder:-P7D").values(
+                status="digested", digest_id="digest-1"))
+        worlds.append(world)
+    one, batch = worlds
+    events = [encode(submitted(i, DUE - timedelta(days=8)), correlation_id="c").to_json() for i in (1, 2)]
+    for body in events:
+        assert one.consumer.process(body).outcome == "processed"
+    outcomes = batch.consumer.process_batch([(body, 0) for body in [*events, events[0]]])
+    assert [o.outcome for o in outcomes] == ["processed", "processed", "duplicate"]
+    assert _ends(batch) == _ends(one)
+    assert {row[3] for row in _ends(one) if row[1] in ("o-1", "o-2") and len(row) > 2} == {"cancelled"}
+    assert {row[3] for row in _ends(one) if row[1] == "o-3" and len(row) > 2} == {"scheduled"}
 
 
 def test_reminders_carry_the_document_number_due_time_in_thai_and_a_link(world):
