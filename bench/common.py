@@ -15,9 +15,11 @@ from pathlib import Path
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, func, select
 
 from devtools.stack import Stack
 from shared.config import REPO_ROOT, SERVICES
+from shared.messaging.tables import outbox
 
 
 def rss_mb(pid: int) -> float:
@@ -175,13 +177,30 @@ def run_cli(stack: Stack, *args: str) -> str:
     return result.stdout
 
 
-def wait_queues_empty(node, timeout: float = 600, vhost: str = "/") -> float:
-    """Seconds until every work queue of the platform is empty."""
+def outbox_pending(url: str) -> int:
+    """Rows of a service's outbox not yet published."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(outbox)
+                                   .where(outbox.c.published_at.is_(None))).scalar_one()
+    engine.dispose()
+    return count
+
+
+def wait_queues_empty(node, stack=None, timeout: float = 600, vhost: str = "/") -> float:
+    """Seconds until the platform is idle: every work queue empty (ready and unacknowledged) and,
+    given the stack, every service's outbox published, seen twice in a row. Events written by
+    this process (the sweep) wait in an outbox until that service's relay polls: queues alone
+    read empty before they are even published."""
     started = time.monotonic()
+    idle_once = False
     while time.monotonic() - started < timeout:
         depths = node.queue_depths(vhost)
-        if all(depth == 0 for name, depth in depths.items() if name.endswith(".events")):
+        idle = all(depth == 0 for name, depth in depths.items() if name.endswith(".events")) and (
+            stack is None or not any(outbox_pending(url) for url in stack.database_urls.values()))
+        if idle and idle_once:
             return time.monotonic() - started
+        idle_once = idle
         time.sleep(0.5)
     raise TimeoutError(f"queues not drained in {timeout}s: {node.queue_depths(vhost)}")
 

@@ -17,20 +17,10 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select
 
-from bench.common import (MemorySampler, bench_platform, load_registry, login, machine, report,
+from bench.common import (MemorySampler, bench_platform, load_registry, login, machine, outbox_pending, report,
                           wait_queues_empty)
 from devtools.demo import DEMO_USERS, create_users
-from shared.messaging.tables import outbox
-
-
-def outbox_pending(url: str) -> int:
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        count = connection.execute(select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))).scalar_one()
-    engine.dispose()
-    return count
 
 
 def issue_to_all_laos(stack, central, due: datetime, *, number: str = "มท ๐๘๑๐.๓/ว ๑๒๓๔",
@@ -56,7 +46,7 @@ def measure(stack, node, central) -> dict:
     while outbox_pending(stack.database_urls["plans"]):
         time.sleep(0.05)
     fanout_s = time.monotonic() - started
-    wait_queues_empty(node)
+    wait_queues_empty(node, stack)
     drained_s = time.monotonic() - started
     return {"directive_id": issued.get("directive_id"), "assignments": assignments, "issue_s": round(issue_s, 2),
             "directive_fanout_s": round(fanout_s, 2), "directive_consumers_drained_s": round(drained_s, 2),
@@ -89,7 +79,7 @@ def main() -> int:
             registry_s = time.monotonic() - started
             while outbox_pending(stack.database_urls["plans"]):
                 time.sleep(0.1)
-            wait_queues_empty(node)
+            wait_queues_empty(node, stack)
             registry_drained_s = time.monotonic() - started
             central = login(stack, "central", DEMO_USERS[0][1])
             figures = measure(stack, node, central)

@@ -131,7 +131,7 @@ def open_cycle(stack, node, central, title: str, due: datetime, expected: int) -
     directive_id = response.json()["directive_id"]
     opened = select(func.count()).select_from(obligations).where(obligations.c.directive_id == directive_id)
     wait_for(lambda: count(stack.database_urls["assessments"], opened) >= expected, 600, "obligations opened")
-    wait_queues_empty(node)
+    wait_queues_empty(node, stack)
     return directive_id
 
 
@@ -250,7 +250,7 @@ def submit_cycle(stack, node, directive_id: str, registry: list[dict], tokens: d
         submit_s = time.monotonic() - cycle_started
         wait_for(lambda: set(accepted_at) <= set(clock.first_seen), 900, "the dashboard showing every submission")
         dashboard_s = time.monotonic() - cycle_started
-    wait_queues_empty(node)
+    wait_queues_empty(node, stack)
     drained_s = time.monotonic() - cycle_started
     consumed = sum(messages_consumed(stack).values()) - sum(consumed_before.values())
     cpu = {name: round(seconds - cpu_before.get(name, 0.0), 1) for name, seconds in cpu_by_service(stack).items()}
@@ -310,7 +310,7 @@ def sweep(stack, node) -> dict:
         emitted = session.execute(select(func.count()).select_from(outbox).where(
             outbox.c.event_type == "assessments.deadline_missed.v1")).scalar_one()
     database.dispose()
-    wait_queues_empty(node)
+    wait_queues_empty(node, stack)
     drained_s = time.monotonic() - started
     return {"sweep_open_obligations": open_before, "sweep_s": round(sweep_s, 2), "sweep_missed": missed,
             "sweep_second_run_missed": again, "deadline_missed_events": emitted,
@@ -348,7 +348,7 @@ def main() -> int:
         with MemorySampler(stack) as memory:
             expected = load_registry(stack, Path(work), args.scale)
             import_plan(stack, Path(work))
-            wait_queues_empty(node)
+            wait_queues_empty(node, stack)
             central = login(stack, "central", DEMO_USERS[0][1])
             due = (datetime.now(BANGKOK) + timedelta(days=3)).replace(hour=16, minute=30, second=0, microsecond=0)
             directive_id = open_cycle(stack, node, central, "รอบรายงานประจำเดือน", due, expected)

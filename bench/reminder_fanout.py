@@ -101,7 +101,7 @@ def measure(stack, node, central, sink: MailSink, timeout: float = 600) -> dict:
     # This directive's obligations are the newest: the first of them opened after ``issued_at``.
     first_opened, last_opened = _opened_between(stack.database_urls["assessments"], issued_at)
     opened, _, _ = outbox_stats(stack.database_urls["assessments"], "assessments.obligation_opened.v1")
-    wait_queues_empty(node)
+    wait_queues_empty(node, stack)
     reminders = len(arrivals)
     start = first_opened.timestamp() if first_opened else issued_at
     fanout_s = (arrivals[-1] - start) if arrivals else float("nan")
@@ -165,7 +165,7 @@ def main() -> int:
             with MemorySampler(stack) as memory:
                 started = time.monotonic()
                 load_registry(stack, Path(work), args.scale)
-                wait_queues_empty(node)
+                wait_queues_empty(node, stack)
                 registry_s = time.monotonic() - started
                 central = login(stack, "central", DEMO_USERS[0][1])
                 figures = measure(stack, node, central, sink, args.timeout)

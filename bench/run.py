@@ -68,6 +68,30 @@ of 7,360 LAOs under DLA), each measured by its own benchmark on its own platform
 | deadline sweep (SQLite) | | 2.8 s over 7,594 open obligations | |
 | national cycle (SQLite) | | 213,780 values in 33 s (6,460 values/s), batch request p95 4.5 s | measured until reporting had *logged* every submission, not until the dashboard showed it |
 | directive fan-out | | SQLite 2.7 s, PostgreSQL 5.7 s (issue 1.15 s / 1.2 s) | |
+
+`make bench` (SQLite, scale 1), first full run (commit 9ddff04, load average 11-14) against the run
+of commit 8989f2a (load average 1.5-3), both in the previous session:
+
+| figure | 9ddff04 (first run) | 8989f2a | what changed in between |
+|---|---|---|---|
+| whole `make bench` | 1,617 s | 574 s | all of the below |
+| directive fan-out | 15.16 s | 6.69 s | machine load; consumers batched (b8ab394) |
+| cycle: dashboard shows every value | 134.98 s | 46.18 s | notifications no longer walks every scheduled message per submission (8989f2a: indexes led by subject / recipient / digest with status second; SQLite picked `(status, due_at)` and scanned ~30k rows per `indicator_submitted`) |
+| cycle: send -> dashboard p95 | 62.16 s | 14.26 s | same; consumers still CPU-bound during the cycle (reporting 29.8, notifications 24.6, assessments 20.7 CPU-s in ~50 s on 2 cores) |
+| cycle: CPU s notifications | 106.4 | 24.6 | 8989f2a |
+| deadline sweep | 4.22 s | 1.79 s | machine load |
+| `deadline_missed` drained by the consumers | 382 s | 64 s | 8989f2a (cancel + escalation per miss) |
+| reminder fan-out through SMTP | 190.54 s | 61.57 s | catch-up superseding made linear (c855938: a correlated EXISTS per due reminder, 8 s per dispatch pass); the 'covered notice' UPDATE prepared once (3b8a58d: 31 % of notifications' CPU in py-spy); 8989f2a |
+| dashboard queries p95 (2.43 M values) | 157.5 ms | 144.6 ms | national rollup index, trend summed from its covering index (reporting 0004) |
+| dashboard year loaded through the projection | ~57 min estimated one event at a time | 191 s (12,718 values/s) | `project_many`: set-based bulk projection, same rows as one at a time |
+| platform / raw broker | 3.4 % | 26.2 % | the cycle's consumers drain in 50 s instead of 304 s |
+
+Earlier in the session the stand-alone `bench.reminder_fanout` measured, under load 10-20 (so
+wall times are inflated; CPU seconds of all services during the fan-out are the comparable
+figure): 600 s and not finished (batched consumers only), 308 s / 97 CPU-s (+ linear catch-up),
+239 s / 82 CPU-s (+ covered-notice statement), then 61.6 s on this quiet run with the indexes.
+
+SESSION3_PLACEHOLDER
 """
 
 
@@ -151,7 +175,7 @@ def run(db: str, scale: float, clients: int) -> dict:
                 print("1. registry and plan ...", flush=True)
                 figures["laos"] = load_registry(stack, Path(work), scale)
                 national_cycle.import_plan(stack, Path(work))
-                wait_queues_empty(node)
+                wait_queues_empty(node, stack)
                 figures["registry_and_plan_drained_s"] = round(time.monotonic() - mark, 2)
                 central = login(stack, "central", DEMO_USERS[0][1])
                 steps["1"], mark = time.monotonic() - mark, time.monotonic()
