@@ -184,15 +184,16 @@ def _chunks(items: list, size: int = 500):
         yield items[start:start + size]
 
 
-def _execute_rounds(session, statement, params: list[dict], key: str) -> None:
+def _execute_rounds(session, statement, params: list[dict], key: str | tuple[str, ...]) -> None:
     """Execute ``statement`` for every parameter set, in order for each ``key`` value: the n-th
     event about a row goes in round n, so a round never touches a row twice (a multi-row
     INSERT ... ON CONFLICT DO UPDATE may not) and every row sees its events in their order."""
     rounds: list[list[dict]] = []
     seen: dict = {}
     for item in params:
-        n = seen.get(item[key], 0)
-        seen[item[key]] = n + 1
+        row = item[key] if isinstance(key, str) else tuple(item[part] for part in key)
+        n = seen.get(row, 0)
+        seen[row] = n + 1
         if n == len(rounds):
             rounds.append([])
         rounds[n].append(item)
@@ -408,17 +409,51 @@ def _on_target_set(session, event: TargetSet, envelope: Envelope) -> None:
 
 # --- directives and the cascade ---------------------------------------------------------------------
 
-def _directive_unit(session, name: str, directive_id: str, unit_code: str, insert_values: dict, on_conflict) -> None:
-    columns = tuple(sorted(insert_values))
-
+def _directive_unit_statement(session, name: str, columns: tuple[str, ...], on_conflict):
     def build(ins):
         statement = ins(directive_units).values(
             {"directive_id": bindparam("directive_id"), "unit_code": bindparam("unit_code"),
              "report_status": literal("pending"), **{column: bindparam(column) for column in columns}})
         return statement.on_conflict_do_update(index_elements=["directive_id", "unit_code"],
                                                set_=on_conflict(statement.excluded))
-    session.execute(prepared(session, f"rm:directive_unit:{name}", build),
+    return prepared(session, f"rm:directive_unit:{name}", build)
+
+
+def _directive_unit(session, name: str, directive_id: str, unit_code: str, insert_values: dict, on_conflict) -> None:
+    session.execute(_directive_unit_statement(session, name, tuple(sorted(insert_values)), on_conflict),
                     {"directive_id": directive_id, "unit_code": unit_code, **insert_values})
+
+
+_d = directive_units.c
+# The cascade row (directive, unit) of an obligation's events: (statement name, insert values, what a
+# conflict sets). Submissions and misses keep their facts as min/max/flag: project_many groups them.
+_CASCADE_OF_OBLIGATIONS = {
+    ObligationOpened: ("obligation", lambda event: {"obligation_id": event.obligation_id, "due_at": event.due_at},
+                       lambda excluded: {"obligation_id": excluded.obligation_id, "due_at": excluded.due_at}),
+    # The latest submission decides on time or late, whichever order they arrive in.
+    IndicatorSubmitted: ("submitted", lambda event: {"submitted_at": event.submitted_at,
+                                                     "report_status": "on_time" if event.on_time else "late"},
+                         lambda excluded: {"submitted_at": _later(excluded.submitted_at, _d.submitted_at),
+                                           "report_status": case(
+                                               (or_(_d.submitted_at.is_(None), excluded.submitted_at >= _d.submitted_at),
+                                                excluded.report_status), else_=_d.report_status)}),
+    # A miss never overrides a submission, whichever arrived first.
+    DeadlineMissed: ("missed", lambda event: {"missed_at": event.detected_at, "report_status": "missed"},
+                     lambda excluded: {"missed_at": excluded.missed_at,
+                                       "report_status": case((_d.submitted_at.is_(None), literal("missed")),
+                                                             else_=_d.report_status)}),
+}
+
+
+def _cascade_of_obligations(session, kind: type, events: list) -> None:
+    """The cascade rows of a kind's events that belong to a directive, in rounds per row."""
+    name, values_of, on_conflict = _CASCADE_OF_OBLIGATIONS[kind]
+    params = [{"directive_id": event.directive_id, "unit_code": event.unit_code, **values_of(event)}
+              for event in events if event.directive_id]
+    if params:
+        columns = tuple(sorted(set(params[0]) - {"directive_id", "unit_code"}))
+        _execute_rounds(session, _directive_unit_statement(session, name, columns, on_conflict), params,
+                        ("directive_id", "unit_code"))
 
 
 def _project_cascade(session, envelope: Envelope, event: Event) -> None:
@@ -449,25 +484,8 @@ def _project_cascade(session, envelope: Envelope, event: Event) -> None:
                             "state": case((or_(d.state_at.is_(None), excluded.state_at >= d.state_at), excluded.state),
                                           else_=d.state),
                             "state_at": _later(excluded.state_at, d.state_at)})
-    elif isinstance(event, ObligationOpened) and event.directive_id:
-        _directive_unit(session, "obligation", event.directive_id, event.unit_code,
-                        {"obligation_id": event.obligation_id, "due_at": event.due_at},
-                        lambda excluded: {"obligation_id": excluded.obligation_id, "due_at": excluded.due_at})
-    elif isinstance(event, IndicatorSubmitted) and event.directive_id:
-        # The latest submission decides on time or late, whichever order they arrive in.
-        _directive_unit(session, "submitted", event.directive_id, event.unit_code,
-                        {"submitted_at": event.submitted_at, "report_status": "on_time" if event.on_time else "late"},
-                        lambda excluded: {"submitted_at": _later(excluded.submitted_at, d.submitted_at),
-                                          "report_status": case(
-                                              (or_(d.submitted_at.is_(None), excluded.submitted_at >= d.submitted_at),
-                                               excluded.report_status), else_=d.report_status)})
-    elif isinstance(event, DeadlineMissed) and event.directive_id:
-        # A miss never overrides a submission, whichever arrived first.
-        _directive_unit(session, "missed", event.directive_id, event.unit_code,
-                        {"missed_at": event.detected_at, "report_status": "missed"},
-                        lambda excluded: {"missed_at": excluded.missed_at,
-                                          "report_status": case((d.submitted_at.is_(None), literal("missed")),
-                                                                else_=d.report_status)})
+    elif isinstance(event, (ObligationOpened, IndicatorSubmitted, DeadlineMissed)):
+        _cascade_of_obligations(session, type(event), [event])
 
 
 # --- notifications ---------------------------------------------------------------------------------
@@ -558,18 +576,22 @@ def project(session, envelope: Envelope, event: Event) -> None:
 def _groupable(event: Event) -> bool:
     """Events whose statements commute with those of every other groupable event but their own kind
     (each writes facts kept as min/max/flag/sum, or its own rows): project_many may gather them by
-    kind. The rest (registry, plans, targets, directives and the cascade) are applied one at a time,
-    in place, between groups."""
-    if isinstance(event, (ObligationOpened, IndicatorSubmitted, DeadlineMissed)):
-        return not event.directive_id  # the cascade's rows are not grouped
-    return isinstance(event, (ExtensionGranted, ObligationCancelled, SubmissionReviewed, NotificationSent,
-                              NotificationFailed))
+    kind. The rest (registry, plans, targets, directives, assignments) are applied one at a time, in
+    place, between groups; so is a directive's obligation opening, which gives its cascade row the
+    obligation id that notifications are counted by (counting before or after it differs)."""
+    if isinstance(event, ObligationOpened):
+        return not event.directive_id
+    return isinstance(event, (IndicatorSubmitted, DeadlineMissed, ExtensionGranted, ObligationCancelled,
+                              SubmissionReviewed, NotificationSent, NotificationFailed))
 
 
 def _project_group(session, events: list[Event]) -> None:
     kinds: dict[type, list] = {}
     for event in events:
         kinds.setdefault(type(event), []).append(event)
+    for kind in _CASCADE_OF_OBLIGATIONS:
+        if kinds.get(kind):
+            _cascade_of_obligations(session, kind, kinds[kind])
     if opened := kinds.get(ObligationOpened):
         _on_obligations_opened(session, opened)
     if submitted := kinds.get(IndicatorSubmitted):
