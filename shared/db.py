@@ -152,6 +152,12 @@ def dialect_insert(session, table):
 _STATEMENTS: dict = {}
 
 
+def chunks(items: list, size: int = 500):
+    """``items`` in slices of ``size``: IN lists stay within every database's parameter limit."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def prepared(session, name: str, build):
     """A statement built once per dialect: executed with parameters, SQLAlchemy neither rebuilds it
     nor recomputes its cache key (the hot paths run once per event and per message)."""

@@ -24,7 +24,7 @@ from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowled
                                      ExtensionRequested, IndicatorSubmitted, ObligationCancelled,
                                      ObligationOpened, OrgUnitChanged, PlanPublished, ReportingRulePublished,
                                      SubmissionReviewed, SubmittedValue, TargetSet)
-from shared.db import Database, UnitOfWork, upsert
+from shared.db import Database, UnitOfWork, chunks, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
 from shared.listing import order_by
 from shared.thai import fiscal_year_be, fiscal_year_bounds
@@ -251,14 +251,27 @@ class _Context:
 
     def __init__(self, session):
         self.session = session
-        self.parents = dict(session.execute(select(org_units.c.code, org_units.c.parent_code)).all())
-        self.unit_rows = {}
+        self.unit_rows: dict[str, dict | None] = {}  # code -> org unit (None: not in the registry)
         self.indicators = {row["code"]: row for row in session.execute(select(indicators)).mappings()}
         self._targets: dict[tuple, float | None] = {}
 
+    def load_units(self, codes) -> None:
+        """The org units ``codes`` and all their ancestors, a level of the tree per query: a batch
+        request reads the few hundred units it is about, not the whole registry."""
+        wanted = {code for code in codes if code and code not in self.unit_rows}
+        while wanted:
+            found = {}
+            for chunk in chunks(sorted(wanted)):
+                found.update((row["code"], row) for row in self.session.execute(
+                    select(org_units).where(org_units.c.code.in_(chunk))).mappings())
+            self.unit_rows.update({code: found.get(code) for code in wanted})
+            wanted = {row["parent_code"] for row in found.values()
+                      if row["parent_code"] and row["parent_code"] not in self.unit_rows}
+
     def ancestors(self, code: str) -> list[str]:
+        self.load_units([code])
         chain, seen = [], set()
-        while (code := self.parents.get(code)) and code not in seen:
+        while (row := self.unit_rows.get(code)) and (code := row["parent_code"]) and code not in seen:
             seen.add(code)
             chain.append(code)
         return chain
@@ -283,10 +296,8 @@ class _Context:
         by_scope = self._targets[key]
         if not by_scope:
             return None
-        unit = self.unit_rows.get(unit_code)
-        if unit is None:
-            unit = self.session.execute(select(org_units).where(org_units.c.code == unit_code)).mappings().first()
-            self.unit_rows[unit_code] = unit
+        self.load_units([unit_code])
+        unit = self.unit_rows[unit_code]
         scopes = [unit_code] + ([f"lao_type:{unit['lao_type']}", f"level:{unit['level']}"] if unit else []) + ["*"]
         return next((by_scope[s] for s in scopes if s in by_scope), None)
 
@@ -405,6 +416,7 @@ def _check_batch(ctx: _Context, items: list[BatchItem], submitter_unit_code: str
                  ) -> tuple[list[tuple[dict, list[dict]]], list[dict]]:
     """Validate every item without writing: (obligation row, checked values) per good item, and
     the errors of the others (index, field, code, messages)."""
+    ctx.load_units({item.unit_code for item in items})
     ids = [item.obligation_id for item in items if item.obligation_id]
     by_id = {row["id"]: dict(row) for row in ctx.session.execute(
         select(obligations).where(obligations.c.id.in_(ids))).mappings()} if ids else {}

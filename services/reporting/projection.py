@@ -21,7 +21,7 @@ from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, 
                                      IndicatorSubmitted, NotificationFailed, NotificationSent, ObligationCancelled,
                                      ObligationOpened, OrgUnitChanged, PlanPublished, ReportingRulePublished,
                                      SubmissionReviewed, TargetSet)
-from shared.db import insert_new, prepared, upsert
+from shared.db import chunks, insert_new, prepared, upsert
 from shared.thai import fiscal_year_of_period
 
 
@@ -179,11 +179,6 @@ def _flag(session, name: str, obligation_id: str, unit_code: str) -> None:
 
 # --- values and achievement ------------------------------------------------------------------------
 
-def _chunks(items: list, size: int = 500):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _execute_rounds(session, statement, params: list[dict], key: str | tuple[str, ...]) -> None:
     """Execute ``statement`` for every parameter set, in order for each ``key`` value: the n-th
     event about a row goes in round n, so a round never touches a row twice (a multi-row
@@ -231,7 +226,7 @@ def _project_values(session, events: list[IndicatorSubmitted]) -> None:
         values.c.period == bindparam("period"), values.c.unit_code.in_(bindparam("units", expanding=True)),
         values.c.indicator_code.in_(bindparam("codes", expanding=True))))
     for period, unit_codes in by_period.items():
-        for chunk in _chunks(sorted(unit_codes)):
+        for chunk in chunks(sorted(unit_codes)):
             for unit, code, value, at in session.execute(read_values, {"period": period, "units": chunk,
                                                                        "codes": codes}):
                 state[(unit, code, period)] = (value, at)
@@ -242,7 +237,7 @@ def _project_values(session, events: list[IndicatorSubmitted]) -> None:
         achievement.c.fiscal_year_be == bindparam("fy"), achievement.c.unit_code.in_(bindparam("units", expanding=True)),
         achievement.c.indicator_code.in_(bindparam("codes", expanding=True))))
     for fiscal_year, unit_codes in by_year.items():
-        for chunk in _chunks(sorted(unit_codes)):
+        for chunk in chunks(sorted(unit_codes)):
             for code, unit, *row in session.execute(read_years, {"fy": fiscal_year, "units": chunk, "codes": codes}):
                 years[(code, fiscal_year, unit)] = list(row)
     changed_values, changed_years = {}, set()
@@ -273,7 +268,7 @@ def _project_values(session, events: list[IndicatorSubmitted]) -> None:
     read_units = prepared(session, "rm:unit_keys_many", lambda ins: select(
         units.c.code, units.c.province_unit, units.c.district_unit, units.c.level, units.c.lao_type).where(
         units.c.code.in_(bindparam("codes", expanding=True))))
-    for chunk in _chunks(sorted({event.unit_code for event, _, _ in submissions})):
+    for chunk in chunks(sorted({event.unit_code for event, _, _ in submissions})):
         for code, *row in session.execute(read_units, {"codes": chunk}):
             keys[code] = row
     if not changed_values:
