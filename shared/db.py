@@ -104,10 +104,11 @@ class UnitOfWork:
         finally:
             self._turn.__exit__(exc_type, exc, tb)
 
-    def add_event(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
+    def add_event(self, event: Event, *, correlation_id: str | None = None,
+                  causation_id: str | None = None) -> Envelope:
         """Record an event to publish once (and only if) this unit of work commits."""
         envelope = encode(event, correlation_id=correlation_id or self.correlation_id,
-                          causation_id=self.causation_id)
+                          causation_id=causation_id or self.causation_id)
         self.events.append(envelope)
         return envelope
 

@@ -24,8 +24,9 @@ from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowled
                                      ExtensionRequested, IndicatorSubmitted, ObligationCancelled,
                                      ObligationOpened, OrgUnitChanged, PlanPublished, ReportingRulePublished,
                                      SubmissionReviewed, SubmittedValue, TargetSet)
-from shared.db import Database, UnitOfWork, chunks, upsert
+from shared.db import Database, UnitOfWork, chunks, prepared, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
+from shared.messaging.inbox import handles_many
 from shared.listing import order_by
 from shared.thai import fiscal_year_be, fiscal_year_bounds
 
@@ -86,47 +87,109 @@ def _cancel(uow: UnitOfWork, obligation_ids: list[str], unit_code: str | None, r
         uow.add_event(ObligationCancelled(obligation_id=obligation_id, unit_code=code, reason=reason))
 
 
-def _open(uow: UnitOfWork, rows: list[dict]) -> None:
-    """Insert obligations and announce each one."""
+def _open(uow: UnitOfWork, rows: list[dict], causations: list[str | None] | None = None) -> None:
+    """Insert obligations and announce each one (caused by ``causations[i]`` when given)."""
     if not rows:
         return
     uow.session.execute(insert(obligations), rows)
-    for row in rows:
+    for row, causation_id in zip(rows, causations or [None] * len(rows)):
         uow.add_event(ObligationOpened(
             obligation_id=row["id"], unit_code=row["unit_code"], directive_id=row["directive_id"],
             assignment_id=row["assignment_id"], indicator_code=row["indicator_code"],
             indicator_name_th=row["indicator_name_th"], indicator_codes=json.loads(row["indicator_codes"]),
             rule_id=row["rule_id"], period=row["period"], opens_at=row["opens_at"], due_at=row["due_at"],
-            closes_at=row["closes_at"]), correlation_id=row["correlation_id"])
+            closes_at=row["closes_at"]), correlation_id=row["correlation_id"], causation_id=causation_id)
 
 
-def on_assignment_created(event: AssignmentCreated, uow: UnitOfWork, envelope: Envelope) -> None:
-    """Track the acknowledgement deadline; a one-off reporting requirement becomes an obligation."""
-    if event.acknowledge_due_at:
-        upsert(uow.session, tracked_assignments, {"assignment_id": event.assignment_id}, {
-            "directive_id": event.directive_id, "unit_code": event.unit_code,
-            "acknowledge_due_at": event.acknowledge_due_at, "state": "waiting",
-            "correlation_id": envelope.correlation_id})
+def _assignment_source_key(event: AssignmentCreated) -> str:
+    return f"assignment:{event.assignment_id}:{event.reporting.indicator_code}"
+
+
+def _assignment_obligation(event: AssignmentCreated, envelope: Envelope) -> dict:
     requirement = event.reporting
-    if requirement is None:
-        return
-    source_key = f"assignment:{event.assignment_id}:{requirement.indicator_code}"
-    if uow.session.execute(select(obligations.c.id).where(
-            obligations.c.unit_code == event.unit_code, obligations.c.source_key == source_key,
-            obligations.c.period == requirement.period)).first():
-        return
-    _open(uow, [{
-        "id": str(uuid.uuid4()), "unit_code": event.unit_code, "source_key": source_key, "rule_id": None,
-        "directive_id": event.directive_id, "assignment_id": event.assignment_id,
+    return {
+        "id": str(uuid.uuid4()), "unit_code": event.unit_code, "source_key": _assignment_source_key(event),
+        "rule_id": None, "directive_id": event.directive_id, "assignment_id": event.assignment_id,
         "indicator_code": requirement.indicator_code, "indicator_name_th": requirement.indicator_name_th,
         "indicator_codes": _json([requirement.indicator_code]), "period": requirement.period,
         "period_start": None, "period_end": None, "opens_at": requirement.opens_at, "due_at": requirement.due_at,
         "extended_due_at": None, "closes_at": requirement.due_at + SETTINGS.closes_after, "state": O.OPEN,
-        "missed_at": None, "correlation_id": envelope.correlation_id, "created_at": utcnow()}])
-    if not uow.session.execute(select(indicators.c.code).where(indicators.c.code == requirement.indicator_code)).first():
-        uow.session.execute(insert(indicators).values(
-            code=requirement.indicator_code, name_th=requirement.indicator_name_th,
-            unit_of_measure=requirement.unit_of_measure, value_type="number", direction="increase"))
+        "missed_at": None, "correlation_id": envelope.correlation_id, "created_at": utcnow()}
+
+
+def _tracked_assignment(event: AssignmentCreated, envelope: Envelope) -> dict:
+    return {"assignment_id": event.assignment_id, "directive_id": event.directive_id, "unit_code": event.unit_code,
+            "acknowledge_due_at": event.acknowledge_due_at, "state": "waiting",
+            "correlation_id": envelope.correlation_id}
+
+
+_TRACKED_COLUMNS = ("directive_id", "unit_code", "acknowledge_due_at", "state", "correlation_id")
+
+
+def _tracked_assignments_upsert(ins):
+    statement = ins(tracked_assignments)
+    return statement.on_conflict_do_update(index_elements=["assignment_id"],
+                                           set_={name: statement.excluded[name] for name in _TRACKED_COLUMNS})
+
+
+def _new_indicator(event: AssignmentCreated) -> dict:
+    requirement = event.reporting
+    return {"code": requirement.indicator_code, "name_th": requirement.indicator_name_th,
+            "unit_of_measure": requirement.unit_of_measure, "value_type": "number", "direction": "increase"}
+
+
+def on_assignments_created(uow: UnitOfWork, items: list[tuple[Envelope, AssignmentCreated]]) -> None:
+    """A run of new assignments (a directive's fan-out reaches this consumer in batches): the rows
+    and events of on_assignment_created for each, in order, with a few statements for the run."""
+    session = uow.session
+    tracked: dict[str, dict] = {}  # the last announcement of an assignment stands, as upserts in turn
+    for envelope, event in items:
+        if event.acknowledge_due_at:
+            tracked[event.assignment_id] = _tracked_assignment(event, envelope)
+    if tracked:
+        session.execute(prepared(session, "tracked_assignments:upsert", _tracked_assignments_upsert),
+                        list(tracked.values()))
+    reporting = [(envelope, event) for envelope, event in items if event.reporting is not None]
+    if not reporting:
+        return
+    existing = {tuple(row) for keys in chunks(sorted({_assignment_source_key(event) for _, event in reporting}))
+                for row in session.execute(select(obligations.c.unit_code, obligations.c.source_key,
+                                                  obligations.c.period).where(obligations.c.source_key.in_(keys)))}
+    known = set(session.execute(select(indicators.c.code).where(indicators.c.code.in_(
+        {event.reporting.indicator_code for _, event in reporting}))).scalars())
+    rows, causations, new_indicators = [], [], []
+    for envelope, event in reporting:
+        key = (event.unit_code, _assignment_source_key(event), event.reporting.period)
+        if key in existing:
+            continue
+        existing.add(key)
+        rows.append(_assignment_obligation(event, envelope))
+        causations.append(envelope.message_id)
+        if event.reporting.indicator_code not in known:
+            known.add(event.reporting.indicator_code)
+            new_indicators.append(_new_indicator(event))
+    _open(uow, rows, causations)
+    if new_indicators:
+        session.execute(insert(indicators), new_indicators)
+
+
+@handles_many(on_assignments_created)
+def on_assignment_created(event: AssignmentCreated, uow: UnitOfWork, envelope: Envelope) -> None:
+    """Track the acknowledgement deadline; a one-off reporting requirement becomes an obligation."""
+    if event.acknowledge_due_at:
+        tracked = _tracked_assignment(event, envelope)
+        upsert(uow.session, tracked_assignments, {"assignment_id": event.assignment_id},
+               {name: tracked[name] for name in _TRACKED_COLUMNS})
+    if event.reporting is None:
+        return
+    if uow.session.execute(select(obligations.c.id).where(
+            obligations.c.unit_code == event.unit_code, obligations.c.source_key == _assignment_source_key(event),
+            obligations.c.period == event.reporting.period)).first():
+        return
+    _open(uow, [_assignment_obligation(event, envelope)])
+    if not uow.session.execute(select(indicators.c.code).where(
+            indicators.c.code == event.reporting.indicator_code)).first():
+        uow.session.execute(insert(indicators).values(_new_indicator(event)))
 
 
 def _acknowledged(uow: UnitOfWork, assignment_id: str, state: str) -> None:

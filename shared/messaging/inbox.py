@@ -34,8 +34,9 @@ EventHandler = Callable[[Event, UnitOfWork, Envelope], None]
 def handles_many(many: Callable[[UnitOfWork, list[tuple[Envelope, Event]]], None]):
     """Mark an event handler as having a set-based twin: in a batch, a run of consecutive messages
     for the same handler goes to ``many(uow, [(envelope, event), ...])`` in one call, which must
-    leave exactly the rows the handler leaves one message at a time. Only for handlers that emit
-    no events (a run has no single correlation or causation to give them)."""
+    leave exactly the rows the handler leaves one message at a time. A run has no single
+    correlation or causation: a twin that emits events gives each the correlation and causation
+    (``uow.add_event(..., correlation_id=, causation_id=)``) of the message it comes from."""
     def mark(handler: EventHandler) -> EventHandler:
         handler.many = many
         return handler

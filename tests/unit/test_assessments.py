@@ -65,6 +65,46 @@ def test_an_assignment_with_a_reporting_rule_opens_one_obligation_even_if_redeli
     assert len(emitted(database, "assessments.obligation_opened.v1")) == 1
 
 
+def _opened_state(database) -> tuple:
+    """Everything but the generated ids: obligations, tracked assignments, indicators, and the
+    ObligationOpened events with the correlation and causation each carries."""
+    from services.assessments.models import indicators, tracked_assignments
+    with database.session() as session:
+        rows = sorted(tuple(v for k, v in row.items() if k not in ("id", "created_at"))
+                      for row in session.execute(select(obligations)).mappings())
+        tracked = sorted(map(tuple, session.execute(select(tracked_assignments)).all()))
+        codes = sorted(session.execute(select(indicators.c.code)).scalars())
+    events = sorted((e.correlation_id, e.causation_id, event.unit_code, event.assignment_id)
+                    for e, event in emitted(database, "assessments.obligation_opened.v1"))
+    return rows, tracked, codes, events
+
+
+def test_a_batch_of_assignments_opens_the_same_obligations_as_one_at_a_time(tmp_path):
+    """assessments takes a batch's run of assignments set-based (on_assignments_created): same rows
+    and events, each event caused by its own message; duplicates and a repeated announcement included."""
+    acknowledged = lambda unit: assignment(unit).model_copy(update={"acknowledge_due_at": DUE})  # noqa: E731
+    events = [acknowledged("LAO-1"), assignment("LAO-2"), acknowledged("LAO-3"), assignment("LAO-2"),
+              AssignmentCreated(assignment_id="a-plain", directive_id="d-1", document_number="x", title_th="t",
+                                unit_code="LAO-4")]
+    bodies = [encode(event, correlation_id=f"corr-{n}").to_json() for n, event in enumerate(events)]
+    states = []
+    for name in ("one", "batch"):
+        (tmp_path / name).mkdir()
+        database = sqlite_database(tmp_path / name, metadata)
+        consumer = ReliableConsumer("assessments.events", database, handlers.EVENT_HANDLERS, [10])
+        if name == "one":
+            outcomes = [consumer.process(body) for body in [*bodies, bodies[0]]]
+        else:
+            outcomes = consumer.process_batch([(body, 0) for body in [*bodies, bodies[0]]])
+        assert [o.outcome for o in outcomes] == ["processed"] * 5 + ["duplicate"]
+        states.append(_opened_state(database))
+    assert states[1] == states[0]
+    rows, tracked, codes, opened = states[0]
+    assert len(rows) == 3 and len(tracked) == 2 and codes == ["BUD-1"]
+    assert {(correlation, unit) for correlation, _, unit, _ in opened} == {
+        ("corr-0", "LAO-1"), ("corr-1", "LAO-2"), ("corr-2", "LAO-3")}
+
+
 def test_on_time_up_to_and_including_the_due_instant_late_after(database):
     ids = open_obligations(database, "LAO-1", "LAO-2")
     assert submit(database, ids["LAO-1"], "LAO-1", now=DUE)["on_time"] is True
