@@ -91,7 +91,30 @@ wall times are inflated; CPU seconds of all services during the fan-out are the 
 figure): 600 s and not finished (batched consumers only), 308 s / 97 CPU-s (+ linear catch-up),
 239 s / 82 CPU-s (+ covered-notice statement), then 61.6 s on this quiet run with the indexes.
 
-SESSION3_PLACEHOLDER
+`make bench` runs of the third session (quiet machine; this day the same machine ran the raw broker
+benchmark about twice as fast as the day before, 2,712-3,943 against 1,460 msgs/s, so compare runs
+within a day and the services' CPU seconds rather than wall times across days):
+
+| figure | SQLite ad5f813 | SQLite 506625b | what changed in between |
+|---|---|---|---|
+| whole `make bench` | 265 s | 272 s | |
+| directive fan-out | 3.54 s | 2.75 s | |
+| cycle: values/s accepted | 11,040 | 14,342 | a batch request reads the ~130 org units it is about, not the registry's 7,900 (8edd759) |
+| cycle: dashboard shows every value | 22.0 s | 17.74 s | the national cycle is a directive: its submissions were projected one at a time even inside batches (afa330f groups them) |
+| cycle: send -> dashboard p95 | 4.93 s | 5.55 s | submissions are accepted faster than reporting folds them in: the backlog, not the work per event, sets the latency (a stand-alone `bench.national_cycle` of the same code: 2.89 s) |
+| reminder fan-out through SMTP | 39.41 s | 24.76 s | 'drained' now waits for every outbox too (711fbdb: the sweep's 7,587 misses were still being consumed during the reminder step); assessments opens a batch of assignments set-based (506625b); notifications ends reminders set-based on submissions (ec51829) |
+| dashboard queries p95 | 56.7 ms | 56.1 ms | |
+
+PostgreSQL (`make bench DB=postgres`), scale 1, same day:
+
+| figure | 95158d2 | 711fbdb | 8edd759 | what changed |
+|---|---|---|---|---|
+| whole `make bench` | 620 s | 687 s | 627 s | (before 95158d2 the year of dashboard data alone took ~12.5 min: psycopg2's executemany is a round trip per row; now pages of multi-row VALUES) |
+| cycle: values/s accepted | 5,435 | 4,140 | 9,917 | 8edd759 (711fbdb's cycle ran while other tests used the CPU) |
+| cycle: dashboard shows every value | 70.85 s | 93.04 s | 32.21 s | afa330f |
+| cycle: send -> dashboard p95 | 34.03 s | 46.2 s | 14.11 s | afa330f; still missed: reporting writes two rows per value (latest value, year aggregate), ~430k upserts a cycle, against PostgreSQL on the same 2 cores |
+| reminder fan-out through SMTP | 97.12 s | 57.81 s | 46.73 s | 711fbdb (the 97 s included notifications working through the sweep's misses) |
+| dashboard queries p95 | 184.7 ms | 176 ms | 194.3 ms | national achievement alone: p95 ~300-313 ms on PostgreSQL |
 """
 
 
