@@ -107,14 +107,14 @@ within a day and the services' CPU seconds rather than wall times across days):
 
 PostgreSQL (`make bench DB=postgres`), scale 1, same day:
 
-| figure | 95158d2 | 711fbdb | 8edd759 | what changed |
-|---|---|---|---|---|
-| whole `make bench` | 620 s | 687 s | 627 s | (before 95158d2 the year of dashboard data alone took ~12.5 min: psycopg2's executemany is a round trip per row; now pages of multi-row VALUES) |
-| cycle: values/s accepted | 5,435 | 4,140 | 9,917 | 8edd759 (711fbdb's cycle ran while other tests used the CPU) |
-| cycle: dashboard shows every value | 70.85 s | 93.04 s | 32.21 s | afa330f |
-| cycle: send -> dashboard p95 | 34.03 s | 46.2 s | 14.11 s | afa330f; still missed: reporting writes two rows per value (latest value, year aggregate), ~430k upserts a cycle, against PostgreSQL on the same 2 cores |
-| reminder fan-out through SMTP | 97.12 s | 57.81 s | 46.73 s | 711fbdb (the 97 s included notifications working through the sweep's misses) |
-| dashboard queries p95 | 184.7 ms | 176 ms | 194.3 ms | national achievement alone: p95 ~300-313 ms on PostgreSQL |
+| figure | 95158d2 | 711fbdb | 8edd759 | feecd1d | what changed |
+|---|---|---|---|---|---|
+| whole `make bench` | 620 s | 687 s | 627 s | 663 s | (before 95158d2 the year of dashboard data alone took ~12.5 min: psycopg2's executemany is a round trip per row; now pages of multi-row VALUES) |
+| cycle: values/s accepted | 5,435 | 4,140 | 9,917 | 8,075 | 8edd759 (711fbdb's cycle ran while other tests used the CPU) |
+| cycle: dashboard shows every value | 70.85 s | 93.04 s | 32.21 s | 36.44 s | afa330f |
+| cycle: send -> dashboard p95 | 34.03 s | 46.2 s | 14.11 s | 14.74 s | afa330f; still missed: reporting writes two rows per value (latest value, year aggregate), ~430k upserts a cycle, against PostgreSQL on the same 2 cores |
+| reminder fan-out through SMTP | 97.12 s | 57.81 s | 46.73 s | 49.36 s | 711fbdb (the 97 s included notifications working through the sweep's misses); 506625b halved assessments' opening of all obligations (26.3 -> 12.9 s), notifications (21.8 CPU-s) now sets the pace |
+| dashboard queries p95 | 184.7 ms | 176 ms | 194.3 ms | 224.1 ms | the national queries alone: p95 313-343 ms on PostgreSQL |
 """
 
 
