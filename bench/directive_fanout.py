@@ -17,7 +17,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-
 from bench.common import (MemorySampler, bench_platform, load_registry, login, machine, outbox_pending, report,
                           wait_queues_empty)
 from devtools.demo import DEMO_USERS, create_users

@@ -26,8 +26,8 @@ from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowled
                                      SubmissionReviewed, SubmittedValue, TargetSet)
 from shared.db import Database, UnitOfWork, chunks, prepared, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
-from shared.messaging.inbox import handles_many
 from shared.listing import order_by
+from shared.messaging.inbox import handles_many
 from shared.thai import fiscal_year_be, fiscal_year_bounds
 
 
@@ -176,20 +176,7 @@ def on_assignments_created(uow: UnitOfWork, items: list[tuple[Envelope, Assignme
 @handles_many(on_assignments_created)
 def on_assignment_created(event: AssignmentCreated, uow: UnitOfWork, envelope: Envelope) -> None:
     """Track the acknowledgement deadline; a one-off reporting requirement becomes an obligation."""
-    if event.acknowledge_due_at:
-        tracked = _tracked_assignment(event, envelope)
-        upsert(uow.session, tracked_assignments, {"assignment_id": event.assignment_id},
-               {name: tracked[name] for name in _TRACKED_COLUMNS})
-    if event.reporting is None:
-        return
-    if uow.session.execute(select(obligations.c.id).where(
-            obligations.c.unit_code == event.unit_code, obligations.c.source_key == _assignment_source_key(event),
-            obligations.c.period == event.reporting.period)).first():
-        return
-    _open(uow, [_assignment_obligation(event, envelope)])
-    if not uow.session.execute(select(indicators.c.code).where(
-            indicators.c.code == event.reporting.indicator_code)).first():
-        uow.session.execute(insert(indicators).values(_new_indicator(event)))
+    on_assignments_created(uow, [(envelope, event)])
 
 
 def _acknowledged(uow: UnitOfWork, assignment_id: str, state: str) -> None:

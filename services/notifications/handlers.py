@@ -343,8 +343,8 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
         cancel(uow, event.obligation_id, f"obligation cancelled: {event.reason}"[:500])
 
     def on_indicators_submitted(uow: UnitOfWork, items: list[tuple[Envelope, IndicatorSubmitted]]) -> None:
-        """A run of submissions (a consumer batch in a reporting cycle): the rows of
-        on_indicator_submitted for each, in three statements executed once with every obligation."""
+        """Submitted reports: their obligations are submitted and the rest of their ladders is
+        pointless (digests re-check at send time); three statements for a whole run."""
         session = uow.session
         params = [{"b_ref": event.obligation_id} for _, event in items]
         session.execute(prepared(session, "submitted:obligation", lambda ins: update(tracked_obligations).where(
@@ -358,11 +358,7 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
 
     @handles_many(on_indicators_submitted)
     def on_indicator_submitted(event: IndicatorSubmitted, uow: UnitOfWork, envelope: Envelope) -> None:
-        uow.session.execute(update(tracked_obligations)
-                            .where(tracked_obligations.c.obligation_id == event.obligation_id)
-                            .values(state="submitted"))
-        # The rest of the ladder is pointless now (digests re-check at send time).
-        cancel(uow, event.obligation_id, "submitted", SUBMISSION_ENDS)
+        on_indicators_submitted(uow, [(envelope, event)])
 
     def on_submission_reviewed(event: SubmissionReviewed, uow: UnitOfWork, envelope: Envelope) -> None:
         notify_now(uow, message_class="review", unit_code=event.unit_code, subject_ref=event.obligation_id,

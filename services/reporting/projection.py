@@ -452,7 +452,6 @@ def _cascade_of_obligations(session, kind: type, events: list) -> None:
 
 
 def _project_cascade(session, envelope: Envelope, event: Event) -> None:
-    d = directive_units.c
     if isinstance(event, DirectiveIssued):
         insert_new(session, directive_summary, "directive_id", {
             "directive_id": event.directive_id, "document_number": event.document_number,
@@ -462,23 +461,23 @@ def _project_cascade(session, envelope: Envelope, event: Event) -> None:
             "assignment_id": event.assignment_id, "assigned_at": envelope.occurred_at,
             "parent_assignment_id": event.parent_assignment_id},
             lambda excluded: {"assignment_id": excluded.assignment_id,
-                              "assigned_at": _earlier(excluded.assigned_at, d.assigned_at),
+                              "assigned_at": _earlier(excluded.assigned_at, _d.assigned_at),
                               "parent_assignment_id": excluded.parent_assignment_id})
     elif isinstance(event, AssignmentAcknowledged):
         _directive_unit(session, "acknowledged", event.directive_id, event.unit_code,
                         {"acknowledged_at": event.acknowledged_at},
-                        lambda excluded: {"acknowledged_at": _earlier(excluded.acknowledged_at, d.acknowledged_at)})
+                        lambda excluded: {"acknowledged_at": _earlier(excluded.acknowledged_at, _d.acknowledged_at)})
     elif isinstance(event, DirectiveForwarded):
         _directive_unit(session, "forwarded", event.directive_id, event.from_unit_code,
                         {"forwarded_at": event.forwarded_at},
-                        lambda excluded: {"forwarded_at": _earlier(excluded.forwarded_at, d.forwarded_at)})
+                        lambda excluded: {"forwarded_at": _earlier(excluded.forwarded_at, _d.forwarded_at)})
     elif isinstance(event, AssignmentStateChanged):
         _directive_unit(session, "state", event.directive_id, event.unit_code, {"state": event.to_state,
                                                                                 "state_at": event.at},
                         lambda excluded: {
-                            "state": case((or_(d.state_at.is_(None), excluded.state_at >= d.state_at), excluded.state),
-                                          else_=d.state),
-                            "state_at": _later(excluded.state_at, d.state_at)})
+                            "state": case((or_(_d.state_at.is_(None), excluded.state_at >= _d.state_at), excluded.state),
+                                          else_=_d.state),
+                            "state_at": _later(excluded.state_at, _d.state_at)})
     elif isinstance(event, (ObligationOpened, IndicatorSubmitted, DeadlineMissed)):
         _cascade_of_obligations(session, type(event), [event])
 

@@ -138,20 +138,20 @@ class ReliableConsumer:
                 inbox.c.consumer == self.consumer,
                 inbox.c.message_id.in_([envelope.message_id for _, envelope, _, _ in work]))).scalars())
             records = []
-            run: list[tuple[Envelope, Event]] = []  # consecutive messages for one set-based handler
-            run_handler = None
+            run: list[tuple[Envelope, Event]] = []  # consecutive messages for one set-based twin
+            run_many = None
             for index, envelope, event, handler in work:
                 if envelope.message_id in seen:  # redelivered, or twice in this very batch
                     results.append((index, Ack(envelope.type, duplicate=True, outcome="duplicate")))
                     continue
                 seen.add(envelope.message_id)
                 many = getattr(handler, "many", None)
-                if run and many is not getattr(run_handler, "many", None):
-                    run_handler.many(uow, run)
+                if run and many is not run_many:
+                    run_many(uow, run)
                     run = []
                 if many is not None:
                     run.append((envelope, event))
-                    run_handler = handler
+                    run_many = many
                 else:
                     # Events the handler emits carry this message's correlation and causation.
                     uow.correlation_id, uow.causation_id = envelope.correlation_id, envelope.message_id
@@ -163,7 +163,7 @@ class ReliableConsumer:
                                 "event_type": envelope.type, "processed_at": utcnow()})
                 results.append((index, Ack(envelope.type)))
             if run:
-                run_handler.many(uow, run)
+                run_many(uow, run)
             if records:
                 uow.session.execute(insert(inbox), records)
             uow.commit()  # an IntegrityError (a concurrent duplicate) splits the batch
