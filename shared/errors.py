@@ -13,14 +13,16 @@ class InputError(Exception):
     status = 400
 
     def __init__(self, code: str, field: str | None, message_th: str, message_en: str,
-                 status: int | None = None):
-        super().__init__(code, field, message_th, message_en, status)
+                 status: int | None = None, details: dict | None = None):
+        super().__init__(code, field, message_th, message_en, status, details)
         self.code = code
         self.field = None if field in (None, "None") else field  # RPC carries args as strings
         self.message_th = message_th
         self.message_en = message_en
         if status is not None and status != "None":
             self.status = int(status)
+        # what the caller needs to act on the error (e.g. the id of the document a duplicate repeats)
+        self.details = details if isinstance(details, dict) else None
 
     def __str__(self) -> str:
         where = f" ({self.field})" if self.field else ""
@@ -30,7 +32,7 @@ class InputError(Exception):
         return {"type": f"urn:thongthin:problem:{self.code}", "title": self.message_en,
                 "status": self.status, "code": self.code, "field": self.field,
                 "message_th": self.message_th, "message_en": self.message_en,
-                "detail": f"{self.message_th} / {self.message_en}"}
+                "detail": f"{self.message_th} / {self.message_en}", **(self.details or {})}
 
 
 def not_found(field: str, what_th: str, what_en: str, value) -> InputError:

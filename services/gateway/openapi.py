@@ -80,6 +80,8 @@ class Problem(Out):
     message_th: str
     message_en: str
     detail: str = Field(description="message_th / message_en")
+    existing_document_id: str | None = Field(default=None, description="a duplicate document (409): the one "
+                                             "already recorded with the same number, sender and date")
 
 
 class Principal(Out):
@@ -291,9 +293,28 @@ class DocumentDetail(Out):
     anomalies: list[DocumentAnomaly]
     created_at: datetime
     created_by: str | None
+    recorded_by_unit: str | None = Field(description="the unit that recorded it: it (or central) attaches and issues")
     items: list[DirectiveItem]
     attachments: list[AttachmentInfo]
-    receipts: list[ReceiptRow]
+    receipts: list[ReceiptRow] = Field(description="those registered by units within the caller's scope")
+
+
+class DocumentSummary(Out):
+    id: str
+    form: Literal["memo", "letter", "circular", "attachment"]
+    number_printed: str | None
+    number_normalized: str | None
+    document_date: date
+    urgency: Urgency
+    subject_th: str
+    sender_code: str | None
+    sender_text: str | None
+    status: Literal["recorded", "referenced_only"]
+    created_at: datetime
+
+
+class DocumentList(Out):
+    items: list[DocumentSummary]
 
 
 class AssignmentRow(Out):
@@ -1176,16 +1197,31 @@ OPS: list[Op] = [
     Op("POST", "/api/v1/documents", "record_document", "documents", "บันทึกหนังสือราชการและข้อสั่งการ",
        "Record a document (number as printed, BE or CE date) with its directive items (drafts)",
        description="document_date also accepts Thai forms such as '๒๑ พ.ย. ๒๕๖๙' or '21/11/2569'. "
-                   "sender_code defaults to the caller's unit.",
+                   "The sender is the caller's unit (another sender_code: 403); central states sender_code "
+                   "(e.g. MOI for an incoming memo). Each item's issuer and addressees lie within the "
+                   "sender's subtree (central: any unit), else 403 naming the field. The same number, sender "
+                   "and date again answers 409 with existing_document_id unless allow_duplicate is true.",
        write=True, roles=("central", "province", "district"),
        body=body(command(plan_commands.RecordDocument, optional=("sender_code",)), DOCUMENT_EXAMPLE),
-       ok={"201": ("recorded", DocumentRecorded)}, errors=WRITE_ERRORS + (404,)),
+       ok={"201": ("recorded", DocumentRecorded)}, errors=WRITE_ERRORS + (404, 409)),
+    Op("GET", "/api/v1/documents", "find_documents", "documents", "ค้นหาหนังสือตามเลขที่",
+       "Documents by number (Thai or Arabic digits, with or without ที่), exact matches first (own subtree)",
+       params=[Param("number", {"type": "string", "maxLength": 160}, description="all or part of the number",
+                     example="มท ๐๘๐๑.๒/ว ๕๒"),
+               Param("sender_code", {"type": "string", "maxLength": 32}), _limit(), OFFSET],
+       ok={"200": ("matching documents", DocumentList)}, errors=(400,) + READ_ERRORS),
     Op("GET", "/api/v1/documents/{document_id}", "get_document", "documents", "หนังสือพร้อมข้อสั่งการ ไฟล์แนบ และทะเบียนรับ",
        "A document with its items, attachments and receipts", params=[_path("document_id")],
        ok={"200": ("the document", DocumentDetail)}, errors=(404,) + READ_ERRORS),
     Op("POST", "/api/v1/documents/{document_id}/issue", "issue_document", "documents", "ส่งข้อสั่งการในหนังสือ",
-       "Issue every draft item: one assignment per addressee", write=True,
+       "Issue the draft items (all, or those listed in items): one assignment per addressee", write=True,
+       description="Only the unit that recorded the document (or central) issues it (403).",
        roles=("central", "province", "district"), params=[_path("document_id")],
+       body={JSON: {"schema": {"type": "object", "additionalProperties": False, "properties": {
+           "items": {"type": "array", "minItems": 1, "maxItems": 500, "items": {"type": "string"},
+                     "description": "ids of the draft items to issue (default: all)"}}},
+           "example": {"items": ["<directive id>"]}}},
+       body_required=False,
        ok={"200": ("issued", DocumentIssued)}, errors=(401, 403, 404, 409, 422, 502)),
     Op("POST", "/api/v1/documents/{document_id}/attachments", "add_attachment", "documents", "แนบไฟล์",
        "Upload an attachment (multipart field file, at most 5 MB)", write=True,
@@ -1252,7 +1288,8 @@ OPS: list[Op] = [
        ok={"200": ("child assignments", Forwarded)}, errors=WRITE_ERRORS + (404, 409)),
     Op("POST", "/api/v1/receipts", "register_receipt", "receipts", "ลงทะเบียนรับหนังสือ",
        "Register a receipt number (unique per unit per calendar year) for the caller's unit", write=True,
-       description="received_on also accepts Thai forms such as '21/11/2569'.",
+       description="received_on also accepts Thai forms such as '21/11/2569'. The number is stored with "
+                   "Arabic digits: ๕๐๘๓๖ and 50836 are the same number. A document the caller cannot see: 404.",
        body=body(command(plan_commands.RegisterReceipt, drop=("unit_code",)),
                  {"document_id": "<document id>", "receipt_no": "๒๙๖", "received_on": "2026-11-21",
                   "received_time": "10:30", "channel": "e-saraban"}),
@@ -1260,7 +1297,8 @@ OPS: list[Op] = [
 
     # --- plans ------------------------------------------------------------------------------------------
     Op("POST", "/api/v1/plans", "import_plan", "plans", "นำเข้าแผน (YAML หรือ JSON)",
-       "Import (create or update) a plan; dry_run=1 reports only", write=True,
+       "Import (create or update) a plan; dry_run=1 reports only (central: any plan; a unit: its own plan only, "
+       "else 403)", write=True,
        roles=("central", "province", "district", "lao"), description="The body is " + PLAN_SHAPES + ".",
        params=[Param("dry_run", FLAG), Param("source", {"type": "string"}, description="name of the source file")],
        body={JSON: {"schema": {"anyOf": [command(plan_io.PlanDocument, require=("format",)),

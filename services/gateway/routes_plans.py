@@ -29,6 +29,11 @@ def _assignment_before(service, user, assignment_id) -> dict | None:
     return row if row["unit_code"] == user["org_code"] else None
 
 
+def actor(user) -> dict:
+    """Who acts, as the services re-check it on every write."""
+    return {"username": user["username"], "role": user["role"], "org_code": user["org_code"]}
+
+
 def _document_before(service, user, document_id) -> dict | None:
     return service.plans.get_document(document_id, service._scope(user))
 
@@ -70,9 +75,23 @@ class PlansRoutes:
     @http("POST", "/api/v1/documents")
     @api(write=True, roles=("central", "province", "district"))
     def record_document(self, request, user):
-        payload = read_json(request)
-        payload.setdefault("sender_code", user["org_code"])
-        return 201, self.plans.record_document(payload, created_by=user["username"])
+        # no default sender here: the service takes the caller's unit, or central's stated sender
+        return 201, self.plans.record_document(read_json(request), actor(user))
+
+    @http("GET", "/api/v1/documents")
+    @api()
+    def find_documents(self, request, user):
+        args = request.args
+        number, sender_code = args.get("number"), args.get("sender_code")
+        if number is not None and len(number) > 160:
+            raise InputError("invalid", "number", "เลขที่หนังสือยาวเกิน 160 ตัวอักษร", "number is longer than 160",
+                             status=400)
+        if sender_code is not None and len(sender_code) > 32:
+            raise InputError("invalid", "sender_code", "รหัสหน่วยงานยาวเกิน 32 ตัวอักษร",
+                             "sender_code is longer than 32", status=400)
+        return 200, {"items": self.plans.find_documents(
+            number=number or None, sender_code=sender_code or None, visible_to=self._scope(user),
+            limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0))}
 
     @http("GET", "/api/v1/documents/<string:document_id>")
     @api()
@@ -83,7 +102,8 @@ class PlansRoutes:
     @api(write=True, roles=("central", "province", "district"), target="document:{document_id}",
          before=_document_before)
     def issue_document(self, request, user, document_id):
-        return 200, self.plans.issue_document({"document_id": document_id})
+        payload = read_json(request) if request.get_data() else {}  # no body: every draft item
+        return 200, self.plans.issue_document({**payload, "document_id": document_id}, actor(user))
 
     @http("POST", "/api/v1/documents/<string:document_id>/attachments")
     @api(write=True, roles=("central", "province", "district"), target="document:{document_id}",
@@ -100,7 +120,7 @@ class PlansRoutes:
         return 201, self.plans.add_attachment({
             "document_id": document_id, "filename": upload.filename or "attachment",
             "content_type": upload.mimetype or "application/octet-stream",
-            "content_base64": base64.b64encode(content).decode()})
+            "content_base64": base64.b64encode(content).decode()}, actor(user))
 
     @http("GET", "/api/v1/attachments/<string:attachment_id>")
     def download_attachment(self, request, attachment_id):
@@ -124,7 +144,7 @@ class PlansRoutes:
     def issue_directive(self, request, user):
         payload = read_json(request)
         payload.setdefault("issuer_code", user["org_code"])
-        return 201, self.plans.issue_directive(payload)
+        return 201, self.plans.issue_directive(payload, actor(user))
 
     @http("GET", "/api/v1/directives/<string:directive_id>")
     @api()
@@ -145,7 +165,8 @@ class PlansRoutes:
             document = read_text(request, ("application/x-yaml", "application/yaml", "text/yaml", "text/plain"))
         else:
             document = read_json(request)
-        return 200, self.plans.import_plan(document, source_name=request.args.get("source"), dry_run=dry_run)
+        return 200, self.plans.import_plan(document, actor(user), source_name=request.args.get("source"),
+                                           dry_run=dry_run)
 
     @http("GET", "/api/v1/plans")
     @api()
@@ -235,4 +256,4 @@ class PlansRoutes:
     def register_receipt(self, request, user):
         payload = read_json(request)
         payload["unit_code"] = user["org_code"]  # each unit keeps its own register
-        return 201, self.plans.register_receipt(payload)
+        return 201, self.plans.register_receipt(payload, actor(user))

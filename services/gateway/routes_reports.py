@@ -135,6 +135,13 @@ class ReportsRoutes:
         self._require_in_scope(user, code)
         return code
 
+    def _require_directive_in_scope(self, user, directive_id: str) -> None:
+        """A directive none of the caller's units was assigned (nor sent) is not found for it: its
+        title and number are not the caller's to read."""
+        scope = self._scope(user)
+        if scope is not None:
+            self.plans.check_directive_visible(directive_id, scope)
+
     @http("GET", "/api/v1/reports/compliance")
     @api()
     def report_compliance(self, request, user):
@@ -170,6 +177,7 @@ class ReportsRoutes:
             raise invalid("table", "table ต้องเป็น levels, units หรือ slowest_hops",
                           "table must be levels, units or slowest_hops")
         unit_code = self._report_unit(user, args)
+        self._require_directive_in_scope(user, directive_id)
         report = self.reporting.cascade(directive_id, unit_code=unit_code)
         return 200, exported(request, report, report[table],
                              CASCADE_LEVEL_COLUMNS if table == "levels" else CASCADE_UNIT_COLUMNS,
@@ -178,6 +186,7 @@ class ReportsRoutes:
     @http("GET", "/api/v1/reports/directives/<string:directive_id>/compliance")
     @api()
     def directive_compliance(self, request, user, directive_id):
+        self._require_directive_in_scope(user, directive_id)
         report = self.reporting.directive_compliance(directive_id, self._scope(user))
         return 200, exported(request, report, report["units"], DIRECTIVE_COMPLIANCE_COLUMNS,
                              f"directive-compliance-{_safe(directive_id)[:40]}")

@@ -167,12 +167,16 @@ class RecordDocument(Strict):
     forwards_document_id: str | None = Field(default=None, min_length=1)
     status: Literal["recorded", "referenced_only"] = "recorded"
     items: list[DirectiveItemInput] = Field(default_factory=list)
+    allow_duplicate: bool = Field(default=False, description="record it although a document with the same "
+                                  "number, sender and date exists (else 409 naming that document)")
 
     _date = field_validator("document_date", mode="before")(thai_date)
 
 
 class IssueDocument(Strict):
     document_id: str
+    items: list[str] | None = Field(default=None, min_length=1, max_length=500,
+                                    description="ids of the draft items to issue (default: every draft item)")
 
 
 class IssueDirective(Strict):

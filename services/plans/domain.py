@@ -167,7 +167,91 @@ def check_forwarding(from_unit: str, targets: list[str], units: list[Unit]) -> N
                         f"can only forward inside the unit's own subtree: {', '.join(outside[:5])}")
 
 
+# --- who may act (the service's own check on every write, whoever calls it) ----------------------
+
+CENTRAL_ROLES = frozenset({"central"})  # DLA/MOI level: records what comes from above, addresses all
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The user a write is done for, as the gateway authenticated them."""
+
+    username: str
+    role: str
+    org_code: str
+
+    @property
+    def central(self) -> bool:
+        return self.role in CENTRAL_ROLES
+
+    @classmethod
+    def of(cls, value: "Actor | dict | None") -> "Actor":
+        if isinstance(value, Actor):
+            return value
+        if not isinstance(value, dict) or not all(isinstance(value.get(k), str) and value.get(k)
+                                                  for k in ("username", "role", "org_code")):
+            raise forbidden("actor", "ไม่ทราบผู้ทำรายการ", "the acting user (username, role, org_code) is required")
+        return cls(username=value["username"], role=value["role"], org_code=value["org_code"])
+
+
+def may_address(sender: str, addressee: str, units: Iterable[Unit], *, central: bool = False) -> bool:
+    """A sender addresses units of its own subtree (itself included); central addresses every unit."""
+    return central or addressee in subtree(sender, units)
+
+
+def document_sender(actor: Actor, sender_code: str | None) -> str:
+    """The sender of a document an actor records: its own unit, unless the actor is central and
+    states the sender (an incoming document from above, such as the MOI memo of seed 004)."""
+    if actor.central:
+        if not sender_code:
+            raise invalid("sender_code", "ต้องระบุหน่วยงานผู้ส่ง (sender_code) เช่น DLA หรือ MOI สำหรับหนังสือรับจากกระทรวง",
+                          "central users state the sender (sender_code), e.g. DLA, or MOI for a memo from the ministry")
+        return sender_code
+    if sender_code and sender_code != actor.org_code:
+        raise forbidden("sender_code", f"บันทึกหนังสือได้ในนามหน่วยงานของท่าน ({actor.org_code}) เท่านั้น",
+                        f"you may record documents only as your own unit ({actor.org_code}), not {sender_code}")
+    return actor.org_code
+
+
+def check_item_scope(sender: str, issuer: str, addressees: list[str], units: list[Unit], *, central: bool,
+                     field: str) -> None:
+    """An item's issuer and every addressee lie within what the sender may address."""
+    if not may_address(sender, issuer, units, central=central):
+        raise forbidden(f"{field}.issuer_code", f"ผู้ออกคำสั่ง {issuer} ไม่อยู่ในสังกัดของผู้ส่ง {sender}",
+                        f"the issuer {issuer} is outside the sender {sender}'s subtree")
+    reach = None if central else subtree(sender, units)
+    outside = [code for code in addressees if reach is not None and code not in reach]
+    if outside:
+        raise forbidden(f"{field}.addressees", f"ผู้รับอยู่นอกสังกัดของผู้ส่ง {sender}: {', '.join(outside[:5])}",
+                        f"addressees outside the sender {sender}'s subtree: {', '.join(outside[:5])}")
+
+
+def may_edit_draft(actor: Actor, recorded_by_unit: str | None) -> bool:
+    """Only the unit that recorded a document (or central) attaches to it, edits or issues it."""
+    return actor.central or (recorded_by_unit is not None and recorded_by_unit == actor.org_code)
+
+
+def check_may_edit_draft(actor: Actor, recorded_by_unit: str | None, field: str = "document_id") -> None:
+    if not may_edit_draft(actor, recorded_by_unit):
+        raise forbidden(field, "เฉพาะหน่วยงานที่บันทึกหนังสือ (หรือส่วนกลาง) จึงแนบไฟล์ แก้ไข หรือส่งหนังสือนี้ได้",
+                        "only the unit that recorded this document (or central) may attach to, edit or issue it")
+
+
+def may_change_plan(actor: Actor, owner_code: str | None, stored_owner_code: str | None,
+                    exists: bool) -> bool:
+    """Central imports and changes any plan; a unit only its own plan (the plan as stored, if any,
+    and as imported are both owned by the unit)."""
+    if actor.central:
+        return True
+    return owner_code == actor.org_code and (not exists or stored_owner_code == actor.org_code)
+
+
 # --- documents ----------------------------------------------------------------------------------
+
+def normalize_receipt_number(printed: str) -> str:
+    """'๐๐๒' -> '002': receipt numbers are compared and stored with Arabic digits (zero padding kept)."""
+    return re.sub(r"\s+", " ", from_thai_digits(printed).strip())
+
 
 def normalize_document_number(printed: str | None) -> str | None:
     """'ที่ มท ๐๘๐๑.๒/ว ๕๒' -> 'มท 0801.2/ว 52' (for search; the printed form is kept too)."""

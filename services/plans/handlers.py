@@ -26,7 +26,7 @@ from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, 
 from shared.db import UnitOfWork
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
 from shared.listing import order_by
-from shared.thai import to_be_year
+from shared.thai import to_be_year, to_thai_digits
 
 UNIT_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "province_code",
                "district_code", "subdistrict_code", "contact_email", "head_name_th", "head_email",
@@ -138,24 +138,43 @@ def _receipt_dates(session, document_id: str) -> list[date]:
                                 .where(receipts.c.document_id == document_id)).scalars())
 
 
-def _validate_item(item: DirectiveItemInput, index: int, units: list[domain.Unit], issuer_known: set[str]):
+def _validate_item(item: DirectiveItemInput, index: int, units: list[domain.Unit], issuer_known: set[str]) -> list[str]:
     field = f"items[{index}]"
-    domain.resolve_addressees(item.addressees.model_dump(exclude_none=True), units, field=f"{field}.addressees")
+    codes = domain.resolve_addressees(item.addressees.model_dump(exclude_none=True), units,
+                                      field=f"{field}.addressees")
     if item.issuer_code and item.issuer_code not in issuer_known:
         raise InputError("unknown_unit", f"{field}.issuer_code", f"ไม่พบหน่วยงาน {item.issuer_code}",
                          f"unknown unit {item.issuer_code}", status=422)
     if item.reporting and item.reporting.rrule:
         domain.validate_rrule(item.reporting.rrule, f"{field}.reporting.rrule")
+    return codes
 
 
-def record_document(uow: UnitOfWork, command: RecordDocument, *, created_by: str | None = None) -> dict:
-    """Record an official document and its directive items (drafts until issued)."""
+def find_duplicate(session, number_normalized: str | None, sender_code: str | None, document_date: date) -> str | None:
+    """The id of a document already recorded with this number, sender and date (the same memo)."""
+    if not number_normalized:
+        return None
+    sender = documents.c.sender_code.is_(None) if sender_code is None else documents.c.sender_code == sender_code
+    return session.execute(select(documents.c.id).where(
+        documents.c.number_normalized == number_normalized, documents.c.document_date == document_date, sender)
+        .order_by(documents.c.created_at).limit(1)).scalar()
+
+
+def record_document(uow: UnitOfWork, command: RecordDocument, *, created_by: str | None = None,
+                    actor: domain.Actor | dict | None = None) -> dict:
+    """Record an official document and its directive items (drafts until issued).
+
+    With an ``actor`` (every RPC caller), the sender is the actor's unit unless the actor is central
+    and states it, and each item's issuer and addressees lie within the sender's reach. Without one
+    (the seed loader in process) the command is taken as it is."""
     session = uow.session
     current = _current_units(session)
     units = _domain_units(current)
-    if command.sender_code and command.sender_code not in current:
-        raise InputError("unknown_unit", "sender_code", f"ไม่พบหน่วยงานผู้ส่ง {command.sender_code}",
-                         f"unknown sending unit {command.sender_code}", status=422)
+    actor = domain.Actor.of(actor) if actor is not None else None
+    sender_code = domain.document_sender(actor, command.sender_code) if actor else command.sender_code
+    if sender_code and sender_code not in current:
+        raise InputError("unknown_unit", "sender_code", f"ไม่พบหน่วยงานผู้ส่ง {sender_code}",
+                         f"unknown sending unit {sender_code}", status=422)
     for index, reference in enumerate(command.references):
         _require_document(session, reference, f"references[{index}]")
     anomalies = []
@@ -166,24 +185,39 @@ def record_document(uow: UnitOfWork, command: RecordDocument, *, created_by: str
         if anomaly:
             anomalies.append(anomaly)
     for index, item in enumerate(command.items):
-        _validate_item(item, index, units, set(current))
+        codes = _validate_item(item, index, units, set(current))
+        if actor and sender_code:
+            domain.check_item_scope(sender_code, item.issuer_code or sender_code, codes, units,
+                                    central=actor.central, field=f"items[{index}]")
+    number = domain.normalize_document_number(command.document_number)
+    if not command.allow_duplicate:
+        existing = find_duplicate(session, number, sender_code, command.document_date)
+        if existing:
+            raise InputError(
+                "duplicate_document", "document_number",
+                f"หนังสือเลขที่ {number} ลงวันที่ {command.document_date.isoformat()} จาก {sender_code or '-'} "
+                f"บันทึกไว้แล้ว (รหัส {existing}); ส่ง allow_duplicate: true หากต้องการบันทึกซ้ำ",
+                f"document {number} of {command.document_date.isoformat()} from {sender_code or '-'} is already "
+                f"recorded ({existing}); send allow_duplicate: true to record it again",
+                status=409, details={"existing_document_id": existing})
     document_id = str(uuid.uuid4())
     session.execute(insert(documents).values(
         id=document_id, form=command.form, number_printed=command.document_number,
-        number_normalized=domain.normalize_document_number(command.document_number),
+        number_normalized=number,
         circular=domain.is_circular(command.document_number), document_date=command.document_date,
         urgency=command.urgency, subject_th=command.subject_th, subject_en=command.subject_en,
-        sender_code=command.sender_code, sender_text=command.sender_text,
+        sender_code=sender_code, sender_text=command.sender_text,
         addressee_text=command.addressee_text, references=json.dumps(command.references),
         forwards_document_id=command.forwards_document_id, status=command.status,
-        anomalies=json.dumps(anomalies, ensure_ascii=False), created_at=utcnow(), created_by=created_by))
+        anomalies=json.dumps(anomalies, ensure_ascii=False), created_at=utcnow(), created_by=created_by,
+        recorded_by_unit=actor.org_code if actor else sender_code))
     directive_ids = []
     for item in command.items:
         directive_id = str(uuid.uuid4())
         directive_ids.append(directive_id)
         session.execute(insert(directives).values(
             id=directive_id, document_id=document_id, item_ref=item.item_ref, kind=item.kind,
-            issuer_code=item.issuer_code or command.sender_code or "",
+            issuer_code=item.issuer_code or sender_code or "",
             issuer_position_th=item.issuer_position_th, topic_th=item.topic_th, text_th=item.text_th,
             text_en=item.text_en,
             addressees=json.dumps(item.addressees.model_dump(exclude_none=True), ensure_ascii=False),
@@ -192,8 +226,21 @@ def record_document(uow: UnitOfWork, command: RecordDocument, *, created_by: str
     return {"document_id": document_id, "directive_ids": directive_ids, "anomalies": anomalies}
 
 
-def add_attachment(uow: UnitOfWork, command: AddAttachment) -> dict:
-    _require_document(uow.session, command.document_id, "document_id")
+def _editable_document(session, document_id: str, actor: domain.Actor | dict | None) -> dict:
+    """The document, if the actor may attach to or issue it; a document the actor cannot see is not
+    found, one it sees but did not record is forbidden."""
+    if actor is None:
+        return _require_document(session, document_id, "document_id")
+    actor = domain.Actor.of(actor)
+    if not actor.central:
+        check_visible(session, document_id, subtree_codes(session, actor.org_code))
+    document = _require_document(session, document_id, "document_id")
+    domain.check_may_edit_draft(actor, document["recorded_by_unit"] or document["sender_code"])
+    return document
+
+
+def add_attachment(uow: UnitOfWork, command: AddAttachment, *, actor: domain.Actor | dict | None = None) -> dict:
+    _editable_document(uow.session, command.document_id, actor)
     try:
         content = base64.b64decode(command.content_base64, validate=True)
     except (binascii.Error, ValueError):
@@ -266,21 +313,38 @@ def _create_assignments(uow: UnitOfWork, directive: dict, document: dict, codes:
     return ids
 
 
-def issue_document(uow: UnitOfWork, command: IssueDocument) -> dict:
-    """Issue every draft item of a document: one assignment per addressee, events for all."""
+def issue_document(uow: UnitOfWork, command: IssueDocument, *, actor: domain.Actor | dict | None = None) -> dict:
+    """Issue the draft items of a document (every one, or those named in ``items``): one assignment
+    per addressee, events for all. The addressees are checked against the sender's reach again, as
+    the registry may have changed since the draft was recorded."""
     session = uow.session
-    document = _require_document(session, command.document_id, "document_id")
+    document = _editable_document(session, command.document_id, actor)
+    actor = domain.Actor.of(actor) if actor is not None else None
     drafts = session.execute(select(directives).where(directives.c.document_id == command.document_id,
-                                                      directives.c.state == "draft")).mappings().all()
+                                                      directives.c.state == "draft")
+                             .order_by(directives.c.item_ref, directives.c.id)).mappings().all()
     if not drafts:
         raise conflict("document_id", "หนังสือนี้ไม่มีข้อสั่งการที่รอส่ง", "the document has no draft items to issue")
+    if command.items is not None:
+        by_id = {draft["id"]: draft for draft in drafts}
+        for index, directive_id in enumerate(command.items):
+            if directive_id not in by_id:
+                raise invalid(f"items[{index}]", f"{directive_id} ไม่ใช่ข้อสั่งการที่รอส่งของหนังสือนี้",
+                              f"{directive_id} is not a draft item of this document")
+        drafts = [by_id[directive_id] for directive_id in dict.fromkeys(command.items)]
     current = _current_units(session)
     units = _domain_units(current)
+    resolved = {}
+    for draft in drafts:  # every check before the first write
+        codes = domain.resolve_addressees(json.loads(draft["addressees"]), units)
+        if actor is not None and document["sender_code"]:
+            domain.check_item_scope(document["sender_code"], draft["issuer_code"] or document["sender_code"], codes,
+                                    units, central=actor.central, field=f"items[{drafts.index(draft)}]")
+        resolved[draft["id"]] = codes
     now = utcnow()
     issued = []
     for draft in drafts:
-        rule = json.loads(draft["addressees"])
-        codes = domain.resolve_addressees(rule, units)
+        codes = resolved[draft["id"]]
         reporting = ReportingInput.model_validate_json(draft["reporting"]) if draft["reporting"] else None
         reporters = set(_reporting_units(codes, reporting.reporting_level, units, current)) if reporting else set()
         session.execute(update(directives).where(directives.c.id == draft["id"]).values(
@@ -315,7 +379,7 @@ def issue_document(uow: UnitOfWork, command: IssueDocument) -> dict:
             "assignment_count": sum(item["assignment_count"] for item in issued)}
 
 
-def issue_directive(uow: UnitOfWork, command: IssueDirective) -> dict:
+def issue_directive(uow: UnitOfWork, command: IssueDirective, *, actor: domain.Actor | dict | None = None) -> dict:
     """Record a one-item document and issue it in the same transaction."""
     current = _current_units(uow.session)
     if command.issuer_code not in current:
@@ -331,8 +395,10 @@ def issue_directive(uow: UnitOfWork, command: IssueDirective) -> dict:
         urgency=command.urgency, subject_th=command.subject_th, sender_code=command.issuer_code,
         items=[DirectiveItemInput(kind=command.kind, issuer_code=command.issuer_code, text_th=command.text_th,
                                   addressees=command.addressees, acknowledge_due_at=command.acknowledge_due_at,
-                                  reporting=command.reporting)]))
-    result = issue_document(uow, IssueDocument(document_id=recorded["document_id"]))
+                                  reporting=command.reporting)],
+        allow_duplicate=True),  # issuing at once is not recording a received memo again
+        actor=actor)
+    result = issue_document(uow, IssueDocument(document_id=recorded["document_id"]), actor=actor)
     return {"directive_id": result["directives"][0]["directive_id"], "document_id": recorded["document_id"],
             "assignment_count": result["assignment_count"]}
 
@@ -432,19 +498,28 @@ def forward_assignment(uow: UnitOfWork, command: ForwardAssignment) -> dict:
     return {"assignment_id": row["id"], "child_assignment_ids": child_ids, "already_assigned": sorted(already)}
 
 
-def register_receipt(uow: UnitOfWork, command: RegisterReceipt) -> dict:
-    """ลงทะเบียนรับ. Receipt numbers are unique per unit per calendar year; a document may be
-    registered by several units (seed 004: DLA 296, its secretariat 15, a section 002)."""
+def register_receipt(uow: UnitOfWork, command: RegisterReceipt, *, actor: domain.Actor | dict | None = None) -> dict:
+    """ลงทะเบียนรับ. Receipt numbers are unique per unit per calendar year, whether typed with Thai
+    or Arabic digits (stored with Arabic ones); a document may be registered by several units
+    (seed 004: DLA 296, its secretariat 15, a section 002). A unit registers only for itself (central
+    for any unit) and only a document it can see."""
     session = uow.session
+    if actor is not None:
+        actor = domain.Actor.of(actor)
+        if not actor.central and command.unit_code != actor.org_code:
+            raise forbidden("unit_code", "ลงทะเบียนรับได้เฉพาะในทะเบียนของหน่วยงานของท่าน",
+                            "a unit registers receipts only in its own register")
     if command.unit_code not in _current_units(session):
         raise InputError("unknown_unit", "unit_code", f"ไม่พบหน่วยงาน {command.unit_code}",
                          f"unknown unit {command.unit_code}", status=422)
+    if actor is not None and not actor.central:
+        check_visible(session, command.document_id, subtree_codes(session, actor.org_code))
     _require_document(session, command.document_id, "document_id")
     year_be = to_be_year(command.received_on.year)
-    number = command.receipt_no.strip()
+    number = domain.normalize_receipt_number(command.receipt_no)
     taken = session.execute(select(receipts.c.id).where(
         receipts.c.unit_code == command.unit_code, receipts.c.register_year_be == year_be,
-        receipts.c.receipt_no == number)).first()
+        receipts.c.receipt_no.in_({number, to_thai_digits(number)}))).first()  # Thai-digit rows of old
     if taken:
         raise conflict("receipt_no", f"เลขรับ {number} ของปี {year_be} ถูกใช้แล้วในหน่วยงานนี้",
                        f"receipt number {number} of {year_be} is already used by this unit")
@@ -492,6 +567,22 @@ def check_visible(session, document_id: str, visible_to: list[str] | None, field
         raise not_found(field, "หนังสือ", "document", document_id)
 
 
+def check_directive_visible(session, directive_id: str, visible_to: list[str] | None) -> None:
+    """A unit sees a directive its subtree has an assignment of (or that its subtree sent); any
+    other directive is not found for it. None: sees everything."""
+    row = session.execute(select(directives.c.document_id, documents.c.sender_code)
+                          .join(documents, documents.c.id == directives.c.document_id)
+                          .where(directives.c.id == directive_id)).first()
+    if row is None:
+        raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
+    if visible_to is None or row.sender_code in set(visible_to):
+        return
+    assigned = session.execute(select(assignments.c.id).where(
+        assignments.c.directive_id == directive_id, assignments.c.unit_code.in_(visible_to)).limit(1)).first()
+    if assigned is None:
+        raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
+
+
 def get_document(session, document_id: str, visible_to: list[str] | None = None) -> dict:
     check_visible(session, document_id, visible_to)
     document = _require_document(session, document_id, "document_id")
@@ -500,13 +591,39 @@ def get_document(session, document_id: str, visible_to: list[str] | None = None)
     files = session.execute(select(attachments.c.id, attachments.c.filename, attachments.c.content_type,
                                    attachments.c.size, attachments.c.sha256)
                             .where(attachments.c.document_id == document_id)).mappings().all()
-    registered = session.execute(select(receipts).where(receipts.c.document_id == document_id)
-                                 .order_by(receipts.c.received_on, receipts.c.created_at)).mappings().all()
+    query = select(receipts).where(receipts.c.document_id == document_id)
+    if visible_to is not None:  # another unit's register is its own business
+        query = query.where(receipts.c.unit_code.in_(visible_to))
+    registered = session.execute(query.order_by(receipts.c.received_on, receipts.c.created_at)).mappings().all()
     result = _row(document)
     result.update(references=json.loads(document["references"]), anomalies=json.loads(document["anomalies"]),
                   items=[_directive_dict(item) for item in items], attachments=[dict(f) for f in files],
                   receipts=[_row(r) for r in registered])
     return result
+
+
+DOCUMENT_SUMMARY = ("id", "form", "number_printed", "number_normalized", "document_date", "urgency", "subject_th",
+                    "sender_code", "sender_text", "status", "created_at")
+
+
+def find_documents(session, *, number: str | None = None, sender_code: str | None = None,
+                   visible_to: list[str] | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+    """Documents by their number, typed as printed or not (Thai or Arabic digits, with or without
+    "ที่"): exact matches first, then numbers containing it; only those the caller may see."""
+    query = select(*(documents.c[name] for name in DOCUMENT_SUMMARY))
+    wanted = domain.normalize_document_number(number) if number else None
+    if wanted:
+        query = query.where(documents.c.number_normalized.contains(wanted, autoescape=True))
+    if sender_code:
+        query = query.where(documents.c.sender_code == sender_code)
+    if visible_to is not None:
+        assigned = (select(directives.c.document_id).join(assignments, assignments.c.directive_id == directives.c.id)
+                    .where(assignments.c.unit_code.in_(visible_to)))
+        query = query.where(documents.c.sender_code.in_(visible_to) | documents.c.id.in_(assigned))
+    exact = (documents.c.number_normalized == wanted) if wanted else None
+    ordering = ([exact.desc()] if exact is not None else []) + [documents.c.document_date.desc(), documents.c.id]
+    rows = session.execute(query.order_by(*ordering).limit(limit).offset(offset)).mappings()
+    return [_row(row) for row in rows]
 
 
 def _directive_dict(row) -> dict:

@@ -53,6 +53,8 @@ documents = Table(
     Column("anomalies", Text, nullable=False, server_default="[]"),   # JSON list of {code, message_th, message_en}
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(64), nullable=True),
+    # the unit of the user who recorded it: only that unit (or central) attaches to it and issues it
+    Column("recorded_by_unit", String(32), nullable=True),
 )
 Index("ix_documents_number", documents.c.number_normalized)
 
@@ -134,7 +136,7 @@ receipts = Table(
     Column("unit_code", String(32), nullable=False),
     Column("document_id", String(36), ForeignKey("documents.id"), nullable=False),
     Column("assignment_id", String(36), nullable=True),
-    Column("receipt_no", String(32), nullable=False),          # text: keeps zero padding ("002")
+    Column("receipt_no", String(32), nullable=False),          # Arabic digits, zero padding kept ("002")
     Column("register_year_be", Integer, nullable=False),
     Column("received_on", Date, nullable=False),
     Column("received_time", String(5), nullable=True),          # HH:MM, often blank on stamps

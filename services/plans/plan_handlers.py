@@ -19,14 +19,14 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from services.plans import plan_io
+from services.plans import domain, plan_io
 from services.plans.plan_io import PARENT_PLAN, FlatPlan
 from services.plans.plan_tables import (plan_elements, plan_indicators, plan_links, plan_plans,
                                         plan_targets)
 from shared.contracts import utcnow
 from shared.contracts.events import IndicatorSpec, PlanPublished, TargetSet
 from shared.db import UnitOfWork
-from shared.errors import InputError, not_found
+from shared.errors import InputError, forbidden, not_found
 from shared.thai import ThaiInputError, parse_be_year
 
 LIST_OF_KIND = {"strategic_issue": "strategic_issues", "goal": "goals", "strategy": "strategies",
@@ -147,7 +147,7 @@ def _compare(old: dict, new: dict, fields: tuple) -> _Changes:
 
 
 def import_plan(uow: UnitOfWork, document: dict, *, source_name: str | None = None,
-                dry_run: bool = False) -> dict:
+                dry_run: bool = False, actor: domain.Actor | dict | None = None) -> dict:
     """Import (create or update) a plan from a parsed YAML/JSON document of any supported shape.
 
     Validates everything before writing; writes only what changed; returns a summary with
@@ -162,6 +162,9 @@ def import_plan(uow: UnitOfWork, document: dict, *, source_name: str | None = No
     session = uow.session
     _check_link_targets(session, plan_input)
     stored = _load_stored(session, flat.plan_id)
+    if actor is not None:  # a dry run shows a plan's changes only to who may make them
+        _check_may_change(domain.Actor.of(actor), flat.header.get("owner_code"),
+                          stored.plan["owner_code"] if stored.plan else None, stored.plan is not None)
     new = _new_rows(flat)
     changes = {
         "plan": _Changes(created=[flat.plan_id]) if stored.plan is None else (
@@ -191,6 +194,17 @@ def import_plan(uow: UnitOfWork, document: dict, *, source_name: str | None = No
     _write(session, flat, stored, new, changes, version, source_name)
     summary["events"] = _publish(uow, flat, changes, stored, version)
     return summary
+
+
+def _check_may_change(actor: domain.Actor, owner_code: str | None, stored_owner_code: str | None,
+                      exists: bool) -> None:
+    if domain.may_change_plan(actor, owner_code, stored_owner_code, exists):
+        return
+    if exists and stored_owner_code != actor.org_code:
+        raise forbidden("plan.id", f"แผนนี้เป็นของ {stored_owner_code or 'ส่วนกลาง'}: แก้ไขได้เฉพาะเจ้าของแผนหรือส่วนกลาง",
+                        f"this plan belongs to {stored_owner_code or 'central'}: only its owner or central may change it")
+    raise forbidden("plan.owner_code", f"นำเข้าได้เฉพาะแผนของหน่วยงานของท่าน ({actor.org_code})",
+                    f"you may import only your own unit's plan (owner_code {actor.org_code}), not {owner_code or 'none'}")
 
 
 def _flat_counts(flat: FlatPlan) -> dict:

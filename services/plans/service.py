@@ -1,7 +1,9 @@
 """plans: the nameko service. Entrypoints only translate: decode, call a handler, return."""
 from __future__ import annotations
 
-from services.plans import handlers, plan_handlers, plan_io
+from functools import partial
+
+from services.plans import domain, handlers, plan_handlers, plan_io
 from services.plans.commands import (AcknowledgeAssignment, AddresseeRule, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, ForwardAssignment, IssueDirective,
                                      IssueDocument, RecordDocument, RegisterReceipt, RegisterUnits)
@@ -53,17 +55,25 @@ class PlansService(ServiceBase):
             return handlers.registry_counts(session)
 
     # --- documents and directives -----------------------------------------------------------------
+    # Every write names its actor ({"username", "role", "org_code"}): the service decides for itself
+    # who may write what, whoever calls it (the gateway checks first; this is the second line).
     @rpc
-    def record_document(self, payload: dict, created_by: str | None = None) -> dict:
+    def record_document(self, payload: dict, actor: dict) -> dict:
         command = parse(RecordDocument, payload)
         with self.uow() as uow:
-            result = handlers.record_document(uow, command, created_by=created_by)
+            result = handlers.record_document(uow, command, created_by=domain.Actor.of(actor).username, actor=actor)
             uow.commit()
             return result
 
     @rpc
-    def add_attachment(self, payload: dict) -> dict:
-        return run_command(self.uow, handlers.add_attachment, parse(AddAttachment, payload))
+    def find_documents(self, number=None, sender_code=None, visible_to: list[str] | None = None, limit=100, offset=0):
+        with self.uow.database.session() as session:
+            return handlers.find_documents(session, number=number, sender_code=sender_code, visible_to=visible_to,
+                                           limit=min(int(limit), 1000), offset=int(offset))
+
+    @rpc
+    def add_attachment(self, payload: dict, actor: dict) -> dict:
+        return run_command(self.uow, partial(handlers.add_attachment, actor=actor), parse(AddAttachment, payload))
 
     @rpc
     def get_attachment(self, attachment_id: str, visible_to: list[str] | None = None) -> dict:
@@ -71,12 +81,12 @@ class PlansService(ServiceBase):
             return handlers.get_attachment(session, attachment_id, visible_to)
 
     @rpc
-    def issue_document(self, payload: dict) -> dict:
-        return run_command(self.uow, handlers.issue_document, parse(IssueDocument, payload))
+    def issue_document(self, payload: dict, actor: dict) -> dict:
+        return run_command(self.uow, partial(handlers.issue_document, actor=actor), parse(IssueDocument, payload))
 
     @rpc
-    def issue_directive(self, payload: dict) -> dict:
-        return run_command(self.uow, handlers.issue_directive, parse(IssueDirective, payload))
+    def issue_directive(self, payload: dict, actor: dict) -> dict:
+        return run_command(self.uow, partial(handlers.issue_directive, actor=actor), parse(IssueDirective, payload))
 
     @rpc
     def get_document(self, document_id: str, visible_to: list[str] | None = None) -> dict:
@@ -87,6 +97,12 @@ class PlansService(ServiceBase):
     def get_directive(self, directive_id: str, visible_to: list[str] | None = None) -> dict:
         with self.uow.database.session() as session:
             return handlers.get_directive(session, directive_id, visible_to)
+
+    @rpc
+    def check_directive_visible(self, directive_id: str, visible_to: list[str] | None = None) -> None:
+        """Not found (404) unless the caller's units have an assignment of the directive or sent it."""
+        with self.uow.database.session() as session:
+            handlers.check_directive_visible(session, directive_id, visible_to)
 
     @rpc
     def cascade(self, directive_id: str, visible_to: list[str] | None = None) -> dict:
@@ -123,17 +139,19 @@ class PlansService(ServiceBase):
         return run_command(self.uow, handlers.forward_assignment, parse(ForwardAssignment, payload))
 
     @rpc
-    def register_receipt(self, payload: dict) -> dict:
-        return run_command(self.uow, handlers.register_receipt, parse(RegisterReceipt, payload))
+    def register_receipt(self, payload: dict, actor: dict) -> dict:
+        return run_command(self.uow, partial(handlers.register_receipt, actor=actor), parse(RegisterReceipt, payload))
 
     # --- plans, indicators, targets, links ----------------------------------------------------------
     @rpc
-    def import_plan(self, document, source_name: str | None = None, dry_run: bool = False) -> dict:
+    def import_plan(self, document, actor: dict, source_name: str | None = None, dry_run: bool = False) -> dict:
         """document: a dict, or the text of a YAML/JSON file."""
+        actor = domain.Actor.of(actor)
         if isinstance(document, str):
             document = plan_io.load_document(document)
         with self.uow() as uow:
-            result = plan_handlers.import_plan(uow, document, source_name=source_name, dry_run=bool(dry_run))
+            result = plan_handlers.import_plan(uow, document, source_name=source_name, dry_run=bool(dry_run),
+                                               actor=actor)
             uow.commit()
             return result
 

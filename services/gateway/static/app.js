@@ -766,7 +766,8 @@ async function viewCompose() {
   const again = btn(t('editAgain'), () => { docId = null; all.disabled = false; again.hidden = true; issueB.hidden = true; attachBox.hidden = true; saveB.hidden = false; fill(result); }, 'ghost');
   again.hidden = true;
   const f = form(null, [all], t('saveDraft'), async () => {
-    const body = {form: kind.value, document_date: date.iso() || date.input.value.trim(), urgency: urgency.value, subject_th: subject.value.trim(), items: items.map((x) => x.get())};
+    // composed here = sent by the caller's own unit (central states it too: the API does not assume it)
+    const body = {form: kind.value, document_date: date.iso() || date.input.value.trim(), urgency: urgency.value, subject_th: subject.value.trim(), sender_code: S.user.org_code, items: items.map((x) => x.get())};
     if (number.value.trim()) body.document_number = number.value.trim();
     const r = await api('POST', '/documents', body);
     docId = r.document_id; all.disabled = true; saveB.hidden = true; issueB.hidden = false; attachBox.hidden = false; again.hidden = false;
