@@ -10,7 +10,7 @@ import json
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 
 from services.plans import domain
 from services.plans.commands import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
@@ -609,7 +609,8 @@ DOCUMENT_SUMMARY = ("id", "form", "number_printed", "number_normalized", "docume
 def find_documents(session, *, number: str | None = None, sender_code: str | None = None,
                    visible_to: list[str] | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
     """Documents by their number, typed as printed or not (Thai or Arabic digits, with or without
-    "ที่"): exact matches first, then numbers containing it; only those the caller may see."""
+    "ที่", whole or in part): exact matches first, then numbers ending with it, then those containing
+    it; only those the caller may see."""
     query = select(*(documents.c[name] for name in DOCUMENT_SUMMARY))
     wanted = domain.normalize_document_number(number) if number else None
     if wanted:
@@ -620,8 +621,10 @@ def find_documents(session, *, number: str | None = None, sender_code: str | Non
         assigned = (select(directives.c.document_id).join(assignments, assignments.c.directive_id == directives.c.id)
                     .where(assignments.c.unit_code.in_(visible_to)))
         query = query.where(documents.c.sender_code.in_(visible_to) | documents.c.id.in_(assigned))
-    exact = (documents.c.number_normalized == wanted) if wanted else None
-    ordering = ([exact.desc()] if exact is not None else []) + [documents.c.document_date.desc(), documents.c.id]
+    ordering = [documents.c.document_date.desc(), documents.c.id]
+    if wanted:  # the number itself, then numbers ending with it (typed without "มท"), then the rest
+        ordering[:0] = [case((documents.c.number_normalized == wanted, 0),
+                             (documents.c.number_normalized.endswith(wanted, autoescape=True), 1), else_=2)]
     rows = session.execute(query.order_by(*ordering).limit(limit).offset(offset)).mappings()
     return [_row(row) for row in rows]
 

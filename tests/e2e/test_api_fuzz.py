@@ -117,7 +117,7 @@ def world(stack):
     [province_assignment] = client(stack, "chainat").get(
         f"{central.base}/assignments", params={"directive_id": to_province.json()["directive_id"]}).json()["items"]
     draft = central.post(f"{central.base}/documents", json={
-        "document_date": "2026-11-23", "subject_th": "ร่างหนังสือ", "items": [
+        "document_date": "2026-11-23", "subject_th": "ร่างหนังสือ", "sender_code": "DLA", "items": [
             {"text_th": "ข้อสั่งการฉบับร่าง", "addressees": {"codes": ["PLO-09"]}}]})
     assert draft.status_code == 201, draft.text
     attachment = central.post(f"{central.base}/documents/{document_id}/attachments",
@@ -177,7 +177,8 @@ def test_thai_text_round_trips_unchanged(stack, world):
     item_text = "ให้ อปท. รายงานผลภายในวันที่ ๓ ของทุกเดือน ​เวลา ๑๖.๓๐ น."
     recorded = central.post(f"{central.base}/documents", json={
         "document_number": number, "document_date": "๒๑ พ.ย. ๒๕๖๙", "subject_th": subject,
-        "sender_text": "กรมส่งเสริมการปกครองท้องถิ่น", "addressee_text": "ผู้ว่าราชการจังหวัด ทุกจังหวัด",
+        "sender_code": "DLA", "sender_text": "กรมส่งเสริมการปกครองท้องถิ่น",
+        "addressee_text": "ผู้ว่าราชการจังหวัด ทุกจังหวัด",
         "items": [{"item_ref": "๑.", "text_th": item_text, "topic_th": "การเบิกจ่าย",
                    "addressees": {"codes": ["LAO-189999"]}}]})
     assert recorded.status_code == 201, recorded.text

@@ -44,7 +44,7 @@ def world(rabbit, tmp_path_factory):
         "text_th": "ให้รายงาน", "addressees": {"level": "lao", "criterion": {"attribute": "province_code", "in": ["9", "10"]}},
         "reporting": {"indicator_code": "X", "indicator_name_th": "ตัวชี้วัด", "period": "2570-01", "due_at": due}}).json()
     secret = central.post(f"{central.base}/documents", json={
-        "subject_th": "เฉพาะสิงห์บุรี", "document_date": "2026-11-21",
+        "subject_th": "เฉพาะสิงห์บุรี", "document_date": "2026-11-21", "sender_code": "DLA",
         "items": [{"text_th": "ลับ", "addressees": {"codes": ["PLO-10"]}}]}).json()
     central.post(f"{central.base}/documents/{secret['document_id']}/issue")
     attachment = central.post(f"{central.base}/documents/{secret['document_id']}/attachments",

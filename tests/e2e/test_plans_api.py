@@ -30,7 +30,7 @@ def test_the_directive_cascade_through_the_api(stack):
 
     recorded = central.post(f"{central.base}/documents", json={
         "form": "circular", "document_number": "ที่ มท ๐๘๑๐.๔/ว ๙๙", "document_date": "๒๑ พ.ย. ๒๕๖๙",
-        "urgency": "most_urgent", "subject_th": "ซักซ้อมการรายงานผลการเบิกจ่าย",
+        "urgency": "most_urgent", "subject_th": "ซักซ้อมการรายงานผลการเบิกจ่าย", "sender_code": "DLA",
         "items": [{"kind": "order", "text_th": "ให้ท้องถิ่นจังหวัดแจ้ง อปท. ในพื้นที่", "addressees": {"codes": ["PLO-09"]}},
                   {"kind": "guideline", "text_th": "แนวทางการรายงาน", "addressees": {"codes": ["PLO-09"]}}]})
     assert recorded.status_code == 201, recorded.text
