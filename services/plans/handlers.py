@@ -334,12 +334,15 @@ def issue_document(uow: UnitOfWork, command: IssueDocument, *, actor: domain.Act
         drafts = [by_id[directive_id] for directive_id in dict.fromkeys(command.items)]
     current = _current_units(session)
     units = _domain_units(current)
+    position = {item_id: index for index, item_id in enumerate(session.execute(  # as GET /documents/{id} lists them
+        select(directives.c.id).where(directives.c.document_id == command.document_id)
+        .order_by(directives.c.item_ref, directives.c.id)).scalars())}
     resolved = {}
     for draft in drafts:  # every check before the first write
         codes = domain.resolve_addressees(json.loads(draft["addressees"]), units)
         if actor is not None and document["sender_code"]:
             domain.check_item_scope(document["sender_code"], draft["issuer_code"] or document["sender_code"], codes,
-                                    units, central=actor.central, field=f"items[{drafts.index(draft)}]")
+                                    units, central=actor.central, field=f"items[{position[draft['id']]}]")
         resolved[draft["id"]] = codes
     now = utcnow()
     issued = []
