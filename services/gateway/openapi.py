@@ -1119,7 +1119,7 @@ DIRECTIVE_EXAMPLE = {
                   "dtstart": "2026-12-01T00:00:00+07:00", "due_time_local": "16:30"}}
 DOCUMENT_EXAMPLE = {
     "form": "circular", "document_number": "ที่ มท ๐๘๑๐.๔/ว ๙๙", "document_date": "2026-11-21",
-    "urgency": "most_urgent", "subject_th": "ซักซ้อมการรายงานผลการเบิกจ่าย",
+    "urgency": "most_urgent", "subject_th": "ซักซ้อมการรายงานผลการเบิกจ่าย", "sender_code": "DLA",
     "items": [{"kind": "order", "text_th": "ให้ท้องถิ่นจังหวัดแจ้ง อปท. ในพื้นที่", "addressees": {"codes": ["PLO-09"]}}]}
 SUBMIT_EXAMPLE = {"values": [{"indicator_code": "ELDERLY-VOL-DISBURSED-PCT", "value": 72.5,
                               "note": "เบิกจ่ายล่าช้าเพราะน้ำท่วมหมู่ ๓"}]}
@@ -1222,7 +1222,7 @@ OPS: list[Op] = [
                      "description": "ids of the draft items to issue (default: all)"}}},
            "example": {"items": ["<directive id>"]}}},
        body_required=False,
-       ok={"200": ("issued", DocumentIssued)}, errors=(401, 403, 404, 409, 422, 502)),
+       ok={"200": ("issued", DocumentIssued)}, errors=(400, 401, 403, 404, 409, 413, 422, 502)),
     Op("POST", "/api/v1/documents/{document_id}/attachments", "add_attachment", "documents", "แนบไฟล์",
        "Upload an attachment (multipart field file, at most 5 MB)", write=True,
        roles=("central", "province", "district"), params=[_path("document_id")],
