@@ -57,11 +57,15 @@ class ReviewSubmission(Strict):
     reviewer: str | None = None
     decision: Literal["accepted", "returned"]
     comment: str | None = Field(default=None, max_length=2000)
+    resubmit_due_at: Moment | None = Field(default=None, description="returned: resubmit by then (default: 7 days)")
 
     @model_validator(mode="after")
     def _why_returned(self):
         if self.decision == "returned" and not self.comment:
             raise ThaiValueError("say why it is returned", "ต้องระบุเหตุผลที่ส่งกลับ")
+        if self.decision == "accepted" and self.resubmit_due_at is not None:
+            raise ThaiValueError("only a returned report has a resubmission deadline",
+                                 "กำหนดส่งแก้ไขใช้ได้เฉพาะรายงานที่ส่งกลับ")
         return self
 
 

@@ -14,14 +14,15 @@ class ObligationState(StrEnum):
     OPEN = "open"
     SUBMITTED = "submitted"      # a submission waits for review
     ACCEPTED = "accepted"
-    RETURNED = "returned"        # the supervisor sent it back: resubmit
-    MISSED = "missed"            # the deadline passed without an accepted or pending submission
+    RETURNED = "returned"        # the supervisor sent it back: resubmit by resubmit_due_at
+    MISSED = "missed"            # the deadline passed without any submission
     CANCELLED = "cancelled"
 
 
 O = ObligationState
-# States the deadline sweep turns into MISSED once their effective due time has passed.
-SWEEPABLE = (O.OPEN, O.RETURNED)
+# The only state the deadline sweep turns into MISSED once its effective due time has passed. A
+# returned report was reported: it awaits its resubmission, it is never missing (issue #15).
+SWEEPABLE = (O.OPEN,)
 SUBMITTABLE = {O.OPEN, O.SUBMITTED, O.RETURNED, O.MISSED}
 
 
@@ -36,6 +37,15 @@ def is_on_time(submitted_at: datetime, due_at: datetime, extended_due_at: dateti
 
 def is_missed(state: str, now: datetime, due_at: datetime, extended_due_at: datetime | None) -> bool:
     return state in SWEEPABLE and now > effective_due(due_at, extended_due_at)
+
+
+def resubmission_on_time(submitted_at: datetime, returned_on_time: bool | None,
+                         resubmit_due_at: datetime | None) -> bool | None:
+    """A report resubmitted by its resubmission deadline keeps the timeliness of the report that
+    was returned (None: not a resubmission within that deadline, judge it as any submission)."""
+    if returned_on_time is None or resubmit_due_at is None or submitted_at > resubmit_due_at:
+        return None
+    return returned_on_time
 
 
 def state_after_submission(state: str) -> ObligationState:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 
 from services.assessments import bulk, domain, schedule
 from services.assessments.commands import (BatchItem, DecideExtension, RequestExtension, ReviewSubmission,
@@ -28,13 +28,14 @@ from shared.db import Database, UnitOfWork, chunks, prepared, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
 from shared.listing import order_by
 from shared.messaging.inbox import handles_many
-from shared.thai import fiscal_year_be, fiscal_year_bounds
+from shared.thai import fiscal_year_be, fiscal_year_bounds, fiscal_year_of_period
 
 
 @dataclass(frozen=True)
 class Settings:
     horizon: timedelta = timedelta(days=45)           # obligations exist this far ahead
     closes_after: timedelta = timedelta(days=30)      # submissions refused this long after the due time
+    resubmit_within: timedelta = timedelta(days=7)    # a returned report is awaited again this long
 
 
 SETTINGS = Settings()
@@ -105,14 +106,23 @@ def _assignment_source_key(event: AssignmentCreated) -> str:
     return f"assignment:{event.assignment_id}:{event.reporting.indicator_code}"
 
 
+def _requirement_codes(requirement) -> list[str]:
+    """Every indicator of a one-off report, the naming one first."""
+    codes = [requirement.indicator_code]
+    return codes + [spec.code for spec in requirement.indicators if spec.code not in codes]
+
+
 def _assignment_obligation(event: AssignmentCreated, envelope: Envelope) -> dict:
     requirement = event.reporting
+    period = schedule.canonical_period(requirement.period)
+    period_start, period_end = schedule.period_bounds(period)
     return {
         "id": str(uuid.uuid4()), "unit_code": event.unit_code, "source_key": _assignment_source_key(event),
         "rule_id": None, "directive_id": event.directive_id, "assignment_id": event.assignment_id,
         "indicator_code": requirement.indicator_code, "indicator_name_th": requirement.indicator_name_th,
-        "indicator_codes": _json([requirement.indicator_code]), "period": requirement.period,
-        "period_start": None, "period_end": None, "opens_at": requirement.opens_at, "due_at": requirement.due_at,
+        "indicator_codes": _json(_requirement_codes(requirement)), "period": period,
+        "period_start": period_start, "period_end": period_end, "opens_at": requirement.opens_at,
+        "due_at": requirement.due_at,
         "extended_due_at": None, "closes_at": requirement.due_at + SETTINGS.closes_after, "state": O.OPEN,
         "missed_at": None, "correlation_id": envelope.correlation_id, "created_at": utcnow()}
 
@@ -152,22 +162,31 @@ def on_assignments_created(uow: UnitOfWork, items: list[tuple[Envelope, Assignme
     reporting = [(envelope, event) for envelope, event in items if event.reporting is not None]
     if not reporting:
         return
-    existing = {tuple(row) for keys in chunks(sorted({_assignment_source_key(event) for _, event in reporting}))
-                for row in session.execute(select(obligations.c.unit_code, obligations.c.source_key,
-                                                  obligations.c.period).where(obligations.c.source_key.in_(keys)))}
+    # One obligation per unit, indicator and period, whatever asks for it (this assignment again,
+    # a forwarded copy, another directive or a rule): the first one stands.
+    units = sorted({event.unit_code for _, event in reporting})
+    existing = {tuple(row) for keys in chunks(units) for row in session.execute(
+        select(obligations.c.unit_code, obligations.c.indicator_code, obligations.c.period).where(
+            obligations.c.unit_code.in_(keys), obligations.c.state != O.CANCELLED,
+            obligations.c.indicator_code.in_({event.reporting.indicator_code for _, event in reporting})))}
     known = set(session.execute(select(indicators.c.code).where(indicators.c.code.in_(
         {event.reporting.indicator_code for _, event in reporting}))).scalars())
-    rows, causations, new_indicators = [], [], []
+    rows, causations, new_indicators, specs = [], [], [], {}
     for envelope, event in reporting:
-        key = (event.unit_code, _assignment_source_key(event), event.reporting.period)
+        row = _assignment_obligation(event, envelope)
+        key = (row["unit_code"], row["indicator_code"], row["period"])
         if key in existing:
             continue
         existing.add(key)
-        rows.append(_assignment_obligation(event, envelope))
+        rows.append(row)
         causations.append(envelope.message_id)
-        if event.reporting.indicator_code not in known:
+        for spec in event.reporting.indicators:  # declared: type, range, direction
+            specs[spec.code] = spec
+        if event.reporting.indicator_code not in known and event.reporting.indicator_code not in specs:
             known.add(event.reporting.indicator_code)
             new_indicators.append(_new_indicator(event))
+    for spec in specs.values():
+        _upsert_indicator(session, spec)
     _open(uow, rows, causations)
     if new_indicators:
         session.execute(insert(indicators), new_indicators)
@@ -210,8 +229,8 @@ def on_reporting_rule_published(event: ReportingRulePublished, uow: UnitOfWork, 
         "indicator_codes": _json([spec.code for spec in event.indicators]), "unit_codes": _json(event.unit_codes),
         "rrule": event.rrule, "dtstart": event.dtstart, "until": event.until, "due_at": event.due_at,
         "due_time_local": event.due_time_local, "window_opens_before": event.window_opens_before,
-        "holiday_rule": event.holiday_rule, "published_at": now, "generated_until": None,
-        "correlation_id": envelope.correlation_id}
+        "holiday_rule": event.holiday_rule, "fiscal_year_be": event.fiscal_year_be, "published_at": now,
+        "generated_until": None, "correlation_id": envelope.correlation_id}
     if stored:
         future = session.execute(select(obligations.c.id).where(
             obligations.c.rule_id == event.rule_id, obligations.c.state == O.OPEN,
@@ -239,6 +258,8 @@ def generate_obligations(uow: UnitOfWork, rule_id: str, *, now: datetime | None 
         holiday_rule=rule["holiday_rule"], between=(start, end) if rule["rrule"] else None)
     if rule["generated_until"] is not None:
         slots = [slot for slot in slots if slot.nominal_due_at > rule["generated_until"]]
+    if rule["fiscal_year_be"] is not None:  # a rule for one fiscal year: the periods of that year only
+        slots = [slot for slot in slots if fiscal_year_of_period(slot.period) == rule["fiscal_year_be"]]
     codes = json.loads(rule["unit_codes"])
     known = {row["code"]: row for row in session.execute(select(org_units).where(
         org_units.c.code.in_(codes))).mappings()} if len(codes) < 2000 else {
@@ -248,6 +269,13 @@ def generate_obligations(uow: UnitOfWork, rule_id: str, *, now: datetime | None 
     source_key = f"rule:{rule_id}"
     existing = {(unit, period) for unit, period in session.execute(
         select(obligations.c.unit_code, obligations.c.period).where(obligations.c.rule_id == rule_id)).all()}
+    # The same unit, indicator and period already owed through another source (a directive's one-off
+    # report, another rule): one obligation, never two.
+    slot_periods = sorted({slot.period for slot in slots})
+    existing |= {(unit, period) for unit, period in session.execute(
+        select(obligations.c.unit_code, obligations.c.period).where(
+            obligations.c.indicator_code == first["code"], obligations.c.period.in_(slot_periods),
+            obligations.c.state != O.CANCELLED))} if slot_periods else set()
     created = utcnow()
     rows = []
     for slot in slots:
@@ -353,7 +381,9 @@ class _Context:
 
 
 def _fiscal_year(row) -> int:
-    return fiscal_year_be(row["period_start"] or row["due_at"])
+    """The fiscal year of the period reported, never of the due date: FY2563 values due in 2569
+    are FY2563 values, judged against FY2563 targets."""
+    return fiscal_year_of_period(row["period"]) or fiscal_year_be(row["period_start"] or row["due_at"])
 
 
 def _validate(ctx: _Context, row: dict, unit_code: str, values, now: datetime, prefix: str) -> list[dict]:
@@ -412,8 +442,15 @@ def _record_many(uow: UnitOfWork, good: list[tuple[dict, list[dict]]], *, now: d
     session.execute(update(submissions).where(submissions.c.obligation_id.in_(ids),
                                               submissions.c.status == "pending").values(status="superseded"))
     submission_rows, value_rows, results = [], [], []
+    returned = [row["id"] for row, _ in good if row["state"] == O.RETURNED]
+    returned_on_time = dict(session.execute(
+        select(submissions.c.obligation_id, submissions.c.on_time).where(
+            submissions.c.obligation_id.in_(returned), submissions.c.status == "returned")
+        .order_by(submissions.c.submitted_at)).all()) if returned else {}
     for row, checked in good:
-        on_time = domain.is_on_time(now, row["due_at"], row["extended_due_at"])
+        on_time = domain.resubmission_on_time(now, returned_on_time.get(row["id"]), row.get("resubmit_due_at"))
+        if on_time is None:
+            on_time = domain.is_on_time(now, row["due_at"], row["extended_due_at"])
         submission_id = str(uuid.uuid4())
         submission_rows.append({
             "id": submission_id, "obligation_id": row["id"], "unit_code": row["unit_code"],
@@ -580,13 +617,21 @@ def review_submission(uow: UnitOfWork, command: ReviewSubmission, *, now: dateti
     session.execute(insert(reviews).values(
         id=str(uuid.uuid4()), submission_id=submission["id"], reviewer_unit_code=command.reviewer_unit_code,
         reviewer=command.reviewer, decision=command.decision, comment=command.comment, reviewed_at=now))
-    new_state = O.ACCEPTED if command.decision == "accepted" else O.RETURNED
-    session.execute(update(obligations).where(obligations.c.id == submission["obligation_id"]).values(state=new_state))
+    if command.decision == "accepted":
+        new_state, resubmit_due_at = O.ACCEPTED, None
+    else:  # its own state: awaited again by the resubmission deadline, never swept as missed
+        new_state, resubmit_due_at = O.RETURNED, command.resubmit_due_at or now + SETTINGS.resubmit_within
+        if resubmit_due_at <= now:
+            raise invalid("resubmit_due_at", "กำหนดส่งแก้ไขต้องอยู่หลังเวลาปัจจุบัน",
+                          "the resubmission deadline must be in the future")
+    session.execute(update(obligations).where(obligations.c.id == submission["obligation_id"]).values(
+        state=new_state, resubmit_due_at=resubmit_due_at))
     uow.add_event(SubmissionReviewed(
         submission_id=submission["id"], obligation_id=submission["obligation_id"], unit_code=submission["unit_code"],
         reviewer_unit_code=command.reviewer_unit_code, decision=command.decision, comment=command.comment,
-        reviewed_at=now))
-    return {"submission_id": submission["id"], "decision": command.decision, "obligation_state": str(new_state)}
+        reviewed_at=now, resubmit_due_at=resubmit_due_at))
+    return {"submission_id": submission["id"], "decision": command.decision, "obligation_state": str(new_state),
+            "resubmit_due_at": resubmit_due_at.isoformat() if resubmit_due_at else None}
 
 
 def request_extension(uow: UnitOfWork, command: RequestExtension, *, now: datetime | None = None) -> dict:
@@ -730,9 +775,12 @@ def list_obligations(session, *, unit_codes: list[str] | None = None, unit_code:
                           ("state", state), ("period", period)):
         if value:
             query = query.where(obligations.c[column] == value)
-    if overdue:  # against the effective due time: a granted extension is not late
-        query = query.where(obligations.c.state.in_((O.OPEN, O.RETURNED, O.MISSED)),
-                            func.coalesce(obligations.c.extended_due_at, obligations.c.due_at) < now)
+    if overdue:  # against the effective due time (a granted extension is not late); a returned
+        # report against its resubmission deadline
+        effective = func.coalesce(obligations.c.extended_due_at, obligations.c.due_at)
+        query = query.where(or_(
+            and_(obligations.c.state.in_((O.OPEN, O.MISSED)), effective < now),
+            and_(obligations.c.state == O.RETURNED, func.coalesce(obligations.c.resubmit_due_at, effective) < now)))
     ordering = order_by(obligations, sort, ("due_at", "unit_code", "state", "period", "created_at"),
                         ("due_at", "unit_code", "id"))
     rows = session.execute(query.order_by(*ordering).limit(limit).offset(offset)).mappings()
@@ -800,13 +848,15 @@ def achievement(session, *, unit_code: str, fiscal_year_be: int, indicator_code:
     (achieved / not_achieved / no_target / no_data) and whether it is at risk of missing it."""
     now = now or utcnow()
     start, end = fiscal_year_bounds(fiscal_year_be)
+    # The periods of the fiscal year (months, quarters, the year), by their canonical labels.
+    labels = [period.label for granularity in ("month", "quarter", "year")
+              for period in schedule.fiscal_year_periods(fiscal_year_be, granularity)]
     query = (select(submission_values.c.indicator_code, submission_values.c.value, obligations.c.period,
                     obligations.c.period_start, submissions.c.submitted_at)
              .join(submissions, submissions.c.id == submission_values.c.submission_id)
              .join(obligations, obligations.c.id == submissions.c.obligation_id)
              .where(submissions.c.unit_code == unit_code, submissions.c.status.in_(("pending", "accepted")),
-                    obligations.c.due_at >= datetime.combine(start, datetime.min.time()).astimezone(),
-                    obligations.c.due_at <= datetime.combine(end + timedelta(days=40), datetime.min.time()).astimezone()))
+                    obligations.c.period.in_(labels)))
     if indicator_code:
         query = query.where(submission_values.c.indicator_code == indicator_code)
     series: dict[str, list[tuple]] = defaultdict(list)

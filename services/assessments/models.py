@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (Boolean, Column, Date, Float, ForeignKey, Index, Integer, MetaData, String, Table,
-                        Text, UniqueConstraint)
+                        Text, UniqueConstraint, text)
 
 from shared.types import UTCDateTime
 
@@ -58,6 +58,7 @@ rules = Table(
     Column("due_time_local", String(5), nullable=False),
     Column("window_opens_before", String(16), nullable=False),
     Column("holiday_rule", String(24), nullable=False),
+    Column("fiscal_year_be", Integer, nullable=True),         # only the periods of this fiscal year
     Column("published_at", UTCDateTime(), nullable=False),
     Column("generated_until", UTCDateTime(), nullable=True),  # obligations exist for dues up to here
     Column("correlation_id", String(64), nullable=False),
@@ -82,9 +83,11 @@ obligations = Table(
     Column("due_at", UTCDateTime(), nullable=False),
     Column("extended_due_at", UTCDateTime(), nullable=True),
     Column("closes_at", UTCDateTime(), nullable=True),
-    # open -> submitted -> accepted | returned -> submitted ...; open|returned -> missed -> submitted
+    # open -> submitted -> accepted | returned -> submitted ...; open -> missed -> submitted
+    # (a returned report is never missed: it awaits its resubmission by resubmit_due_at)
     Column("state", String(16), nullable=False),
     Column("missed_at", UTCDateTime(), nullable=True),
+    Column("resubmit_due_at", UTCDateTime(), nullable=True),
     Column("correlation_id", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("unit_code", "source_key", "period", name="uq_obligations_unit_source_period"),
@@ -94,6 +97,11 @@ Index("ix_obligations_state_due", obligations.c.state, obligations.c.due_at)
 Index("ix_obligations_directive", obligations.c.directive_id)
 Index("ix_obligations_rule", obligations.c.rule_id)
 Index("ix_obligations_unit_period", obligations.c.unit_code, obligations.c.period)
+# Never two obligations for the same unit, indicator and period (from two sources, or two spellings
+# of one period before labels were made canonical); a cancelled one does not count.
+Index("uq_obligations_unit_indicator_period", obligations.c.unit_code, obligations.c.indicator_code,
+      obligations.c.period, unique=True, sqlite_where=text("state <> 'cancelled'"),
+      postgresql_where=text("state <> 'cancelled'"))
 
 submissions = Table(
     "submissions", metadata,

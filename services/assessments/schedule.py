@@ -27,8 +27,8 @@ import holidays
 from dateutil import rrule as du
 
 from shared.errors import InputError, invalid
-from shared.thai import (BANGKOK, ThaiInputError, fiscal_year_be, fiscal_year_bounds, from_thai_digits,
-                         parse_be_year, to_be_year)
+from shared.thai import (BANGKOK, THAI_MONTHS_ABBR, THAI_MONTHS_FULL, ThaiInputError, fiscal_year_be,
+                         fiscal_year_bounds, from_thai_digits, parse_be_year, to_be_year)
 
 __all__ = [
     "Coverage",
@@ -36,6 +36,7 @@ __all__ = [
     "HolidayRule",
     "MAX_SLOTS",
     "Period",
+    "canonical_period",
     "PeriodSlot",
     "expand_rule",
     "expected_units",
@@ -44,6 +45,7 @@ __all__ = [
     "month_period",
     "parse_duration",
     "parse_period_label",
+    "period_bounds",
     "period_covered",
     "shift_for_holidays",
     "thai_holidays",
@@ -167,6 +169,43 @@ def parse_period_label(text: str, field: str = "period") -> str:
                   f"งวด {text!r} ไม่ถูกต้อง ใช้ เช่น 2569-01 (เดือน), FY2569-Q1 (ไตรมาส) หรือ FY2569 (ปีงบประมาณ)",
                   f"period {text!r} is not valid; "
                   "use e.g. 2569-01 (month), FY2569-Q1 (quarter) or FY2569 (fiscal year)")
+
+
+_THAI_MONTH_BY_KEY = {**{name: number for number, name in enumerate(THAI_MONTHS_FULL, start=1)},
+                      **{abbr.replace(".", ""): number for number, abbr in enumerate(THAI_MONTHS_ABBR, start=1)}}
+_THAI_MONTH_LABEL = re.compile(r"([ก-๎.]+)(\d{2}|\d{4})")
+
+
+def canonical_period(text: str) -> str:
+    """The one spelling of a period, so that one period is never two obligations: the canonical
+    label of anything ``parse_period_label`` reads, and of a month as Thai officers print it
+    (``ธ.ค. 2569``, ``ธันวาคม ๒๕๖๙``, ``ธ.ค. 69`` → ``2569-12``). Any other text is kept as it is
+    (trimmed): an event carries it, and refusing it here would lose the obligation."""
+    try:
+        return parse_period_label(text)
+    except InputError:
+        pass
+    compact = re.sub(r"\s+", "", from_thai_digits(text))
+    if (match := _THAI_MONTH_LABEL.fullmatch(compact)) and (
+            month := _THAI_MONTH_BY_KEY.get(match.group(1).replace(".", ""))):
+        year = int(match.group(2))
+        year = year + 2500 if year < 100 else year
+        if year >= 2400:
+            return f"{year}-{month:02d}"
+    return text.strip()
+
+
+def period_bounds(label: str) -> tuple[date, date] | tuple[None, None]:
+    """First and last day of a canonical period label (None, None for any other text)."""
+    if match := re.fullmatch(r"(\d{4})-(\d{2})", label):
+        period = month_period(int(match.group(1)) - 543, int(match.group(2)))
+        return period.start, period.end
+    if match := re.fullmatch(r"FY(\d{4})(?:-Q([1-4]))?", label):
+        fiscal_year, quarter = int(match.group(1)), match.group(2)
+        period = fiscal_year_periods(fiscal_year, "quarter")[int(quarter) - 1] if quarter else \
+            fiscal_year_periods(fiscal_year, "year")[0]
+        return period.start, period.end
+    return None, None
 
 
 def _quarter_containing(day: date) -> Period:

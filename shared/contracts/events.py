@@ -32,6 +32,20 @@ def register(cls: type[Event]) -> type[Event]:
 Urgency = Literal["most_urgent", "very_urgent", "urgent", "normal"]  # ด่วนที่สุด ด่วนมาก ด่วน ปกติ
 
 
+class IndicatorSpec(BaseModel):
+    """What a reported value must look like."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str
+    name_th: str
+    name_en: str | None = None
+    unit_of_measure: str | None = None
+    value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
+    direction: Literal["increase", "decrease", "maintain", "none"] = "increase"
+    minimum: float | None = None
+    maximum: float | None = None
+
+
 class ReportingRequirement(BaseModel):
     """What an addressee must report for an assignment, and by when."""
 
@@ -42,6 +56,9 @@ class ReportingRequirement(BaseModel):
     period: str = Field(description="Reporting period label, e.g. 2569-11 or FY2569")
     opens_at: datetime | None = None
     due_at: datetime
+    indicators: list[IndicatorSpec] = Field(
+        default_factory=list, description="every indicator to report, the first being indicator_code, with what "
+                                          "a value must look like (empty: indicator_code alone, a plain number)")
 
 
 # --- plans -------------------------------------------------------------------------------------
@@ -108,20 +125,6 @@ class AssignmentAcknowledged(Event):
     receipt_number: str | None = None
 
 
-class IndicatorSpec(BaseModel):
-    """What a reported value must look like."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    code: str
-    name_th: str
-    name_en: str | None = None
-    unit_of_measure: str | None = None
-    value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
-    direction: Literal["increase", "decrease", "maintain", "none"] = "increase"
-    minimum: float | None = None
-    maximum: float | None = None
-
-
 @register
 class PlanPublished(Event):
     """A plan (and its tree) was imported or changed; carries its indicators for other services."""
@@ -172,6 +175,7 @@ class ReportingRulePublished(Event):
     due_time_local: str = Field(default="16:30", description="local time of day a recurring report is due")
     window_opens_before: str = Field(default="P10D", description="ISO 8601 duration before the due time")
     holiday_rule: Literal["none", "next_working_day", "previous_working_day"] = "next_working_day"
+    fiscal_year_be: int | None = Field(default=None, description="only the periods of this B.E. fiscal year")
     version: int = 1
 
 
@@ -279,6 +283,8 @@ class SubmissionReviewed(Event):
     decision: Literal["accepted", "returned"]
     comment: str | None = None
     reviewed_at: datetime
+    resubmit_due_at: datetime | None = Field(
+        default=None, description="returned: the report is awaited again by then (never counted missed before)")
 
 
 @register
