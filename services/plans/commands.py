@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared.thai import ThaiInputError, parse_be_year, parse_thai_date
 from shared.validation import Moment, ThaiValueError
+from shared.vocabulary import Direction
 
 Level = Literal["ministry", "ministry_office", "department", "department_bureau",
                 "provincial_office", "district_office", "lao"]
@@ -82,20 +83,21 @@ class IndicatorInput(Strict):
     name_th: str = Field(min_length=1)
     unit_of_measure: str | None = None
     value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
-    direction: Literal["increase", "decrease", "maintain", "none"] = "increase"
+    direction: Direction = "increase"
     minimum: float | None = None
     maximum: float | None = None
 
 
 class ReportingInput(Strict):
     """What the addressees report: one indicator (plus any others in ``more_indicators``), once
-    (due_at) or on a recurrence (rrule)."""
+    (due_at) or on a recurrence (rrule). A declared range (minimum, maximum) is enforced on every
+    value, whichever way it arrives; ``fiscal_year_be`` limits a rule to that fiscal year's periods."""
 
     indicator_code: str = Field(min_length=1, max_length=64)
     indicator_name_th: str = Field(min_length=1)
     unit_of_measure: str | None = None
     value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
-    direction: Literal["increase", "decrease", "maintain", "none"] = "increase"
+    direction: Direction = "increase"
     minimum: float | None = None
     maximum: float | None = None
     period: str | None = Field(default=None, max_length=32)
@@ -133,9 +135,9 @@ class ReportingInput(Strict):
         codes = [self.indicator_code] + [i.code for i in self.more_indicators]
         if len(set(codes)) != len(codes):
             raise ThaiValueError("an indicator is listed twice", "มีตัวชี้วัดซ้ำ")
-        if self.more_indicators and self.due_at:
-            raise ThaiValueError("several indicators need a recurring rule (rrule)",
-                                 "การรายงานหลายตัวชี้วัดต้องกำหนดเป็นรอบ (rrule)")
+        for extra in self.more_indicators:
+            if extra.minimum is not None and extra.maximum is not None and extra.minimum > extra.maximum:
+                raise ThaiValueError(f"minimum is above maximum ({extra.code})", f"ค่าต่ำสุดมากกว่าค่าสูงสุด ({extra.code})")
         return self
 
 

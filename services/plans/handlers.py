@@ -271,6 +271,17 @@ def _indicator_specs(reporting: ReportingInput) -> list[IndicatorSpec]:
     return [first] + [IndicatorSpec(**more.model_dump()) for more in reporting.more_indicators]
 
 
+def _requirement(reporting: ReportingInput | None) -> ReportingRequirement | None:
+    """A one-off report (due_at) as addressees receive it: every indicator with what its values
+    must look like (type, range, direction), so assessments enforces what the directive declared."""
+    if reporting is None or reporting.due_at is None:
+        return None
+    return ReportingRequirement(
+        indicator_code=reporting.indicator_code, indicator_name_th=reporting.indicator_name_th,
+        unit_of_measure=reporting.unit_of_measure, period=reporting.period,
+        opens_at=reporting.opens_at, due_at=reporting.due_at, indicators=_indicator_specs(reporting))
+
+
 def _reporting_units(addressee_codes: list[str], level: str | None, units: list[domain.Unit],
                      by_code: dict[str, dict]) -> list[str]:
     """Who reports: the addressees themselves, or the units of the reporting level below them."""
@@ -289,12 +300,7 @@ def _create_assignments(uow: UnitOfWork, directive: dict, document: dict, codes:
                         by_code: dict[str, dict], *, parent_assignment_id: str | None,
                         acknowledge_due_at: datetime | None, reporting: ReportingInput | None,
                         reporters: set[str], now: datetime) -> list[str]:
-    requirement = None
-    if reporting is not None and reporting.due_at is not None:
-        requirement = ReportingRequirement(
-            indicator_code=reporting.indicator_code, indicator_name_th=reporting.indicator_name_th,
-            unit_of_measure=reporting.unit_of_measure, period=reporting.period,
-            opens_at=reporting.opens_at, due_at=reporting.due_at)
+    requirement = _requirement(reporting)
     rows, ids = [], []
     for code in codes:
         assignment_id = str(uuid.uuid4())
@@ -356,10 +362,7 @@ def issue_document(uow: UnitOfWork, command: IssueDocument, *, actor: domain.Act
             directive_id=draft["id"], document_number=document["number_printed"] or "",
             title_th=document["subject_th"], urgency=document["urgency"], issuer_code=draft["issuer_code"],
             addressee_count=len(codes), acknowledge_due_at=draft["acknowledge_due_at"],
-            reporting=None if reporting is None or reporting.due_at is None else ReportingRequirement(
-                indicator_code=reporting.indicator_code, indicator_name_th=reporting.indicator_name_th,
-                unit_of_measure=reporting.unit_of_measure, period=reporting.period,
-                opens_at=reporting.opens_at, due_at=reporting.due_at)))
+            reporting=_requirement(reporting)))
         assignment_ids = _create_assignments(
             uow, dict(draft), document, codes, current, parent_assignment_id=None,
             acknowledge_due_at=draft["acknowledge_due_at"], reporting=reporting, reporters=reporters, now=now)
@@ -376,7 +379,8 @@ def issue_document(uow: UnitOfWork, command: IssueDocument, *, actor: domain.Act
                 rule_id=rule_id, directive_id=draft["id"], indicators=_indicator_specs(reporting),
                 unit_codes=sorted(reporters), rrule=reporting.rrule, dtstart=reporting.dtstart,
                 until=reporting.until, due_time_local=reporting.due_time_local,
-                window_opens_before=reporting.window_opens_before, holiday_rule=reporting.holiday_rule))
+                window_opens_before=reporting.window_opens_before, holiday_rule=reporting.holiday_rule,
+                fiscal_year_be=reporting.fiscal_year_be))
         issued.append({"directive_id": draft["id"], "assignment_count": len(assignment_ids)})
     return {"document_id": command.document_id, "directives": issued,
             "assignment_count": sum(item["assignment_count"] for item in issued)}

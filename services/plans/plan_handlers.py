@@ -28,6 +28,7 @@ from shared.contracts.events import IndicatorSpec, PlanPublished, TargetSet
 from shared.db import UnitOfWork
 from shared.errors import InputError, forbidden, not_found
 from shared.thai import ThaiInputError, parse_be_year
+from shared.vocabulary import canonical_direction
 
 LIST_OF_KIND = {"strategic_issue": "strategic_issues", "goal": "goals", "strategy": "strategies",
                 "indicator": "indicators"}
@@ -411,8 +412,9 @@ def export_plan(session, plan_id: str) -> dict:
                             "semantics": ind["total_semantics"] or "SUM",
                             "semantics_inferred": ind["total_semantics_inferred"]}
             node = {**base, "name_th": r["title_th"], "name_en": r["title_en"],
-                    **{f: ind[f] for f in ("unit", "unit_th", "value_type", "direction",
+                    **{f: ind[f] for f in ("unit", "unit_th", "value_type",
                                            "direction_basis", "subject", "targets_status")},
+                    "direction": canonical_direction(ind["direction"]),
                     "targets": plan_scope,
                     "unit_targets": [by_scope[s] for s in sorted(by_scope)],
                     "declared_total": declared, "flags": _unjson(ind["flags"], [])}
@@ -503,7 +505,7 @@ def list_plans(session, *, plan_type: str | None = None, owner_code: str | None 
 
 def _indicator_out(row: dict, targets: list[dict]) -> dict:
     return {"unit": row["unit"], "unit_th": row["unit_th"], "value_type": row["value_type"],
-            "direction": row["direction"], "direction_basis": row["direction_basis"],
+            "direction": canonical_direction(row["direction"]), "direction_basis": row["direction_basis"],
             "subject": row["subject"], "targets_status": row["targets_status"],
             "declared_total": plan_io._plain(row["declared_total"]),
             "declared_total_printed": row["declared_total_printed"],

@@ -38,6 +38,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from shared.errors import InputError
 from shared.thai import ThaiInputError, from_thai_digits, parse_be_year, to_ce_year
 from shared.validation import ThaiValueError, parse
+from shared.vocabulary import Direction, canonical_direction
 
 __all__ = [
     "FORMAT", "SHAPES", "PlanDocument", "PlanInput", "FlatPlan", "load_document", "detect_shape",
@@ -210,7 +211,8 @@ class Indicator(Strict):
     unit: str | None = Field(default=None, description="unit code, e.g. percent, count, times")
     unit_th: str | None = Field(default=None, description="unit as printed, e.g. ร้อยละ, ครั้ง")
     value_type: Literal["number", "integer", "percent", "count", "boolean"] | None = None
-    direction: Literal["higher", "lower", "maintain", "none"] | None = None
+    direction: Direction | None = Field(default=None, description="increase / decrease / maintain / none "
+                                                                   "(higher / lower accepted)")
     direction_basis: Literal["stated", "inferred"] | None = None
     subject: str | None = None
     targets_status: Literal["stated", "not_stated", "stated_in_prose"] | None = None
@@ -219,6 +221,48 @@ class Indicator(Strict):
     declared_total: DeclaredTotal | None = None
     flags: list[Flag] = Field(default_factory=list)
     attributes: Attributes = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _printed_targets(cls, data: Any) -> Any:
+        """Targets as printed in the source, a number and the indicator's unit ("๑ แห่ง"): the
+        number is the target, the text is kept as ``printed``; a unit other than the indicator's is
+        refused (naming the year)."""
+        if not isinstance(data, dict):
+            return data
+        units = {u.strip() for u in (data.get("unit_th"), data.get("unit")) if isinstance(u, str) and u.strip()}
+        data = dict(data)
+        if isinstance(data.get("targets"), dict):
+            data["targets"] = {year: _printed_target(raw, units, year) for year, raw in data["targets"].items()}
+        if isinstance(data.get("unit_targets"), list):
+            data["unit_targets"] = [
+                {**scope, "targets": {year: _printed_target(raw, units, year)
+                                      for year, raw in scope["targets"].items()}}
+                if isinstance(scope, dict) and isinstance(scope.get("targets"), dict) else scope
+                for scope in data["unit_targets"]]
+        return data
+
+
+_PRINTED_TARGET = re.compile(r"([+-]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))\s*(\S.*?)\s*")
+
+
+def _printed_target(raw: Any, units: set[str], year: Any) -> Any:
+    """``"๑ แห่ง"`` → ``{"value": "1", "printed": "๑ แห่ง"}`` when แห่ง is the indicator's unit."""
+    target = raw if isinstance(raw, dict) else {"value": raw}
+    text = target.get("value")
+    if not isinstance(text, str):
+        return raw
+    match = _PRINTED_TARGET.fullmatch(from_thai_digits(text).strip())
+    if match is None:
+        return raw
+    number, word = match.groups()
+    accepted = units | ({"%", "ร้อยละ", "percent"} if units & PERCENT_UNITS else set())
+    if word not in accepted:
+        shown = ", ".join(sorted(units)) or "-"
+        raise ThaiValueError(
+            f"target {text!r} for {year} is in {word!r}, but the indicator is measured in {shown}",
+            f"ค่าเป้าหมาย {text!r} ปี {year} มีหน่วย {word!r} ไม่ตรงกับหน่วยของตัวชี้วัด ({shown})")
+    return {**target, "value": number, "printed": target.get("printed") or text}
 
 
 class Element(Strict):
@@ -773,9 +817,9 @@ def _links_of(document: PlanDocument, by_code: dict[str, _Node]) -> list[FlatLin
 def spec_direction(direction: str | None, has_targets: bool) -> str:
     """Plan direction -> IndicatorSpec direction. A plan that sets targets without a direction
     (Tai Mueang) means 'reach at least the target', i.e. increase."""
-    mapped = {"higher": "increase", "lower": "decrease", "maintain": "maintain", "none": "none"}
-    if direction in mapped:
-        return mapped[direction]
+    direction = canonical_direction(direction)
+    if direction in ("increase", "decrease", "maintain", "none"):
+        return direction
     return "increase" if has_targets else "none"
 
 

@@ -18,8 +18,8 @@ NATIONAL_LEVELS = frozenset({"ministry", "ministry_office", "department", "depar
 PROVINCE_LEVEL = "provincial_office"
 DISTRICT_LEVEL = "district_office"
 
-STATUSES = ("on_time", "late", "missing", "pending")
-FLAGS = ("extended", "returned")
+STATUSES = ("on_time", "late", "missing", "pending", "returned")
+FLAGS = ("extended",)
 
 
 def unit_keys(code: str, level: str, parent: dict | None) -> tuple[str | None, str | None]:
@@ -47,9 +47,11 @@ def unit_keys(code: str, level: str, parent: dict | None) -> tuple[str | None, s
 
 def obligation_status(*, cancelled: bool, last_submitted_at: datetime | None, last_on_time: bool | None,
                       missed_at: datetime | None, missed_due_at: datetime | None,
-                      extended_due_at: datetime | None) -> str:
-    """cancelled | on_time | late | missing | pending, from the facts gathered in any order.
+                      extended_due_at: datetime | None, returned_at: datetime | None = None) -> str:
+    """cancelled | returned | on_time | late | missing | pending, from the facts gathered in any order.
 
+    - returned for correction after the latest submission: returned (ส่งกลับแก้ไข), awaiting its
+      resubmission; never missing (the unit did report), whatever miss is on record;
     - a submission after the latest miss (or with no miss) decides: on time or late as
       assessments judged the latest submission against the effective deadline;
     - else a miss about the current effective deadline (no extension granted after it) = missing;
@@ -58,6 +60,8 @@ def obligation_status(*, cancelled: bool, last_submitted_at: datetime | None, la
     """
     if cancelled:
         return "cancelled"
+    if returned_at is not None and (last_submitted_at is None or returned_at >= last_submitted_at):
+        return "returned"
     if last_submitted_at is not None and (missed_at is None or last_submitted_at >= missed_at):
         return "on_time" if last_on_time else "late"
     if missed_at is not None and (extended_due_at is None or missed_due_at >= extended_due_at):
@@ -75,10 +79,12 @@ def rate(numerator: int, denominator: int) -> float | None:
 
 
 def counts(on_time=0, late=0, missing=0, pending=0, extended=0, returned=0) -> dict:
-    expected = on_time + late + missing + pending
+    """A returned report (awaiting its resubmission) is expected and was reported: it counts in
+    ``returned`` and the reported rate, never in ``missing``; it is not on time until resubmitted."""
+    expected = on_time + late + missing + pending + returned
     return {"expected": expected, "on_time": on_time, "late": late, "extended": extended,
             "missing": missing, "returned": returned, "pending": pending,
-            "on_time_rate": rate(on_time, expected), "reported_rate": rate(on_time + late, expected)}
+            "on_time_rate": rate(on_time, expected), "reported_rate": rate(on_time + late + returned, expected)}
 
 
 def add_counts(total: dict, part: dict) -> None:

@@ -78,6 +78,8 @@ Index("ix_rm_units_district", units.c.district_unit)
 
 STATUS_SQL = (
     "CASE WHEN cancelled = 1 THEN 'cancelled' "
+    "WHEN returned_at IS NOT NULL AND (last_submitted_at IS NULL OR returned_at >= last_submitted_at) "
+    "THEN 'returned' "
     "WHEN last_submitted_at IS NOT NULL AND (missed_at IS NULL OR last_submitted_at >= missed_at) "
     "THEN (CASE WHEN last_on_time = 1 THEN 'on_time' ELSE 'late' END) "
     "WHEN missed_at IS NOT NULL AND (extended_due_at IS NULL OR missed_due_at >= extended_due_at) THEN 'missing' "
@@ -106,9 +108,10 @@ obligations = Table(
     Column("last_submitted_at", UTCDateTime(), nullable=True),
     Column("submissions", Integer, nullable=False, server_default="0"),
     Column("extended", Integer, nullable=False, server_default="0"),
-    Column("returned", Integer, nullable=False, server_default="0"),
+    Column("returned", Integer, nullable=False, server_default="0"),   # 1: returned at least once
     Column("cancelled", Integer, nullable=False, server_default="0"),
-    # on_time | late | missing | pending | cancelled: computed by the database from the facts above on
+    Column("returned_at", UTCDateTime(), nullable=True),       # the latest return for correction (0005)
+    # on_time | late | missing | pending | returned | cancelled: computed by the database from the facts above on
     # every write (domain.obligation_status is the same rule in Python), so no event needs a second
     # statement to refresh it, whatever order the facts arrive in.
     Column("status", String(12), Computed(STATUS_SQL, persisted=True), nullable=False),

@@ -168,6 +168,17 @@ def _on_extension_granted(session, event: ExtensionGranted) -> None:
     session.execute(_extended_statement(session), _extended_params(event))
 
 
+def _returned_statement(session):
+    return _obligation_upsert(session, "returned", ("obligation_id", "unit_code", "returned", "returned_at"),
+                              lambda excluded: {"returned": literal(1),
+                                                "returned_at": _later(excluded.returned_at, obligations.c.returned_at)})
+
+
+def _returned_params(event: SubmissionReviewed) -> dict:
+    return {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "returned": 1,
+            "returned_at": event.reviewed_at}
+
+
 def _flag_statement(session, name: str):
     return _obligation_upsert(session, f"flag:{name}", ("obligation_id", "unit_code", name),
                               lambda excluded: {name: literal(1)})
@@ -552,7 +563,7 @@ def project(session, envelope: Envelope, event: Event) -> None:
     elif isinstance(event, ObligationCancelled):
         _flag(session, "cancelled", event.obligation_id, event.unit_code)
     elif isinstance(event, SubmissionReviewed) and event.decision == "returned":
-        _flag(session, "returned", event.obligation_id, event.unit_code)
+        session.execute(_returned_statement(session), _returned_params(event))
     elif isinstance(event, OrgUnitChanged):
         _on_org_unit_changed(session, event, envelope)
     elif isinstance(event, (PlanPublished, ReportingRulePublished)):
@@ -596,9 +607,7 @@ def _project_group(session, events: list[Event]) -> None:
         (ObligationCancelled, lambda session: _flag_statement(session, "cancelled"),
          lambda event: {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "cancelled": 1},
          "obligation_id"),
-        (SubmissionReviewed, lambda session: _flag_statement(session, "returned"),
-         lambda event: {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "returned": 1},
-         "obligation_id"),
+        (SubmissionReviewed, _returned_statement, _returned_params, "obligation_id"),
         (NotificationSent, _sent_statement, _sent_params, "delivery_id"),
         (NotificationFailed, _failed_statement, _failed_params, "delivery_id"),
     )

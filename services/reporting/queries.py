@@ -100,12 +100,13 @@ def _status_counts(session, group, where: list) -> tuple[dict, dict]:
     """Counts per child and per LAO type from one GROUP BY over a covering index."""
     c = obligations.c
     query = (select(group.label("child"), c.lao_type, c.status, func.count().label("n"),
-                    func.sum(c.extended).label("extended"), func.sum(c.returned).label("returned"))
+                    func.sum(c.extended).label("extended"))
              .where(*where, c.status != "cancelled").group_by(group, c.lao_type, c.status))
     per_child: dict[str | None, dict] = defaultdict(dict)
     per_type: dict[str | None, dict] = defaultdict(dict)
-    for child, lao_type, status, n_rows, extended, returned in session.execute(query).all():
-        part = {status: n_rows, "extended": int(extended or 0), "returned": int(returned or 0)}
+    for child, lao_type, status, n_rows, extended in session.execute(query).all():
+        # "returned" is a status (awaiting resubmission), counted once, never as missing
+        part = {status: n_rows, "extended": int(extended or 0)}
         domain.add_counts(per_child[child], part)
         domain.add_counts(per_type[lao_type], part)
     return per_child, per_type
@@ -130,7 +131,7 @@ def compliance(session, unit_code: str | None = None, period: str | None = None,
         totals: dict = {}
         children = []
         for row in rows:
-            single = {row["status"]: 1, "extended": row["extended"], "returned": row["returned"]}
+            single = {row["status"]: 1, "extended": row["extended"]}
             domain.add_counts(totals, single)
             children.append({"code": n.code, "name_th": n.name_th, "level": n.level, "lao_type": n.lao_type,
                              "obligation_id": row["obligation_id"], "rule_id": row["rule_id"],
