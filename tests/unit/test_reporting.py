@@ -7,8 +7,11 @@ import random
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from services.reporting import domain as reporting_domain
 from services.reporting import handlers, queries
 from services.reporting.models import event_log, metadata, obligations
 from services.reporting.rebuild import READ_MODELS, rebuild
@@ -119,7 +122,7 @@ def scenario():
 
 
 EXPECTED_STATUS = {"o-on-time": "on_time", "o-late": "late", "o-missing": "missing", "o-pending": "pending",
-                   "o-extended": "on_time", "o-returned": "on_time", "o-cancelled": "cancelled"}
+                   "o-extended": "on_time", "o-returned": "returned", "o-cancelled": "cancelled"}
 
 
 def test_each_status_and_flag(database):
@@ -129,8 +132,9 @@ def test_each_status_and_flag(database):
         feed(event)
     assert statuses(database) == EXPECTED_STATUS
     national = compliance(database)
-    assert national["totals"] == {"expected": 6, "on_time": 3, "late": 1, "extended": 1, "missing": 1,
-                                  "returned": 1, "pending": 1, "on_time_rate": 0.5, "reported_rate": 0.6667}
+    # the returned report (awaiting resubmission) is expected and reported, not on time, not missing
+    assert national["totals"] == {"expected": 6, "on_time": 2, "late": 1, "extended": 1, "missing": 1,
+                                  "returned": 1, "pending": 1, "on_time_rate": 0.3333, "reported_rate": 0.6667}
     assert national["periods"] == ["2569-11", "2569-12"]
 
 
@@ -144,23 +148,26 @@ def test_any_arrival_order_gives_the_same_read_models(database, tmp_path, seed):
         feed(event)
     feed.registry(list(reversed(REGISTRY)))
     assert statuses(database) == EXPECTED_STATUS
-    assert compliance(database)["totals"]["on_time_rate"] == 0.5
+    assert compliance(database)["totals"]["on_time_rate"] == 0.3333
     assert {row["code"]: row["expected"] for row in compliance(database)["children"]} == {
         "PLO-01": 4, "PLO-02": 1, "BMA": 1}
 
 
-def test_a_miss_after_a_submission_was_returned_is_missing_until_resubmitted(database):
+def test_a_returned_report_is_returned_never_missing_until_resubmitted(database):
     feed = Feed(database)
     feed.registry()
     feed(opened("o", "LAO-A"))
     feed(submitted("o", "LAO-A", BEFORE, True))
     feed(SubmissionReviewed(submission_id="s", obligation_id="o", unit_code="LAO-A", reviewer_unit_code="DLO-0101",
-                            decision="returned", reviewed_at=BEFORE))
+                            decision="returned", reviewed_at=BEFORE, resubmit_due_at=BEFORE + timedelta(days=7)))
+    # even a miss on record (an older platform swept returned reports) does not make it missing
     feed(missed("o", "LAO-A", detected=DUE + timedelta(hours=1)))
-    assert statuses(database)["o"] == "missing"
+    assert statuses(database)["o"] == "returned"
+    totals = compliance(database, unit_code="DLO-0101")["totals"]
+    assert (totals["returned"], totals["missing"], totals["reported_rate"]) == (1, 0, 1.0)
     feed(submitted("o", "LAO-A", AFTER, False))
     assert statuses(database)["o"] == "late"
-    assert compliance(database, unit_code="LAO-A")["totals"]["returned"] == 1
+    assert compliance(database, unit_code="LAO-A")["totals"]["returned"] == 0  # no longer awaiting resubmission
 
 
 def test_projecting_the_same_message_twice_changes_nothing(database):
@@ -235,7 +242,7 @@ def test_rates_never_exceed_one_and_counts_add_up(database):
                 feed(missed(oid, unit, detected=DUE + timedelta(hours=rng.randint(1, 48))))
     for unit in (None, "PLO-01", "DLO-0101", "LAO-A"):
         for row in [compliance(database, unit_code=unit)["totals"], *compliance(database, unit_code=unit)["children"]]:
-            assert row["on_time"] + row["late"] + row["missing"] + row["pending"] == row["expected"]
+            assert row["on_time"] + row["late"] + row["missing"] + row["pending"] + row["returned"] == row["expected"]
             assert row["on_time_rate"] is None or 0 <= row["on_time_rate"] <= row["reported_rate"] <= 1
     with database.session() as session:
         matrix = queries.compliance_matrix(session, None, ["2569-10", "2569-11"])
@@ -457,3 +464,77 @@ def test_the_fast_classifier_agrees_with_assessments_rules():
 def test_the_fiscal_year_of_a_period_label(label, year):
     from shared.thai import fiscal_year_of_period
     assert fiscal_year_of_period(label) == year
+
+
+# --- invariants over any stream of events (issue #15) ------------------------------------------------
+
+_UNITS = [code for code, level, *_ in REGISTRY if level == "lao"]
+_moment = st.integers(min_value=-72, max_value=72).map(lambda hours: DUE + timedelta(hours=hours))
+_step = st.one_of(
+    st.tuples(st.just("submit"), _moment, st.booleans()),
+    st.tuples(st.just("miss"), _moment, st.just(None)),
+    st.tuples(st.just("return"), _moment, st.just(None)),
+    st.tuples(st.just("extend"), _moment, st.just(None)),
+    st.tuples(st.just("cancel"), _moment, st.just(None)),
+)
+_obligation_story = st.tuples(st.sampled_from(_UNITS), st.sampled_from(["2569-10", "2569-11"]),
+                              st.lists(_step, max_size=5))
+
+
+def _events_of(stories):
+    events = []
+    for index, (unit, period, steps) in enumerate(stories):
+        oid = f"h{index}"
+        events.append(opened(oid, unit, period=period))
+        for kind, at, on_time in steps:
+            if kind == "submit":
+                events.append(submitted(oid, unit, at, on_time, period=period))
+            elif kind == "miss":
+                events.append(missed(oid, unit, period=period, detected=at))
+            elif kind == "return":
+                events.append(SubmissionReviewed(submission_id=f"s-{oid}", obligation_id=oid, unit_code=unit,
+                                                 reviewer_unit_code="PLO-01", decision="returned", comment="แก้ไข",
+                                                 reviewed_at=at, resubmit_due_at=at + timedelta(days=7)))
+            elif kind == "extend":
+                events.append(ExtensionGranted(request_id=f"x-{oid}-{at}", obligation_id=oid, unit_code=unit,
+                                               new_due_at=at + timedelta(days=3), decided_by_unit_code="PLO-01",
+                                               decided_at=at))
+            else:
+                events.append(ObligationCancelled(obligation_id=oid, unit_code=unit, reason="test"))
+    return events
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stories=st.lists(_obligation_story, min_size=1, max_size=8), order=st.randoms(use_true_random=False))
+def test_any_stream_returned_is_never_missing_and_every_rate_is_a_share(tmp_path_factory, stories, order):
+    database = sqlite_database(tmp_path_factory.mktemp("stream"), metadata)
+    feed = Feed(database)
+    feed.registry()
+    events = _events_of(stories)
+    order.shuffle(events)  # any arrival order
+    for event in events:
+        feed(event)
+    with database.session() as session:
+        rows = session.execute(select(obligations)).mappings().all()
+    for row in rows:
+        facts = {key: row[key] for key in ("last_submitted_at", "last_on_time", "missed_at", "missed_due_at",
+                                           "extended_due_at", "returned_at")}
+        # the database's generated status is the Python definition, whatever the order
+        assert row["status"] == reporting_domain.obligation_status(cancelled=bool(row["cancelled"]), **facts)
+        returned_last = row["returned_at"] is not None and (
+            row["last_submitted_at"] is None or row["returned_at"] >= row["last_submitted_at"])
+        if returned_last and not row["cancelled"]:
+            assert row["status"] == "returned"   # returned != missed
+        if row["status"] == "missing":
+            assert row["last_submitted_at"] is None or row["last_submitted_at"] < row["missed_at"]
+    for unit in (None, "PLO-01", "DLO-0101", "LAO-A"):
+        report = compliance(database, unit_code=unit)
+        for counted in [report["totals"], *report["children"]]:
+            assert counted["on_time"] + counted["late"] + counted["missing"] + counted["pending"] \
+                + counted["returned"] == counted["expected"]
+            for name in ("on_time_rate", "reported_rate"):
+                assert counted[name] is None or 0 <= counted[name] <= 1
+            assert counted["on_time_rate"] is None or counted["on_time_rate"] <= counted["reported_rate"]
+    with database.session() as session:
+        matrix = queries.compliance_matrix(session, None, ["2569-10", "2569-11"])
+    assert all(cell is None or 0 <= cell <= 1 for row in matrix["rows"] for cell in row["cells"].values())
