@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -16,7 +17,7 @@ from services.assessments.commands import (DecideExtension, RequestExtension, Re
 from services.assessments.models import metadata, obligations, submissions
 from shared.contracts import decode, encode
 from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, IndicatorSpec, OrgUnitChanged,
-                                     ReportingRulePublished, TargetSet)
+                                     ReportingRequirement, ReportingRulePublished, TargetSet)
 from shared.errors import InputError
 from shared.messaging.inbox import ReliableConsumer
 from shared.messaging.tables import outbox
@@ -280,3 +281,177 @@ def test_unacknowledged_assignments_are_flagged_once(world):
     assert handlers.sweep_acknowledgements(database, now=NOW + timedelta(hours=1)) == 0
     [overdue] = [decode(b)[1] for b in _outbox(database, "assessments.acknowledgement_overdue.v1")]
     assert overdue.unit_code == "LAO-2"
+
+
+# --- issue #15: returned reports, the period's fiscal year, one obligation per period, declared ranges ---
+
+def _submit(database, obligation, vals, now, unit="LAO-1"):
+    return run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code=unit,
+                                                              values=vals), now=now)
+
+
+def _state(database, obligation_id):
+    with database.session() as session:
+        return session.execute(select(obligations).where(obligations.c.id == obligation_id)).mappings().one()
+
+
+def test_a_returned_late_report_awaits_resubmission_and_is_never_swept_missed(world):
+    database, deliver = world
+    publish_rule(deliver)
+    obligation = open_for(database, "LAO-1")[0]
+    late = obligation["due_at"] + timedelta(days=2)
+    first = _submit(database, obligation, values(), late)
+    assert first["on_time"] is False
+    reviewed = run(database, handlers.review_submission, ReviewSubmission(
+        submission_id=first["submission_id"], reviewer_unit_code="DLO-1", decision="returned",
+        comment="ตัวเลขไม่ตรงกับฎีกา"), now=late + timedelta(hours=1))
+    resubmit_by = late + timedelta(hours=1) + handlers.SETTINGS.resubmit_within
+    assert reviewed["obligation_state"] == "returned" and reviewed["resubmit_due_at"] == resubmit_by.isoformat()
+    assert _state(database, obligation["id"])["resubmit_due_at"] == resubmit_by
+    [event] = [decode(b)[1] for b in _outbox(database, "assessments.submission_reviewed.v1")]
+    assert event.resubmit_due_at == resubmit_by
+    # the sweep, before and after the resubmission deadline: never missed (the LAO reported)
+    for at in (late + timedelta(days=1), resubmit_by + timedelta(days=3)):
+        handlers.sweep_deadlines(database, now=at)
+        assert _state(database, obligation["id"])["state"] == "returned"
+    assert all(decode(b)[1].obligation_id != obligation["id"]
+               for b in _outbox(database, "assessments.deadline_missed.v1"))
+    with database.session() as session:  # overdue only once its resubmission deadline passed
+        assert obligation["id"] not in {o["id"] for o in handlers.list_obligations(
+            session, unit_code="LAO-1", overdue=True, now=resubmit_by - timedelta(hours=1))}
+        assert obligation["id"] in {o["id"] for o in handlers.list_obligations(
+            session, unit_code="LAO-1", overdue=True, now=resubmit_by + timedelta(hours=1))}
+    again = _submit(database, obligation, values(disb=81), resubmit_by - timedelta(days=1))
+    assert _state(database, obligation["id"])["state"] == "submitted" and again["on_time"] is False  # still late
+
+
+def test_a_report_returned_on_time_and_resubmitted_by_its_deadline_stays_on_time(world):
+    database, deliver = world
+    publish_rule(deliver)
+    obligation = open_for(database, "LAO-1")[0]
+    first = _submit(database, obligation, values(), IN_WINDOW)
+    chosen = obligation["due_at"] + timedelta(days=10)
+    with pytest.raises(InputError) as error:  # a deadline in the past is refused, naming it
+        run(database, handlers.review_submission, ReviewSubmission(
+            submission_id=first["submission_id"], reviewer_unit_code="PLO-1", decision="returned", comment="x",
+            resubmit_due_at=IN_WINDOW - timedelta(days=1)), now=IN_WINDOW)
+    assert error.value.field == "resubmit_due_at"
+    run(database, handlers.review_submission, ReviewSubmission(
+        submission_id=first["submission_id"], reviewer_unit_code="PLO-1", decision="returned", comment="แนบหลักฐาน",
+        resubmit_due_at=chosen), now=IN_WINDOW)
+    assert _submit(database, obligation, values(), chosen - timedelta(hours=1))["on_time"] is True
+    # a second return, resubmitted after that deadline: judged against the report's own due time
+    with database.session() as session:
+        second = [s for s in handlers.get_obligation(session, obligation["id"])["submissions"]
+                  if s["status"] == "pending"][0]
+    run(database, handlers.review_submission, ReviewSubmission(
+        submission_id=second["id"], reviewer_unit_code="PLO-1", decision="returned", comment="ยังไม่ครบ"),
+        now=chosen)
+    assert _submit(database, obligation, values(), chosen + timedelta(days=8))["on_time"] is False
+
+
+def _tai_mueang(deliver):
+    deliver(OrgUnitChanged(code="LAO-820801", level="lao", lao_type="sao", parent_code="DLO-1",
+                           name_th="องค์การบริหารส่วนตำบลท้ายเหมือง", valid_from=date(2000, 1, 1)))
+    for code, target in (("TM-K13", 1), ("TM-K17", 2)):
+        deliver(TargetSet(plan_id="TM-LDP-2561-2565", indicator_code=code, fiscal_year_be=2563,
+                          unit_code="LAO-820801", value=target, provenance="seed 003"))
+    specs = [IndicatorSpec(code="TM-K13", name_th="จัดกิจกรรมให้ความรู้และถ่ายทอดเทคโนโลยี รวมทั้งฝึกอาชีพ",
+                           unit_of_measure="ครั้ง", value_type="count"),
+             IndicatorSpec(code="TM-K17", name_th="หมู่บ้านสะอาดปลอดภัย", unit_of_measure="หมู่", value_type="count")]
+    deliver(AssignmentCreated(
+        assignment_id="a-tm", directive_id="d-tm", document_number="ชง ๐๐๒๓.๓/ว ๑", title_th="รายงานผลปี ๒๕๖๓",
+        unit_code="LAO-820801", reporting=ReportingRequirement(
+            indicator_code="TM-K13", indicator_name_th=specs[0].name_th, period="FY2563",
+            due_at=NOW + timedelta(days=20), indicators=specs)))
+
+
+def test_values_of_fiscal_year_2563_due_in_2569_are_judged_and_filed_under_2563(world):
+    database, deliver = world
+    _tai_mueang(deliver)
+    [obligation] = open_for(database, "LAO-820801")
+    assert (obligation["period"], obligation["period_start"]) == ("FY2563", date(2019, 10, 1))
+    assert json_codes(obligation) == ["TM-K13", "TM-K17"]  # a one-off report of several indicators
+
+    def submit(k13, k17, note=None):
+        return _submit(database, obligation, [{"indicator_code": "TM-K13", "value": k13},
+                                              {"indicator_code": "TM-K17", "value": k17, "note": note}],
+                       NOW, unit="LAO-820801")
+    with pytest.raises(InputError) as error:  # 1 village against the FY2563 target of 2: a note is needed
+        submit(1, 1)
+    assert (error.value.code, error.value.field) == ("note_required", "values[1].note")
+    assert "2" in error.value.message_en and error.value.message_th
+    submit(1, 1, note="งบประมาณไม่เพียงพอ")
+    with database.session() as session:
+        by_year = {year: {r["indicator_code"]: r for r in handlers.achievement(
+            session, unit_code="LAO-820801", fiscal_year_be=year, now=NOW)} for year in (2563, 2570)}
+    assert by_year[2570] == {}
+    assert by_year[2563]["TM-K13"]["status"] == "achieved" and by_year[2563]["TM-K17"]["status"] == "not_achieved"
+    assert by_year[2563]["TM-K17"]["target"] == 2
+
+
+def json_codes(row):
+    return json.loads(row["indicator_codes"])
+
+
+def test_one_obligation_per_unit_indicator_and_period_whatever_asks_for_it(world):
+    database, deliver = world
+    publish_rule(deliver)   # monthly DISB-PCT: LAO-1 owes 2569-11 (due 3 Dec) and 2569-12
+    # a directive asks LAO-1 for the same indicator and month, spelled as printed: no second obligation
+    deliver(AssignmentCreated(
+        assignment_id="a-dup", directive_id="d-dup", document_number="x", title_th="t", unit_code="LAO-1",
+        reporting=ReportingRequirement(indicator_code="DISB-PCT", indicator_name_th="ร้อยละการเบิกจ่าย",
+                                       period="พ.ย. ๒๕๖๙", due_at=NOW + timedelta(days=5))))
+    # and LAO-2 for a month the rule does not cover yet: its own obligation, the label made canonical
+    deliver(AssignmentCreated(
+        assignment_id="a-new", directive_id="d-dup", document_number="x", title_th="t", unit_code="LAO-2",
+        reporting=ReportingRequirement(indicator_code="DISB-PCT", indicator_name_th="ร้อยละการเบิกจ่าย",
+                                       period="ธ.ค. 2570", due_at=NOW + timedelta(days=5))))
+    assert [r["period"] for r in open_for(database, "LAO-1")] == ["2569-11", "2569-12"]
+    assert sorted(r["period"] for r in open_for(database, "LAO-2")) == ["2569-11", "2569-12", "2570-12"]
+    # the upload for that period finds its obligation (one, not two)
+    report = run(database, handlers.submit_batch, parse(SubmitBatch, {
+        "items": [{"unit_code": "LAO-1", "period": "2569-11", "values": values()}], "submitter_unit_code": "PLO-1"}),
+        now=IN_WINDOW)
+    assert report["accepted"] == 1, report
+    with pytest.raises(Exception) as error:  # and the database refuses a second live one
+        with database.unit_of_work() as uow:
+            row = dict(open_for(database, "LAO-1")[0])
+            uow.session.execute(obligations.insert().values({**row, "id": "another", "source_key": "rule:other"}))
+            uow.commit()
+    assert "UNIQUE" in str(error.value).upper()
+
+
+def test_a_declared_percent_range_is_enforced_on_a_one_off_report_by_form_batch_and_file(world):
+    database, deliver = world
+    spec = IndicatorSpec(code="VOL-PCT", name_th="ร้อยละการเบิกจ่าย", value_type="percent", minimum=0, maximum=100)
+    deliver(AssignmentCreated(
+        assignment_id="a-pct", directive_id="d-pct", document_number="x", title_th="t", unit_code="LAO-1",
+        reporting=ReportingRequirement(indicator_code="VOL-PCT", indicator_name_th=spec.name_th, period="2569-11",
+                                       due_at=NOW + timedelta(days=5), indicators=[spec])))
+    [obligation] = open_for(database, "LAO-1")
+    for bad in (172.5, -5):
+        with pytest.raises(InputError) as error:
+            _submit(database, obligation, [{"indicator_code": "VOL-PCT", "value": bad}], NOW)
+        assert (error.value.code, error.value.field, error.value.status) == ("out_of_range", "values[0].value", 422)
+        report = run(database, handlers.submit_batch, parse(SubmitBatch, {
+            "items": [{"unit_code": "LAO-1", "period": "2569-11",
+                       "values": [{"indicator_code": "VOL-PCT", "value": bad}]}], "submitter_unit_code": "PLO-1"}),
+            now=NOW)
+        assert report["errors"][0]["field"] == "items[0].values[0].value"
+        with database.unit_of_work() as uow:
+            uploaded = handlers.submit_file(uow, content_base64=_csv([["LAO-1", "VOL-PCT", "2569-11", str(bad), ""]]),
+                                            filename="x.csv", submitter_unit_code="PLO-1", submitted_by="p", now=NOW)
+        assert (uploaded["errors"][0]["row"], uploaded["errors"][0]["column"]) == (2, "value")
+    assert count(database, submissions) == 0
+    assert _submit(database, obligation, [{"indicator_code": "VOL-PCT", "value": 100}], NOW)["on_time"] is True
+
+
+@pytest.mark.parametrize("fiscal_year, periods", [(2569, ["FY2569"]), (2570, [])])
+def test_a_yearly_rule_honours_its_fiscal_year(world, fiscal_year, periods):
+    database, deliver = world
+    deliver(ReportingRulePublished(rule_id="rule-y", indicators=SPECS[:1], unit_codes=["LAO-1"],
+                                   rrule="FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=15", dtstart=NOW,
+                                   fiscal_year_be=fiscal_year))
+    # due 15 Dec 2026, covering the fiscal year just ended (FY2569): only a rule for FY2569 opens it
+    assert [r["period"] for r in open_for(database, "LAO-1")] == periods
