@@ -528,3 +528,27 @@ def test_plan_tree_indicator_and_listing_queries(database):
     with pytest.raises(InputError) as error:
         query(database, ph.get_indicator, DLA_ID, "SI1")
     assert error.value.status == 404
+
+
+def test_a_target_written_as_printed_is_the_number_in_the_indicators_unit(database):
+    """Seed 003 prints "๑ แห่ง": the number is the target, the unit must be the indicator's."""
+    def document(targets, direction="higher"):
+        return {"format": "thongthin.plan/v1",
+                "plan": {"id": "TM-PRINTED", "type": "local_development", "owner_code": "LAO-820801",
+                         "title_th": "แผนพัฒนาท้องถิ่น อบต.ท้ายเหมือง", "period_be_start": 2561, "period_be_end": 2565},
+                "indicators": [{"id": "TM-K12", "name_th": "สร้างตลาดกลาง", "unit_th": "แห่ง", "direction": direction,
+                                "targets": targets}]}
+    run_import(database, document({2562: "๑ แห่ง", 2563: "-", 2564: {"value": "๑ แห่ง", "provenance": "seed 003"}}))
+    set_targets = {(e.fiscal_year_be, e.value) for e in events(database, "plans.target_set.v1")}
+    assert set_targets == {(2562, 1.0), (2563, None), (2564, 1.0)}
+    published = events(database, "plans.plan_published.v1")[-1]
+    assert published.indicators[0].direction == "increase"
+    exported = query(database, ph.export_plan, "TM-PRINTED")
+    indicator = exported["indicators"][0]
+    assert indicator["direction"] == "increase"  # one vocabulary out
+    by_year = {str(year): target for year, target in indicator["targets"].items()}
+    assert (by_year["2562"]["value"], by_year["2562"]["printed"]) == (1, "๑ แห่ง")
+    with pytest.raises(InputError) as error:   # ครั้ง is not แห่ง
+        run_import(database, document({2562: "๑ ครั้ง"}))
+    assert error.value.status == 422 and error.value.field.startswith("indicators[0]")
+    assert "ครั้ง" in error.value.message_th and "แห่ง" in error.value.message_en

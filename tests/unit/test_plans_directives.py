@@ -280,3 +280,41 @@ def test_overdue_is_a_flag_not_a_state():
     assert domain.is_overdue("issued", now - timedelta(hours=1), now)
     assert not domain.is_overdue("acknowledged", now - timedelta(hours=1), now)
     assert not domain.is_overdue("issued", now + timedelta(hours=1), now)
+
+
+# --- issue #15: several indicators once, declared ranges, fiscal years, one vocabulary --------------
+
+def test_a_one_off_directive_takes_several_indicators_with_their_ranges(database):
+    due = (datetime.now(timezone.utc) + timedelta(days=20)).isoformat()
+    issue(database, addressees={"codes": ["LAO-820801"]}, reporting={
+        "indicator_code": "TM-K13", "indicator_name_th": "จัดกิจกรรมฝึกอาชีพ", "value_type": "count",
+        "unit_of_measure": "ครั้ง", "period": "FY2563", "due_at": due,
+        "more_indicators": [{"code": "TM-PCT", "name_th": "ร้อยละครัวเรือนที่คัดแยกขยะ", "value_type": "percent",
+                             "minimum": 0, "maximum": 100, "direction": "higher"}]})
+    [created] = events(database, "plans.assignment_created.v1")
+    specs = created.reporting.indicators
+    assert [s.code for s in specs] == ["TM-K13", "TM-PCT"]
+    assert (specs[1].minimum, specs[1].maximum, specs[1].direction) == (0, 100, "increase")
+
+
+def test_a_reporting_rule_field_the_platform_does_not_understand_is_refused_by_name(database):
+    for reporting, field in [({"percent_max": 100}, "reporting.percent_max"),
+                             ({"more_indicators": [{"code": "B", "name_th": "b", "max": 5}]},
+                              "reporting.more_indicators[0].max")]:
+        with pytest.raises(InputError) as error:
+            issue(database, reporting={"indicator_code": "A", "indicator_name_th": "a",
+                                       "rrule": "FREQ=MONTHLY;BYMONTHDAY=3", **reporting})
+        assert (error.value.field, error.value.status) == (field, 422)
+        assert error.value.message_th and error.value.message_en
+
+
+def test_a_rule_carries_its_fiscal_year_and_directions_have_one_vocabulary(database):
+    issue(database, addressees={"codes": ["LAO-820801"]}, reporting={
+        "indicator_code": "A", "indicator_name_th": "a", "direction": "lower", "rrule": "FREQ=YEARLY;BYMONTH=12",
+        "fiscal_year_be": "๒๕๖๙"})
+    [rule] = events(database, "plans.reporting_rule_published.v1")
+    assert rule.fiscal_year_be == 2569 and rule.indicators[0].direction == "decrease"
+    with pytest.raises(InputError) as error:
+        issue(database, reporting={"indicator_code": "A", "indicator_name_th": "a", "direction": "sideways",
+                                   "rrule": "FREQ=YEARLY;BYMONTH=12"})
+    assert error.value.field == "reporting.direction"
