@@ -162,8 +162,8 @@ def build_dashboard_world(stack) -> dict:
     review = province.post(f"{province.base}/submissions/{detail['submissions'][-1]['id']}/review",
                            json={"decision": "returned", "comment": "ตัวเลขไม่ตรงกับระบบ e-LAAS"})
     assert review.status_code == 200, review.text
-    # returned after its deadline, it is due again at once: the sweep marks it missed (the flag stays)
-    fates[returned_key] = "missing"
+    # returned after its deadline, it awaits resubmission (7 days): returned, never swept missed
+    fates[returned_key] = "returned"
     lao = client(stack, "lao-180101")
     asked = lao.post(f"{lao.base}/obligations/{by[('LAO-180101', 3)]['id']}/extension-requests",
                      json={"requested_due_at": (now + timedelta(days=10)).isoformat(), "reason": "ระบบไฟฟ้าขัดข้อง"})
@@ -175,7 +175,7 @@ def build_dashboard_world(stack) -> dict:
             "central": central, "province": province, "lao": lao}
 
 
-DASHBOARD_COUNT_KEYS = ("expected", "on_time", "late", "missing", "pending")
+DASHBOARD_COUNT_KEYS = ("expected", "on_time", "late", "missing", "pending", "returned")
 
 
 @pytest.fixture(scope="session")
@@ -196,7 +196,7 @@ def dashboard_world(sweeping_stack):
 
 def expected_counts(world, codes, period_index=None) -> dict:
     """Counts for the LAOs ``codes`` from what the world did (all periods, or one)."""
-    out = {"expected": 0, "on_time": 0, "late": 0, "missing": 0, "pending": 0}
+    out = {"expected": 0, "on_time": 0, "late": 0, "missing": 0, "pending": 0, "returned": 0}
     for (code, k), what in world["fates"].items():
         if code in codes and (period_index is None or k == period_index):
             out["expected"] += 1

@@ -48,12 +48,13 @@ async function viewDashboard(...path) {
   add(page, h('div.filters', null, field('period', t('period'), periodSel)),
     h('div', {class: 'counts dcounts'}, count('expected', t('expected'), num(tot.expected)), count('on_time', t('r_on_time'), num(tot.on_time)),
       count('late', t('r_late'), num(tot.late)), count('missing', t('d_missing'), num(tot.missing)), count('pending', t('d_pending'), num(tot.pending)),
+      count('returned', t('d_returned'), num(tot.returned)),
       count('on_time_rate', t('onTimeRate'), pct(tot.on_time_rate)), count('reported_rate', t('d_reportedRate'), pct(tot.reported_rate))),
-    h('p.muted', t('d_flags', {e: num(tot.extended), r: num(tot.returned)})));
+    h('p.muted', t('d_flags', {e: num(tot.extended)})));
   const isLao = report.unit && report.unit.level === 'lao';
   if (isLao) {  // one row per obligation
     add(page, section(t('d_obligations'), report.children.length ? table([t('period'), t('indicator'), t('due'), t('state')], report.children.map((o) => h('tr', {'data-obligation': o.obligation_id || ''},
-      h('td', fperiod(o.period)), h('td', o.indicator_name_th || o.rule_id || '–'), h('td', fdate(o.due_at, true)), h('td', null, badge(t('d_s_' + o.status) === 'd_s_' + o.status ? o.status : t('d_s_' + o.status), {on_time: 'ok', late: 'warn', missing: 'bad'}[o.status] || 'info')))), 'rows dtable') : empty(t('none')),
+      h('td', fperiod(o.period)), h('td', o.indicator_name_th || o.rule_id || '–'), h('td', fdate(o.due_at, true)), h('td', null, badge(t('d_s_' + o.status) === 'd_s_' + o.status ? o.status : t('d_s_' + o.status), {on_time: 'ok', late: 'warn', missing: 'bad', returned: 'warn'}[o.status] || 'info')))), 'rows dtable') : empty(t('none')),
     downloads('/reports/compliance', base)));
     return page;
   }
