@@ -84,13 +84,13 @@ def test_fiscal_year_2563_values_are_judged_by_fy2563_targets_and_filed_under_25
     assert (obligation["period"], obligation["indicator_codes"]) == ("FY2563", ["TM-K13", "TM-K17"])
     url = f"{central.base}/obligations/{obligation['id']}/submissions"
     # seed 003: FY2563 targets TM-K13 = 1 ครั้ง, TM-K17 = 2 หมู่; one village is below target
-    below = central.post(url, json={"values": [{"indicator_code": "TM-K13", "value": 1},
+    below = central.post(url, json={"unit_code": "LAO-820801", "values": [{"indicator_code": "TM-K13", "value": 1},
                                                {"indicator_code": "TM-K17", "value": 1}]})
     assert below.status_code == 422, below.text
     problem = below.json()
     assert (problem["code"], problem["field"]) == ("note_required", "values[1].note")
     assert "2" in problem["message_en"] and problem["message_th"]
-    accepted = central.post(url, json={"values": [{"indicator_code": "TM-K13", "value": 1},
+    accepted = central.post(url, json={"unit_code": "LAO-820801", "values": [{"indicator_code": "TM-K13", "value": 1},
                                                   {"indicator_code": "TM-K17", "value": 1,
                                                    "note": "หมู่ที่ ๕ ยังไม่ผ่านเกณฑ์"}]})
     assert accepted.status_code == 201, accepted.text

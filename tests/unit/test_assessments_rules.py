@@ -455,3 +455,32 @@ def test_a_yearly_rule_honours_its_fiscal_year(world, fiscal_year, periods):
                                    fiscal_year_be=fiscal_year))
     # due 15 Dec 2026, covering the fiscal year just ended (FY2569): only a rule for FY2569 opens it
     assert [r["period"] for r in open_for(database, "LAO-1")] == periods
+
+
+def test_the_migration_leaves_one_obligation_per_unit_indicator_and_period(tmp_path):
+    """Migration 0002 on a store that has the issue's duplicate: December 2569 spelled twice for one
+    LAO, one submitted and one pending; the submitted one stays, under the canonical label."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from shared.migrate import alembic_config
+    url = f"sqlite:///{tmp_path / 'assessments.db'}"
+    config = alembic_config("assessments", url)
+    command.upgrade(config, "85ffd91df82d")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for oid, source, period, state, created in (("o-rule", "rule:r", "2569-12", "open", "2026-11-01 00:00:00"),
+                                                   ("o-memo", "assignment:a:X", "ธ.ค. 2569", "submitted",
+                                                    "2026-11-02 00:00:00")):
+            connection.execute(text(
+                "INSERT INTO obligations (id, unit_code, source_key, indicator_code, indicator_name_th, indicator_codes,"
+                " period, due_at, state, correlation_id, created_at) VALUES (:id, 'LAO-1', :source, 'X', 'x', '[\"X\"]',"
+                " :period, '2027-01-04 09:30:00', :state, 'c', :created)"),
+                {"id": oid, "source": source, "period": period, "state": state, "created": created})
+    command.upgrade(config, "head")
+    with engine.begin() as connection:
+        rows = dict(connection.execute(text("SELECT id, state || ' ' || period FROM obligations")).all())
+        assert rows == {"o-rule": "cancelled 2569-12", "o-memo": "submitted 2569-12"}
+        with pytest.raises(Exception, match="UNIQUE"):
+            connection.execute(text("UPDATE obligations SET state = 'open' WHERE id = 'o-rule'"))
+    engine.dispose()
