@@ -620,7 +620,10 @@ def review_submission(uow: UnitOfWork, command: ReviewSubmission, *, now: dateti
     if command.decision == "accepted":
         new_state, resubmit_due_at = O.ACCEPTED, None
     else:  # its own state: awaited again by the resubmission deadline, never swept as missed
-        new_state, resubmit_due_at = O.RETURNED, command.resubmit_due_at or now + SETTINGS.resubmit_within
+        # by default a week, and never before the report's own (effective) deadline
+        obligation = _obligation(session, submission["obligation_id"])
+        new_state, resubmit_due_at = O.RETURNED, command.resubmit_due_at or max(
+            now + SETTINGS.resubmit_within, domain.effective_due(obligation["due_at"], obligation["extended_due_at"]))
         if resubmit_due_at <= now:
             raise invalid("resubmit_due_at", "กำหนดส่งแก้ไขต้องอยู่หลังเวลาปัจจุบัน",
                           "the resubmission deadline must be in the future")
