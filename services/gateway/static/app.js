@@ -500,6 +500,7 @@ async function viewObligation(id) {
   add(page, h('dl.facts.box', null,
     fact(t('state'), badge(t('os_' + o.state), oTone({...o, overdue: fdue(o.effective_due_at).late}))),
     fact(t('due'), h('span', null, dueCell(o), extended ? h('small.muted', ' (' + t('extendedFrom', {d: fdate(o.due_at, true)}) + ')') : null)),
+    o.state === 'returned' && o.resubmit_due_at && fact(t('resubmitBy'), fdate(o.resubmit_due_at, true)),
     o.opens_at && fact(t('opensAt'), fdate(o.opens_at, true)), o.closes_at && fact(t('closesAt'), fdate(o.closes_at, true))));
   const reload = () => route();
   if (['open', 'submitted', 'returned', 'missed'].includes(o.state) && ['lao', ...SUPERVISORS].includes(S.user.role)) add(page, submitForm(o, reload));
