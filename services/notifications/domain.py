@@ -20,7 +20,8 @@ MESSAGE_CLASSES: dict[str, bool] = {
     "directive": False,        # a new directive / assignment for the unit
     "reminder": False,         # reporting reminder ladder before the due time
     "ack_reminder": False,     # acknowledgement reminder before the acknowledgement deadline
-    "extension": False,        # the deadline moved
+    "extension": False,        # an extension was granted (the deadline moved) or denied
+    "extension_request": False,  # to the supervising offices: a unit asks for more time
     "review": False,           # a submission was accepted or returned
     "deadline_missed": True,   # escalation to the LAO (head) after a missed deadline
     "escalation": True,        # district / province digest of missing units
@@ -119,7 +120,7 @@ def reminder_steps(ladder: list[str], due_at: datetime, prefix: str = "reminder"
 
 @dataclass(frozen=True)
 class PlannedStep:
-    step: Step
+    step: Step           # the step's name and the moment it goes (for a skipped step: its nominal time)
     status: str          # scheduled | skipped
     late: bool = False
     reason: str | None = None
@@ -127,13 +128,120 @@ class PlannedStep:
 
 def plan_reminders(steps: list[Step], now: datetime) -> list[PlannedStep]:
     """Future steps are scheduled. Of the steps already past, the latest is still sent (now, and
-    marked late); the earlier ones are recorded as skipped, never silently dropped."""
+    marked late); the earlier ones are recorded as skipped, never silently dropped. (Without a
+    send window; ``plan_ladder`` is the whole rule.)"""
     past = [step for step in steps if step.at <= now]
     planned = [PlannedStep(step, "skipped", reason="superseded by a later step") for step in past[:-1]]
     if past:
         planned.append(PlannedStep(Step(past[-1].name, now), "scheduled", late=True))
     planned.extend(PlannedStep(step, "scheduled") for step in steps if step.at > now)
     return planned
+
+
+# Two steps of one ladder never go within this of each other: the earlier one moves back (or, if it
+# cannot, is merged into the later one, said so in the ledger).
+MERGE_WITHIN = timedelta(hours=1)
+# A reminder goes at least this long before the deadline, and a step moved back lands at least this
+# long before the end of its allowed stretch (a scheduler tick late is still inside the window).
+SEND_MARGIN = timedelta(minutes=10)
+
+
+def plan_ladder(steps: list[Step], deadline: datetime, window: "SendWindow", now: datetime) -> list[PlannedStep]:
+    """When each step of a reminder ladder goes, for one recipient's send window.
+
+    * Every scheduled step goes at an allowed time, no later than ``SEND_MARGIN`` before the
+      deadline and never before ``now``.
+    * A step outside the window moves to the next allowed time; if that would pass the deadline, or
+      come closer to the next step than half their distance in the ladder (and at least
+      ``MERGE_WITHIN``), it moves back to the latest allowed time before it instead (e.g. T-3d on a
+      holiday weekend goes on a working day before it, not on T; T-1d at 20:57 goes at 19:50, not
+      at 07:00 an hour before the MORNING step).
+    * Steps placed in the past: the latest still goes now (``late``) unless the next step is within
+      ``MERGE_WITHIN`` (then it is merged into it); the others are skipped as superseded.
+    * If nothing would go and an allowed time remains before the deadline, the latest step goes at
+      that time: a unit that can still be reminded is reminded at least once.
+    Every step not scheduled is ``skipped`` with its reason."""
+    steps = sorted(steps, key=lambda step: step.at)
+    last_send = deadline - SEND_MARGIN
+    placed: dict[str, tuple[datetime | None, str | None]] = {}
+    later: Step | None = None          # the next later step that has a time (nominal)
+    later_at: datetime | None = None   # ... and when it goes
+    for step in reversed(steps):
+        if later is not None and step.at > later.at - MERGE_WITHIN:
+            # the ladder itself puts two steps within the hour: one message
+            placed[step.name] = (None, f"merged with step {later.name} (within {_hours(MERGE_WITHIN)} of it)")
+            continue
+        limit = last_send
+        if later_at is not None:
+            # keep at least half the ladder's own distance to the next step (and an hour): T-3d
+            # pushed over a holiday weekend onto T-1d is no reminder "three days before"
+            limit = min(limit, later_at - max(MERGE_WITHIN, (later.at - step.at) / 2))
+        at, note = _place(step.at, limit, window)
+        placed[step.name] = (at, note)
+        if at is not None:
+            later, later_at = step, at
+    future = [step for step in steps if placed[step.name][0] is not None and placed[step.name][0] >= now]
+    past = [step for step in steps if step not in future and placed[step.name][0] is not None]
+    planned: list[PlannedStep] = []
+    for step in steps:
+        at, note = placed[step.name]
+        if at is None:
+            planned.append(PlannedStep(step, "skipped", reason=note or "no allowed time before the deadline"))
+        elif step in future:
+            planned.append(PlannedStep(Step(step.name, at), "scheduled", reason=note))
+    first_future = min((placed[step.name][0] for step in future), default=None)
+    catch_up = window.next_allowed(now)
+    for index, step in enumerate(past):
+        if index < len(past) - 1:
+            planned.append(PlannedStep(step, "skipped", reason="superseded by a later step"))
+        elif first_future is not None and catch_up > first_future - MERGE_WITHIN:
+            name = min(future, key=lambda s: placed[s.name][0]).name
+            planned.append(PlannedStep(step, "skipped", reason=f"merged with step {name} (its time has passed)"))
+        elif catch_up > last_send:
+            planned.append(PlannedStep(step, "skipped", reason="its time has passed and no allowed time is "
+                                                               "left before the deadline"))
+        else:
+            planned.append(PlannedStep(Step(step.name, catch_up), "scheduled", late=True))
+    if not any(p.status == "scheduled" for p in planned) and steps and catch_up <= last_send:
+        # every step was merged away or had no room: the latest one still goes, once
+        latest = steps[-1]
+        planned = [p for p in planned if p.step.name != latest.name]
+        planned.append(PlannedStep(Step(latest.name, catch_up), "scheduled", late=latest.at < now,
+                                   reason="the only reminder left before the deadline"))
+    return sorted(planned, key=lambda p: (p.step.at, p.step.name))
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:g} h"
+
+
+def _place(at: datetime, limit: datetime, window: "SendWindow") -> tuple[datetime | None, str | None]:
+    """An allowed time for a step at ``at`` that is not after ``limit``: forward if that fits,
+    else back; None if there is none (within a year). The note says why it moved."""
+    forward = window.next_allowed(at)
+    if forward <= limit:
+        return forward, (None if forward == at else f"moved later: {window.why_not(at)}")
+    target = min(at, limit)
+    local = target.astimezone(BANGKOK)
+    if window.working_days_only and not window.is_working_day(local.date()):
+        # the same time of day on the last working day before, if that is allowed
+        day = local.date()
+        for _ in range(60):
+            day -= timedelta(days=1)
+            if window.is_working_day(day):
+                break
+        target = min(target, datetime.combine(day, local.time().replace(tzinfo=None), tzinfo=BANGKOK)
+                     .astimezone(at.tzinfo))
+    backward = window.previous_allowed(target)
+    if backward is None:
+        return None, "no allowed time before the deadline"
+    if backward < target and window.allows(backward - SEND_MARGIN):
+        backward -= SEND_MARGIN  # landed on the end of an allowed stretch: keep a margin
+    if window.allows(at):
+        why = f"to stay {_hours(MERGE_WITHIN)} before the next step or the deadline"
+    else:
+        why = f"{window.why_not(at)}, and the next allowed time is too late"
+    return backward, f"moved earlier: {why}"
 
 
 ESCALATION_LEVELS = ("lao_head", "district", "province")

@@ -34,7 +34,7 @@ from services.notifications.rendering import Rendered, render
 from shared.contracts import Envelope, utcnow
 from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowledged, AssignmentCreated,
                                      AssignmentStateChanged, DeadlineMissed, DirectiveIssued,
-                                     ExtensionGranted, IndicatorSubmitted, NotificationFailed,
+                                     ExtensionDenied, ExtensionGranted, ExtensionRequested, IndicatorSubmitted, NotificationFailed,
                                      NotificationSent, ObligationCancelled, ObligationOpened,
                                      OrgUnitChanged, SubmissionReviewed)
 from shared.db import Database, UnitOfWork, insert_new, prepared, upsert
@@ -236,13 +236,13 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
         steps = domain.reminder_steps(ladder, deadline, prefix=prefix)
         first: dict[str, datetime] = {}
         new_rows = []
+        nominal = {step.name: step.at for step in steps}
         for recipient in _audience(uow.session, unit_code, message_class):
             window = settings.window(recipient)
-            placed = sorted(((domain.Step(step.name, domain.place_before_deadline(step.at, deadline, window)), step)
-                             for step in steps), key=lambda pair: (pair[0].at, pair[1].at))
-            nominal = {step.name: step.at for step in steps}
-            for planned in domain.plan_reminders([p for p, _ in placed], now):
-                due_at = window.next_allowed(planned.step.at)
+            # placed before the deadline, distinct steps at least an hour apart, merges and skips
+            # recorded with their reason (domain.plan_ladder)
+            for planned in domain.plan_ladder(steps, deadline, window, now):
+                due_at = planned.step.at
                 facts = dict(kind=message_class, recipient_code=recipient["code"], subject_ref=subject_ref,
                              step=planned.step.name, nominal_at=nominal[planned.step.name],
                              due_at=due_at, status=planned.status, late=planned.late, reason=planned.reason)
@@ -369,8 +369,39 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
                                 .where(tracked_obligations.c.obligation_id == event.obligation_id,
                                        tracked_obligations.c.state == "submitted").values(state="open"))
 
+    def on_extension_requested(event: ExtensionRequested, uow: UnitOfWork, envelope: Envelope) -> None:
+        """The supervising offices (district and province above the unit; either may decide) are
+        asked to decide; a decision before the message goes makes it pointless (cancelled)."""
+        session = uow.session
+        payload = {"request_id": event.request_id, "requested_due_at": event.requested_due_at.isoformat(),
+                   "reason": event.reason}
+        for level in ("district_office", "provincial_office"):
+            reviewer = _ancestor(session, event.unit_code, level)
+            if reviewer:
+                notify_now(uow, message_class="extension_request", unit_code=reviewer,
+                           subject_ref=event.obligation_id, step=f"extension_request:{event.request_id}",
+                           payload=payload)
+
+    def decided(uow, request_id: str, obligation_id: str, status: str) -> None:
+        uow.session.execute(update(SM).where(
+            SM.c.subject_ref == obligation_id, SM.c.step == f"extension_request:{request_id}",
+            SM.c.status.in_(("scheduled", "digested"))).values(
+            status="cancelled", status_reason=f"request {status} before the message went", digest_id=None))
+
+    def decider_name(session, unit_code: str) -> str:
+        return session.execute(select(recipients.c.name_th).where(recipients.c.code == unit_code)).scalar() \
+            or unit_code
+
+    def on_extension_denied(event: ExtensionDenied, uow: UnitOfWork, envelope: Envelope) -> None:
+        decided(uow, event.request_id, event.obligation_id, "denied")
+        notify_now(uow, message_class="extension", unit_code=event.unit_code, subject_ref=event.obligation_id,
+                   step=f"extension:{event.request_id}",
+                   payload={"decision": "denied", "comment": event.comment,
+                            "decided_by": decider_name(uow.session, event.decided_by_unit_code)})
+
     def on_extension_granted(event: ExtensionGranted, uow: UnitOfWork, envelope: Envelope) -> None:
         session = uow.session
+        decided(uow, event.request_id, event.obligation_id, "granted")
         obligation = session.execute(select(tracked_obligations).where(
             tracked_obligations.c.obligation_id == event.obligation_id)).mappings().first()
         if obligation is None:
@@ -391,7 +422,9 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
         plan_ladder(uow, message_class="reminder", unit_code=event.unit_code, subject_ref=event.obligation_id,
                     ladder=ladder, deadline=event.new_due_at, prefix="reminder", revive=True)
         notify_now(uow, message_class="extension", unit_code=event.unit_code, subject_ref=event.obligation_id,
-                   step=f"extension:{event.request_id}", payload={"new_due_at": event.new_due_at.isoformat()})
+                   step=f"extension:{event.request_id}",
+                   payload={"decision": "granted", "new_due_at": event.new_due_at.isoformat(),
+                            "decided_by": decider_name(session, event.decided_by_unit_code)})
 
     def on_deadline_missed(event: DeadlineMissed, uow: UnitOfWork, envelope: Envelope) -> None:
         session = uow.session
@@ -434,7 +467,9 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
         ObligationCancelled.TYPE: on_obligation_cancelled,
         IndicatorSubmitted.TYPE: on_indicator_submitted,
         SubmissionReviewed.TYPE: on_submission_reviewed,
+        ExtensionRequested.TYPE: on_extension_requested,
         ExtensionGranted.TYPE: on_extension_granted,
+        ExtensionDenied.TYPE: on_extension_denied,
         DeadlineMissed.TYPE: on_deadline_missed,
         AcknowledgementOverdue.TYPE: on_acknowledgement_overdue,
     }
@@ -517,7 +552,7 @@ def _recipient_name(recipient: dict) -> str:
 def _relevance(ctx: _Context, row: dict) -> str | None:
     """None if the message is still worth sending, else why not."""
     kind, ref = row["kind"], row["subject_ref"]
-    if kind in ("reminder", "chase", "deadline_missed", "extension", "review"):
+    if kind in OBLIGATION_CLASSES:
         obligation = ctx.obligations.get(ref)
         if obligation is None:
             return "obligation unknown"
@@ -531,7 +566,9 @@ def _relevance(ctx: _Context, row: dict) -> str | None:
             return f"obligation is {state}"
         elif kind == "deadline_missed" and state != "missed":
             return f"obligation is {state}"
-        elif kind == "extension" and state != "open":
+        elif kind == "extension" and _payload(row).get("decision") != "denied" and state != "open":
+            return f"obligation is {state}"
+        elif kind in ("extension", "extension_request") and state in ("cancelled", "accepted"):
             return f"obligation is {state}"
         return None
     if kind in ("directive", "ack_reminder", "ack_overdue"):
@@ -551,6 +588,14 @@ def _relevance(ctx: _Context, row: dict) -> str | None:
     return None  # escalation digests and daily digests decide when they are composed
 
 
+# Message classes about one obligation (subject_ref is its id).
+OBLIGATION_CLASSES = ("reminder", "chase", "deadline_missed", "extension", "extension_request", "review")
+
+
+def _payload(row: dict) -> dict:
+    return json.loads(row["payload"]) if row.get("payload") else {}
+
+
 def _link(settings: Settings, path: str) -> str:
     return f"{settings.public_url.rstrip('/')}/{path.lstrip('/')}"
 
@@ -561,7 +606,7 @@ def _compose(ctx: _Context, row: dict, recipient: dict) -> Rendered | str:
     base = {"language": recipient.get("language", "th"), "date_digits": recipient.get("date_digits", "thai"),
             "recipient_name": _recipient_name(recipient)}
     payload = json.loads(row["payload"]) if row.get("payload") else {}
-    if kind in ("reminder", "chase", "deadline_missed", "extension", "review"):
+    if kind in OBLIGATION_CLASSES:
         obligation = ctx.obligations[row["subject_ref"]]
         facts = dict(indicator_name_th=obligation["indicator_name_th"], indicator_code=obligation["indicator_code"],
                      indicator_count=obligation["indicator_count"], period=obligation["period"],
@@ -575,6 +620,17 @@ def _compose(ctx: _Context, row: dict, recipient: dict) -> Rendered | str:
         if kind == "review":
             return render("review", decision=payload.get("decision", "accepted"),
                           comment=payload.get("comment"), **base, **facts)
+        if kind == "extension":
+            return render("extension", decision=payload.get("decision", "granted"), comment=payload.get("comment"),
+                          decided_by=payload.get("decided_by"), **base, **facts)
+        if kind == "extension_request":
+            unit = ctx.recipients.get(obligation["unit_code"]) or ctx.session.execute(
+                select(recipients).where(recipients.c.code == obligation["unit_code"])).mappings().first()
+            return render("extension_request", unit_code=obligation["unit_code"],
+                          unit_name=(unit or {}).get("name_th") or obligation["unit_code"],
+                          requested_due_at=datetime.fromisoformat(payload["requested_due_at"]),
+                          reason=payload.get("reason") or "-",
+                          **base, **{**facts, "link": _link(settings, "#/followup")})
         return render(kind, **base, **facts)
     if kind in ("directive", "ack_reminder", "ack_overdue"):
         assignment = ctx.assignments[row["subject_ref"]]
@@ -1186,19 +1242,39 @@ def chase(uow: UnitOfWork, obligation_id: str, user: dict, scope_root: str | Non
         raise conflict("obligation_id", f"ไม่ต้องติดตาม: ภาระนี้อยู่ในสถานะ {obligation['state']}",
                        f"nothing to chase: the obligation is {obligation['state']}")
     day = now.astimezone(BANGKOK).date().isoformat()
+    step = f"chase:{day}"
     by = session.execute(select(recipients.c.name_th).where(recipients.c.code == user["org_code"])).scalar()
     queued = already = 0
     for recipient in _audience(session, obligation["unit_code"], "chase"):
-        placed = settings.window(recipient).next_allowed(now)
+        window = settings.window(recipient)
+        placed = window.next_allowed(now)
         if _schedule(uow, kind="chase", recipient_code=recipient["code"], subject_ref=obligation["obligation_id"],
-                     step=f"chase:{day}", nominal_at=now, due_at=placed,
+                     step=step, nominal_at=now, due_at=placed,
+                     reason=f"deferred: {window.why_not(now)}" if placed > now else None,
                      payload={"chased_by": by or user.get("display_name") or user["org_code"],
                               "by_username": user["username"]}):
             queued += 1
         else:
             already += 1
-    return {"obligation_id": obligation["obligation_id"], "unit_code": obligation["unit_code"], "step": f"chase:{day}",
-            "queued": queued, "already_chased_today": already}
+    # When it will really go: the unit's own contact point rules (people of the unit may have other
+    # quiet hours); the officer is told "at 07:00 on Monday", not "sent", when it only waits.
+    rows = session.execute(select(SM.c.recipient_code, SM.c.due_at, SM.c.status, SM.c.sent_at, SM.c.status_reason)
+                           .where(SM.c.subject_ref == obligation["obligation_id"], SM.c.step == step)).all()
+    main = next((r for r in rows if r.recipient_code == obligation["unit_code"]), rows[0] if rows else None)
+    scheduled_for = (main.sent_at or main.due_at) if main is not None else None
+    immediate = scheduled_for is not None and scheduled_for <= now + timedelta(minutes=1)
+    return {"obligation_id": obligation["obligation_id"], "unit_code": obligation["unit_code"], "step": step,
+            "queued": queued, "already_chased_today": already,
+            "status": main.status if main is not None else None,
+            "scheduled_for": scheduled_for.isoformat() if scheduled_for else None,
+            "sends_now": immediate,
+            "deferred_because": None if immediate or main is None else _deferral(main.status_reason),
+            "recipients": [{"code": r.recipient_code, "status": r.status,
+                            "scheduled_for": (r.sent_at or r.due_at).isoformat()} for r in rows]}
+
+
+def _deferral(reason: str | None) -> str | None:
+    return reason.removeprefix("deferred: ") if reason and reason.startswith("deferred: ") else reason
 
 
 def set_reminder_ladder(uow: UnitOfWork, key: str, steps, updated_by: str | None) -> dict:

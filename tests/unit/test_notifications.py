@@ -277,10 +277,12 @@ def test_holiday_shifting_of_a_reminder_step(tmp_path):
     due = bkk(2026, 12, 11, 16, 30)          # Friday; -P1D falls on Constitution Day
     world.deliver(opened(1, due=due))
     row = [r for r in world.rows(recipient_code="LAO-1") if r["step"] == "reminder:-P1D"][0]
-    assert row["nominal_at"] == bkk(2026, 12, 10, 16, 30) and row["due_at"] == bkk(2026, 12, 11, 7, 0)
-    world.dispatch(bkk(2026, 12, 10, 16, 31))
-    assert world.email.sent == [] or all("-P1D" not in k for k in world.email.keys)
-    world.dispatch(bkk(2026, 12, 11, 7, 1))
+    # forward would be Fri 07:00, an hour before the MORNING step: it goes the working day before
+    assert row["nominal_at"] == bkk(2026, 12, 10, 16, 30) and row["due_at"] == bkk(2026, 12, 9, 16, 30)
+    assert row["status_reason"].startswith("moved earlier: weekend or public holiday")
+    world.dispatch(bkk(2026, 12, 9, 16, 29))
+    assert world.status("LAO-1", "reminder:-P1D") == "scheduled"
+    world.dispatch(bkk(2026, 12, 9, 16, 31))
     assert world.status("LAO-1", "reminder:-P1D") == "sent"
 
 
@@ -693,3 +695,54 @@ def test_deliveries_ledger_filters_and_bad_filters(world):
             with pytest.raises(handlers.InputError) as error:
                 handlers.list_deliveries(session, bad)
             assert error.value.field == field
+
+
+def test_an_extension_request_reaches_the_supervising_offices_and_the_decision_the_unit(world):
+    from shared.contracts.events import ExtensionDenied, ExtensionRequested
+    world.deliver(opened(1))
+    now = world.clock.now
+    asked = ExtensionRequested(request_id="x-1", obligation_id="o-1", unit_code="LAO-1",
+                               requested_due_at=DUE + timedelta(days=7), reason="ระบบไฟฟ้าขัดข้อง", requested_at=now)
+    world.deliver(asked)
+    world.deliver(asked)                                  # redelivered: still one message each
+    world.dispatch(now + timedelta(minutes=1))
+    requests = sorted((a, s) for a, s, _ in world.email.sent if s.startswith("[ขอขยายเวลา]"))
+    assert [a for a, _ in requests] == ["dlo1@x.test", "plo1@x.test"]
+    assert "อบต.1" in requests[0][1] and "ระบบไฟฟ้าขัดข้อง" in [b for a, s, b in world.email.sent if a == "dlo1@x.test"][0]
+    world.deliver(ExtensionDenied(request_id="x-1", obligation_id="o-1", unit_code="LAO-1", decided_by_unit_code="DLO-1",
+                                  comment="ไม่มีเหตุจำเป็น", decided_at=now))
+    world.dispatch(now + timedelta(minutes=2))
+    denied = [(a, s, b) for a, s, b in world.email.sent if s.startswith("[ไม่อนุมัติขยายเวลา]")]
+    assert len(denied) == 1 and denied[0][0] == "lao1@x.test"
+    assert "ไม่มีเหตุจำเป็น" in denied[0][2] and "สถอ.หนึ่ง" in denied[0][2]
+    # a request decided before its notice went: the notice is cancelled, the decision goes
+    world.deliver(ExtensionRequested(request_id="x-2", obligation_id="o-1", unit_code="LAO-1",
+                                     requested_due_at=DUE + timedelta(days=3), reason="ขอเวลาเพิ่ม", requested_at=now))
+    world.deliver(ExtensionGranted(request_id="x-2", obligation_id="o-1", unit_code="LAO-1",
+                                   new_due_at=DUE + timedelta(days=3), decided_by_unit_code="PLO-1", decided_at=now))
+    assert {r["status"] for r in world.rows(step="extension_request:x-2")} == {"cancelled"}
+    world.dispatch(now + timedelta(minutes=3))
+    granted = [s for a, s, _ in world.email.sent if a == "lao1@x.test" and s.startswith("[ขยายเวลา]")]
+    assert len(granted) == 1
+    assert len([s for a, s, _ in world.email.sent if a == "lao1@x.test" and "ขยายเวลา" in s]) == 2
+
+
+def test_a_chase_says_when_it_will_really_go(tmp_path):
+    world = World(tmp_path, quiet_hours=domain.QuietHours(time(20), time(7)), working_days_only=True)
+    world.deliver(opened(1, due=bkk(2026, 12, 4, 16, 0)))
+    world.deliver(missed(1, due=bkk(2026, 12, 4, 16, 0)))
+    officer = {"username": "dlo", "org_code": "DLO-1", "display_name": "ท้องถิ่นอำเภอ", "role": "district"}
+    friday_night = bkk(2026, 12, 4, 21, 30)   # then Father's Day, Sunday and the substitution Monday
+    with world.database.unit_of_work() as uow:
+        answer = handlers.chase(uow, "o-1", officer, "DLO-1", friday_night, world.settings)
+        again = handlers.chase(uow, "o-1", officer, "DLO-1", friday_night + timedelta(minutes=5), world.settings)
+        uow.commit()
+    assert answer["queued"] == 1 and answer["sends_now"] is False and answer["status"] == "scheduled"
+    assert datetime.fromisoformat(answer["scheduled_for"]) == bkk(2026, 12, 8, 7, 0)
+    assert answer["deferred_because"] == "quiet hours 20:00-07:00"
+    assert again["already_chased_today"] == 1 and again["scheduled_for"] == answer["scheduled_for"]
+    tuesday = bkk(2026, 12, 8, 10, 0)
+    with world.database.unit_of_work() as uow:
+        now_answer = handlers.chase(uow, "o-1", officer, "DLO-1", tuesday, world.settings)
+        uow.commit()
+    assert now_answer["sends_now"] is True and datetime.fromisoformat(now_answer["scheduled_for"]) == tuesday
