@@ -885,6 +885,11 @@ class Chased(Open):
     step: str
     queued: int
     already_chased_today: int
+    status: str | None = None             # of the unit's own message: scheduled | sent | ...
+    scheduled_for: str | None = None      # when it really goes (quiet hours, weekends, holidays)
+    sends_now: bool = False
+    deferred_because: str | None = None   # e.g. "quiet hours 20:00-07:00", "weekend or public holiday"
+    recipients: list[dict[str, Any]] = []
 
 
 class ReminderLadder(Open):

@@ -49,7 +49,7 @@ function parts(v) {  // a date ("2026-02-03") or an instant, as Bangkok calendar
   const ms = Date.parse(clean(v));
   if (isNaN(ms)) return null;
   const b = new Date(ms + 7 * 3600e3);
-  return {y: b.getUTCFullYear(), m: b.getUTCMonth(), d: b.getUTCDate(), H: b.getUTCHours(), M: b.getUTCMinutes(), time: true};
+  return {y: b.getUTCFullYear(), m: b.getUTCMonth(), d: b.getUTCDate(), H: b.getUTCHours(), M: b.getUTCMinutes(), wd: b.getUTCDay(), time: true};
 }
 function fdate(v, withTime) {  // "3 ก.พ. 2569 16.30 น." (BE) / "3 Feb 2026, 16:30"; Thai digits when chosen
   const p = parts(v);
@@ -57,6 +57,20 @@ function fdate(v, withTime) {  // "3 ก.พ. 2569 16.30 น." (BE) / "3 Feb 202
   let s = S.lang === 'en' ? `${p.d} ${MEN[p.m]} ${p.y}` : `${p.d} ${MTH[p.m]} ${p.y + 543}`;
   if (withTime && p.time) s += S.lang === 'en' ? `, ${pad(p.H)}:${pad(p.M)}` : ` ${pad(p.H)}.${pad(p.M)} น.`;
   return dg(s);
+}
+const WD_TH = ['อาทิตย์', 'จันทร์', 'อังคาร', 'พุธ', 'พฤหัสบดี', 'ศุกร์', 'เสาร์'];
+const WD_EN = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+function fwhen(v) {  // "07.00 น. วันอังคารที่ 8 ธ.ค. 2569" / "07:00 on Tuesday 8 Dec 2026"
+  const p = parts(v);
+  if (!p || !p.time) return fdate(v, true);
+  return dg(S.lang === 'en' ? `${pad(p.H)}:${pad(p.M)} on ${WD_EN[p.wd]} ${p.d} ${MEN[p.m]} ${p.y}`
+    : `${pad(p.H)}.${pad(p.M)} น. วัน${WD_TH[p.wd]}ที่ ${p.d} ${MTH[p.m]} ${p.y + 543}`);
+}
+function chaseText(r) {  // the chase answer: sent now, or when it will really go and why (never "sent" when only queued)
+  const why = /quiet/.test(r.deferred_because || '') ? t('whyQuiet') : r.deferred_because ? t('whyHoliday') : '';
+  if (!r.queued) return r.scheduled_for && !r.sends_now && r.status === 'scheduled' ? t('chasedAlreadyAt', {when: fwhen(r.scheduled_for)}) : t('chasedAlready');
+  if (r.sends_now) return t('chasedNow', {n: num(r.queued)});
+  return t('chasedAt', {when: fwhen(r.scheduled_for), n: num(r.queued)}) + (why ? ` (${why})` : '');
 }
 function fperiod(p) {  // "2569-01" → "ม.ค. 2569 · ปีงบ 2569"; "FY2569-Q1" → "ไตรมาส 1 ปีงบประมาณ 2569"
   let m = /^(\d{4})-(\d{2})$/.exec(p || '');
@@ -577,7 +591,7 @@ async function viewFollowup() {
       h('td', null, canChase && btn(t('chase'), (ev) => act(ev.currentTarget, async () => {
         const r = await api('POST', '/notifications/chase', {obligation_id: o.id});
         status.className = 'status ok-t';
-        status.textContent = r.queued ? t('chased', {n: num(r.queued)}) : t('chasedAlready');
+        status.textContent = chaseText(r);
       }, status), 'sm'), status));
   });
   add(page, section(t('lateTitle') + ` (${num(late.items.length)})`, lateRows.length ? table([t('unit'), t('indicator'), t('period'), t('due'), t('state'), ''], lateRows, 'late-table rows') : empty(t('lateNone')),
@@ -864,7 +878,7 @@ async function viewPrefs() {
 // ------------------------------------------------------------------ start
 const ROUTES = {inbox: viewInbox, obligations: viewObligations, obligation: viewObligation, prefs: viewPrefs, followup: viewFollowup, compose: viewCompose, cascade: viewCascade};
 // What the dashboards (dash.js, loaded after this file) build their pages with.
-window.TT = {S, t, h, api, ApiError, errText, act, toast, fill, add, section, pageEl, table, select, field, btn, badge, empty, fdate, fperiod, fdue,
+window.TT = {S, t, h, api, ApiError, errText, act, toast, fill, add, section, pageEl, table, select, field, btn, badge, empty, fdate, fwhen, chaseText, fperiod, fdue,
   num, pct, dg, enc, downloads, unitNames, uname, unitCell, recent, ROUTES, NAV, HIDDEN, route, SUPERVISORS};
 async function boot() {
   // deferred scripts (charts.js, dash.js) have all run by DOMContentLoaded: their routes exist before the first one is drawn

@@ -179,7 +179,7 @@ async function viewOverdue() {
         h('td', {class: 'num', 'data-k': 'reminders_sent', text: num(o.reminders_sent)}),
         h('td', null, canChase && btn(t('chase'), (ev) => act(ev.currentTarget, async () => {
           const c = await api('POST', '/notifications/chase', {obligation_id: o.obligation_id});
-          status.className = 'status ok-t'; status.textContent = c.queued ? t('chased', {n: num(c.queued)}) : t('chasedAlready');
+          status.className = 'status ok-t'; status.textContent = TT.chaseText(c);
         }, status), 'sm'), status));
     }));
     offset += r.items.length;
