@@ -150,3 +150,58 @@ def test_preferences_line_link_fallback_inbox_ledger_and_chase(platform):
     time.sleep(2)
     chased = [m for m in sink.messages if str(m["Subject"]).startswith("[ติดตาม]")]
     assert len(chased) == 1 and "saraban@lao-180102" in str(chased[0]["To"])
+
+
+def test_extension_requests_reach_the_reviewers_and_decisions_reach_the_unit(platform):
+    """An LAO asks for more time: the district and province offices above it are told (by e-mail to
+    their contact points); the district denies it with a reason, then the province grants a second
+    request: the LAO is told each decision, in Thai, once."""
+    stack, sink, _ = platform
+    api = f"{stack.gateway_url}/api/v1"
+    central = login(stack, "central", "central-demo-2569")
+    assert central.post(f"{api}/org-units", json={"units": UNITS}).status_code == 200
+    due = datetime.now(timezone.utc) + timedelta(days=2)
+    issued = central.post(f"{api}/directives", json={
+        "document_number": "มท ๐๘๑๐.๓/ว ๒๗๔๗", "document_date": "2026-11-20", "urgency": "urgent",
+        "subject_th": "รายงานผลการเบิกจ่ายงบประมาณ", "text_th": "ให้รายงาน", "addressees": {"level": "lao", "within": "DLO-0115"},
+        "reporting": {"indicator_code": "DISB-PCT", "indicator_name_th": "ร้อยละการเบิกจ่าย", "period": "2570-01",
+                      "due_at": due.isoformat()}})
+    assert issued.status_code == 201, issued.text
+    lao = login(stack, "lao-180101", "lao-demo-2569")
+    obligation = wait_until(lambda: lao.get(f"{api}/obligations").json()["items"], timeout=60)[0]
+
+    def ask(reason):
+        asked = lao.post(f"{api}/obligations/{obligation['id']}/extension-requests", json={
+            "requested_due_at": (due + timedelta(days=7)).isoformat(), "reason": reason})
+        assert asked.status_code == 201, asked.text
+        return asked.json()["request_id"]
+
+    def mails(prefix, to):
+        return [m for m in sink.messages if str(m["Subject"]).startswith(prefix) and to in str(m["To"])]
+
+    first = ask("ระบบไฟฟ้าขัดข้อง ไม่สามารถเข้าระบบ e-LAAS ได้")
+    for office in ("saraban@dlo-0115", "saraban@plo-09"):
+        sink.wait_for(lambda ms, office=office: mails("[ขอขยายเวลา]", office), timeout=60)
+    request_mail = mails("[ขอขยายเวลา]", "saraban@dlo-0115")[0]
+    body = request_mail.get_content() if hasattr(request_mail, "get_content") else str(request_mail)
+    assert "ระบบไฟฟ้าขัดข้อง" in body and "LAO-180101" in body
+    assert not mails("[ขอขยายเวลา]", "saraban@lao-180101")          # not to the unit that asked
+
+    district = login(stack, "muang-chainat", "district-demo-2569")
+    denied = district.post(f"{api}/extension-requests/{first}/decision",
+                           json={"approve": False, "comment": "ยังมีเวลาเพียงพอ"})
+    assert denied.status_code == 200, denied.text
+    sink.wait_for(lambda ms: mails("[ไม่อนุมัติขยายเวลา]", "saraban@lao-180101"), timeout=60)
+
+    second = ask("เจ้าหน้าที่การเงินลาป่วย")
+    province = login(stack, "chainat", "chainat-demo-2569")
+    granted = province.post(f"{api}/extension-requests/{second}/decision", json={"approve": True})
+    assert granted.status_code == 200, granted.text
+    sink.wait_for(lambda ms: mails("[ขยายเวลา]", "saraban@lao-180101"), timeout=60)
+    time.sleep(2)   # nothing more arrives: one message per decision and recipient
+    assert len(mails("[ไม่อนุมัติขยายเวลา]", "saraban@lao-180101")) == 1
+    assert len(mails("[ขยายเวลา]", "saraban@lao-180101")) == 1
+    assert len(mails("[ขอขยายเวลา]", "saraban@dlo-0115")) == 2     # one per request
+    ops = login(stack, "ops", "ops-demo-2569")
+    ledger = ops.get(f"{api}/notifications/deliveries", params={"kind": "extension_request"}).json()
+    assert {(m["recipient_code"], m["status"]) for m in ledger["items"]} >= {("DLO-0115", "sent"), ("PLO-09", "sent")}
