@@ -105,12 +105,15 @@ class Step:
 
 
 def reminder_steps(ladder: list[str], due_at: datetime, prefix: str = "reminder") -> list[Step]:
-    """Nominal step times of a ladder, in time order, none after the due time."""
+    """Nominal step times of a ladder, in time order, none after the due time. ``MORNING`` is 08:00
+    of the due day (of the day before when the report is due before 08:00)."""
     steps = []
     for item in ladder:
         if item == MORNING_OF_DUE_DAY:
             local_due = due_at.astimezone(BANGKOK)
             at = datetime.combine(local_due.date(), MORNING, tzinfo=BANGKOK)
+            if at > due_at:  # due before 08:00: the last morning before the deadline is the day before
+                at -= timedelta(days=1)
         else:
             at = due_at + parse_offset(item)
         if at <= due_at:

@@ -185,3 +185,11 @@ def test_a_past_step_right_before_the_next_one_is_merged_into_it():
     assert [(p.step.name, p.status) for p in planned] == [("reminder:-P1D", "skipped"),
                                                           ("reminder:MORNING", "scheduled")]
     assert planned[0].reason == "merged with step reminder:MORNING (its time has passed)"
+
+
+def test_a_report_due_before_8_gets_its_morning_step_the_day_before():
+    due = bkk(2026, 12, 17, 6, 30)
+    [step] = domain.reminder_steps(["MORNING"], due)
+    assert step.at == bkk(2026, 12, 16, 8, 0)
+    planned = domain.plan_ladder([step], due, STANDARD, bkk(2026, 12, 10, 9, 0))
+    assert [(p.step.at, p.status) for p in planned] == [(bkk(2026, 12, 16, 8, 0), "scheduled")]
