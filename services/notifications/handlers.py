@@ -835,7 +835,13 @@ def _decide(uow: UnitOfWork, ctx: _Context, channels: Channels, row: dict) -> tu
         return "skipped", None
     window = settings.window(recipient)
     if not window.allows(now):
-        _set(session, row, due_at=window.next_allowed(now), status_reason=f"deferred: {window.why_not(now)}")
+        later = window.next_allowed(now)
+        if row["kind"] == "reminder" and later >= ctx.obligations[row["subject_ref"]]["due_at"]:
+            # (the scheduler ran late) a reminder after the deadline helps nobody: say so now
+            _set(session, row, status="skipped", status_reason=f"outside the window ({window.why_not(now)}) "
+                                                               "and the next allowed time is after the deadline")
+            return "skipped", None
+        _set(session, row, due_at=later, status_reason=f"deferred: {window.why_not(now)}")
         return "deferred", None
     late = bool(row["late"]) or now - row["due_at"] > settings.late_after
     row = {**row, "late": late}

@@ -746,3 +746,15 @@ def test_a_chase_says_when_it_will_really_go(tmp_path):
         now_answer = handlers.chase(uow, "o-1", officer, "DLO-1", tuesday, world.settings)
         uow.commit()
     assert now_answer["sends_now"] is True and datetime.fromisoformat(now_answer["scheduled_for"]) == tuesday
+
+
+def test_a_reminder_found_outside_its_window_after_downtime_is_skipped_if_it_could_only_go_after_the_deadline(tmp_path):
+    world = World(tmp_path, quiet_hours=domain.QuietHours(time(20), time(7)), working_days_only=True)
+    due = bkk(2026, 12, 17, 20, 57)
+    world.deliver(opened(1, due=due))
+    # the scheduler was down all day and comes back at 20:30: MORNING's time has passed, quiet hours now
+    world.dispatch(bkk(2026, 12, 17, 20, 30))
+    assert world.email.sent == []
+    morning = [r for r in world.rows(recipient_code="LAO-1") if r["step"] == "reminder:MORNING"][0]
+    assert morning["status"] == "skipped" and "after the deadline" in morning["status_reason"]
+    assert not [r for r in world.rows(recipient_code="LAO-1") if r["status"] == "scheduled"]
