@@ -33,6 +33,7 @@ import openpyxl
 from services.assessments.schedule import parse_period_label
 from shared.errors import InputError
 from shared.thai import from_thai_digits
+from shared.validation import ADDRESS_MAX, control_character_problem
 
 __all__ = [
     "BulkParseResult",
@@ -405,6 +406,11 @@ def _validate_row(row_number: int, cells: list, positions: dict[str, int],
             fail("value", problem.code, problem.message_th, problem.message_en)
 
     note = _text(cell("note")) or None
+    if note and (problem := control_character_problem(note)):
+        fail("note", "invalid_text", f"หมายเหตุ{problem[1]}", f"the note {problem[0]}")
+    elif note and len(note) > ADDRESS_MAX:
+        fail("note", "too_long", f"หมายเหตุยาวเกิน {ADDRESS_MAX:,} ตัวอักษร",
+             f"the note is longer than {ADDRESS_MAX:,} characters")
     if value is not None and rule.misses_target(value) and note is None:
         fail("note", "note_required",
              f"ค่า {_format_number(value)} ไม่บรรลุค่าเป้าหมาย {_format_number(rule.target)} ต้องระบุหมายเหตุ",

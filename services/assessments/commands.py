@@ -1,62 +1,52 @@
 """Commands the assessments service accepts."""
 from __future__ import annotations
 
-import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from shared.validation import Moment, ThaiValueError
+from shared.validation import Code, Command, Flag, Line, LongText, Moment, Note, Number, ThaiValueError
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+Strict = Command  # every text field below is a Line, LongText or Note: no control characters
 
 
 class ValueInput(Strict):
-    indicator_code: str = Field(min_length=1, max_length=64)
-    value: float
-    note: str | None = Field(default=None, max_length=2000)
-
-    @field_validator("value")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("value must be a finite number")
-        return value
+    indicator_code: Code
+    value: Number = Field(description="finite, at most 10^15 in magnitude; never true/false")
+    note: Note | None = None
 
 
 class SubmitValues(Strict):
-    obligation_id: str = Field(min_length=1)
-    unit_code: str = Field(min_length=1, description="the unit that owes the report")
-    submitted_by: str | None = None
-    submitter_unit_code: str | None = Field(default=None, description="who submits: the unit or one above it")
-    values: list[ValueInput] = Field(min_length=1)
+    obligation_id: Code
+    unit_code: Code = Field(description="the unit that owes the report")
+    submitted_by: Line(128) | None = None
+    submitter_unit_code: Code | None = Field(default=None, description="who submits: the unit or one above it")
+    values: list[ValueInput] = Field(min_length=1, max_length=500)
 
 
 class BatchItem(Strict):
-    obligation_id: str | None = None
-    unit_code: str = Field(min_length=1)
-    period: str | None = Field(default=None, description="with rule_id or indicator codes, instead of obligation_id")
-    values: list[ValueInput] = Field(min_length=1)
+    obligation_id: Code | None = None
+    unit_code: Code
+    period: Line(32) | None = Field(default=None, description="with rule_id or indicator codes, instead of obligation_id")
+    values: list[ValueInput] = Field(min_length=1, max_length=500)
 
 
 class SubmitBatch(Strict):
     """A province (or an LAO) submits many reports at once."""
 
     items: list[BatchItem] = Field(min_length=1, max_length=5000)
-    submitted_by: str | None = None
-    submitter_unit_code: str = Field(min_length=1)
+    submitted_by: Line(128) | None = None
+    submitter_unit_code: Code
     mode: Literal["all_or_nothing", "keep_good"] = "all_or_nothing"
     via: Literal["batch", "file"] = "batch"
 
 
 class ReviewSubmission(Strict):
-    submission_id: str
-    reviewer_unit_code: str
-    reviewer: str | None = None
+    submission_id: Code
+    reviewer_unit_code: Code
+    reviewer: Line(128) | None = None
     decision: Literal["accepted", "returned"]
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: Note | None = None
     resubmit_due_at: Moment | None = Field(default=None, description="returned: resubmit by then (default: 7 days)")
 
     @model_validator(mode="after")
@@ -70,18 +60,18 @@ class ReviewSubmission(Strict):
 
 
 class RequestExtension(Strict):
-    obligation_id: str
-    unit_code: str
+    obligation_id: Code
+    unit_code: Code
     requested_due_at: Moment
-    reason: str = Field(min_length=3, max_length=2000)
-    requested_by: str | None = None
+    reason: LongText(2000, 3)
+    requested_by: Line(128) | None = None
 
 
 class DecideExtension(Strict):
-    request_id: str
-    decider_unit_code: str
-    approve: bool
-    comment: str | None = Field(default=None, max_length=2000)
+    request_id: Code
+    decider_unit_code: Code
+    approve: Flag
+    comment: Note | None = None
 
     @model_validator(mode="after")
     def _why_denied(self):

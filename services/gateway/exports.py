@@ -4,7 +4,10 @@ One helper for every route: rows (dicts, as the JSON answer has them) + a column
 header, English header) -> a file. CSV is UTF-8 with a BOM so that Excel shows Thai; XLSX is written
 with openpyxl. Headers are Thai unless ``?lang=en``. Values are written as the JSON has them (ISO
 times, rates 0..1), so a file and the JSON answer hold the same rows. A text cell that a spreadsheet
-would read as a formula (=, +, -, @) is prefixed with ' in CSV and stored as text in XLSX.
+would read as a formula (=, +, -, @) is prefixed with ' in CSV and stored as text in XLSX. A character
+that a spreadsheet cannot hold (a control character other than tab and line breaks, a lone surrogate:
+refused on input today, but possibly stored before, and kept in the audit log's copy of a request) is
+written as U+FFFD, so one stored character never breaks an export.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from openpyxl.styles import Font
 from werkzeug.wrappers import Response
 
 from shared.errors import InputError
+from shared.validation import printable
 
 FORMATS = ("json", "csv", "xlsx")
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -63,8 +67,8 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(_cell(v)) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
+        return printable(json.dumps(value, ensure_ascii=False, default=str))
+    return printable(str(value))
 
 
 def _value(row: dict, key: str) -> Any:

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from services.gateway import auth
 from shared.errors import InputError, forbidden
 from shared.service_base import json_response
+from shared.validation import check_json_depth, refuse_control_characters
 
 log = structlog.get_logger(__name__)
 
@@ -25,18 +26,31 @@ def problem(error: InputError):
 
 
 def read_json(request) -> dict:
+    """The body as a JSON object. Refused before parsing: a body over 5 MB (413) or nested deeper than 32
+    levels (400: the parser would recurse); after: NaN/Infinity, anything but an object, and any text
+    holding a control character (422 naming where; each field's own limits are the services' commands)."""
     if request.content_length and request.content_length > MAX_BODY_BYTES:
         raise InputError("too_large", "body", "ข้อมูลที่ส่งมีขนาดใหญ่เกินกำหนด", "request body too large",
                          status=413)
+    text = request.get_data(as_text=True)
+    if len(text) > MAX_BODY_BYTES:  # sent without a Content-Length
+        raise InputError("too_large", "body", "ข้อมูลที่ส่งมีขนาดใหญ่เกินกำหนด", "request body too large",
+                         status=413)
+    check_json_depth(text)
     try:
-        data = json.loads(request.get_data(as_text=True) or "null")
+        data = json.loads(text or "null", parse_constant=_not_json)
     except ValueError:
         raise InputError("invalid_json", "body", "ข้อมูลไม่ใช่ JSON ที่ถูกต้อง", "body is not valid JSON",
                          status=400) from None
     if not isinstance(data, dict):
         raise InputError("invalid_json", "body", "ข้อมูลต้องเป็นออบเจ็กต์ JSON", "body must be a JSON object",
                          status=400)
+    refuse_control_characters(data)
     return data
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")  # Python reads NaN and Infinity; JSON has neither
 
 
 def check_upload_size(request) -> None:
@@ -195,6 +209,6 @@ def int_arg(args, name: str, default: int) -> int:
 def int_value(raw, name: str) -> int:
     try:
         return int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # int(1e999) overflows
         raise InputError("invalid", name, f"{name} ต้องเป็นจำนวนเต็ม", f"{name} must be an integer",
                          status=422) from None

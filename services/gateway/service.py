@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from services.gateway import auth
 from services.gateway.exports import columns, export_format, exported
-from services.gateway.http import (CSRF_COOKIE, SESSION_COOKIE, api, int_arg, int_value, problem, read_json,
+from services.gateway.http import (CSRF_COOKIE, SESSION_COOKIE, api, int_arg, problem, read_json,
                                    without_secrets)
 from services.gateway.models import api_tokens, audit_log, users
 from services.gateway.notifications_api import NotificationsRoutes
@@ -25,6 +25,7 @@ from services.gateway.routes_ui import UiRoutes
 from shared.contracts import utcnow
 from shared.errors import InputError
 from shared.service_base import ServiceBase, json_response
+from shared.validation import bounded_int, printable
 
 
 SCOPE_CACHE_S = 60.0
@@ -58,14 +59,15 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
     notifications = RpcProxy("notifications")
 
     def _audit(self, request, user, status, result, target: str | None = None, before: dict | None = None) -> None:
-        body = request.get_data(as_text=True)[:20000] if request.method != "GET" else None
+        # kept as sent but for characters no database or file can hold (a NUL, from anyone, even unauthenticated)
+        body = printable(request.get_data(as_text=True)[:20000]) if request.method != "GET" else None
         image = json.dumps(without_secrets(before), ensure_ascii=False, default=str) if before is not None else None
         if image is not None and len(image) > AUDIT_TEXT_MAX:  # cut, but still valid JSON for the reader
             image = json.dumps({"truncated": image[:AUDIT_TEXT_MAX - 100]}, ensure_ascii=False)
         with self.uow() as uow:
             uow.session.execute(insert(audit_log).values(
                 at=utcnow(), username=user["username"] if user else None,
-                action=f"{request.method} {request.path}"[:120], target=target,
+                action=printable(f"{request.method} {request.path}"[:120]), target=printable(target),
                 remote_addr=request.remote_addr, status=status, request=_no_password(body),
                 before=_no_password(image),
                 result=json.dumps(without_secrets(result), ensure_ascii=False, default=str)[:AUDIT_TEXT_MAX]
@@ -165,7 +167,7 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
             if not isinstance(name, str):
                 raise InputError("invalid", "name", "name ต้องเป็นข้อความ", "name must be a string", status=422)
             token = auth.create_token(uow.session, user["username"], name=name, scopes=scopes,
-                                      days=int_value(data.get("expires_in_days", 90), "expires_in_days"))
+                                      days=bounded_int(data.get("expires_in_days", 90), "expires_in_days", 1, 366))
             uow.commit()
         return 201, token
 

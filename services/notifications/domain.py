@@ -402,7 +402,8 @@ def digest_line(missing: int, total: int, language: str = "th") -> str:
 
 # --- preferences ----------------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# no control character anywhere (\s leaves NUL and its kind through)
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]{2,}$")
 _THAI_MOBILE = re.compile(r"^(?:\+?66|0)([689]\d{8})$")
 
 

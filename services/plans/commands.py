@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from shared.thai import ThaiInputError, parse_be_year, parse_thai_date
-from shared.validation import Moment, ThaiValueError
+from shared.thai import ThaiInputError, parse_be_year
+from shared.validation import (ADDRESS_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, Body, Code, Command, Flag, Line, LongText,
+                               Moment, Name, Note, Number, ThaiDate, ThaiValueError, Title, refuse_control_characters,
+                               safe_filename)
 from shared.vocabulary import Direction
 
 Level = Literal["ministry", "ministry_office", "department", "department_bureau",
@@ -16,39 +18,26 @@ LaoType = Literal["pao", "city_municipality", "town_municipality", "subdistrict_
                   "special"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-def thai_date(value):
-    """Dates may be typed in BE or CE, Thai or Arabic digits: '๓ ม.ค. ๒๕๖๕', '3/1/2565', ISO."""
-    if isinstance(value, date) or value is None:
-        return value
-    try:
-        return parse_thai_date(str(value))
-    except ThaiInputError as exc:
-        raise ThaiValueError(exc.message_en, exc.message_th) from None
+Strict = Command  # every text field below is a Line, LongText or a pattern: no control characters
 
 
 class OrgUnitInput(Strict):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     level: Level
     lao_type: LaoType | None = None
-    parent_code: str | None = None
-    name_th: str = Field(min_length=1)
-    name_en: str | None = None
-    province_code: str | None = None
-    district_code: str | None = None
-    subdistrict_code: str | None = None
-    contact_email: str | None = Field(default=None, max_length=200)
+    parent_code: Code | None = None
+    name_th: Line(NAME_MAX, 1)
+    name_en: Name | None = None
+    province_code: Line(16) | None = None
+    district_code: Line(16) | None = None
+    subdistrict_code: Line(16) | None = None
+    contact_email: Line(200) | None = None
     # The head of the unit (นายก อปท.): escalations after a missed deadline go to them.
-    head_name_th: str | None = Field(default=None, max_length=200)
-    head_email: str | None = Field(default=None, max_length=200)
+    head_name_th: Line(200) | None = None
+    head_email: Line(200) | None = None
     head_phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{7,14}$")
-    valid_from: date = date(2000, 1, 1)
-    valid_to: date | None = None
-
-    _dates = field_validator("valid_from", "valid_to", mode="before")(thai_date)
+    valid_from: ThaiDate = date(2000, 1, 1)
+    valid_to: ThaiDate | None = None
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -61,14 +50,20 @@ class OrgUnitInput(Strict):
 
 class RegisterUnits(Strict):
     units: list[OrgUnitInput] = Field(min_length=1)
-    dry_run: bool = False
+    dry_run: Flag = False
 
 
 class AddresseeRule(Strict):
-    codes: list[str] | None = None
+    codes: list[Code] | None = Field(default=None, max_length=20000)
     level: Level | None = None
-    within: str | None = None
+    within: Code | None = None
     criterion: dict | None = Field(default=None, description='{"attribute": "lao_type", "in": ["sao"]}')
+
+    @field_validator("criterion")
+    @classmethod
+    def _printable_criterion(cls, value):
+        refuse_control_characters(value)
+        return value
 
     @model_validator(mode="after")
     def _one_form(self):
@@ -79,13 +74,13 @@ class AddresseeRule(Strict):
 
 
 class IndicatorInput(Strict):
-    code: str = Field(min_length=1, max_length=64)
-    name_th: str = Field(min_length=1)
-    unit_of_measure: str | None = None
+    code: Code
+    name_th: Line(TITLE_MAX, 1)
+    unit_of_measure: Name | None = None
     value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
     direction: Direction = "increase"
-    minimum: float | None = None
-    maximum: float | None = None
+    minimum: Number | None = None
+    maximum: Number | None = None
 
 
 class ReportingInput(Strict):
@@ -93,17 +88,17 @@ class ReportingInput(Strict):
     (due_at) or on a recurrence (rrule). A declared range (minimum, maximum) is enforced on every
     value, whichever way it arrives; ``fiscal_year_be`` limits a rule to that fiscal year's periods."""
 
-    indicator_code: str = Field(min_length=1, max_length=64)
-    indicator_name_th: str = Field(min_length=1)
-    unit_of_measure: str | None = None
+    indicator_code: Code
+    indicator_name_th: Line(TITLE_MAX, 1)
+    unit_of_measure: Name | None = None
     value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
     direction: Direction = "increase"
-    minimum: float | None = None
-    maximum: float | None = None
-    period: str | None = Field(default=None, max_length=32)
+    minimum: Number | None = None
+    maximum: Number | None = None
+    period: Line(32) | None = None
     opens_at: Moment | None = None
     due_at: Moment | None = None
-    rrule: str | None = Field(default=None, max_length=255)
+    rrule: Line(255) | None = None
     dtstart: Moment | None = None
     until: Moment | None = None
     due_time_local: str = Field(default="16:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -142,13 +137,13 @@ class ReportingInput(Strict):
 
 
 class DirectiveItemInput(Strict):
-    item_ref: str | None = Field(default=None, max_length=64)
+    item_ref: Line(64) | None = None
     kind: Literal["order", "guideline", "observation", "inspection_focus"] = "order"
-    issuer_code: str | None = None
-    issuer_position_th: str | None = None
-    topic_th: str | None = None
-    text_th: str = Field(min_length=1)
-    text_en: str | None = None
+    issuer_code: Code | None = None
+    issuer_position_th: Title | None = None
+    topic_th: Title | None = None
+    text_th: LongText(TEXT_MAX, 1)
+    text_en: Body | None = None
     addressees: AddresseeRule
     acknowledge_due_at: Moment | None = None
     reporting: ReportingInput | None = None
@@ -156,67 +151,63 @@ class DirectiveItemInput(Strict):
 
 class RecordDocument(Strict):
     form: Literal["memo", "letter", "circular", "attachment"] = "memo"
-    document_number: str | None = Field(default=None, max_length=160,
-                                        description="as printed, Thai digits kept, e.g. มท ๐๘๐๑.๒/ว ๕๒")
-    document_date: date
+    document_number: Line(160) | None = Field(default=None,
+                                              description="as printed, Thai digits kept, e.g. มท ๐๘๐๑.๒/ว ๕๒")
+    document_date: ThaiDate
     urgency: Literal["most_urgent", "very_urgent", "urgent", "normal"] = "normal"
-    subject_th: str = Field(min_length=1)
-    subject_en: str | None = None
-    sender_code: str | None = None
-    sender_text: str | None = None
-    addressee_text: str | None = None
-    references: list[str] = Field(default_factory=list, description="ids of earlier documents")
-    forwards_document_id: str | None = Field(default=None, min_length=1)
+    subject_th: Line(TITLE_MAX, 1)
+    subject_en: Title | None = None
+    sender_code: Code | None = None
+    sender_text: LongText(ADDRESS_MAX) | None = None
+    addressee_text: LongText(ADDRESS_MAX) | None = None
+    references: list[Code] = Field(default_factory=list, max_length=100, description="ids of earlier documents")
+    forwards_document_id: Code | None = None
     status: Literal["recorded", "referenced_only"] = "recorded"
-    items: list[DirectiveItemInput] = Field(default_factory=list)
-    allow_duplicate: bool = Field(default=False, description="record it although a document with the same "
+    items: list[DirectiveItemInput] = Field(default_factory=list, max_length=500)
+    allow_duplicate: Flag = Field(default=False, description="record it although a document with the same "
                                   "number, sender and date exists (else 409 naming that document)")
-
-    _date = field_validator("document_date", mode="before")(thai_date)
 
 
 class IssueDocument(Strict):
-    document_id: str
-    items: list[str] | None = Field(default=None, min_length=1, max_length=500,
-                                    description="ids of the draft items to issue (default: every draft item)")
+    document_id: Code
+    items: list[Code] | None = Field(default=None, min_length=1, max_length=500,
+                                     description="ids of the draft items to issue (default: every draft item)")
 
 
 class IssueDirective(Strict):
     """Record a document with one directive item and issue it at once (the common case)."""
 
-    document_number: str = Field(min_length=1, max_length=160)
-    document_date: date
+    document_number: Line(160, 1)
+    document_date: ThaiDate
     urgency: Literal["most_urgent", "very_urgent", "urgent", "normal"] = "normal"
-    subject_th: str = Field(min_length=1)
-    issuer_code: str = Field(min_length=1)
+    subject_th: Line(TITLE_MAX, 1)
+    issuer_code: Code
     kind: Literal["order", "guideline", "observation", "inspection_focus"] = "order"
-    text_th: str = Field(min_length=1)
+    text_th: LongText(TEXT_MAX, 1)
     addressees: AddresseeRule
     acknowledge_due_at: Moment | None = None
     reporting: ReportingInput | None = None
 
-    _date = field_validator("document_date", mode="before")(thai_date)
-
 
 class AcknowledgeAssignment(Strict):
-    assignment_id: str
-    unit_code: str
-    receipt_number: str | None = Field(default=None, max_length=32)
+    assignment_id: Code
+    unit_code: Code
+    receipt_number: Line(32) | None = None
     acknowledged_at: Moment | None = None
 
 
 class ChangeAssignmentState(Strict):
-    assignment_id: str
-    unit_code: str
+    assignment_id: Code
+    unit_code: Code
     to_state: Literal["received", "in_progress", "reported", "closed", "not_applicable", "cancelled"]
-    note: str | None = Field(default=None, max_length=2000)
+    note: Note | None = None
 
 
 class DeclareApplicability(Strict):
-    assignment_id: str
-    unit_code: str
-    applicable: bool
-    note: str | None = Field(default=None, max_length=2000)
+    assignment_id: Code
+    unit_code: Code
+    applicable: Flag
+    note: Note | None = None
 
     @model_validator(mode="after")
     def _reason_when_not(self):
@@ -226,8 +217,8 @@ class DeclareApplicability(Strict):
 
 
 class ForwardAssignment(Strict):
-    assignment_id: str
-    unit_code: str
+    assignment_id: Code
+    unit_code: Code
     addressees: AddresseeRule
     acknowledge_due_at: Moment | None = None
 
@@ -235,22 +226,22 @@ class ForwardAssignment(Strict):
 class RegisterReceipt(Strict):
     """ลงทะเบียนรับ: a unit's own receipt number for a document (unique per unit per year)."""
 
-    unit_code: str
-    document_id: str
+    unit_code: Code
+    document_id: Code
     receipt_no: str = Field(min_length=1, max_length=32, pattern=r"^[0-9๐-๙]+[0-9๐-๙/ -]*$")
-    received_on: date
+    received_on: ThaiDate
     received_time: str | None = Field(default=None, pattern=r"^([01]?[0-9]|2[0-3])[:.][0-5][0-9]$")
     channel: Literal["paper", "e-saraban", "email", "fax", "hand"] = "paper"
-    assignment_id: str | None = None
-    routed_from_receipt_id: str | None = None
-
-    _date = field_validator("received_on", mode="before")(thai_date)
+    assignment_id: Code | None = None
+    routed_from_receipt_id: Code | None = None
 
 
 class AddAttachment(Strict):
-    document_id: str
-    filename: str = Field(min_length=1, max_length=255)
-    content_type: str = Field(min_length=1, max_length=120)
+    document_id: Code
+    # stored and served under its last path segment only: "../../etc/passwd" is kept as "passwd"
+    filename: Annotated[str, BeforeValidator(safe_filename)]
+    content_type: str = Field(min_length=3, max_length=120,
+                              pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$")
     content_base64: str = Field(min_length=1)
 
 

@@ -27,6 +27,7 @@ from shared.db import UnitOfWork
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
 from shared.listing import order_by
 from shared.thai import to_be_year, to_thai_digits
+from shared.validation import safe_filename
 
 UNIT_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "province_code",
                "district_code", "subdistrict_code", "contact_email", "head_name_th", "head_email",
@@ -261,7 +262,9 @@ def get_attachment(session, attachment_id: str, visible_to: list[str] | None = N
     if row is None:
         raise not_found("attachment_id", "ไฟล์แนบ", "attachment", attachment_id)
     check_visible(session, row["document_id"], visible_to, "attachment_id")
-    return {**_row(row, drop=("content",)), "content_base64": base64.b64encode(row["content"]).decode()}
+    # a name stored before names were cleaned on upload ("../../etc/passwd") is served as its last segment
+    return {**_row(row, drop=("content",)), "filename": safe_filename(row["filename"]),
+            "content_base64": base64.b64encode(row["content"]).decode()}
 
 
 def _indicator_specs(reporting: ReportingInput) -> list[IndicatorSpec]:
@@ -604,7 +607,8 @@ def get_document(session, document_id: str, visible_to: list[str] | None = None)
     registered = session.execute(query.order_by(receipts.c.received_on, receipts.c.created_at)).mappings().all()
     result = _row(document)
     result.update(references=json.loads(document["references"]), anomalies=json.loads(document["anomalies"]),
-                  items=[_directive_dict(item) for item in items], attachments=[dict(f) for f in files],
+                  items=[_directive_dict(item) for item in items],
+                  attachments=[{**f, "filename": safe_filename(f["filename"])} for f in files],
                   receipts=[_row(r) for r in registered])
     return result
 

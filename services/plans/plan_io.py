@@ -32,12 +32,12 @@ from datetime import date, datetime
 from typing import Annotated, Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, \
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, \
     field_serializer, model_validator
 
 from shared.errors import InputError
 from shared.thai import ThaiInputError, from_thai_digits, parse_be_year, to_ce_year
-from shared.validation import ThaiValueError, parse
+from shared.validation import MAX_JSON_DEPTH, TEXT_MAX, LongText, ThaiValueError, control_character_problem, one_line, parse
 from shared.vocabulary import Direction, canonical_direction
 
 __all__ = [
@@ -75,12 +75,16 @@ def _be_year(value: Any) -> int:
 def _jsonable(value: Any) -> Any:
     """Attributes are stored as JSON: make them JSON values now, so a round trip is exact."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {_jsonable(str(k)): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if value is None or isinstance(value, (str, bool, int)):
+    if isinstance(value, str):
+        if problem := control_character_problem(value):
+            raise ThaiValueError(f"attributes: {problem[0]}", f"ข้อมูลประกอบ{problem[1]}")
+        return value
+    if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -123,16 +127,18 @@ def _plain(value: float | None) -> float | int | None:
 
 
 BEYear = Annotated[int, BeforeValidator(_be_year)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$"), AfterValidator(one_line)]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
-Text = Annotated[str, StringConstraints(min_length=1)]
+# Text in a plan may span lines (it is kept as printed) but holds no other control character.
+Text = LongText(TEXT_MAX, 1)
+OptText = LongText(TEXT_MAX)
 Attributes = Annotated[dict[str, Any], BeforeValidator(_jsonable)]
 
 
 class Statement(Strict):
     """Vision, a mission or the values: text with its provenance."""
     text_th: Text
-    text_en: str | None = None
+    text_en: OptText | None = None
     attributes: Attributes = Field(default_factory=dict)
 
 
@@ -142,8 +148,8 @@ class Target(Strict):
     Shorthand on input: ``2568: 5`` or ``2568: "-"`` instead of ``2568: {value: 5}``.
     """
     value: float | None
-    printed: str | None = None
-    provenance: str | None = None
+    printed: OptText | None = None
+    provenance: OptText | None = None
     inferred: bool = False
 
     @model_validator(mode="before")
@@ -165,7 +171,7 @@ class Target(Strict):
 class UnitTargets(Strict):
     """Targets for one unit (org registry code) or one group of units (e.g. level:lao)."""
     unit_code: Code | None = None
-    unit_group: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    unit_group: Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(one_line)] | None = None
     targets: dict[BEYear, Target]
 
     @model_validator(mode="after")
@@ -179,7 +185,7 @@ class UnitTargets(Strict):
 class DeclaredTotal(Strict):
     """A total printed in the source beside the yearly targets; checked, never corrected."""
     value: float | None
-    printed: str | None = None
+    printed: OptText | None = None
     semantics: Literal["SUM", "CONSTANT", "LAST"] = "SUM"
     semantics_inferred: bool = False
 
@@ -207,14 +213,14 @@ class Indicator(Strict):
     id: Code
     goal_id: Code | None = Field(default=None, description="plan-level indicators only")
     name_th: Text
-    name_en: str | None = None
-    unit: str | None = Field(default=None, description="unit code, e.g. percent, count, times")
-    unit_th: str | None = Field(default=None, description="unit as printed, e.g. ร้อยละ, ครั้ง")
+    name_en: OptText | None = None
+    unit: OptText | None = Field(default=None, description="unit code, e.g. percent, count, times")
+    unit_th: OptText | None = Field(default=None, description="unit as printed, e.g. ร้อยละ, ครั้ง")
     value_type: Literal["number", "integer", "percent", "count", "boolean"] | None = None
     direction: Direction | None = Field(default=None, description="increase / decrease / maintain / none "
                                                                    "(higher / lower accepted)")
     direction_basis: Literal["stated", "inferred"] | None = None
-    subject: str | None = None
+    subject: OptText | None = None
     targets_status: Literal["stated", "not_stated", "stated_in_prose"] | None = None
     targets: dict[BEYear, Target] = Field(default_factory=dict)
     unit_targets: list[UnitTargets] = Field(default_factory=list)
@@ -271,7 +277,7 @@ class Element(Strict):
     kind: Slug
     parent_id: Code | None = Field(default=None, description="plan-level elements only")
     title_th: Text
-    title_en: str | None = None
+    title_en: OptText | None = None
     attributes: Attributes = Field(default_factory=dict)
     elements: list["Element"] = Field(default_factory=list)
 
@@ -287,7 +293,7 @@ class Strategy(Strict):
     id: Code
     issue_id: Code | None = Field(default=None, description="plan-level strategies only")
     title_th: Text
-    title_en: str | None = None
+    title_en: OptText | None = None
     attributes: Attributes = Field(default_factory=dict)
     elements: list[Element] = Field(default_factory=list)
 
@@ -296,7 +302,7 @@ class Goal(Strict):
     id: Code
     issue_id: Code | None = Field(default=None, description="plan-level goals only")
     title_th: Text
-    title_en: str | None = None
+    title_en: OptText | None = None
     attributes: Attributes = Field(default_factory=dict)
     indicators: list[Indicator] = Field(default_factory=list)
     elements: list[Element] = Field(default_factory=list)
@@ -305,7 +311,7 @@ class Goal(Strict):
 class StrategicIssue(Strict):
     id: Code
     title_th: Text
-    title_en: str | None = None
+    title_en: OptText | None = None
     attributes: Attributes = Field(default_factory=dict)
     goals: list[Goal] = Field(default_factory=list)
     strategies: list[Strategy] = Field(default_factory=list)
@@ -325,11 +331,11 @@ class Link(Strict):
 class PlanHeader(Strict):
     id: Code
     type: Slug = Field(description="strategic, provincial, local_development, ...")
-    owner_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
-    owner_name_th: str | None = None
-    owner_name_en: str | None = None
+    owner_code: Annotated[str, StringConstraints(min_length=1, max_length=32), AfterValidator(one_line)] | None = None
+    owner_name_th: OptText | None = None
+    owner_name_en: OptText | None = None
     title_th: Text
-    title_en: str | None = None
+    title_en: OptText | None = None
     period_be_start: BEYear
     period_be_end: BEYear
     parent_plan_ids: list[Code] = Field(default_factory=list)
@@ -358,8 +364,10 @@ Element.model_rebuild()
 
 def load_document(text: str | bytes) -> dict:
     """Parse a plan file (YAML or JSON; JSON is YAML) into a dict."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        _check_shape(text, loader)
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise InputError("invalid", "body", "อ่านไฟล์แผนไม่ได้ (YAML/JSON ไม่ถูกต้อง)",
                          f"cannot read the plan file (bad YAML/JSON): {exc}", status=422) from None
@@ -367,6 +375,24 @@ def load_document(text: str | bytes) -> dict:
         raise InputError("invalid", "body", "ไฟล์แผนต้องเป็นออบเจ็กต์", "a plan file must be an object",
                          status=422)
     return data
+
+
+def _check_shape(text: str | bytes, loader) -> None:
+    """Refuse, from the parser's events and before building anything, a document nested deeper than
+    MAX_JSON_DEPTH (100,000 ``[`` or ``- `` crash libyaml's composer: the whole service, not the request)
+    or using aliases (a few lines of anchors can stand for billions of nodes)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise InputError("too_deep", "body", f"ไฟล์แผนซ้อนกันเกิน {MAX_JSON_DEPTH} ชั้น",
+                                 f"the plan file nests deeper than {MAX_JSON_DEPTH} levels", status=422)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            raise InputError("invalid", "body", "ไฟล์แผนต้องไม่ใช้ alias ของ YAML (*name)",
+                             "the plan file must not use YAML aliases (*name)", status=422)
 
 
 def detect_shape(data: dict) -> str:
