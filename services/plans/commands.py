@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from shared.errors import InputError
 from shared.thai import ThaiInputError, parse_be_year
 from shared.validation import (ADDRESS_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, Body, Code, Command, Flag, Line, LongText,
                                Moment, Name, Note, Number, ThaiDate, ThaiValueError, Title, refuse_control_characters,
@@ -62,7 +63,10 @@ class AddresseeRule(Strict):
     @field_validator("criterion")
     @classmethod
     def _printable_criterion(cls, value):
-        refuse_control_characters(value)
+        try:
+            refuse_control_characters(value)
+        except InputError as error:
+            raise ThaiValueError(f"{error.field}: {error.message_en}", f"{error.field}: {error.message_th}") from None
         return value
 
     @model_validator(mode="after")
