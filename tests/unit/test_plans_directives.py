@@ -318,3 +318,18 @@ def test_a_rule_carries_its_fiscal_year_and_directions_have_one_vocabulary(datab
         issue(database, reporting={"indicator_code": "A", "indicator_name_th": "a", "direction": "sideways",
                                    "rrule": "FREQ=YEARLY;BYMONTH=12"})
     assert error.value.field == "reporting.direction"
+
+
+def test_the_events_accept_what_the_longest_allowed_directive_emits(database):
+    """The commands' limits are no tighter than the event contracts: a directive at every maximum length,
+    with B.E. timestamps and a multi-line text, is issued and every event it publishes decodes."""
+    from shared.validation import TITLE_MAX
+    issue(database, document_number="ท" * 160, subject_th="ก" * TITLE_MAX, text_th="๑. ข้อ\n\t" + "ข" * 19_990,
+          addressees={"codes": ["PLO-09"]}, acknowledge_due_at="2570-01-31T16:30:00+07:00",
+          reporting={"indicator_code": "I" * 64, "indicator_name_th": "ค" * TITLE_MAX, "unit_of_measure": "ร" * 300,
+                     "minimum": -1e15, "maximum": 1e15, "period": "2570-01", "due_at": "2570-01-31T16:30:00+07:00"})
+    [issued] = events(database, "plans.directive_issued.v1")
+    assert issued.title_th == "ก" * TITLE_MAX and issued.acknowledge_due_at.year == 2027
+    assert issued.reporting.due_at == datetime(2027, 1, 31, 9, 30, tzinfo=timezone.utc)
+    [created] = events(database, "plans.assignment_created.v1")
+    assert created.document_number == "ท" * 160 and created.reporting.indicator_name_th == "ค" * TITLE_MAX
