@@ -43,7 +43,7 @@ def world(stack):
     [obligation] = wait_until(lambda: lao.get(f"{lao.base}/obligations").json()["items"])
     [assignment] = lao.get(f"{lao.base}/assignments").json()["items"]
     draft = central.post(f"{central.base}/documents", json={
-        "document_date": "2569-11-23", "subject_th": "ร่างหนังสือ",
+        "document_date": "2569-11-23", "subject_th": "ร่างหนังสือ", "sender_code": "DLA",
         "items": [{"text_th": "ข้อสั่งการฉบับร่าง", "addressees": {"codes": ["PLO-09"]}}]})
     assert draft.status_code == 201, draft.text
     return {"central": central, "lao": lao, "obligation_id": obligation["id"], "assignment_id": assignment["id"],
@@ -106,7 +106,7 @@ def test_a_token_lifetime_is_a_bounded_whole_number_of_days(stack, world):
                        headers={"Content-Type": "application/json"})
     problem_of(nan, 400, "body")
     assert state(stack, world) == before
-    made = central.post(f"{central.base}/tokens", json={"name": "ci", "expires_in_days": 366.0})
+    made = central.post(f"{central.base}/tokens", json={"name": "ci", "expires_in_days": 366})
     assert made.status_code == 201, made.text
 
 
