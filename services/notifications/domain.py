@@ -157,7 +157,7 @@ def plan_ladder(steps: list[Step], deadline: datetime, window: "SendWindow", now
     * A step outside the window moves to the next allowed time; if that would pass the deadline, or
       come closer to the next step than half their distance in the ladder (and at least
       ``MERGE_WITHIN``), it moves back to the latest allowed time before it instead (e.g. T-3d on a
-      holiday weekend goes on a working day before it, not on T; T-1d at 20:57 goes at 19:50, not
+      holiday weekend goes on a working day before it, not on T; T-1d at 20:57 goes at 19:49, not
       at 07:00 an hour before the MORNING step).
     * Steps placed in the past: the latest still goes now (``late``) unless the next step is within
       ``MERGE_WITHIN`` (then it is merged into it); the others are skipped as superseded.
