@@ -55,6 +55,7 @@ test-reliability: venv system-deps-test
 DB ?= sqlite
 SCALE ?= 1.0
 bench: venv system-deps-test
+	$(PY) -m bench.parsers
 	$(PY) -m bench.run --db $(DB) --scale $(SCALE)
 
 # Regenerate the JSON Schemas of the event contracts after changing shared/contracts/events.py.

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from datetime import datetime
 
@@ -360,31 +359,20 @@ def test_zip_that_is_not_a_workbook():
     assert only_error(parse(buffer.getvalue(), "values.xlsx")).code == "unreadable_file"
 
 
-# --- Speed ------------------------------------------------------------------------------------
-
-def timed(function, *args):
-    # CPU time is asserted: the development machine is shared, so wall time depends on neighbours.
-    wall_start, cpu_start = time.perf_counter(), time.process_time()
-    result = function(*args)
-    return result, time.perf_counter() - wall_start, time.process_time() - cpu_start
-
+# --- Size (speed is measured by `python -m bench.parsers`, not asserted here) --------------------
 
 def ten_thousand_rows() -> list[list]:
     return [ENGLISH_HEADER] + [[f"LAO-{n}", "BUD-PCT", "2569-01", n % 101, "ล่าช้า" if n % 101 < 80 else ""]
                                for n in range(10_000)]
 
 
-def test_ten_thousand_row_csv_parses_quickly():
+def test_ten_thousand_row_csv_is_accepted_whole():
     data = csv_bytes([[str(cell) for cell in row] for row in ten_thousand_rows()], "utf-8-sig")
-    result, wall, cpu = timed(parse, data)
-    print(f"\n10,000-row CSV ({len(data):,} bytes): {wall:.3f} s wall, {cpu:.3f} s CPU")
+    result = parse(data)
     assert len(result.accepted) == 10_000 and result.errors == []
-    assert cpu < 2
 
 
-def test_ten_thousand_row_xlsx_parses_quickly():
+def test_ten_thousand_row_xlsx_is_accepted_whole():
     data = xlsx_bytes(ten_thousand_rows())
-    result, wall, cpu = timed(parse, data, "values.xlsx")
-    print(f"\n10,000-row XLSX ({len(data):,} bytes): {wall:.3f} s wall, {cpu:.3f} s CPU")
+    result = parse(data, "values.xlsx")
     assert len(result.accepted) == 10_000 and result.errors == []
-    assert cpu < 2

@@ -4,7 +4,6 @@ import dataclasses
 import hashlib
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -288,16 +287,9 @@ def test_deterministic_across_processes(registry):
     assert digests == {local}
 
 
-def test_national_registry_is_fast(divisions):
-    start = time.perf_counter()
-    national_registry(divisions)
-    elapsed = time.perf_counter() - start
-    start = time.perf_counter()
-    national_registry()  # including loading the JSON file
-    elapsed_with_load = time.perf_counter() - start
-    print(f"\nnational registry: {elapsed * 1000:.1f} ms "
-          f"({elapsed_with_load * 1000:.1f} ms including loading admin_divisions.json)")
-    assert elapsed_with_load < 1.0
+def test_national_registry_builds_from_the_shipped_divisions_file(divisions):
+    # Its speed is measured by `python -m bench.parsers`, not asserted in a test (the machine is shared).
+    assert national_registry(divisions) == national_registry()
 
 
 # --- Province registry ----------------------------------------------------------------------
