@@ -430,12 +430,13 @@ def acknowledge_assignment(uow: UnitOfWork, command: AcknowledgeAssignment) -> d
     if new_state is None:
         return {"assignment_id": row["id"], "state": row["state"], "changed": False}
     acknowledged_at = command.acknowledged_at or utcnow()
+    number = domain.normalize_receipt_number(command.receipt_number) if command.receipt_number else None
     uow.session.execute(update(assignments).where(assignments.c.id == row["id"]).values(
         state=new_state, acknowledged_at=acknowledged_at, received_at=row["received_at"] or acknowledged_at,
-        receipt_number=command.receipt_number or row["receipt_number"]))
+        receipt_number=number or row["receipt_number"]))
     uow.add_event(AssignmentAcknowledged(
         assignment_id=row["id"], directive_id=row["directive_id"], unit_code=row["unit_code"],
-        acknowledged_at=acknowledged_at, receipt_number=command.receipt_number))
+        acknowledged_at=acknowledged_at, receipt_number=number))
     return {"assignment_id": row["id"], "state": str(new_state), "changed": True}
 
 

@@ -270,6 +270,20 @@ def test_receipts_only_for_visible_documents_with_one_number_in_either_digits(da
         assert [r["receipt_no"] for r in handlers.get_document(session, dla_only["document_id"])["receipts"]] == ["50836"]
 
 
+def test_a_receipt_number_given_when_acknowledging_is_kept_with_arabic_digits(database):
+    from services.plans.commands import AcknowledgeAssignment
+    draft = run(database, handlers.record_document,
+                memo(sender_code="DLA", items=[{"text_th": "x", "addressees": {"codes": ["LAO-180101"]}}]),
+                actor=CENTRAL)
+    run(database, handlers.issue_document, IssueDocument(document_id=draft["document_id"]), actor=CENTRAL)
+    with database.session() as session:
+        assignment_id = session.execute(select(assignments.c.id)).scalar_one()
+    run(database, handlers.acknowledge_assignment,
+        AcknowledgeAssignment(assignment_id=assignment_id, unit_code="LAO-180101", receipt_number="๑๒"))
+    with database.session() as session:
+        assert handlers.get_assignment(session, assignment_id)["receipt_number"] == "12"
+
+
 PLAN = {"format": "thongthin.plan/v1",
         "plan": {"id": "PLO-09-PLAN", "type": "provincial", "owner_code": "PLO-09", "title_th": "แผนพัฒนาจังหวัดชัยนาท",
                  "period_be_start": 2566, "period_be_end": 2570},

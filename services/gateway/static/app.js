@@ -382,7 +382,7 @@ function assignmentCard(a, reload) {
       fact(t('state'), badge(t('as_' + st), aTone(a))),
       fact(t('receivedAt'), fdate(a.created_at, true)),
       a.acknowledge_due_at && fact(t('ackDue'), h('span', {class: a.overdue ? 'bad-t' : ''}, fdate(a.acknowledge_due_at, true), a.overdue ? ' · ' + t('overdue') : '')),
-      a.receipt_number && fact(t('receiptNo'), a.receipt_number),
+      a.receipt_number && fact(t('receiptNo'), dg(a.receipt_number)),  // stored with Arabic digits; shown as the user reads digits
       a.applicable != null && fact(t('applicability'), t(a.applicable ? 'applicable' : 'notApplicable'))),
     acts.length > 0 && h('div.actions', null, acts), panel);
 }
