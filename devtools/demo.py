@@ -20,7 +20,7 @@ import yaml
 
 from services.plans import memo_import
 from services.plans.cli import registry_rows
-from services.plans.handlers import LEVEL_ORDER
+from shared.cascade import LEVEL_ORDER
 from shared.config import REPO_ROOT, database_url
 from shared.db import Database
 from shared.thai import BANGKOK

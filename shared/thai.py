@@ -34,6 +34,7 @@ __all__ = [
     "from_thai_digits",
     "parse_be_year",
     "parse_thai_date",
+    "thai_month_number",
     "to_be_year",
     "to_ce_year",
     "to_thai_digits",
@@ -162,19 +163,11 @@ def fiscal_year_bounds(fiscal_year: int) -> tuple[date, date]:
     return date(ending_ce_year - 1, 10, 1), date(ending_ce_year, 9, 30)
 
 
-_PERIOD_MONTH = re.compile(r"(\d{4})-(\d{2})")
-_PERIOD_FISCAL = re.compile(r"FY(\d{4})(?:-Q[1-4])?")
-
-
 def fiscal_year_of_period(label: str) -> int | None:
-    """B.E. fiscal year of a canonical period label: ``2569-11`` (Nov 2026) → 2570,
-    ``2569-09`` → 2569, ``FY2569-Q1`` and ``FY2569`` → 2569; None for any other label."""
-    if match := _PERIOD_MONTH.fullmatch(label):
-        year, month = int(match.group(1)), int(match.group(2))
-        return year + 1 if month >= 10 else year
-    if match := _PERIOD_FISCAL.fullmatch(label):
-        return int(match.group(1))
-    return None
+    """B.E. fiscal year of a canonical period label (``2569-11`` → 2570, ``FY2569-Q1`` → 2569), None
+    for any other label. The period grammar lives in ``shared.calendar``; this name stays for callers."""
+    from shared.calendar import fiscal_year_of_period as of_period  # shared.calendar imports this module
+    return of_period(label)
 
 
 def _bangkok_date(moment: date | datetime) -> date:
@@ -262,6 +255,12 @@ _SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _THAI_WORDS_DATE = re.compile(
     r"(?:วันที่\s*)?(\d{1,2})\s*([ก-๎.\s]+?)\s*(?:(พ\.?\s*ศ\.?|ค\.?\s*ศ\.?)\s*)?(\d{4})"
 )
+
+
+def thai_month_number(text: str) -> int | None:
+    """1..12 for a Thai month name, full or abbreviated, dots and spaces optional ("ธ.ค.", "ธค",
+    "ธันวาคม"); None for anything else."""
+    return _MONTH_BY_KEY.get(re.sub(r"[.\s]", "", text))
 
 
 def parse_thai_date(text: str, field: str = "date") -> date:

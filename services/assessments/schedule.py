@@ -7,11 +7,8 @@ Conventions (see shared/thai.py): RRULEs are expanded in Asia/Bangkok local time
 daylight saving, so naive local datetimes are safe during expansion; every datetime this module
 returns is aware and in UTC. Periods are Bangkok calendar dates, end inclusive.
 
-Period labels:
-
-- a month: ``2569-01`` (B.E. year, two-digit month) = January 2026;
-- a fiscal quarter (ไตรมาส, Q1 = Oct–Dec): ``FY2569-Q1`` = Oct–Dec 2025;
-- a fiscal year (ปีงบประมาณ, named by the B.E. year in which it ends): ``FY2569`` = Oct 2025–Sep 2026.
+Period labels follow the one grammar of ``shared.calendar`` (``2569-01`` a month, ``FY2569-Q1`` a
+fiscal quarter, ``FY2569`` a fiscal year).
 """
 from __future__ import annotations
 
@@ -26,9 +23,11 @@ from typing import Literal, NamedTuple, TypeVar, get_args
 import holidays
 from dateutil import rrule as du
 
+from shared.calendar import parse_period
+from shared.calendar import period_bounds as calendar_period_bounds
 from shared.errors import InputError, invalid
-from shared.thai import (BANGKOK, THAI_MONTHS_ABBR, THAI_MONTHS_FULL, ThaiInputError, fiscal_year_be,
-                         fiscal_year_bounds, from_thai_digits, parse_be_year, to_be_year)
+from shared.thai import (BANGKOK, fiscal_year_be, fiscal_year_bounds, from_thai_digits,
+                         to_be_year)
 
 __all__ = [
     "Coverage",
@@ -144,68 +143,24 @@ def _unknown_coverage(covers: object) -> InputError:
                    f"unknown period coverage {covers!r}; use one of {', '.join(get_args(Coverage))}")
 
 
-_MONTH_LABEL = re.compile(r"(\d{4})[-/.](\d{1,2})")
-_FISCAL_LABEL = re.compile(r"FY(\d{4})(?:-?Q([1-4]))?")
-
-
-def parse_period_label(text: str, field: str = "period") -> str:
-    """The canonical label of a period typed by a person: ``๒๕๖๙-๑`` → ``2569-01``, ``fy2569q1`` → ``FY2569-Q1``.
-
-    Thai digits, case, spaces and a ``/`` or ``.`` instead of ``-`` are forgiven; the year must
-    be B.E. (a C.E. year gets a message suggesting the B.E. one).
-    """
-    compact = re.sub(r"\s+", "", from_thai_digits(text)).upper()
-    try:
-        if match := _MONTH_LABEL.fullmatch(compact):
-            year, month = parse_be_year(match.group(1), field), int(match.group(2))
-            if 1 <= month <= 12:
-                return f"{year}-{month:02d}"
-        elif match := _FISCAL_LABEL.fullmatch(compact):
-            year, quarter = parse_be_year(match.group(1), field), match.group(2)
-            return f"FY{year}-Q{quarter}" if quarter else f"FY{year}"
-    except ThaiInputError as error:
-        raise invalid(field, error.message_th, error.message_en) from None
-    raise invalid(field,
-                  f"งวด {text!r} ไม่ถูกต้อง ใช้ เช่น 2569-01 (เดือน), FY2569-Q1 (ไตรมาส) หรือ FY2569 (ปีงบประมาณ)",
-                  f"period {text!r} is not valid; "
-                  "use e.g. 2569-01 (month), FY2569-Q1 (quarter) or FY2569 (fiscal year)")
-
-
-_THAI_MONTH_BY_KEY = {**{name: number for number, name in enumerate(THAI_MONTHS_FULL, start=1)},
-                      **{abbr.replace(".", ""): number for number, abbr in enumerate(THAI_MONTHS_ABBR, start=1)}}
-_THAI_MONTH_LABEL = re.compile(r"([ก-๎.]+)(\d{2}|\d{4})")
+# The one period grammar (canonical labels, what may be typed) lives in shared.calendar.
+parse_period_label = parse_period
 
 
 def canonical_period(text: str) -> str:
     """The one spelling of a period, so that one period is never two obligations: the canonical
-    label of anything ``parse_period_label`` reads, and of a month as Thai officers print it
-    (``ธ.ค. 2569``, ``ธันวาคม ๒๕๖๙``, ``ธ.ค. 69`` → ``2569-12``). Any other text is kept as it is
-    (trimmed): an event carries it, and refusing it here would lose the obligation."""
+    label of anything the period grammar reads (shared.calendar: ``ธ.ค. 2569``, ``ธันวาคม ๒๕๖๙``,
+    ``ธ.ค. 69`` → ``2569-12``). Any other text is kept as it is (trimmed): an event carries it, and
+    refusing it here would lose the obligation."""
     try:
-        return parse_period_label(text)
+        return parse_period(text)
     except InputError:
-        pass
-    compact = re.sub(r"\s+", "", from_thai_digits(text))
-    if (match := _THAI_MONTH_LABEL.fullmatch(compact)) and (
-            month := _THAI_MONTH_BY_KEY.get(match.group(1).replace(".", ""))):
-        year = int(match.group(2))
-        year = year + 2500 if year < 100 else year
-        if year >= 2400:
-            return f"{year}-{month:02d}"
-    return text.strip()
+        return text.strip()
 
 
 def period_bounds(label: str) -> tuple[date, date] | tuple[None, None]:
     """First and last day of a canonical period label (None, None for any other text)."""
-    if match := re.fullmatch(r"(\d{4})-(\d{2})", label):
-        period = month_period(int(match.group(1)) - 543, int(match.group(2)))
-        return period.start, period.end
-    if match := re.fullmatch(r"FY(\d{4})(?:-Q([1-4]))?", label):
-        fiscal_year, quarter = int(match.group(1)), match.group(2)
-        period = fiscal_year_periods(fiscal_year, "quarter")[int(quarter) - 1] if quarter else \
-            fiscal_year_periods(fiscal_year, "year")[0]
-        return period.start, period.end
-    return None, None
+    return calendar_period_bounds(label) or (None, None)
 
 
 def _quarter_containing(day: date) -> Period:

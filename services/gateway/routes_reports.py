@@ -1,7 +1,7 @@
 """Gateway routes of the reporting service: dashboards as JSON, and every table as CSV or XLSX.
 
     compliance           GET /api/v1/reports/compliance              (unit_code, period, rule_id, lao_type)
-    heatmap / trend      GET /api/v1/reports/compliance/matrix       (unit_code, periods, rule_id)
+    heatmap / trend      GET /api/v1/reports/compliance/matrix       (unit_code, periods | kind, rule_id)
     cascade              GET /api/v1/reports/directives/<id>/cascade (unit_code, table)
     per directive        GET /api/v1/reports/directives/<id>/compliance
     achievement          GET /api/v1/reports/achievement             (indicator_code, fiscal_year, unit_code, plan_id)
@@ -19,9 +19,9 @@ from datetime import datetime
 
 from shared.web import http
 
-from services.assessments.schedule import parse_period_label
 from services.gateway.exports import columns, export_format, exported
 from services.gateway.http import api, int_arg
+from shared.calendar import parse_period
 from shared.errors import InputError, invalid
 from shared.thai import BANGKOK, fiscal_year_be
 
@@ -29,7 +29,8 @@ UNIT_CODE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 LAO_TYPES = ("pao", "city_municipality", "town_municipality", "subdistrict_municipality", "sao", "special")
 MAX_PERIODS = 36
 
-COUNTS = (("expected", "ต้องรายงาน", "expected"), ("on_time", "ตรงเวลา", "on time"), ("late", "ล่าช้า", "late"),
+COUNTS = (("expected", "ต้องรายงาน", "expected"), ("due", "ถึงกำหนดแล้วหรือส่งแล้ว", "due or submitted"),
+          ("on_time", "ตรงเวลา", "on time"), ("late", "ล่าช้า", "late"),
           ("missing", "ไม่ส่ง", "missing"), ("pending", "ยังไม่ถึงกำหนด", "pending"),
           ("extended", "ขยายเวลา", "extended"), ("returned", "ส่งกลับแก้ไข", "returned"),
           ("on_time_rate", "อัตราตรงเวลา (0-1)", "on-time rate (0-1)"),
@@ -97,14 +98,14 @@ def _text(args, name: str, max_length: int = 64) -> str | None:
 
 def _period(args, name: str = "period") -> str | None:
     value = _text(args, name, 20)
-    return parse_period_label(value, name) if value else None
+    return parse_period(value, name) if value else None
 
 
 def _periods(args) -> list[str] | None:
     value = _text(args, "periods", 400)  # 36 labels such as FY2569-Q1 and their commas
     if not value:
         return None
-    labels = [parse_period_label(part, "periods") for part in value.split(",") if part.strip()]
+    labels = [parse_period(part, "periods") for part in value.split(",") if part.strip()]
     if not labels or len(labels) > MAX_PERIODS:
         raise invalid("periods", f"ระบุงวดได้ 1 ถึง {MAX_PERIODS} งวด คั่นด้วยจุลภาค เช่น 2569-01,2569-02",
                       f"give 1 to {MAX_PERIODS} periods separated by commas, e.g. 2569-01,2569-02")
@@ -164,7 +165,7 @@ class ReportsRoutes:
         args = request.args
         unit_code = self._report_unit(user, args)
         report = self.reporting.compliance_matrix(unit_code=unit_code, periods=_periods(args),
-                                                  rule_id=_text(args, "rule_id"))
+                                                  rule_id=_text(args, "rule_id"), kind=_text(args, "kind", 16))
         return 200, exported(request, report, report["rows"], _matrix_columns(report["periods"]),
                              f"compliance-matrix-{_safe(unit_code or 'nation')}")
 

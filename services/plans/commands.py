@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from shared.calendar import parse_period
 from shared.errors import InputError
 from shared.thai import ThaiInputError, parse_be_year
 from shared.validation import (ADDRESS_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, Body, Code, Command, Flag, Line, LongText,
@@ -111,6 +112,18 @@ class ReportingInput(Strict):
     fiscal_year_be: int | None = None
     reporting_level: Level | None = None
     more_indicators: list[IndicatorInput] = Field(default_factory=list, max_length=200)
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, value, info: ValidationInfo):
+        """The one period grammar (shared.calendar), canonicalised: "ธ.ค. 69" is stored as 2569-12.
+        A directive stored before periods were checked still loads (context ``stored``)."""
+        if value is None or (info.context or {}).get("stored"):
+            return value
+        try:
+            return parse_period(value)
+        except InputError as exc:
+            raise ThaiValueError(exc.message_en, exc.message_th) from None
 
     @field_validator("fiscal_year_be", mode="before")
     @classmethod

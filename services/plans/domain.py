@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from statistics import median
 from typing import Iterable
 
 from dateutil.rrule import rrulestr
@@ -288,26 +287,3 @@ def validate_rrule(text: str, field: str = "reporting.rrule") -> str:
     if rule.after(datetime(2000, 1, 1, tzinfo=BANGKOK), inc=True) is None:
         raise invalid(field, "RRULE นี้ไม่เกิดขึ้นเลย", "the RRULE never occurs")
     return text
-
-
-# --- the cascade --------------------------------------------------------------------------------
-
-def hours_between(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return round((end - start).total_seconds() / 3600, 3)
-
-
-def level_summary(rows: list[dict]) -> dict:
-    """Counts and latencies of one level of a cascade."""
-    ack_hours = [r["ack_hours"] for r in rows if r["ack_hours"] is not None]
-    return {
-        "units": len(rows),
-        "received": sum(1 for r in rows if r["received_at"]),
-        "acknowledged": sum(1 for r in rows if r["acknowledged_at"]),
-        "forwarded": sum(1 for r in rows if r["forwarded_at"]),
-        "not_applicable": sum(1 for r in rows if r["state"] == S.NOT_APPLICABLE),
-        "acknowledgement_rate": round(sum(1 for r in rows if r["acknowledged_at"]) / len(rows), 4) if rows else None,
-        "ack_hours_median": round(median(ack_hours), 3) if ack_hours else None,
-        "ack_hours_max": max(ack_hours) if ack_hours else None,
-    }

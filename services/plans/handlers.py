@@ -10,6 +10,7 @@ import json
 import uuid
 from datetime import date, datetime
 
+from pydantic import ValidationError
 from sqlalchemy import case, func, insert, select, update
 
 from services.plans import domain
@@ -19,6 +20,7 @@ from services.plans.commands import (AcknowledgeAssignment, AddAttachment, Chang
                                      RegisterUnits, ReportingInput)
 from services.plans.models import (assignments, attachments, directives, documents, org_units,
                                    receipts, reporting_rules)
+from shared import cascade as cascade_figures
 from shared.contracts import utcnow
 from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, AssignmentStateChanged,
                                      DirectiveForwarded, DirectiveIssued, IndicatorSpec, OrgUnitChanged,
@@ -33,8 +35,6 @@ UNIT_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "provin
                "district_code", "subdistrict_code", "contact_email", "head_name_th", "head_email",
                "head_phone", "valid_to")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-LEVEL_ORDER = ["ministry", "ministry_office", "department", "department_bureau", "provincial_office",
-               "district_office", "lao"]
 
 
 # --- the org registry ---------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def _create_assignments(uow: UnitOfWork, directive: dict, document: dict, codes:
             document_number=document["number_printed"] or "", title_th=document["subject_th"],
             unit_code=code, parent_assignment_id=parent_assignment_id,
             acknowledge_due_at=acknowledge_due_at,
-            reporting=requirement if code in reporters else None))
+            reporting=requirement if code in reporters else None, assigned_at=now))
     if rows:
         uow.session.execute(insert(assignments), rows)
     return ids
@@ -352,19 +352,21 @@ def issue_document(uow: UnitOfWork, command: IssueDocument, *, actor: domain.Act
         if actor is not None and document["sender_code"]:
             domain.check_item_scope(document["sender_code"], draft["issuer_code"] or document["sender_code"], codes,
                                     units, central=actor.central, field=f"items[{position[draft['id']]}]")
-        resolved[draft["id"]] = codes
+        # Checked again on issue: a draft stored before periods were checked is canonicalised or refused.
+        reporting = (_draft_reporting(draft, f"items[{position[draft['id']]}].reporting")
+                     if draft["reporting"] else None)
+        resolved[draft["id"]] = codes, reporting
     now = utcnow()
     issued = []
     for draft in drafts:
-        codes = resolved[draft["id"]]
-        reporting = ReportingInput.model_validate_json(draft["reporting"]) if draft["reporting"] else None
+        codes, reporting = resolved[draft["id"]]
         reporters = set(_reporting_units(codes, reporting.reporting_level, units, current)) if reporting else set()
         session.execute(update(directives).where(directives.c.id == draft["id"]).values(
             state="issued", issued_at=now, correlation_id=uow.correlation_id))
         uow.add_event(DirectiveIssued(
             directive_id=draft["id"], document_number=document["number_printed"] or "",
             title_th=document["subject_th"], urgency=document["urgency"], issuer_code=draft["issuer_code"],
-            addressee_count=len(codes), acknowledge_due_at=draft["acknowledge_due_at"],
+            addressee_count=len(codes), acknowledge_due_at=draft["acknowledge_due_at"], issued_at=now,
             reporting=_requirement(reporting)))
         assignment_ids = _create_assignments(
             uow, dict(draft), document, codes, current, parent_assignment_id=None,
@@ -415,6 +417,16 @@ def issue_directive(uow: UnitOfWork, command: IssueDirective, *, actor: domain.A
 
 # --- assignments ------------------------------------------------------------------------------------
 
+def _draft_reporting(draft, field: str) -> ReportingInput:
+    try:
+        return ReportingInput.model_validate_json(draft["reporting"])
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        custom = (error.get("ctx") or {}).get("error")
+        raise invalid(field + "." + ".".join(str(part) for part in error["loc"]),
+                      getattr(custom, "message_th", "ค่าไม่ถูกต้อง"), str(custom or error["msg"])) from None
+
+
 def _own_assignment(session, assignment_id: str, unit_code: str) -> dict:
     row = session.execute(select(assignments).where(assignments.c.id == assignment_id)).mappings().first()
     if row is None:
@@ -432,7 +444,9 @@ def acknowledge_assignment(uow: UnitOfWork, command: AcknowledgeAssignment) -> d
     acknowledged_at = command.acknowledged_at or utcnow()
     number = domain.normalize_receipt_number(command.receipt_number) if command.receipt_number else None
     uow.session.execute(update(assignments).where(assignments.c.id == row["id"]).values(
-        state=new_state, acknowledged_at=acknowledged_at, received_at=row["received_at"] or acknowledged_at,
+        state=new_state, acknowledged_at=acknowledged_at,
+        # received = marked received or acknowledged, whichever came first (shared/cascade.py)
+        received_at=min(row["received_at"], acknowledged_at) if row["received_at"] else acknowledged_at,
         receipt_number=number or row["receipt_number"]))
     uow.add_event(AssignmentAcknowledged(
         assignment_id=row["id"], directive_id=row["directive_id"], unit_code=row["unit_code"],
@@ -493,7 +507,9 @@ def forward_assignment(uow: UnitOfWork, command: ForwardAssignment) -> dict:
         return {"assignment_id": row["id"], "child_assignment_ids": [], "already_assigned": sorted(already)}
     directive = dict(session.execute(select(directives).where(directives.c.id == row["directive_id"])).mappings().one())
     document = _require_document(session, directive["document_id"], "document_id")
-    reporting = ReportingInput.model_validate_json(directive["reporting"]) if directive["reporting"] else None
+    # An issued directive is forwarded as it was issued, even if stored before periods were checked.
+    reporting = (ReportingInput.model_validate_json(directive["reporting"], context={"stored": True})
+                 if directive["reporting"] else None)
     reporters = set(_reporting_units(new_codes, reporting.reporting_level, units, current)) if reporting else set()
     reporters &= set(new_codes)
     now = utcnow()
@@ -696,43 +712,45 @@ def list_assignments(session, *, unit_codes: list[str] | None = None, state: str
 
 
 def cascade(session, directive_id: str, visible_to: list[str] | None = None) -> dict:
-    """Per level and unit: received / acknowledged / forwarded times and hop latencies
-    (restricted to the units of ``visible_to`` when given)."""
-    directive = session.execute(select(directives.c.document_id).where(directives.c.id == directive_id)).first()
+    """Per level and unit: sent / received / acknowledged / forwarded and hop times in seconds, with
+    the figures of shared/cascade.py (the reporting read model uses the same), restricted to the
+    units of ``visible_to`` when given. ``forwarded_by`` is the unit that forwarded it, None when the
+    issuer sent it directly."""
+    directive = session.execute(select(directives.c.document_id, directives.c.issued_at, directives.c.issuer_code)
+                                .where(directives.c.id == directive_id)).first()
     if directive is None:
         raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
     check_visible(session, directive[0], visible_to, "directive_id")
+    issued_at, issuer_code = directive[1], directive[2]
     rows = session.execute(select(assignments).where(assignments.c.directive_id == directive_id)).mappings().all()
     by_id = {row["id"]: row for row in rows}  # parents outside the scope still give the hop time
     if visible_to is not None:
         scope = set(visible_to)
         rows = [row for row in rows if row["unit_code"] in scope]
+    names = dict(session.execute(select(org_units.c.code, org_units.c.name_th).where(
+        org_units.c.valid_to.is_(None))).all())
     units = []
     for row in rows:
         parent = by_id.get(row["parent_assignment_id"])
+        forwarded_by = parent["unit_code"] if parent else None
         units.append({
-            "assignment_id": row["id"], "unit_code": row["unit_code"], "level": row["unit_level"],
-            "state": row["state"], "parent_unit_code": parent["unit_code"] if parent else None,
-            "created_at": row["created_at"], "received_at": row["received_at"],
+            "assignment_id": row["id"], "unit_code": row["unit_code"], "name_th": names.get(row["unit_code"]),
+            "level": row["unit_level"], "state": row["state"],
+            "forwarded_by": forwarded_by, "forwarded_by_name_th": names.get(forwarded_by) if forwarded_by else None,
+            "assigned_at": row["created_at"], "received_at": row["received_at"],
             "acknowledged_at": row["acknowledged_at"], "forwarded_at": row["forwarded_at"],
-            "receive_hours": domain.hours_between(row["created_at"], row["received_at"]),
-            "ack_hours": domain.hours_between(row["created_at"], row["acknowledged_at"]),
-            # the hop: from the parent's acknowledgement to this unit's assignment
-            "hop_hours": domain.hours_between(parent["acknowledged_at"], row["created_at"]) if parent else None,
-        })
-    levels = []
-    for level in sorted({u["level"] for u in units}, key=lambda l: LEVEL_ORDER.index(l) if l in LEVEL_ORDER else 99):
-        members = [u for u in units if u["level"] == level]
-        levels.append({"level": level, **domain.level_summary(members)})
-    slowest = sorted((u for u in units if u["ack_hours"] is not None), key=lambda u: -u["ack_hours"])[:10]
+            **cascade_figures.unit_figures(assigned_at=row["created_at"], acknowledged_at=row["acknowledged_at"],
+                                           sender_assigned_at=parent["created_at"] if parent else issued_at)})
+    slowest = sorted((u for u in units if u["acknowledge_s"] is not None), key=lambda u: -u["acknowledge_s"])[:10]
     now = utcnow()
-    waiting = sorted(({**u, "waiting_hours": domain.hours_between(u["created_at"], now)} for u in units
+    waiting = sorted(({**u, "waiting_s": cascade_figures.seconds(now, u["assigned_at"])} for u in units
                       if u["acknowledged_at"] is None and u["state"] not in ("not_applicable", "cancelled")),
-                     key=lambda u: u["created_at"])[:10]
+                     key=lambda u: u["assigned_at"])[:10]
     serialize = lambda u: {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in u.items()}  # noqa: E731
-    return {"directive_id": directive_id, "levels": levels,
-            "units": [serialize(u) for u in sorted(units, key=lambda u: (LEVEL_ORDER.index(u["level"])
-                                                                        if u["level"] in LEVEL_ORDER else 99,
+    return {"directive_id": directive_id, "issued_at": serialize({"t": issued_at})["t"],
+            "issuer_code": issuer_code, "issuer_name_th": names.get(issuer_code),
+            "levels": cascade_figures.levels(units),
+            "units": [serialize(u) for u in sorted(units, key=lambda u: (cascade_figures.level_rank(u["level"]),
                                                                         u["unit_code"]))],
             "slowest_acknowledgements": [serialize(u) for u in slowest],
             "longest_waiting": [serialize(u) for u in waiting]}

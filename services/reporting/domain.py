@@ -71,6 +71,27 @@ def obligation_status(*, cancelled: bool, last_submitted_at: datetime | None, la
     return "pending"
 
 
+def effective_due(due_at: datetime | None, extended_due_at: datetime | None) -> datetime | None:
+    """The deadline that counts: the latest extension granted when it is later than the due time."""
+    if extended_due_at is not None and (due_at is None or extended_due_at > due_at):
+        return extended_due_at
+    return due_at
+
+
+def status_at(status: str, due_at: datetime | None, extended_due_at: datetime | None, now: datetime) -> str:
+    """An obligation's status as the dashboards count it at ``now`` (docs/reporting.md, Definitions).
+
+    A submission decides (on_time / late / returned) and cancelled stays cancelled. An obligation not submitted
+    is ``missing`` once its effective due time (extensions included) has passed, whether or not the
+    deadline sweep has recorded the miss yet, and ``pending`` (not yet due) before: an obligation
+    that is not yet due never counts against its unit, whatever events arrived.
+    """
+    if status not in ("missing", "pending"):
+        return status
+    due = effective_due(due_at, extended_due_at)
+    return "missing" if due is not None and due <= now else "pending"
+
+
 def rate(numerator: int, denominator: int) -> float | None:
     """0..1 rounded to 4 places; None when there is nothing to divide by."""
     if not denominator:
@@ -79,12 +100,15 @@ def rate(numerator: int, denominator: int) -> float | None:
 
 
 def counts(on_time=0, late=0, missing=0, pending=0, extended=0, returned=0) -> dict:
-    """A returned report (awaiting its resubmission) is expected and was reported: it counts in
-    ``returned`` and the reported rate, never in ``missing``; it is not on time until resubmitted."""
-    expected = on_time + late + missing + pending + returned
-    return {"expected": expected, "on_time": on_time, "late": late, "extended": extended,
+    """The figures of a node from its statuses at ``now`` (``status_at``): ``expected`` = every
+    obligation not cancelled; ``due`` = those past their effective due or submitted (a returned
+    report was submitted), the only ones a rate counts; ``pending`` = not yet due. A returned report
+    (awaiting its resubmission) counts in ``returned`` and the reported rate, never in ``missing``;
+    it is not on time until resubmitted."""
+    due = on_time + late + missing + returned
+    return {"expected": due + pending, "due": due, "on_time": on_time, "late": late, "extended": extended,
             "missing": missing, "returned": returned, "pending": pending,
-            "on_time_rate": rate(on_time, expected), "reported_rate": rate(on_time + late + returned, expected)}
+            "on_time_rate": rate(on_time, due), "reported_rate": rate(on_time + late + returned, due)}
 
 
 def add_counts(total: dict, part: dict) -> None:
@@ -176,6 +200,6 @@ def today_bangkok(now: datetime) -> date:
     return now.astimezone(BANGKOK).date()
 
 
-__all__ = ["NATIONAL_LEVELS", "STATUSES", "add_counts", "counts", "fiscal_year_be", "mean", "median_seconds",
+__all__ = ["NATIONAL_LEVELS", "STATUSES", "add_counts", "counts", "effective_due", "status_at", "fiscal_year_be", "mean", "median_seconds",
            "months_elapsed", "obligation_status", "rate", "resolve_target", "classifier", "unit_achievement",
            "unit_keys"]

@@ -22,7 +22,7 @@ from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, 
                                      ObligationOpened, OrgUnitChanged, PlanPublished, ReportingRulePublished,
                                      SubmissionReviewed, TargetSet)
 from shared.db import chunks, insert_new, prepared, upsert
-from shared.thai import fiscal_year_of_period
+from shared.calendar import fiscal_year_of_period
 
 
 def _later(new, old):
@@ -466,23 +466,29 @@ def _project_cascade(session, envelope: Envelope, event: Event) -> None:
     if isinstance(event, DirectiveIssued):
         insert_new(session, directive_summary, "directive_id", {
             "directive_id": event.directive_id, "document_number": event.document_number,
-            "title_th": event.title_th, "issued_at": envelope.occurred_at, "addressee_count": event.addressee_count})
+            "title_th": event.title_th, "issued_at": event.issued_at or envelope.occurred_at,
+            "addressee_count": event.addressee_count})
     elif isinstance(event, AssignmentCreated):
         _directive_unit(session, "created", event.directive_id, event.unit_code, {
-            "assignment_id": event.assignment_id, "assigned_at": envelope.occurred_at,
+            "assignment_id": event.assignment_id, "assigned_at": event.assigned_at or envelope.occurred_at,
             "parent_assignment_id": event.parent_assignment_id},
             lambda excluded: {"assignment_id": excluded.assignment_id,
                               "assigned_at": _earlier(excluded.assigned_at, _d.assigned_at),
                               "parent_assignment_id": excluded.parent_assignment_id})
     elif isinstance(event, AssignmentAcknowledged):
+        # acknowledging implies receipt: received = marked received or acknowledged, the earlier
         _directive_unit(session, "acknowledged", event.directive_id, event.unit_code,
-                        {"acknowledged_at": event.acknowledged_at},
-                        lambda excluded: {"acknowledged_at": _earlier(excluded.acknowledged_at, _d.acknowledged_at)})
+                        {"acknowledged_at": event.acknowledged_at, "received_at": event.acknowledged_at},
+                        lambda excluded: {"acknowledged_at": _earlier(excluded.acknowledged_at, _d.acknowledged_at),
+                                          "received_at": _earlier(excluded.received_at, _d.received_at)})
     elif isinstance(event, DirectiveForwarded):
         _directive_unit(session, "forwarded", event.directive_id, event.from_unit_code,
                         {"forwarded_at": event.forwarded_at},
                         lambda excluded: {"forwarded_at": _earlier(excluded.forwarded_at, _d.forwarded_at)})
     elif isinstance(event, AssignmentStateChanged):
+        if event.to_state == "received":
+            _directive_unit(session, "received", event.directive_id, event.unit_code, {"received_at": event.at},
+                            lambda excluded: {"received_at": _earlier(excluded.received_at, _d.received_at)})
         _directive_unit(session, "state", event.directive_id, event.unit_code, {"state": event.to_state,
                                                                                 "state_at": event.at},
                         lambda excluded: {

@@ -16,8 +16,10 @@ from sqlalchemy import and_, case, func, literal, select, true
 from services.reporting import domain
 from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, indicators,
                                        obligations, periods, targets, units, values)
+from shared import cascade as cascade_figures
+from shared.calendar import PERIOD_KINDS, period_kind, period_sort_key
 from shared.contracts import utcnow
-from shared.errors import InputError, not_found
+from shared.errors import InputError, invalid, not_found
 from shared.listing import order_by
 
 NATION = {"code": None, "name_th": "ทั้งประเทศ", "level": "nation"}
@@ -81,8 +83,24 @@ def _unit_rows(session, codes) -> dict[str, dict]:
 
 
 def known_periods(session) -> list[str]:
-    rows = session.execute(select(periods.c.period, periods.c.fiscal_year_be)).all()
-    return [label for label, _ in sorted(rows, key=lambda r: (r[1] or 0, r[0]))]
+    """Every period label with obligations that follows the period grammar, months first, then
+    quarters, then fiscal years, each kind in chronological order. A label stored before periods were
+    checked (``T1796651760``) is left out here and flagged by ``invalid_periods``: one bad row never
+    takes a dashboard down."""
+    labels = session.execute(select(periods.c.period)).scalars().all()
+    return sorted((label for label in labels if period_kind(label)), key=period_sort_key)
+
+
+def invalid_periods(session) -> list[str]:
+    """Stored period labels that are not periods of the grammar (their obligations still count in
+    the totals; no period axis shows them)."""
+    return sorted(label for label in session.execute(select(periods.c.period)).scalars().all()
+                  if not period_kind(label))
+
+
+def periods_by_kind(labels: list[str]) -> dict[str, list[str]]:
+    """Canonical labels split by kind (month / quarter / year), each in chronological order."""
+    return {kind: [label for label in labels if period_kind(label) == kind] for kind in PERIOD_KINDS}
 
 
 def _iso(value):
@@ -96,15 +114,42 @@ def _check_period(session, period: str | None, field: str = "period") -> None:
 
 # --- compliance ------------------------------------------------------------------------------------
 
-def _status_counts(session, group, where: list) -> tuple[dict, dict]:
-    """Counts per child and per LAO type from one GROUP BY over a covering index."""
+SUBMITTED = ("on_time", "late", "returned")  # statuses a submission decides: they count whatever the time
+
+
+def _effective_due(c):
+    return case((and_(c.extended_due_at.is_not(None), c.extended_due_at > c.due_at), c.extended_due_at),
+                else_=c.due_at)
+
+
+def _status_now(c, now: datetime):
+    """``domain.status_at`` in SQL, for the rows not submitted (status missing or pending)."""
+    effective_due = _effective_due(c)
+    return case((and_(effective_due.is_not(None), effective_due <= now), literal("missing")), else_=literal("pending"))
+
+
+def _status_rows(session, keys: list, where: list, now: datetime, flags: bool = True):
+    """(keys..., status at ``now``, n[, extended]) rows: submitted obligations (on time, late,
+    returned) by their stored status over a covering index, the others (missing or pending) by their
+    effective due against ``now`` (those rows are read: a few per cent of a year)."""
     c = obligations.c
-    query = (select(group.label("child"), c.lao_type, c.status, func.count().label("n"),
-                    func.sum(c.extended).label("extended"))
-             .where(*where, c.status != "cancelled").group_by(group, c.lao_type, c.status))
+    measures = [func.count()] + ([func.sum(c.extended)] if flags else [])
+    submitted = (select(*keys, c.status, *measures)
+                 .where(*where, c.status.in_(SUBMITTED)).group_by(*keys, c.status))
+    status_now = _status_now(c, now)
+    unsubmitted = (select(*keys, status_now, *measures)
+                   .where(*where, c.status.in_(("missing", "pending"))).group_by(*keys, status_now))
+    yield from session.execute(submitted).all()
+    yield from session.execute(unsubmitted).all()
+
+
+def _status_counts(session, group, where: list, now: datetime) -> tuple[dict, dict]:
+    """Counts per child and per LAO type, statuses as at ``now``."""
+    c = obligations.c
     per_child: dict[str | None, dict] = defaultdict(dict)
     per_type: dict[str | None, dict] = defaultdict(dict)
-    for child, lao_type, status, n_rows, extended in session.execute(query).all():
+    for child, lao_type, status, n_rows, extended in _status_rows(
+            session, [group.label("child"), c.lao_type], where, now):
         # "returned" is a status (awaiting resubmission), counted once, never as missing
         part = {status: n_rows, "extended": int(extended or 0)}
         domain.add_counts(per_child[child], part)
@@ -113,8 +158,9 @@ def _status_counts(session, group, where: list) -> tuple[dict, dict]:
 
 
 def compliance(session, unit_code: str | None = None, period: str | None = None, rule_id: str | None = None,
-               lao_type: str | None = None) -> dict:
+               lao_type: str | None = None, now: datetime | None = None) -> dict:
     n = node(session, unit_code)
+    now = now or utcnow()
     c = obligations.c
     scope, group = _scope(obligations, n)
     where = [scope]
@@ -125,24 +171,27 @@ def compliance(session, unit_code: str | None = None, period: str | None = None,
     if lao_type:
         where.append(c.lao_type == lao_type)
     all_periods = known_periods(session)
+    period_lists = {"periods": all_periods, "periods_by_kind": periods_by_kind(all_periods),
+                    "invalid_periods": invalid_periods(session)}
     if n.kind == "unit":
         rows = session.execute(select(obligations).where(*where, c.status != "cancelled")
                                .order_by(c.period, c.rule_id, c.obligation_id)).mappings().all()
         totals: dict = {}
         children = []
         for row in rows:
-            single = {row["status"]: 1, "extended": row["extended"]}
+            status = domain.status_at(row["status"], row["due_at"], row["extended_due_at"], now)
+            single = {status: 1, "extended": row["extended"]}
             domain.add_counts(totals, single)
             children.append({"code": n.code, "name_th": n.name_th, "level": n.level, "lao_type": n.lao_type,
                              "obligation_id": row["obligation_id"], "rule_id": row["rule_id"],
                              "directive_id": row["directive_id"], "period": row["period"],
                              "indicator_code": row["indicator_code"], "indicator_name_th": row["indicator_name_th"],
                              "due_at": _iso(row["due_at"]), "extended_due_at": _iso(row["extended_due_at"]),
-                             "submitted_at": _iso(row["last_submitted_at"]), "status": row["status"],
+                             "submitted_at": _iso(row["last_submitted_at"]), "status": status,
                              **domain.counts(**single)})
-        return {"unit": n.as_dict(), "period": period, "periods": all_periods,
+        return {"unit": n.as_dict(), "period": period, **period_lists,
                 "totals": domain.counts(**totals), "children": children}
-    per_child, per_type = _status_counts(session, group, where)
+    per_child, per_type = _status_counts(session, group, where, now)
     names = _unit_rows(session, per_child)
     totals = {}
     children = []
@@ -156,15 +205,31 @@ def compliance(session, unit_code: str | None = None, period: str | None = None,
     children.sort(key=lambda row: (row["code"] or ""))
     by_type = [{"lao_type": key, **domain.counts(**value)}
                for key, value in sorted(per_type.items(), key=lambda kv: kv[0] or "")]
-    return {"unit": n.as_dict(), "period": period, "periods": all_periods, "totals": domain.counts(**totals),
+    return {"unit": n.as_dict(), "period": period, **period_lists, "totals": domain.counts(**totals),
             "children": children, "by_lao_type": by_type}
 
 
 def compliance_matrix(session, unit_code: str | None = None, periods_: list[str] | None = None,
-                      rule_id: str | None = None) -> dict:
+                      rule_id: str | None = None, kind: str | None = None, now: datetime | None = None) -> dict:
+    """On-time rate per child unit and period, for periods of ONE kind (months, quarters or fiscal
+    years never share an axis), in chronological order; ``totals`` = the node's figures per period
+    (the line of the dashboard: the same numbers as ``compliance`` for that period)."""
     n = node(session, unit_code)
+    now = now or utcnow()
     c = obligations.c
-    chosen = list(periods_) if periods_ else known_periods(session)[-12:]
+    if kind is not None and kind not in PERIOD_KINDS:
+        raise invalid("kind", "ชนิดงวดต้องเป็น month, quarter หรือ year", "kind must be month, quarter or year")
+    if periods_:
+        kinds = {period_kind(label) for label in periods_}
+        if None in kinds or len(kinds) > 1 or (kind is not None and kinds != {kind}):
+            raise invalid("periods", "งวดในตารางเดียวกันต้องเป็นชนิดเดียวกัน (เดือน ไตรมาส หรือปีงบประมาณ)",
+                          "the periods of one matrix must be of one kind (months, quarters or fiscal years)")
+        kind = kinds.pop()
+        chosen = sorted(dict.fromkeys(periods_), key=period_sort_key)
+    else:
+        by_kind = periods_by_kind(known_periods(session))
+        kind = kind or next((k for k in PERIOD_KINDS if by_kind[k]), "month")
+        chosen = by_kind[kind][-12:]
     scope, group = _scope(obligations, n)
     if n.kind == "unit":
         group = c.unit_code
@@ -172,11 +237,10 @@ def compliance_matrix(session, unit_code: str | None = None, periods_: list[str]
     if rule_id:
         where.append(c.rule_id == rule_id)
     cells: dict = defaultdict(lambda: defaultdict(dict))
-    for child, period, status, n_rows in session.execute(
-            select(group, c.period, c.status, func.count()).where(*where, c.status != "cancelled")
-            .group_by(group, c.period, c.status)).all():
-        bucket = cells[child][period]
-        bucket[status] = bucket.get(status, 0) + n_rows
+    per_period: dict = defaultdict(dict)
+    for child, period, status, n_rows in _status_rows(session, [group, c.period], where, now, flags=False):
+        domain.add_counts(cells[child][period], {status: n_rows})
+        domain.add_counts(per_period[period], {status: n_rows})
     names = _unit_rows(session, cells)
     rows = []
     for child in sorted(cells, key=lambda code: code or ""):
@@ -184,18 +248,25 @@ def compliance_matrix(session, unit_code: str | None = None, periods_: list[str]
         rows.append({"code": child if child is not None else n.code, "name_th": info["name_th"],
                      "cells": {p: domain.counts(**cells[child][p])["on_time_rate"] if p in cells[child] else None
                                for p in chosen}})
-    return {"unit": n.as_dict(), "periods": chosen, "rows": rows}
+    totals = {p: {key: value for key, value in domain.counts(**per_period.get(p, {})).items()
+                  if key != "extended"} for p in chosen}
+    return {"unit": n.as_dict(), "kind": kind, "periods": chosen, "rows": rows, "totals": totals}
 
 
 # --- cascade ---------------------------------------------------------------------------------------
 
-def _seconds(later, earlier) -> float | None:
-    if later is None or earlier is None:
-        return None
-    return round((later - earlier).total_seconds(), 1)
+def _cascade_state(row) -> str:
+    """The assignment's state from its facts, as plans holds it: the latest of sent (issued),
+    received, acknowledged, forwarded and the last state change wins (on a tie, the later step)."""
+    facts = [(row["assigned_at"], 0, "issued"), (row["received_at"], 1, "received"),
+             (row["acknowledged_at"], 2, "acknowledged"), (row["forwarded_at"], 3, "forwarded"),
+             (row["state_at"], 4, row["state"])]
+    known = [fact for fact in facts if fact[0] is not None and fact[2]]
+    return max(known)[2] if known else "not_received"
 
 
 def cascade(session, directive_id: str, unit_code: str | None = None) -> dict:
+    """The cascade with the figures of shared/cascade.py (plans' own cascade uses the same)."""
     summary = session.execute(select(directive_summary).where(
         directive_summary.c.directive_id == directive_id)).mappings().first()
     if summary is None:
@@ -203,8 +274,7 @@ def cascade(session, directive_id: str, unit_code: str | None = None) -> dict:
     n = node(session, unit_code)
     d = directive_units.c
     rows = session.execute(
-        select(directive_units, units.c.name_th, units.c.level, units.c.parent_code.label("registry_parent"),
-               units.c.province_unit, units.c.district_unit)
+        select(directive_units, units.c.name_th, units.c.level, units.c.province_unit, units.c.district_unit)
         .select_from(directive_units.outerjoin(units, units.c.code == d.unit_code))
         .where(d.directive_id == directive_id)).mappings().all()
     by_assignment = {row["assignment_id"]: row for row in rows if row["assignment_id"]}
@@ -213,38 +283,22 @@ def cascade(session, directive_id: str, unit_code: str | None = None) -> dict:
         if n.kind != "nation" and n.code not in (row["unit_code"], row["province_unit"], row["district_unit"]):
             continue
         parent = by_assignment.get(row["parent_assignment_id"])
-        started = parent["assigned_at"] if parent else summary["issued_at"]
-        state = row["state"] or ("forwarded" if row["forwarded_at"] else "acknowledged" if row["acknowledged_at"]
-                                 else "received" if row["assigned_at"] else "not_received")
         items.append({
             "unit_code": row["unit_code"], "name_th": row["name_th"], "level": row["level"],
-            "parent_code": parent["unit_code"] if parent else row["registry_parent"],
-            "received_at": _iso(row["assigned_at"]), "acknowledged_at": _iso(row["acknowledged_at"]),
-            "forwarded_at": _iso(row["forwarded_at"]), "hop_s": _seconds(row["assigned_at"], started),
-            "acknowledge_s": _seconds(row["acknowledged_at"], row["assigned_at"]), "state": state,
+            "state": _cascade_state(row),
+            "forwarded_by": parent["unit_code"] if parent else None,
+            "forwarded_by_name_th": parent["name_th"] if parent else None,
+            "assigned_at": _iso(row["assigned_at"]), "received_at": _iso(row["received_at"]),
+            "acknowledged_at": _iso(row["acknowledged_at"]), "forwarded_at": _iso(row["forwarded_at"]),
+            **cascade_figures.unit_figures(assigned_at=row["assigned_at"], acknowledged_at=row["acknowledged_at"],
+                                           sender_assigned_at=parent["assigned_at"] if parent else summary["issued_at"]),
             "report_status": row["report_status"]})
-    per_level: dict = defaultdict(list)
-    for item in items:
-        per_level[item["level"] or "unknown"].append(item)
-    order = ["ministry", "ministry_office", "department", "department_bureau", "provincial_office",
-             "district_office", "lao"]
-    levels = []
-    for level in sorted(per_level, key=lambda name: (order.index(name) if name in order else len(order), name)):
-        group = per_level[level]
-        hops = [item["hop_s"] for item in group if item["hop_s"] is not None]
-        acknowledged = sum(1 for item in group if item["acknowledged_at"])
-        levels.append({"level": level, "units": len(group),
-                       "received": sum(1 for item in group if item["received_at"]),
-                       "acknowledged": acknowledged,
-                       "forwarded": sum(1 for item in group if item["forwarded_at"]),
-                       "acknowledgement_rate": domain.rate(acknowledged, len(group)),
-                       "median_hop_s": domain.median_seconds(hops), "max_hop_s": max(hops) if hops else None})
     items.sort(key=lambda item: item["unit_code"])
     slowest = sorted((item for item in items if item["hop_s"] is not None), key=lambda item: -item["hop_s"])[:10]
     return {"directive": {"directive_id": directive_id, "document_number": summary["document_number"],
                           "title_th": summary["title_th"], "issued_at": _iso(summary["issued_at"]),
                           "addressee_count": summary["addressee_count"]},
-            "unit": n.as_dict(), "levels": levels, "units": items, "slowest_hops": slowest}
+            "unit": n.as_dict(), "levels": cascade_figures.levels(items), "units": items, "slowest_hops": slowest}
 
 
 # --- achievement -----------------------------------------------------------------------------------
@@ -416,8 +470,7 @@ def overdue(session, unit_code: str | None = None, limit: int = 100, offset: int
     n = node(session, unit_code)
     now = now or utcnow()
     o = obligations.c
-    effective_due = case((and_(o.extended_due_at.is_not(None), o.extended_due_at > o.due_at), o.extended_due_at),
-                         else_=o.due_at)
+    effective_due = _effective_due(o)
     scope, _ = _scope(obligations, n)
     where = [scope, o.status.in_(("missing", "pending")), o.due_at.is_not(None), effective_due < now]
     ordering = order_by(obligations, _overdue_sort(sort), OVERDUE_SORT, ("due_at", "obligation_id"))
@@ -443,5 +496,5 @@ def overdue(session, unit_code: str | None = None, limit: int = 100, offset: int
     return {"total": total, "items": items}
 
 
-__all__ = ["achievement_report", "cascade", "compliance", "compliance_matrix", "known_periods", "node",
+__all__ = ["achievement_report", "cascade", "compliance", "compliance_matrix", "invalid_periods", "known_periods", "node",
            "notification_effectiveness", "overdue"]

@@ -37,8 +37,8 @@ class ReportingService(ServiceBase):
 
     @rpc
     def compliance_matrix(self, unit_code: str | None = None, periods: list[str] | None = None,
-                          rule_id: str | None = None) -> dict:
-        return self._read(handlers.compliance_matrix, unit_code, periods, rule_id)
+                          rule_id: str | None = None, kind: str | None = None) -> dict:
+        return self._read(handlers.compliance_matrix, unit_code, periods, rule_id, kind)
 
     @rpc
     def cascade(self, directive_id: str, unit_code: str | None = None) -> dict:

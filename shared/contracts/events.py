@@ -98,6 +98,7 @@ class DirectiveIssued(Event):
     addressee_count: int = Field(ge=0)
     acknowledge_due_at: datetime | None = None
     reporting: ReportingRequirement | None = None
+    issued_at: datetime | None = Field(default=None, description="when it was issued (else the envelope's time)")
 
 
 @register
@@ -112,6 +113,7 @@ class AssignmentCreated(Event):
     parent_assignment_id: str | None = None
     acknowledge_due_at: datetime | None = None
     reporting: ReportingRequirement | None = None
+    assigned_at: datetime | None = Field(default=None, description="when the unit was sent it (else the envelope's time)")
 
 
 @register

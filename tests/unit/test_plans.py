@@ -109,8 +109,10 @@ def test_another_unit_cannot_acknowledge(database):
 
 
 @pytest.mark.parametrize("payload, field", [
-    ({"reporting": {"indicator_code": "X", "indicator_name_th": "x", "period": "p",
+    ({"reporting": {"indicator_code": "X", "indicator_name_th": "x", "period": "2569-01",
                     "due_at": "2026-01-01T00:00:00"}}, "reporting.due_at"),  # no time zone
+    ({"reporting": {"indicator_code": "X", "indicator_name_th": "x", "period": "T1796651760",
+                    "due_at": "2026-01-01T00:00:00+07:00"}}, "reporting.period"),  # not a period
     ({"urgency": "whenever"}, "urgency"),
     ({"addressees": {}}, "addressees"),
     ({"document_date": "not a date"}, "document_date"),

@@ -170,7 +170,11 @@ def test_forwarding_down_the_subtree_builds_the_cascade(database):
     assert levels["district_office"]["units"] == 8 and levels["district_office"]["acknowledged"] == 1
     assert levels["lao"]["units"] >= 1
     lao_row = next(u for u in view["units"] if u["level"] == "lao")
-    assert lao_row["parent_unit_code"] == "DLO-0115" and lao_row["hop_hours"] is not None
+    assert lao_row["forwarded_by"] == "DLO-0115" and lao_row["hop_s"] is not None
+    assert lao_row["name_th"] and lao_row["forwarded_by_name_th"]  # names, not only codes
+    plo_row = next(u for u in view["units"] if u["unit_code"] == "PLO-09")
+    assert plo_row["forwarded_by"] is None  # sent directly by the issuer: nobody forwarded it
+    assert levels["provincial_office"]["received"] == 1 and levels["district_office"]["received"] == 1
     assert len(events(database, "plans.directive_forwarded.v1")) == 2
 
 

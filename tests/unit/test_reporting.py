@@ -131,10 +131,16 @@ def test_each_status_and_flag(database):
     for event in scenario():
         feed(event)
     assert statuses(database) == EXPECTED_STATUS
-    national = compliance(database)
-    # the returned report (awaiting resubmission) is expected and reported, not on time, not missing
-    assert national["totals"] == {"expected": 6, "on_time": 2, "late": 1, "extended": 1, "missing": 1,
-                                  "returned": 1, "pending": 1, "on_time_rate": 0.3333, "reported_rate": 0.6667}
+    # Long after every deadline: the obligation never submitted nor swept counts as missing; the
+    # returned report (awaiting resubmission) is due and reported, not on time, not missing.
+    national = compliance(database, now=AFTER + timedelta(days=30))
+    assert national["totals"] == {"expected": 6, "due": 6, "on_time": 2, "late": 1, "extended": 1, "missing": 2,
+                                  "returned": 1, "pending": 0, "on_time_rate": 0.3333, "reported_rate": 0.6667}
+    # Before the deadline: what is not submitted is not yet due and counts against nobody,
+    # even the obligation a (premature) miss was recorded for.
+    early = compliance(database, now=DUE - timedelta(hours=1))
+    assert early["totals"] == {"expected": 6, "due": 4, "on_time": 2, "late": 1, "extended": 1, "missing": 0,
+                               "returned": 1, "pending": 2, "on_time_rate": 0.5, "reported_rate": 1.0}
     assert national["periods"] == ["2569-11", "2569-12"]
 
 
@@ -312,7 +318,10 @@ def test_cascade_levels_hops_and_subtree(database):
     assert levels["provincial_office"]["forwarded"] == 1
     assert levels["district_office"]["max_hop_s"] == 3 * 3600
     units = {row["unit_code"]: row for row in result["units"]}
-    assert units["DLO-0101"]["parent_code"] == "PLO-01" and units["DLO-0101"]["acknowledge_s"] == 2 * 3600
+    assert units["DLO-0101"]["forwarded_by"] == "PLO-01" and units["DLO-0101"]["acknowledge_s"] == 2 * 3600
+    assert units["PLO-02"]["forwarded_by"] is None  # sent directly by the issuer
+    assert units["DLO-0101"]["received_at"] == units["DLO-0101"]["acknowledged_at"]  # acknowledging is receiving
+    assert levels["provincial_office"]["received"] == 1 and units["PLO-02"]["state"] == "issued"
     assert result["slowest_hops"][0]["unit_code"] == "DLO-0101"
     assert sorted(row["unit_code"] for row in province["units"]) == ["DLO-0101", "PLO-01"]
 
