@@ -33,6 +33,7 @@ import openpyxl
 from services.assessments.schedule import parse_period_label
 from shared.errors import InputError
 from shared.thai import from_thai_digits
+from shared.upload_format import UPLOAD_COLUMNS, headers_text
 from shared.validation import ADDRESS_MAX, control_character_problem
 
 __all__ = [
@@ -56,16 +57,9 @@ DEFAULT_MAX_ROWS = 100_000
 # (openpyxl keeps the shared-strings table in memory even in read-only mode).
 XLSX_MAX_EXPANSION = 10
 
-REQUIRED_COLUMNS = ("unit_code", "indicator_code", "period", "value")
-COLUMNS = (*REQUIRED_COLUMNS, "note")
-_COLUMN_BY_HEADER = {
-    **{column: column for column in COLUMNS},
-    "รหัสหน่วยงาน": "unit_code",
-    "รหัสตัวชี้วัด": "indicator_code",
-    "งวด": "period",
-    "ค่า": "value",
-    "หมายเหตุ": "note",
-}
+REQUIRED_COLUMNS = tuple(column for column, _, required, _ in UPLOAD_COLUMNS if required)
+COLUMNS = tuple(column for column, *_ in UPLOAD_COLUMNS)
+_COLUMN_BY_HEADER = {**{column: column for column in COLUMNS}, **{thai: column for column, thai, *_ in UPLOAD_COLUMNS}}
 _TRUE_WORDS = {"1", "TRUE", "YES", "Y", "ใช่", "มี"}
 _FALSE_WORDS = {"0", "FALSE", "NO", "N", "ไม่ใช่", "ไม่มี"}
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
@@ -432,8 +426,8 @@ def _read_header(row_number: int, header: list) -> tuple[dict[str, int], list[Ro
         column = _COLUMN_BY_HEADER.get(_header_key(typed))
         if column is None:
             errors.append(RowError(row_number, typed, "unknown_column",
-                                   f"ไม่รู้จักคอลัมน์ {typed!r} (ใช้ได้: {', '.join(COLUMNS)} หรือชื่อภาษาไทย)",
-                                   f"unknown column {typed!r}; expected {', '.join(COLUMNS)} (or their Thai names)"))
+                                   f"ไม่รู้จักคอลัมน์ {typed!r} (ใช้ได้: {headers_text()})",
+                                   f"unknown column {typed!r}; expected {headers_text()}"))
         elif column in positions:
             errors.append(RowError(row_number, column, "duplicate_column",
                                    f"คอลัมน์ {column} ซ้ำ", f"column {column} appears twice"))

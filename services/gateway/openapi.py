@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.assessments import commands as assessment_commands
 from services.plans import commands as plan_commands
 from services.plans import plan_io
+from shared.upload_format import UPLOAD_COLUMNS
 
 OPENAPI_PATH = "/api/openapi.json"
 DOCS_PATH = "/api/docs"
@@ -360,38 +361,49 @@ class AddresseePreview(Out):
 
 
 class LevelSummary(Out):
+    """One level of a cascade; the same figures in plans' and reporting's cascade (shared/cascade.py)."""
     level: str
-    units: int
-    received: int
+    units: int = Field(description="addressees at this level (assignments sent)")
+    received: int = Field(description="addressees that marked it received or acknowledged it")
     acknowledged: int
-    forwarded: int
+    forwarded: int = Field(description="addressees that passed it down")
     not_applicable: int
-    acknowledgement_rate: float | None
-    ack_hours_median: float | None
-    ack_hours_max: float | None
+    acknowledgement_rate: float | None = Field(description="acknowledged / units, 0..1")
+    median_hop_s: float | None = Field(description="seconds from the sender getting it to this unit being sent it")
+    max_hop_s: float | None
+    median_acknowledge_s: float | None = Field(description="seconds from sent to acknowledged")
+    max_acknowledge_s: float | None
 
 
-class CascadeUnit(Out):
-    assignment_id: str
+class CascadeUnitFigures(Out):
     unit_code: str
-    level: str
-    state: AssignmentState
-    parent_unit_code: str | None
-    created_at: datetime
-    received_at: datetime | None
+    name_th: str | None
+    level: str | None
+    state: str
+    forwarded_by: str | None = Field(description="the unit that forwarded it; null when the issuer sent it directly")
+    forwarded_by_name_th: str | None
+    assigned_at: datetime | None = Field(description="when the unit was sent it")
+    received_at: datetime | None = Field(description="marked received or acknowledged, the earlier")
     acknowledged_at: datetime | None
     forwarded_at: datetime | None
-    receive_hours: float | None
-    ack_hours: float | None
-    hop_hours: float | None = Field(description="from the parent's acknowledgement to this unit's assignment")
+    hop_s: float | None
+    acknowledge_s: float | None
+
+
+class CascadeUnit(CascadeUnitFigures):
+    assignment_id: str
+    state: AssignmentState
 
 
 class CascadeWaiting(CascadeUnit):
-    waiting_hours: float
+    waiting_s: float
 
 
 class Cascade(Out):
     directive_id: str
+    issued_at: datetime | None
+    issuer_code: str | None
+    issuer_name_th: str | None
     levels: list[LevelSummary]
     units: list[CascadeUnit]
     slowest_acknowledgements: list[CascadeUnit]
@@ -909,11 +921,13 @@ Rate = Field(ge=0, le=1, description="0..1 rounded to 4 places; null when nothin
 
 
 class ReportCounts(Open):
-    expected: int = Field(ge=0, description="obligations due (not cancelled)")
+    expected: int = Field(ge=0, description="obligations not cancelled")
+    due: int = Field(ge=0, description="past their effective due time or submitted: on_time + late + missing, "
+                                       "the denominator of every rate")
     on_time: int = Field(ge=0)
     late: int = Field(ge=0)
     missing: int = Field(ge=0)
-    pending: int = Field(ge=0, description="not yet due and not submitted; on_time + late + missing + pending = expected")
+    pending: int = Field(ge=0, description="not yet due and not submitted; due + pending = expected")
     extended: int = Field(ge=0, description="a flag counted on top: due time extended")
     returned: int = Field(ge=0, description="a flag counted on top: returned for correction")
     on_time_rate: float | None = Rate
@@ -929,7 +943,10 @@ class ReportUnit(Open):
 class ComplianceReport(Open):
     unit: ReportUnit
     period: str | None
-    periods: list[str] = Field(description="every period label known, sorted")
+    periods: list[str] = Field(description="every period with obligations, months then quarters then fiscal "
+                                           "years, each in chronological order")
+    periods_by_kind: dict[str, list[str]] = Field(description="month / quarter / year → its periods, in order")
+    invalid_periods: list[str] = Field(description="stored labels outside the period grammar: on no axis")
     totals: ReportCounts
     children: list[dict[str, Any]] = Field(
         description="the next level down (nation → provinces → districts → LAOs) with code, name_th, level, "
@@ -943,27 +960,21 @@ class MatrixRow(Open):
 
 
 class ComplianceMatrix(Open):
-    periods: list[str]
+    kind: str = Field(description="month, quarter or year: one kind of period per matrix")
+    periods: list[str] = Field(description="in chronological order")
     rows: list[MatrixRow]
+    totals: dict[str, dict[str, Any]] = Field(description="period → the node's counts and rates for it")
 
 
-class CascadeLevel(Open):
-    level: str
-    units: int
-    received: int
-    acknowledged: int
-    forwarded: int
-    acknowledgement_rate: float | None = Rate
-    median_hop_s: float | None
-    max_hop_s: float | None
+class CascadeReportUnit(CascadeUnitFigures):
+    report_status: str | None
 
 
 class CascadeReport(Open):
     directive: dict[str, Any] = Field(description="directive_id, document_number, title_th, issued_at, addressee_count")
-    levels: list[CascadeLevel]
-    units: list[dict[str, Any]] = Field(description="unit_code, name_th, level, parent_code, received_at, "
-                                                    "acknowledged_at, forwarded_at, hop_s, acknowledge_s, state")
-    slowest_hops: list[dict[str, Any]] = Field(description="the ten units with the longest hop")
+    levels: list[LevelSummary]
+    units: list[CascadeReportUnit]
+    slowest_hops: list[CascadeReportUnit] = Field(description="the ten units with the longest hop")
 
 
 class AchievementReport(Open):
@@ -1191,6 +1202,8 @@ OPS: list[Op] = [
     Op("GET", "/api/v1/org-units", "list_units", "registry", "รายการหน่วยงานปัจจุบัน", "Current units",
        params=[Param("parent_code", {"type": "string"}, description="children of this unit"),
                Param("level", {"type": "string", "enum": list(plan_commands.Level.__args__)}),
+               Param("lao_type", {"type": "string", "enum": list(plan_commands.LaoType.__args__)},
+                     description="LAOs of this type; any other value is 422"),
                Param("search", {"type": "string"}, description="in the Thai name or the code", example="ชัยนาท"),
                _limit(), OFFSET, _sort("code", "name_th", "level", "lao_type", "valid_from")],
        ok={"200": ("units by code", OrgUnitList)}, errors=(400,) + READ_ERRORS),
@@ -1386,6 +1399,9 @@ OPS: list[Op] = [
        errors=(400, 401, 403, 413, 422, 502)),
     Op("POST", "/api/v1/submissions/upload", "submit_file", "submissions", "อัปโหลดไฟล์รายงาน (CSV/XLSX)",
        "CSV or XLSX (UTF-8, UTF-8 with BOM, CP874/TIS-620); Thai or English headers; errors by row and column",
+       description="The first row names the columns, in English or in Thai (any order, case and spaces "
+                   "ignored): " + "; ".join(f"`{column}` or `{thai}`{'' if required else ' (optional)'}: {what}"
+                                            for column, thai, required, what in UPLOAD_COLUMNS) + ".",
        write=True, roles=("lao", "district", "province", "central"),
        params=[Param("mode", {"type": "string", "enum": ["all_or_nothing", "keep_good_rows"],
                               "default": "all_or_nothing"})],
@@ -1443,8 +1459,11 @@ OPS: list[Op] = [
     Op("GET", "/api/v1/reports/compliance/matrix", "report_compliance_matrix", "reports",
        "อัตราการรายงานตรงเวลา หน่วยงาน × งวด", "On-time rate per child unit and period (heatmap, trend)",
        params=[UNIT_PARAM, Param("periods", {"type": "string", "maxLength": 400},
-                                 description="comma-separated period labels (at most 36); default: every period",
+                                 description="comma-separated period labels of one kind (at most 36), sorted "
+                                             "chronologically; default: the last 12 of `kind`",
                                  example="2569-01,2569-02"),
+               Param("kind", {"type": "string", "enum": ["month", "quarter", "year"]},
+                     description="without periods: months (default when any), quarters or fiscal years"),
                Param("rule_id", {"type": "string", "maxLength": 64})],
        exports=True, mixin="ReportsRoutes",
        ok={"200": ("children × periods", ComplianceMatrix)}, errors=(400, 404, 422) + READ_ERRORS),

@@ -62,6 +62,7 @@ class PlansRoutes:
         args = request.args
         codes = [c for c in args.get("codes", "").split(",") if c] or None
         return 200, {"items": self.plans.list_units(parent_code=args.get("parent_code"), level=args.get("level"),
+                                                    lao_type=args.get("lao_type"),
                                                     search=args.get("search"), within=args.get("within"),
                                                     codes=codes, limit=int_arg(args, "limit", 100),
                                                     offset=int_arg(args, "offset", 0), sort=args.get("sort"))}

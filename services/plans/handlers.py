@@ -9,6 +9,7 @@ import io
 import json
 import uuid
 from datetime import date, datetime
+from typing import get_args
 
 from pydantic import ValidationError
 from sqlalchemy import case, func, insert, select, update
@@ -16,8 +17,8 @@ from sqlalchemy import case, func, insert, select, update
 from services.plans import domain
 from services.plans.commands import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, DirectiveItemInput, ForwardAssignment,
-                                     IssueDirective, IssueDocument, RecordDocument, RegisterReceipt,
-                                     RegisterUnits, ReportingInput)
+                                     IssueDirective, IssueDocument, LaoType, Level, RecordDocument,
+                                     RegisterReceipt, RegisterUnits, ReportingInput)
 from services.plans.models import (assignments, attachments, directives, documents, org_units,
                                    receipts, reporting_rules)
 from shared import cascade as cascade_figures
@@ -758,12 +759,18 @@ def cascade(session, directive_id: str, visible_to: list[str] | None = None) -> 
 
 def list_units(session, *, parent_code: str | None = None, level: str | None = None,
                codes: list[str] | None = None, search: str | None = None, within: str | None = None,
-               limit: int = 100, offset: int = 0, sort: str | None = None) -> list[dict]:
+               limit: int = 100, offset: int = 0, sort: str | None = None, lao_type: str | None = None) -> list[dict]:
     query = select(org_units).where(org_units.c.valid_to.is_(None))
     if parent_code:
         query = query.where(org_units.c.parent_code == parent_code)
+    # A filter value outside the vocabulary is refused: silently ignoring it would list every unit.
+    for name, value, allowed in (("level", level, get_args(Level)), ("lao_type", lao_type, get_args(LaoType))):
+        if value and value not in allowed:
+            raise invalid(name, f"{name} ต้องเป็นหนึ่งใน {', '.join(allowed)}", f"{name} must be one of {', '.join(allowed)}")
     if level:
         query = query.where(org_units.c.level == level)
+    if lao_type:
+        query = query.where(org_units.c.lao_type == lao_type)
     if codes is not None:
         query = query.where(org_units.c.code.in_(codes))
     if within:

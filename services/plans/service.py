@@ -27,10 +27,10 @@ class PlansService(ServiceBase):
 
     @rpc
     def list_units(self, parent_code=None, level=None, codes=None, search=None, limit=100, offset=0, sort=None,
-                   within=None):
+                   within=None, lao_type=None):
         with self.uow.database.session() as session:
             return handlers.list_units(session, parent_code=parent_code, level=level, codes=codes,
-                                       search=search, within=within, limit=min(int(limit), 10000),
+                                       search=search, within=within, lao_type=lao_type, limit=min(int(limit), 10000),
                                        offset=int(offset), sort=sort)
 
     @rpc

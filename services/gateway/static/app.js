@@ -800,9 +800,12 @@ async function viewCascade(id) {
   if (!id) return cascadePicker();
   const [c, comp, obl] = await Promise.all([api('GET', `/directives/${enc(id)}/cascade`), api('GET', `/reports/directives/${enc(id)}/compliance`).catch(() => null),
     api('GET', `/obligations?directive_id=${enc(id)}&limit=1`).catch(() => null)]);
-  // names of units we do not know yet: ask each forwarding unit for its children (a few calls at most)
-  const parents = [...new Set(c.units.filter((u) => u.parent_unit_code && !S.units[u.unit_code]).map((u) => u.parent_unit_code))].slice(0, 10);
-  await Promise.all(parents.map((code) => api('GET', `/org-units?parent_code=${enc(code)}&limit=1000`).then((r) => r.items.forEach((u) => { S.units[u.code] = u; }), () => null)));
+  // the cascade names its units (and who forwarded to them): names, not only codes, at every level
+  c.units.forEach((u) => {
+    if (u.name_th && !S.units[u.unit_code]) S.units[u.unit_code] = {code: u.unit_code, name_th: u.name_th, level: u.level};
+    if (u.forwarded_by && u.forwarded_by_name_th && !S.units[u.forwarded_by]) S.units[u.forwarded_by] = {code: u.forwarded_by, name_th: u.forwarded_by_name_th};
+  });
+  const fsec = (sec) => (sec == null ? '–' : fhours(sec / 3600));  // the API gives seconds
   const known = recent().find((r) => r.id === id);
   const head = comp ? `${comp.document_number || ''} ${comp.title_th || ''}` : known ? `${known.number} ${known.subject}` : id;
   const page = pageEl(t('cascadeTitle'), head.trim());
@@ -810,7 +813,7 @@ async function viewCascade(id) {
   const rows = c.levels.map((l) => {
     const bar = h('span.fill', null); bar.style.width = ((l.acknowledgement_rate || 0) * 100) + '%';
     return h('tr', {'data-level': l.level}, h('th', {scope: 'row', text: t('l_' + l.level)}), ...['units', 'received', 'acknowledged', 'forwarded', 'not_applicable'].map((k) => h('td', {class: 'num', 'data-k': k, text: num(l[k])})),
-      h('td', null, h('span', {class: 'meter', 'aria-hidden': 'true'}, bar), ' ', pct(l.acknowledgement_rate)), h('td', `${fhours(l.ack_hours_median)} / ${fhours(l.ack_hours_max)}`));
+      h('td', null, h('span', {class: 'meter', 'aria-hidden': 'true'}, bar), ' ', pct(l.acknowledgement_rate)), h('td', `${fsec(l.median_acknowledge_s)} / ${fsec(l.max_acknowledge_s)}`));
   });
   add(page, h('p', null, h('a', {href: '#/hops/' + enc(id), text: t('d_hopsLink')})));
   add(page, section(t('cascadeTitle'), table([t('level'), t('units'), t('k_received'), t('k_acknowledged'), t('k_forwarded'), t('k_na'), t('ackRate'), t('ackTime')], rows, 'levels')));
@@ -818,13 +821,13 @@ async function viewCascade(id) {
     add(page, section(t('reporting'), h('div.counts', null, [['expected', comp.expected], ...['pending', 'on_time', 'late', 'missed'].map((k) => ['r_' + k, comp.counts[k]])].map(([k, n]) =>
       h('div', {class: 'count', 'data-count': k}, h('span.n', num(n)), h('span.k', t(k))))), h('p.muted', `${t('onTimeRate')} ${pct(comp.on_time_rate)}`)));
   }
-  const unitRow = (u, hours) => h('tr', null, h('td', null, unitCell(u.unit_code)), h('td', t('l_' + u.level)), h('td', fhours(hours)));
-  add(page, h('div.two', null, section(t('slowest'), c.slowest_acknowledgements.length ? table([t('unit'), t('level'), t('ackTook')], c.slowest_acknowledgements.map((u) => unitRow(u, u.ack_hours))) : empty(t('none'))),
-    section(t('waiting'), c.longest_waiting.length ? table([t('unit'), t('level'), t('waited')], c.longest_waiting.map((u) => unitRow(u, u.waiting_hours))) : empty(t('none')))));
+  const unitRow = (u, sec) => h('tr', null, h('td', null, unitCell(u.unit_code)), h('td', t('l_' + u.level)), h('td', fsec(sec)));
+  add(page, h('div.two', null, section(t('slowest'), c.slowest_acknowledgements.length ? table([t('unit'), t('level'), t('ackTook')], c.slowest_acknowledgements.map((u) => unitRow(u, u.acknowledge_s))) : empty(t('none'))),
+    section(t('waiting'), c.longest_waiting.length ? table([t('unit'), t('level'), t('waited')], c.longest_waiting.map((u) => unitRow(u, u.waiting_s))) : empty(t('none')))));
   const shown = c.units.slice(0, 300);
   add(page, h('details.box', null, h('summary', t('allUnits', {n: num(c.units.length)})), table([t('unit'), t('state'), t('parent'), t('k_received'), t('k_acknowledged'), t('k_forwarded'), t('hop')],
-    shown.map((u) => h('tr', null, h('td', null, unitCell(u.unit_code)), h('td', null, badge(t('as_' + u.state), aTone(u))), h('td', u.parent_unit_code ? uname(u.parent_unit_code) : '–'),
-      h('td', fdate(u.received_at, true)), h('td', fdate(u.acknowledged_at, true)), h('td', fdate(u.forwarded_at, true)), h('td', fhours(u.hop_hours)))))));
+    shown.map((u) => h('tr', null, h('td', null, unitCell(u.unit_code)), h('td', null, badge(t('as_' + u.state), aTone(u))), h('td', u.forwarded_by ? uname(u.forwarded_by) : '–'),
+      h('td', fdate(u.received_at, true)), h('td', fdate(u.acknowledged_at, true)), h('td', fdate(u.forwarded_at, true)), h('td', fsec(u.hop_s)))))));
   return page;
 }
 async function cascadePicker() {

@@ -22,7 +22,6 @@ const learn = (rows) => rows.forEach((r) => { if (r.code && r.name_th && !S.unit
 const downloads = T.downloads;
 const figure = (chart, caption) => h('figure', {class: 'dchart'}, chart, caption && h('figcaption.muted', caption));
 const count = (k, label, text) => h('div', {class: 'count', 'data-count': k}, h('span.n', text), h('span.k', label));
-const periodsOf = (list) => [...list].sort();
 const short = (name) => String(name || '').replace(/^สำนักงานส่งเสริมการปกครองท้องถิ่น/, '').replace(/^(Provincial|District) Office of Local Administration /, '');
 const speriod = (p) => fperiod(p).split(' · ')[0];  // "ส.ค. 2569" without the fiscal year
 
@@ -63,18 +62,22 @@ async function viewDashboard(...path) {
   // bars: on-time rate by child unit
   add(page, section(t('d_byChild'), kids.length ? figure(C.bars(kids.map((c) => ({key: c.code, label: short(c.name_th) || c.code, value: c.on_time_rate})),
     {max: 1, fmt: pct, colorBy: 'rate', href: (i) => drill(i.key), label: t('d_byChild')}), t('d_barsNote')) : empty(t('none'))));
-  // the line (this unit over the periods) and the heatmap (children × periods)
-  const periods = periodsOf(report.periods).slice(-12);
-  const [matrix, perPeriod] = await Promise.all([
-    periods.length ? api('GET', '/reports/compliance/matrix?' + qs({unit_code: unit, periods: periods.join(',')})) : {periods: [], rows: []},
-    Promise.all(periods.map((p) => api('GET', '/reports/compliance?' + qs({unit_code: unit, period: p})).then((r) => ({x: p, y: r.totals.on_time_rate, reported: r.totals.reported_rate}))))]);
-  if (periods.length) {
-    add(page, section(t('d_overTime'), figure(C.lines([{name: t('onTimeRate'), points: perPeriod}, {name: t('d_reportedRate'), cls: 'second', points: perPeriod.map((p) => ({x: p.x, y: p.reported}))}],
+  // per kind of period (months, quarters, fiscal years never share an axis): the line (this unit over
+  // the periods, from the matrix's totals) and the heatmap (children × periods); a period not yet due
+  // has no rate (a gap, never a red 0)
+  const kinds = ['month', 'quarter', 'year'].filter((k) => (report.periods_by_kind || {})[k] && report.periods_by_kind[k].length);
+  const matrices = await Promise.all(kinds.map((k) => api('GET', '/reports/compliance/matrix?' + qs({unit_code: unit, kind: k}))));
+  matrices.forEach((matrix) => {
+    const periods = matrix.periods, kind = matrix.kind;
+    if (!periods.length) return;
+    const suffix = kinds.length > 1 ? ` · ${t('d_kind_' + kind) === 'd_kind_' + kind ? kind : t('d_kind_' + kind)}` : '';
+    const perPeriod = periods.map((p) => ({x: p, y: (matrix.totals[p] || {}).on_time_rate, reported: (matrix.totals[p] || {}).reported_rate}));
+    add(page, section(t('d_overTime') + suffix, figure(C.lines([{name: t('onTimeRate'), points: perPeriod}, {name: t('d_reportedRate'), cls: 'second', points: perPeriod.map((p) => ({x: p.x, y: p.reported}))}],
       {max: 1, min: 0, fmt: pct, xfmt: speriod, label: t('d_overTime')}))));
-    add(page, section(t('d_heat'), matrix.rows.length ? figure(C.heatmap(matrix.rows.map((r) => ({key: r.code, label: short(r.name_th) || r.code, cells: r.cells})), matrix.periods,
+    add(page, section(t('d_heat') + suffix, matrix.rows.length ? figure(C.heatmap(matrix.rows.map((r) => ({key: r.code, label: short(r.name_th) || r.code, cells: r.cells})), periods,
       {fmt: pct, xfmt: speriod, href: (r) => drill(r.key), label: t('d_heat')}), t('d_heatNote')) : empty(t('none')),
     downloads('/reports/compliance/matrix', {unit_code: unit, periods: periods.join(',')})));
-  }
+  });
   // the table behind the bars
   const head = [t('unit'), t('expected'), t('r_on_time'), t('r_late'), t('d_missing'), t('d_pending'), t('d_extended'), t('d_returned'), t('onTimeRate'), t('d_reportedRate')];
   const keys = ['expected', 'on_time', 'late', 'missing', 'pending', 'extended', 'returned'];
@@ -92,6 +95,7 @@ async function viewHops(id) {
   if (!id) return hopsPicker();
   const r = await api('GET', `/reports/directives/${enc(id)}/cascade`);
   learn(r.units.map((u) => ({code: u.unit_code, name_th: u.name_th, level: u.level})));
+  learn(r.units.filter((u) => u.forwarded_by).map((u) => ({code: u.forwarded_by, name_th: u.forwarded_by_name_th})));
   const d = r.directive || {};
   const page = pageEl(t('d_hopsTitle'), `${d.document_number || ''} ${d.title_th || ''}`.trim() || id);
   page.prepend(h('a', {class: 'back', href: '#/hops', text: t('back')}));
@@ -103,7 +107,7 @@ async function viewHops(id) {
   r.levels.length ? figure(C.bars(r.levels.map((l) => ({key: l.level, label: t('l_' + l.level), value: l.acknowledgement_rate})), {max: 1, fmt: pct, colorBy: 'rate', label: t('ackRate')}), t('ackRate')) : null,
   downloads(`/reports/directives/${enc(id)}/cascade`, {table: 'levels'})));
   add(page, section(t('d_slowest'), r.slowest_hops.length ? table([t('unit'), t('level'), t('d_from'), t('k_received'), t('d_hop')], r.slowest_hops.map((u) => h('tr', {'data-unit': u.unit_code},
-    h('td', null, unitCell(u.unit_code)), h('td', t('l_' + u.level)), h('td', u.parent_code ? uname(u.parent_code) : '–'), h('td', fdate(u.received_at, true)), h('td', {'data-k': 'hop_s', text: hrs(u.hop_s)}))), 'rows dtable') : empty(t('none')),
+    h('td', null, unitCell(u.unit_code)), h('td', t('l_' + u.level)), h('td', u.forwarded_by ? uname(u.forwarded_by) : '–'), h('td', fdate(u.received_at, true)), h('td', {'data-k': 'hop_s', text: hrs(u.hop_s)}))), 'rows dtable') : empty(t('none')),
   downloads(`/reports/directives/${enc(id)}/cascade`, {table: 'slowest_hops'}), h('p.muted', t('d_allUnitsFile', {n: num(r.units.length)})),
   downloads(`/reports/directives/${enc(id)}/cascade`, {table: 'units'})));
   return page;
