@@ -27,7 +27,9 @@ def world(dashboard_world):
 
 
 def rate(counts):
-    return round(counts["on_time"] / counts["expected"], 4) if counts["expected"] else None
+    """On time over the obligations due or submitted: a report not yet due counts against nobody."""
+    due = counts["expected"] - counts["pending"]
+    return round(counts["on_time"] / due, 4) if due else None
 
 
 def test_the_nation_the_province_the_district_and_the_lao_add_up(world):
@@ -209,3 +211,122 @@ def test_bad_parameters_are_refused_naming_the_field(world, path, params, field)
     problem = response.json()
     assert response.headers["Content-Type"].startswith("application/problem+json")
     assert problem["field"] == field and problem["message_th"] and problem["message_en"], problem
+
+
+# --- issue #15: periods, rates, the cascade, the upload's headers, the registry filter ---------------
+
+def test_a_period_is_checked_against_the_grammar_when_it_is_created(world):
+    """#15 item 8: "T1796651760" is refused naming reporting.period; "ธ.ค. 69" (ธันวาคม 2569, as
+    officers write it) is a period of the grammar and is stored canonical, 2569-12."""
+    central = world["central"]
+    reporting = {"indicator_code": INDICATOR, "indicator_name_th": "ร้อยละการเบิกจ่าย", "value_type": "percent",
+                 "due_at": "2027-01-05T16:30:00+07:00"}
+    directive = {"document_number": "มท ๐๘๑๐.๓/ว ๙๙๙", "document_date": "2026-12-01", "subject_th": "งวดผิด",
+                 "issuer_code": "DLA", "text_th": "รายงาน", "addressees": {"codes": ["LAO-180101"]}}
+    bad = central.post(f"{central.base}/directives",
+                       json={**directive, "reporting": {**reporting, "period": "T1796651760"}})
+    assert bad.status_code == 422 and bad.json()["field"] == "reporting.period", bad.text
+    assert bad.json()["message_th"] and bad.json()["message_en"]
+    draft = central.post(f"{central.base}/documents", json={
+        "document_number": "มท ๐๘๑๐.๓/ว ๙๙๘", "document_date": "2026-12-01", "subject_th": "ร่าง",
+        "sender_code": "DLA", "items": [{"text_th": "รายงาน", "addressees": {"codes": ["LAO-180101"]},
+                                         "reporting": {**reporting, "period": "ธ.ค. 69"}}]})
+    assert draft.status_code == 201, draft.text
+    stored = central.get(f"{central.base}/documents/{draft.json()['document_id']}").json()
+    assert "2569-12" in str(stored) and "ธ.ค. 69" not in str(stored)
+    bad_draft = central.post(f"{central.base}/documents", json={
+        "document_number": "มท ๐๘๑๐.๓/ว ๙๙๗", "document_date": "2026-12-01", "subject_th": "ร่าง",
+        "sender_code": "DLA", "items": [{"text_th": "รายงาน", "addressees": {"codes": ["LAO-180101"]},
+                                         "reporting": {**reporting, "period": "T1796651760"}}]})
+    assert bad_draft.status_code == 422 and bad_draft.json()["field"] == "items[0].reporting.period", bad_draft.text
+
+
+def test_a_period_not_yet_due_counts_against_nobody(world):
+    """#15 item 9: this month's reports are due in 3 days; the LAOs that have not sent theirs yet
+    are pending, not 0 %: no red 0 in the heatmap, no fall of the line to 0."""
+    central, current = world["central"], world["current"]
+    now = central.get(f"{central.base}/reports/compliance", params={"period": current}).json()["totals"]
+    expected = expected_counts(world, set(world["laos"]), 3)
+    assert now["pending"] == expected["pending"] > 0 and now["missing"] == 0
+    assert now["due"] == expected["on_time"] and now["on_time_rate"] == 1.0
+    matrix = central.get(f"{central.base}/reports/compliance/matrix", params={"kind": "month"}).json()
+    assert matrix["kind"] == "month" and matrix["periods"][-4:] == [*world["periods"], current]
+    assert all(row["cells"][current] in (None, 1.0) for row in matrix["rows"])
+    assert matrix["totals"][current]["on_time_rate"] == 1.0
+    for k, period in enumerate(world["periods"]):  # the line: the same numbers as compliance per period
+        counts = expected_counts(world, set(world["laos"]), k)
+        assert matrix["totals"][period]["on_time_rate"] == rate(counts)
+    # fiscal years and months never share an axis
+    mixed = central.get(f"{central.base}/reports/compliance/matrix", params={"periods": f"{current},FY2570"})
+    assert mixed.status_code == 422 and mixed.json()["field"] == "periods"
+
+
+def _wait_for(check, what, timeout=90):
+    import time
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+    return result
+
+
+def test_both_cascade_views_give_one_number_per_figure(world):
+    """#15 item 12: DLA sends a memo to Chainat's provincial office, which acknowledges it and forwards
+    it to its district offices; one of them acknowledges. Plans' cascade and reporting's cascade agree
+    on every level's figures, in seconds; nobody "forwarded" what DLA sent directly; names, not codes."""
+    central, province = world["central"], world["province"]
+    issued = central.post(f"{central.base}/directives", json={
+        "document_number": "มท ๐๘๑๖.๓/ว ๕๐๘๓", "document_date": "2026-12-01", "urgency": "very_urgent",
+        "subject_th": "การเตรียมความพร้อมรับมือสาธารณภัย", "issuer_code": "DLA", "text_th": "ให้แจ้ง อปท. ในพื้นที่",
+        "addressees": {"codes": ["PLO-09", "DLO-0115"]}})
+    assert issued.status_code == 201, issued.text
+    directive_id = issued.json()["directive_id"]
+    mine = province.get(f"{province.base}/assignments", params={"directive_id": directive_id}).json()["items"]
+    plo = next(a for a in mine if a["unit_code"] == "PLO-09")
+    assert province.post(f"{province.base}/assignments/{plo['id']}/acknowledge", json={}).status_code == 200
+    forwarded = province.post(f"{province.base}/assignments/{plo['id']}/forward",
+                              json={"addressees": {"level": "district_office", "within": "PLO-09"}})
+    assert forwarded.status_code == 200, forwarded.text
+    plans_view = central.get(f"{central.base}/directives/{directive_id}/cascade").json()
+    figures = ("level", "units", "received", "acknowledged", "forwarded", "acknowledgement_rate",
+               "median_hop_s", "max_hop_s", "median_acknowledge_s", "max_acknowledge_s")
+    wanted = [{k: level[k] for k in figures} for level in plans_view["levels"]]
+    report = _wait_for(lambda: (r := central.get(f"{central.base}/reports/directives/{directive_id}/cascade").json())
+                       and [{k: level.get(k) for k in figures} for level in r.get("levels", [])] == wanted and r,
+                       "reporting's cascade to agree with plans'")
+    levels = {level["level"]: level for level in wanted}
+    assert levels["provincial_office"]["received"] == levels["provincial_office"]["acknowledged"] == 1
+    assert levels["district_office"]["units"] == 8 and levels["district_office"]["forwarded"] == 0
+    units = {u["unit_code"]: u for u in report["units"]}
+    assert units["DLO-0115"]["forwarded_by"] is None  # DLA sent it directly (PLO-09 found it already there)
+    forwarded_rows = [u for u in report["units"] if u["forwarded_by"] == "PLO-09"]
+    assert len(forwarded_rows) == 7 and all(u["forwarded_by_name_th"] for u in forwarded_rows)
+    assert all(u["name_th"] and u["name_th"] != u["unit_code"] for u in plans_view["units"] + report["units"])
+    assert all(u["hop_s"] is not None for u in plans_view["units"])
+
+
+def test_org_units_filter_by_lao_type_and_refuse_unknown_values(world):
+    """#15 item 15: the lao_type filter works; an unknown filter value is 422 naming it."""
+    central = world["central"]
+    saos = central.get(f"{central.base}/org-units", params={"lao_type": "sao", "limit": 1000}).json()["items"]
+    assert saos and all(unit["lao_type"] == "sao" for unit in saos)
+    everything = central.get(f"{central.base}/org-units", params={"level": "lao", "limit": 1000}).json()["items"]
+    assert len(saos) < len(everything)
+    for name, value in (("lao_type", "city"), ("level", "village")):
+        refused = central.get(f"{central.base}/org-units", params={name: value})
+        assert refused.status_code == 422 and refused.json()["field"] == name, refused.text
+
+
+def test_the_upload_names_its_thai_headers_in_the_error_and_the_api_docs(world):
+    """#15 item 15: a wrong header is answered with every accepted header, English and Thai; the
+    OpenAPI description of the upload route lists them."""
+    province = world["province"]
+    body = "รหัส อปท.,ตัวชี้วัด,งวด,ค่า\nLAO-180101,DISB-PCT,2569-11,50\n".encode()
+    upload = province.post(f"{province.base}/submissions/upload", files={"file": ("รายงาน.csv", body, "text/csv")})
+    assert upload.status_code == 422, upload.text
+    messages = " ".join(e.get("message_th", "") + " " + e.get("message_en", "") for e in upload.json()["errors"])
+    for header in ("รหัสหน่วยงาน", "รหัสตัวชี้วัด", "งวด", "ค่า", "หมายเหตุ", "unit_code", "indicator_code"):
+        assert header in messages, header
+    spec = province.get(f"{world['stack'].gateway_url}/api/openapi.json").json()
+    description = spec["paths"]["/api/v1/submissions/upload"]["post"]["description"]
+    assert all(header in description for header in ("รหัสหน่วยงาน", "รหัสตัวชี้วัด", "งวด", "ค่า", "หมายเหตุ"))
