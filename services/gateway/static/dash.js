@@ -70,7 +70,7 @@ async function viewDashboard(...path) {
   matrices.forEach((matrix) => {
     const periods = matrix.periods, kind = matrix.kind;
     if (!periods.length) return;
-    const suffix = kinds.length > 1 ? ` · ${t('d_kind_' + kind) === 'd_kind_' + kind ? kind : t('d_kind_' + kind)}` : '';
+    const suffix = kinds.length > 1 ? ` · ${t('d_kind_' + kind)}` : '';
     const perPeriod = periods.map((p) => ({x: p, y: (matrix.totals[p] || {}).on_time_rate, reported: (matrix.totals[p] || {}).reported_rate}));
     add(page, section(t('d_overTime') + suffix, figure(C.lines([{name: t('onTimeRate'), points: perPeriod}, {name: t('d_reportedRate'), cls: 'second', points: perPeriod.map((p) => ({x: p.x, y: p.reported}))}],
       {max: 1, min: 0, fmt: pct, xfmt: speriod, label: t('d_overTime')}))));
