@@ -97,7 +97,7 @@ def _text(args, name: str, max_length: int = 64) -> str | None:
 
 
 def _period(args, name: str = "period") -> str | None:
-    value = _text(args, name, 20)
+    value = _text(args, name, 32)  # "ธันวาคม พ.ศ. 2569" and the like: the grammar decides
     return parse_period(value, name) if value else None
 
 
