@@ -43,15 +43,18 @@ OBLIGATION_STATUS_COLUMNS = columns(("obligation_id", "รหัสภาระ�
                                     ("indicator_name_th", "ตัวชี้วัด", "indicator"),
                                     ("due_at", "กำหนดส่ง", "due at"), ("submitted_at", "ส่งเมื่อ", "submitted at"),
                                     ("status", "สถานะ", "status"))
+# The cascade's figures (shared/cascade.py, docs/reporting.md Definitions), durations in seconds.
 CASCADE_LEVEL_COLUMNS = columns(("level", "ระดับ", "level"), ("units", "จำนวนหน่วยงาน", "units"),
                                 ("received", "ได้รับ", "received"), ("acknowledged", "ลงรับ", "acknowledged"),
                                 ("forwarded", "ส่งต่อ", "forwarded"),
                                 ("acknowledgement_rate", "อัตราการลงรับ (0-1)", "acknowledgement rate (0-1)"),
                                 ("median_hop_s", "เวลาส่งต่อมัธยฐาน (วินาที)", "median hop (s)"),
-                                ("max_hop_s", "เวลาส่งต่อสูงสุด (วินาที)", "longest hop (s)"))
+                                ("max_hop_s", "เวลาส่งต่อสูงสุด (วินาที)", "longest hop (s)"),
+                                ("median_acknowledge_s", "เวลาจนลงรับมัธยฐาน (วินาที)", "median time to acknowledge (s)"),
+                                ("max_acknowledge_s", "เวลาจนลงรับสูงสุด (วินาที)", "longest time to acknowledge (s)"))
 CASCADE_UNIT_COLUMNS = columns(("unit_code", "รหัสหน่วยงาน", "unit code"), ("name_th", "ชื่อหน่วยงาน", "unit name"),
-                               ("level", "ระดับ", "level"), ("parent_code", "หน่วยงานที่ส่งต่อ", "forwarded by"),
-                               ("received_at", "ได้รับเมื่อ", "received at"),
+                               ("level", "ระดับ", "level"), ("forwarded_by", "หน่วยงานที่ส่งต่อ", "forwarded by"),
+                               ("assigned_at", "ส่งถึงเมื่อ", "sent at"), ("received_at", "ได้รับเมื่อ", "received at"),
                                ("acknowledged_at", "ลงรับเมื่อ", "acknowledged at"),
                                ("forwarded_at", "ส่งต่อเมื่อ", "forwarded at"),
                                ("hop_s", "เวลาส่งต่อถึง (วินาที)", "hop (s)"),
