@@ -51,7 +51,7 @@ directive_units.append_column(Column("parent_assignment_id", String(36), nullabl
 directive_units.append_column(Column("forwarded_at", UTCDateTime(), nullable=True))
 directive_units.append_column(Column("state", String(24), nullable=True))
 directive_units.append_column(Column("state_at", UTCDateTime(), nullable=True))
-# When the addressee received it: marked received or acknowledged, the earlier (0005).
+# When the addressee received it: marked received or acknowledged, the earlier (0006).
 directive_units.append_column(Column("received_at", UTCDateTime(), nullable=True))
 
 # --- read models of issue #7 (0002_read_models) ------------------------------------------------------

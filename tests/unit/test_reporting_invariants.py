@@ -2,7 +2,7 @@
 
 - for any stream of obligation events in any order and any "now": every rate is in [0, 1]; an
   obligation not yet due (effective due after now, extensions included) and not submitted never
-  counts against its unit; each fact has one number in every view (compliance per period, the
+  counts against its unit; returned is never missing; each fact has one number in every view (compliance per period, the
   matrix's cells and totals, the per-obligation rows of an LAO);
 - any period label the API accepts (generated from the grammar) parses in every report;
 - the cascade: plans' view and reporting's view of the same directive give the same figures.
@@ -21,7 +21,7 @@ from services.reporting.models import metadata
 from shared.calendar import (fiscal_year_of_period, is_period, parse_period, period_bounds, period_kind,
                              period_sort_key)
 from shared.contracts.events import (DeadlineMissed, ExtensionGranted, IndicatorSubmitted, ObligationCancelled,
-                                     ObligationOpened, SubmittedValue)
+                                     ObligationOpened, SubmissionReviewed, SubmittedValue)
 from shared.errors import InputError
 from shared.thai import THAI_MONTHS_ABBR, THAI_MONTHS_FULL, to_thai_digits
 from tests.fakes import sqlite_database
@@ -144,7 +144,7 @@ def obligation_streams(draw):
         events.append(ObligationOpened(obligation_id=oid, unit_code=unit, rule_id="r", indicator_code="X",
                                        indicator_name_th="x", period=period, due_at=due))
         for step in range(draw(st.integers(0, 4))):
-            kind = draw(st.sampled_from(["submit", "miss", "extend", "cancel"]))
+            kind = draw(st.sampled_from(["submit", "miss", "extend", "return", "cancel"]))
             at = due + timedelta(hours=draw(st.integers(-72, 240)))
             if kind == "submit":
                 events.append(IndicatorSubmitted(
@@ -158,6 +158,10 @@ def obligation_streams(draw):
                 events.append(ExtensionGranted(request_id=f"x-{oid}-{step}", obligation_id=oid, unit_code=unit,
                                                new_due_at=at + timedelta(days=3), decided_by_unit_code="DLO-0101",
                                                decided_at=at))
+            elif kind == "return":
+                events.append(SubmissionReviewed(submission_id=f"s-{oid}-{step}", obligation_id=oid, unit_code=unit,
+                                                 reviewer_unit_code="DLO-0101", decision="returned", reviewed_at=at,
+                                                 resubmit_due_at=at + timedelta(days=7)))
             elif draw(st.integers(0, 4)) == 0:
                 events.append(ObligationCancelled(obligation_id=oid, unit_code=unit, reason="rule changed"))
     order = draw(st.permutations(range(len(events))))
@@ -184,16 +188,18 @@ def test_rates_stay_in_0_1_not_yet_due_never_counts_and_every_view_agrees(tmp_pa
             report = queries.compliance(session, unit_code=unit, now=now)
             for row in [report["totals"], *report["children"], *report.get("by_lao_type", [])]:
                 assert all(rate is None or 0 <= rate <= 1 for rate in _rates(row))
-                assert row["due"] == row["on_time"] + row["late"] + row["missing"]
+                assert row["due"] == row["on_time"] + row["late"] + row["missing"] + row["returned"]
                 assert row["expected"] == row["due"] + row["pending"]
         # not yet due and not submitted: pending, never missing, whatever events arrived
         for lao in LAOS:
             for row in queries.compliance(session, unit_code=lao, now=now)["children"]:
                 due = domain.effective_due(_parse(row["due_at"]), _parse(row["extended_due_at"]))
-                if row["submitted_at"] is None and due is not None and due > now:
+                # (a return proves a submission, even when its event has not arrived yet)
+                if row["submitted_at"] is None and row["status"] != "returned" and due is not None and due > now:
                     assert row["status"] == "pending" and row["due"] == 0
                 if row["status"] == "missing":
                     assert due is not None and due <= now
+                    assert _stored_status(session, row["obligation_id"]) != "returned"  # returned is never missing
         # one number per fact: compliance for a period == the matrix's totals == the sum of its LAO rows
         for kind in ("month", "quarter", "year"):
             matrix = queries.compliance_matrix(session, None, kind=kind, now=now)
@@ -209,6 +215,13 @@ def test_rates_stay_in_0_1_not_yet_due_never_counts_and_every_view_agrees(tmp_pa
                     child = queries.compliance(session, unit_code=row["code"], period=period, now=now)["totals"]
                     assert cell == child["on_time_rate"]
     database.dispose()
+
+
+def _stored_status(session, obligation_id):
+    from sqlalchemy import select
+    from services.reporting.models import obligations
+    return session.execute(select(obligations.c.status).where(
+        obligations.c.obligation_id == obligation_id)).scalar_one()
 
 
 def _parse(value):

@@ -1,8 +1,8 @@
 """The cascade read model knows when each addressee received a directive (marked received or
 acknowledged), apart from when it was sent: the figure plans' cascade calls "received"
 
-Revision ID: 0005_cascade_received
-Revises: 0004_national_rollup_index
+Revision ID: 0006_cascade_received
+Revises: 0005_returned_status
 Create Date: 2026-12-07 17:20:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import shared.types
 
 
-revision = "0005_cascade_received"
-down_revision = "0004_national_rollup_index"
+revision = "0006_cascade_received"
+down_revision = "0005_returned_status"
 branch_labels = None
 depends_on = None
 
