@@ -55,6 +55,10 @@ def service_config(service: str) -> dict:
         # (empty: half the workers). See shared/messaging/nameko_ext.py ReliableEventHandler.
         "CONSUMER_BATCH_SIZE": int(env("THONGTHIN_CONSUMER_BATCH_SIZE", "100")),
         "CONSUMER_CONCURRENCY": int(env("THONGTHIN_CONSUMER_CONCURRENCY", "0")) or None,
+        # how long an RPC caller (the gateway) waits for a reply before answering 503
+        "RPC_TIMEOUT_S": float(env("THONGTHIN_RPC_TIMEOUT_S", "60")),
+        # how long the gateway keeps the response of a write sent with an Idempotency-Key
+        "IDEMPOTENCY_TTL_H": float(env("THONGTHIN_IDEMPOTENCY_TTL_H", "24")),
         "SWEEP_INTERVAL_S": float(env("THONGTHIN_SWEEP_INTERVAL_S", "30")),
         "SWEEP_BATCH_SIZE": int(env("THONGTHIN_SWEEP_BATCH_SIZE", "1000")),
         "SCHEDULER_INTERVAL_S": float(env("THONGTHIN_SCHEDULER_INTERVAL_S", "10")),

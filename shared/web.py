@@ -9,6 +9,8 @@ from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from shared.observability import lifecycle
+
 ROUTING_MESSAGES = {
     404: ("ไม่พบที่อยู่นี้", "no such resource"),
     405: ("ไม่รองรับวิธีเรียกนี้ที่ที่อยู่นี้", "method not allowed here"),
@@ -17,6 +19,8 @@ ROUTING_MESSAGES = {
 
 class ProblemWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/health" and not lifecycle.serving():
+            return self._not_serving(environ, start_response)
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
         try:
@@ -33,6 +37,15 @@ class ProblemWsgiApp(WsgiApp):
             for name, value in exc.get_headers(environ):
                 if name.lower() == "allow":
                     response.headers[name] = value
+        return response(environ, start_response)
+
+
+    def _not_serving(self, environ, start_response):
+        """503 at once while the process starts or stops: no worker, no database, no wait."""
+        body = {"service": self.server.container.service_name, "status": lifecycle.state(),
+                "for_s": round(lifecycle.seconds_in_state(), 1)}
+        response = Response(json.dumps(body), status=503, content_type="application/json; charset=utf-8",
+                            headers={"Retry-After": "1"})
         return response(environ, start_response)
 
 

@@ -7,10 +7,11 @@ from functools import wraps
 
 import structlog
 
-from nameko.exceptions import RemoteError
 from werkzeug.wrappers import Response
 
 from services.gateway import auth
+from services.gateway.idempotency import replayed_response
+from services.gateway.upstream import problem_body, problem_headers, upstream_problem
 from shared.errors import InputError, forbidden
 from shared.service_base import json_response
 from shared.validation import check_json_depth, refuse_control_characters
@@ -92,6 +93,9 @@ def api(write: bool = False, roles: tuple[str, ...] | None = None, before=None, 
                 if roles and user["role"] not in roles:
                     raise forbidden(None, "บทบาทของท่านไม่มีสิทธิ์ทำรายการนี้",
                                     "your role may not do this")
+                if write and (replay := self.idempotency.begin(request, user)) is not None:
+                    status, result = replay
+                    return replayed_response(status, result)
                 if write and before is not None:
                     image = _before_image(self, before, user, kwargs)
                 status, result = method(self, request, user, *args, **kwargs)
@@ -101,14 +105,15 @@ def api(write: bool = False, roles: tuple[str, ...] | None = None, before=None, 
             except InputError as error:
                 status, result = error.status, error.as_problem()
                 return problem(error)
-            except RemoteError as error:
-                status = 502
-                result = InputError("upstream", None, "บริการภายในขัดข้อง", "an internal service failed",
-                                    status=502).as_problem()
-                result["detail"] += f" ({error.exc_type})"
-                return json_response(502, result, PROBLEM)
+            except Exception as error:  # a service that failed or gave no answer: 502 / 503
+                if (upstream := upstream_problem(error)) is None:
+                    raise
+                status, result = upstream.status, problem_body(upstream, self.context)
+                return status, {"Content-Type": f"{PROBLEM}; charset=utf-8", **problem_headers(upstream)}, \
+                    json.dumps(result, ensure_ascii=False)
             finally:
                 if write:
+                    self.idempotency.finish(status, result)
                     self._audit(request, user, status, result, target=_target(target, user, kwargs), before=image)
         return wrapper
     return decorate

@@ -50,3 +50,20 @@ audit_log = Table(
 )
 Index("ix_audit_at", audit_log.c.at)
 Index("ix_audit_target", audit_log.c.target)
+
+# Responses of writes sent with an Idempotency-Key, per caller (services/gateway/idempotency.py).
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("method", String(10), nullable=False),
+    Column("path", String(400), nullable=False),
+    Column("request_hash", String(64), nullable=False),    # sha256 of method, path, query and body
+    Column("state", String(12), nullable=False),           # in_progress | done
+    Column("status", Integer, nullable=True),
+    Column("response", Text, nullable=True),                # the JSON body answered
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=True),   # an in-progress claim lapses then (a crashed gateway)
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+Index("ix_idempotency_expires_at", idempotency_keys.c.expires_at)

@@ -6,13 +6,13 @@ import secrets
 import time
 
 import requests
-from nameko.rpc import RpcProxy
 from shared.web import http
 from sqlalchemy import insert, select
 from werkzeug.wrappers import Response
 
 from services.gateway import auth
 from services.gateway.exports import columns, export_format, exported
+from services.gateway.idempotency import Idempotency
 from services.gateway.http import (CSRF_COOKIE, SESSION_COOKIE, api, int_arg, problem, read_json,
                                    without_secrets)
 from services.gateway.models import api_tokens, audit_log, users
@@ -24,6 +24,7 @@ from services.gateway.routes_reports import ReportsRoutes
 from services.gateway.routes_ui import UiRoutes
 from shared.contracts import utcnow
 from shared.errors import InputError
+from shared.messaging.rpc import RpcProxy
 from shared.service_base import ServiceBase, json_response
 from shared.validation import bounded_int, printable
 
@@ -57,6 +58,7 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
     assessments = RpcProxy("assessments")
     reporting = RpcProxy("reporting")
     notifications = RpcProxy("notifications")
+    idempotency = Idempotency()
 
     def _audit(self, request, user, status, result, target: str | None = None, before: dict | None = None) -> None:
         # kept as sent but for characters no database or file can hold (a NUL, from anyone, even unauthenticated)

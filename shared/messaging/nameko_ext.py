@@ -20,6 +20,7 @@ from shared.db import Database
 from shared.messaging import topology as topo
 from shared.messaging.inbox import Ack, DeadLetter, Outcome, ReliableConsumer, Retry
 from shared.messaging.outbox import OutboxRelay
+from shared.messaging.rpc import IDEMPOTENCY_KEY
 from shared.messaging.publisher import (ConfirmingPublisher, OutgoingMessage, PublishError,
                                         declare_platform_topology)
 from shared.observability import metrics
@@ -135,6 +136,9 @@ class UnitOfWork(DependencyProvider):
             kwargs.setdefault("correlation_id", worker_ctx.data.get("correlation_id"))
             return database.unit_of_work(**kwargs)
         unit_of_work.database = database
+        # set by the caller (the gateway) on write RPCs: see shared.service_base.run_command
+        unit_of_work.idempotency_key = worker_ctx.data.get(IDEMPOTENCY_KEY)
+        unit_of_work.entrypoint = worker_ctx.entrypoint.method_name
         return unit_of_work
 
     def worker_teardown(self, worker_ctx):

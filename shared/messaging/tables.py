@@ -38,3 +38,16 @@ inbox = Table(
     Column("event_type", String(120), nullable=False),
     Column("processed_at", UTCDateTime(), nullable=False),
 )
+
+# Results of write RPCs that carried an idempotency key (the gateway sends one with every write),
+# written in the same transaction as the effect: a retry of the call, or the broker's redelivery
+# of a request whose reply was lost, returns the stored result instead of acting twice.
+rpc_results = Table(
+    "rpc_results", messaging_metadata,
+    Column("call", String(120), primary_key=True),              # entrypoint:handler
+    Column("idempotency_key", String(64), primary_key=True),
+    Column("request_hash", String(64), primary_key=True),       # sha256 of the command
+    Column("result", Text, nullable=False),                     # JSON
+    Column("committed_at", UTCDateTime(), nullable=False),
+)
+Index("ix_rpc_results_committed_at", rpc_results.c.committed_at)

@@ -1,0 +1,28 @@
+"""Whether this process is serving: starting, serving, stopping (set by shared.runner).
+
+``/health`` answers 503 at once, without touching the service, whenever the process is not
+serving (shared/web.py), so a probe never waits on a process that is starting or going away.
+"""
+from __future__ import annotations
+
+import time
+
+STARTING, SERVING, STOPPING = "starting", "serving", "stopping"
+
+_state = {"state": SERVING, "since": time.monotonic()}  # a container run without the runner (tests) serves
+
+
+def set_state(state: str) -> None:
+    _state.update(state=state, since=time.monotonic())
+
+
+def state() -> str:
+    return _state["state"]
+
+
+def serving() -> bool:
+    return _state["state"] == SERVING
+
+
+def seconds_in_state() -> float:
+    return time.monotonic() - _state["since"]
