@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 from devtools.demo import create_users
 from devtools.mailsink import MailSink
@@ -29,6 +30,8 @@ class Platform:
         self.expected_dead: int = 0          # dead letters a scenario has left on purpose
         self.ignore_inbox: set[str] = set()  # test-made messages no outbox holds
         self._messages_before = 0
+        # what a failed scenario left broken (missing deliveries, ...): the next one is judged without it
+        self.inherited: dict = {"missing": set(), "unexpected": set(), "lost_requests": 0, "duplicated": {}}
 
     def url(self, key: str) -> str:
         return f"http://127.0.0.1:{self.stack.procs[key].port}"
@@ -37,7 +40,68 @@ class Platform:
         self._messages_before = sum(len(rows) for rows in self.dbs.outboxes().values())
         self.load.resume()
 
-    def settle(self, scenario: str, *, timeout: float = 75, pause_load: bool = True, **details) -> Tally:
+    def ensure_healthy(self, *, after_failure: bool) -> list[str]:
+        """Bring the platform back to its healthy start: the broker and PostgreSQL up, the load
+        paused, no replica left over, every service its own clean process answering /health
+        (restarted if not). After a failed scenario, also wait for what it left in flight and take
+        what it broke as inherited, so that the next scenario fails only for its own faults."""
+        repaired = []
+        self.load.pause()
+        if not self.node.is_running():
+            self.node.start()
+            repaired.append("broker")
+        if not self.pg.is_running():
+            self.pg.start()
+            repaired.append("postgres")
+        for key in [k for k in self.stack.procs if k not in SERVICES]:
+            self.stack.stop_process(key)
+            repaired.append(key)
+        for name in SERVICES:
+            proc = self.stack.procs.get(name)
+            if proc is None:
+                self.stack.start_service(name)
+                self.stack.wait_process_healthy(name, timeout=90)
+                repaired.append(name)
+            elif not (proc.clean and proc.process.poll() is None and self._answers_health(proc.port)):
+                self.stack.restart(name)
+                repaired.append(name)
+        if after_failure:
+            self._inherit_damage()
+            repaired.append("inherited damage recorded")
+        self.expected_dead = 0
+        return repaired
+
+    @staticmethod
+    def _answers_health(port: int, timeout: float = 15) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    return True
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        return False
+
+    def _inherit_damage(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # let what is in flight arrive (no verdict here)
+            try:
+                books = reconcile(self.dbs, self.load, ignore_inbox=self.ignore_inbox)
+                queued = any(self.broker.depths(work_queues()).values())
+            except Exception:  # noqa: BLE001
+                time.sleep(1)
+                continue
+            if not books["pending"] and not queued:
+                break
+            time.sleep(1)
+        books = reconcile(self.dbs, self.load, ignore_inbox=self.ignore_inbox)
+        self.broker.purge(topo.DEAD_LETTER_QUEUE)
+        self.inherited = {"missing": set(books["missing"]), "unexpected": set(books["unexpected"]),
+                          "lost_requests": books["lost_requests"], "duplicated": duplicated_effects(self.dbs)}
+
+    def settle(self, scenario: str, *, timeout: float = 75, pause_load: bool = True, lost: int = 0,
+               duplicated: int = 0, **details) -> Tally:
         """Stop the load, wait until every outbox is drained, every owed delivery is in its
         consumer's inbox and every work queue is empty (twice in a row), then count."""
         if pause_load:
@@ -76,19 +140,25 @@ class Platform:
         while dead != self.expected_dead and time.monotonic() < settle_by:
             time.sleep(0.5)  # a replay's acks may still be landing: the depth was read mid-way once
             dead = self.node.queue_depths(self.vhost).get(topo.DEAD_LETTER_QUEUE, 0)
-        duplicated = duplicated_effects(self.dbs)
+        inherited = self.inherited
+        books["missing"] = [m for m in books["missing"] if m not in inherited["missing"]]
+        books["unexpected"] = [m for m in books["unexpected"] if m not in inherited["unexpected"]]
+        books["lost_requests"] = max(0, books["lost_requests"] - inherited["lost_requests"])
+        duplicated_by_kind = {kind: n - inherited["duplicated"].get(kind, 0)
+                              for kind, n in duplicated_effects(self.dbs).items()}
+        duplicated_by_kind = {kind: n for kind, n in duplicated_by_kind.items() if n > 0}
         tally = Tally(
             scenario=scenario,
-            lost=len(books["missing"]) + books["lost_requests"] + books["pending"],
+            lost=len(books["missing"]) + books["lost_requests"] + books["pending"] + lost,
             unexpected=len(books["unexpected"]) + max(0, dead - self.expected_dead),
-            duplicated=sum(duplicated.values()),
+            duplicated=sum(duplicated_by_kind.values()) + duplicated,
             messages=books["messages"] - self._messages_before,
             pending=books["pending"],
             details={"dead_letters": dead, "queued": sum(busy_queues.values()),
                      "directives": len(self.load.directives), "submissions": len(self.load.submissions),
                      **details})
-        if duplicated:
-            tally.details["duplicated_by_kind"] = duplicated
+        if duplicated_by_kind:
+            tally.details["duplicated_by_kind"] = duplicated_by_kind
         if books["missing"]:
             tally.details["missing_sample"] = [list(m) for m in books["missing"][:5]]
         if books["unexpected"]:
@@ -181,6 +251,32 @@ def platform(reliability_node, reliability_pg, tmp_path_factory):
         sink.stop()
         broker.close()
         dbs.dispose()
+
+
+_PREVIOUS = {"failed": False}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and "platform" in item.fixturenames:
+        _PREVIOUS["failed"] = report.failed
+
+
+@pytest.fixture(autouse=True)
+def scenario_starts_healthy(request):
+    """Every scenario starts from a platform checked healthy (see Platform.ensure_healthy)."""
+    if "platform" not in request.fixturenames:
+        yield
+        return
+    platform = request.getfixturevalue("platform")
+    started = time.monotonic()
+    repaired = platform.ensure_healthy(after_failure=_PREVIOUS["failed"])
+    if repaired:
+        print(f"\nRELIABILITY repaired before {request.node.name} in {time.monotonic() - started:.1f}s: "
+              f"{', '.join(repaired)}")
+    yield
 
 
 def pytest_terminal_summary(terminalreporter):

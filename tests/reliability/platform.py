@@ -67,6 +67,9 @@ SERVICE_ENV = {
     "THONGTHIN_REMINDER_LADDER": "-PT1H", "THONGTHIN_ESCALATION_LADDER": "lao_head=PT0S",
     "THONGTHIN_QUIET_HOURS": "", "THONGTHIN_WORKING_DAYS_ONLY": "0", "THONGTHIN_DAILY_CAP": "100000",
     "THONGTHIN_MAX_WORKERS": "6",
+    # a lost reply is a 503 after 6 s (the load's HTTP timeout is 15 s); a stop with the broker
+    # away ends after 8 s (the product default is 20 s: the scenarios would wait that long)
+    "THONGTHIN_RPC_TIMEOUT_S": "6", "THONGTHIN_STOP_GRACE_S": "8",
 }
 
 
@@ -77,6 +80,7 @@ class Proc:
     process: subprocess.Popen
     log_path: Path
     port: int
+    clean: bool = True  # started without a fault, an environment override or another broker address
 
 
 class FaultStack(Stack):
@@ -116,7 +120,7 @@ class FaultStack(Stack):
                                    env={**self.env(fault, amqp_uri, port, name, fault_log), **(env or {})},
                                    cwd=REPO_ROOT,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        proc = Proc(name, key, process, log_path, port)
+        proc = Proc(name, key, process, log_path, port, clean=not (fault or amqp_uri or env))
         self.procs[key] = proc
         self.processes[key] = process
         return proc
@@ -267,6 +271,107 @@ class Load(threading.Thread):
                 self.submissions.append(submitted.json().get("submission_id") or submitted.json().get("id"))
             else:
                 self.refused[f"submit {submitted.status_code}"] += 1
+
+
+class KeyedWriters:
+    """Clients that write as a careful client should: every directive with its own
+    Idempotency-Key, and a write that got no final answer (503, 409 in progress, a timeout, a
+    refused connection) sent again, same key, same body, until it gets one. Their books: for
+    every key, what the client was finally told, and how often it had to retry."""
+
+    RETRYABLE = (409, 502, 503, 504)
+
+    def __init__(self, gateway_url: str, session_headers: dict, *, writers: int = 3, give_up_after_s: float = 120):
+        self.gateway = gateway_url
+        self.headers = dict(session_headers)
+        self.writers = writers
+        self.give_up_after_s = give_up_after_s
+        self.final: dict[str, dict] = {}              # key -> {"status", "directive_id", "document_number"}
+        self.attempts: Counter = Counter()           # key -> requests sent
+        self.answers: Counter = Counter()            # "503", "201", "timeout", ... over every attempt
+        self.problems: list[dict] = []               # 503 bodies (they must carry a correlation id)
+        self._writing = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._writing.set()
+        for n in range(self.writers):
+            thread = threading.Thread(target=self._write_until_stopped, args=(n,), daemon=True,
+                                      name=f"keyed-writer-{n}")
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 150) -> None:
+        """No new writes; each writer finishes (retries to a final answer) the one it holds."""
+        self._writing.clear()
+        for thread in self._threads:
+            thread.join(timeout)
+        assert not any(t.is_alive() for t in self._threads), "a writer never got a final answer"
+
+    def _write_until_stopped(self, writer: int) -> None:
+        session = requests.Session()
+        session.headers.update(self.headers)
+        n = 0
+        while self._writing.is_set():
+            n += 1
+            key = f"reliability-{writer}-{n}-{uuid.uuid4().hex[:8]}"
+            self._write_one(session, key, {
+                "document_number": f"มท ๐๘๐๑.๕/ว {key}", "document_date": "2025-11-03", "urgency": "urgent",
+                "subject_th": "ขอให้รายงานผล (ทดสอบการเขียนซ้ำ)", "text_th": "ให้รายงานผล",
+                "addressees": {"level": "lao", "within": "DLO-0115"}})
+
+    def _write_one(self, session, key: str, body: dict) -> None:
+        deadline = time.monotonic() + self.give_up_after_s
+        pause = 0.2
+        while True:
+            with self._lock:
+                self.attempts[key] += 1
+            try:
+                response = session.post(f"{self.gateway}/api/v1/directives", json=body, timeout=15,
+                                        headers={"Idempotency-Key": key})
+                answer = str(response.status_code)
+            except requests.RequestException as exc:
+                response, answer = None, type(exc).__name__
+            with self._lock:
+                self.answers[answer] += 1
+                if response is not None and response.status_code == 503:
+                    self.problems.append(response.json())
+            if response is not None and response.status_code not in self.RETRYABLE:
+                with self._lock:
+                    self.final[key] = {"status": response.status_code, "document_number": body["document_number"],
+                                       "directive_id": response.json().get("directive_id"),
+                                       "replayed": response.headers.get("Idempotent-Replayed") == "true"}
+                return
+            if time.monotonic() > deadline:
+                with self._lock:
+                    self.final[key] = {"status": None, "document_number": body["document_number"],
+                                       "directive_id": None, "replayed": False}
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+    def books(self, dbs: "Databases") -> dict:
+        """lost = keys answered 2xx whose directive is not there exactly as answered, or with no
+        final answer at all; duplicated = directives beyond the first for one key."""
+        numbers = [f["document_number"] for f in self.final.values()]
+        rows = dbs.rows("plans", "SELECT d.number_printed AS number, dir.id AS directive_id FROM directives dir "
+                                 "JOIN documents d ON d.id = dir.document_id WHERE d.number_printed = ANY(:n)", n=numbers)
+        by_number: dict[str, list[str]] = {}
+        for row in rows:
+            by_number.setdefault(row.number, []).append(row.directive_id)
+        lost = duplicated = 0
+        for final in self.final.values():
+            found = by_number.get(final["document_number"], [])
+            duplicated += max(0, len(found) - 1)
+            if final["status"] is None or (final["status"] == 201 and final["directive_id"] not in found):
+                lost += 1
+        retried = [k for k, n in self.attempts.items() if n > 1]
+        return {"writes": len(self.final), "lost": lost, "duplicated": duplicated,
+                "answered_201": sum(f["status"] == 201 for f in self.final.values()),
+                "replayed": sum(f["replayed"] for f in self.final.values()),
+                "other_final": {str(f["status"]) for f in self.final.values() if f["status"] != 201},
+                "retried_keys": len(retried), "answers": dict(self.answers)}
 
 
 # --- broker and databases -----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from shared.contracts.events import OrgUnitChanged
 from shared.db import outbox_row
 from shared.messaging import topology as topo
 from shared.messaging.tables import outbox
-from tests.reliability.platform import SERVICE_ENV, metric_total
+from tests.reliability.platform import SERVICE_ENV, KeyedWriters, metric_total
 from tests.support.tcpproxy import TcpProxy
 
 CONSUMED = "thongthin_messages_consumed_total"
@@ -191,6 +191,72 @@ def test_03_broker_stopped_and_restarted_while_relays_publish(platform):
                             relays_that_saw_it=len(noticed))
     assert noticed, "no relay ever saw the broker go away: the outage did not happen during publishing"
     assert tally.lost == 0
+
+
+def test_03b_broker_restarted_under_a_steady_keyed_write_load(platform):
+    """Issue #17. Writers post directives with an Idempotency-Key each, steadily, and retry what
+    gets no final answer. plans' issue_directive is held (after its work, before its commit and
+    reply) while the broker stops: the RPC is in flight, its reply cannot be sent. plans must stay
+    up (the container used to die, its /health hanging), the gateway must answer 503 with a
+    correlation id, SIGTERM with the broker away must end within the grace, and in the end every
+    key has exactly one directive — the one its client was told about."""
+    stack = platform.stack
+    restart_with_fault(platform, "plans", "slow_rpc:issue_directive:4")
+    stack.wait_process_healthy("plans")
+    pids = {key: proc.process.pid for key, proc in stack.procs.items()}
+    offsets = {key: _log_size(platform, key) for key in stack.procs}
+    writers = KeyedWriters(stack.gateway_url, platform.load.session.headers)
+    writers.start()
+    try:
+        held = fired(platform, "plans", timeout=30)  # an issue_directive is in flight, held
+        platform.broker.close()
+        platform.node.stop()
+        stopped_at = time.monotonic()
+        wait_for(lambda: any(r["stage"] == "done" for r in stack.fault_records("plans")), 30,
+                 message="the held issue_directive never finished")
+        # the gateway answers the writes it cannot pass on: 503, promptly, with a correlation id
+        wait_for(lambda: writers.answers.get("503", 0) >= 1, 30, message="no 503 while the broker was away")
+        # a stop while the broker is away ends within the grace (THONGTHIN_STOP_GRACE_S=8 here)
+        grace = float(SERVICE_ENV["THONGTHIN_STOP_GRACE_S"])
+        stop_started = time.monotonic()
+        stop_code = stack.stop_process("notifications", grace=grace + 10)
+        stop_took = time.monotonic() - stop_started
+        for key in ("plans", "gateway"):
+            assert stack.procs[key].process.poll() is None, f"{key} died while the broker was away"
+        time.sleep(max(0.0, 3 - (time.monotonic() - stopped_at)))
+        platform.node.start()
+        outage = time.monotonic() - stopped_at
+        stack.start_service("notifications")
+        for key in list(stack.procs):
+            stack.wait_process_healthy(key, timeout=60)
+        accepted = writers.answers.get("201", 0)
+        wait_for(lambda: writers.answers.get("201", 0) > accepted + 3, 60,
+                 message="no write accepted after the broker came back")
+    finally:
+        writers.stop()
+    books = writers.books(platform.dbs)
+    logs = {key: _log_since(platform, key, offsets[key]) for key in offsets if key in stack.procs}
+    replies_lost = logs["plans"].count("rpc_reply_lost")
+    died = [key for key, text in logs.items() if "thread exited with error" in text or "container_died" in text]
+    held_number = held["command"]["document_number"]
+    held_key = next(k for k, f in writers.final.items() if f["document_number"] == held_number)
+    tally = platform.settle("3b-broker-restart-under-keyed-writes", lost=books["lost"], duplicated=books["duplicated"],
+                            writes=books["writes"], answered_201=books["answered_201"],
+                            retried_keys=books["retried_keys"], replayed=books["replayed"],
+                            answers_503=books["answers"].get("503", 0), replies_lost=replies_lost,
+                            outage_s=round(outage, 1), stop_with_broker_away_s=round(stop_took, 1),
+                            stop_exit_code=stop_code)
+    print(f"RELIABILITY scenario=3b answers={books['answers']} held_key_attempts={writers.attempts[held_key]}")
+    assert not died, f"a container died: {died}"
+    assert all(stack.procs[key].process.pid == pid for key, pid in pids.items() if key != "notifications"), \
+        "a process was restarted"
+    assert stop_took < grace + 1, f"SIGTERM with the broker away took {stop_took:.1f}s (grace {grace}s)"
+    assert books["other_final"] <= set(), f"final answers other than 201: {books['other_final']}"
+    assert writers.problems and all(p.get("correlation_id") and p["code"] == "service_unavailable"
+                                    for p in writers.problems), writers.problems[:3]
+    assert replies_lost >= 1, "plans never lost a reply: the broker did not stop while the RPC was in flight"
+    assert writers.attempts[held_key] > 1 and writers.final[held_key]["status"] == 201
+    assert (tally.lost, tally.duplicated) == (0, 0)
 
 
 def test_04_unroutable_publish_stays_pending_and_is_retried(platform):

@@ -14,6 +14,10 @@ it does nothing unless THONGTHIN_FAULT is set:
                                                        (the eventlet hub) for an hour
     THONGTHIN_FAULT=slow:<event type>:<seconds>        reporting's handler takes <seconds>
                                                        (cooperatively) once
+    THONGTHIN_FAULT=slow_rpc:<handler>:<seconds>       plans' command handler (e.g. issue_directive)
+                                                       takes <seconds> once, after doing its work and
+                                                       before its transaction commits and the RPC
+                                                       replies (a test stops the broker meanwhile)
 
 Each fault wraps a stable seam and calls the real code; it fires once per process. It writes JSON
 lines to THONGTHIN_FAULT_LOG ("armed" at start-up, "fired"/"done" with the message ids involved)
@@ -193,6 +197,23 @@ def patch_reporting_handlers(module) -> None:
     module.record_and_project = record_and_project  # read by event_handlers() at class definition
 
 
+def patch_plans_handlers(module) -> None:
+    _, _, rest = SPEC.partition(":")
+    name, _, seconds = rest.partition(":")
+    real = getattr(module, name)
+
+    def slowed(uow, command):
+        result = real(uow, command)
+        if _fire_once():
+            record("fired", message_ids=[], command=command.model_dump(mode="json"), result=result)
+            time.sleep(float(seconds or 3))  # cooperative after monkey-patching
+            record("done", message_ids=[], result=result)
+        return result
+
+    slowed.__name__ = real.__name__  # run_command keys its stored results by the handler's name
+    setattr(module, name, slowed)
+
+
 PATCHES = {
     "kill_before_commit": {"shared.db": patch_shared_db},
     "kill_before_ack": {"shared.db": patch_shared_db, "kombu.message": patch_kombu_message},
@@ -200,6 +221,7 @@ PATCHES = {
     "poison": {"services.reporting.handlers": patch_reporting_handlers},
     "block": {"services.reporting.handlers": patch_reporting_handlers},
     "slow": {"services.reporting.handlers": patch_reporting_handlers},
+    "slow_rpc": {"services.plans.handlers": patch_plans_handlers},
 }
 
 
