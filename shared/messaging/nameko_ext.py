@@ -313,7 +313,12 @@ class ReliableEventHandler(Consumer):
             for message, outcome in zip(messages, result):
                 if not isinstance(outcome, (Ack, Retry, DeadLetter)):
                     outcome = Retry(None, topo.retry_delays_ms()[0], 1, f"worker returned {outcome!r}"[:300])
-                self._settle(message, outcome)
+                try:
+                    self._settle(message, outcome)
+                except Exception as error:  # noqa: BLE001 - e.g. the connection broke mid-ack
+                    # Never let it escape: nameko would kill the whole container. The message is
+                    # not acked, so the broker redelivers it and the inbox absorbs the repeat.
+                    log.warning("settle_failed", outcome=outcome.outcome, error=repr(error))
                 metrics.MESSAGES_CONSUMED.labels(service, outcome.event_type or "unknown", outcome.outcome).inc()
         finally:
             if slot_held:
