@@ -146,6 +146,9 @@ def main(argv: list[str]) -> int:
         stopped = True
     if stopped:
         log.info("stopped", services=args.services)
+        # everything is stopped: leave now rather than wait on the interpreter's teardown of
+        # green threads and pools, which took seconds and counts against the supervisor's grace
+        exit_now(EXIT_STOPPED)
         return EXIT_STOPPED
     # Still stopping at the end of the grace: typically the broker is away and the consumers
     # cannot cancel. Workers that finished have committed; what they could not ack is redelivered.

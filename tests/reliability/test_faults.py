@@ -264,7 +264,13 @@ def test_04_unroutable_publish_stays_pending_and_is_retried(platform):
     the records stay pending with the reason and go out once the bindings are back."""
     event_type = "plans.directive_issued.v1"
     queues = [topo.queue_name(s) for s in topo.SUBSCRIPTIONS if event_type in topo.SUBSCRIPTIONS[s]]
+    last_id = platform.dbs.rows("plans", "SELECT coalesce(max(id), 0) AS m FROM outbox")[0].m
     platform.begin()
+    # plans' relay declares the topology (bindings included) when it first connects: if plans was
+    # just (re)started, unbinding before that would be undone by its first publish
+    wait_for(lambda: platform.dbs.rows("plans", "SELECT 1 FROM outbox WHERE id > :i AND event_type = :t "
+                                                "AND published_at IS NOT NULL", i=last_id, t=event_type), 30,
+             message="plans published no directive_issued")
     for queue in queues:
         platform.broker.unbind(queue, event_type)
     try:
