@@ -81,8 +81,8 @@ def run_command(uow_factory, handler, command, **kwargs):
             result = handler(uow, command)
             uow.commit()
             return result
-    where = dict(call=f"{getattr(uow_factory, 'entrypoint', '?')}:{handler.__name__}"[:120],
-                 idempotency_key=str(key)[:64], request_hash=_command_hash(command))
+    where = dict(call=f"{getattr(uow_factory, 'entrypoint', '?')}:{_handler_name(handler)}"[:120],
+                 idempotency_key=str(key)[:64], request_hash=_command_hash(command, handler))
     stored = _stored_result(uow_factory, where)
     if stored is not None:
         return stored
@@ -102,9 +102,17 @@ def run_command(uow_factory, handler, command, **kwargs):
         return stored
 
 
-def _command_hash(command) -> str:
+def _handler_name(handler) -> str:
+    """A handler's name, also through functools.partial (a handler given the actor)."""
+    return getattr(handler, "__name__", None) or _handler_name(getattr(handler, "func", None) or type(handler))
+
+
+def _command_hash(command, handler=None) -> str:
     text_ = command.model_dump_json() if hasattr(command, "model_dump_json") else json.dumps(
         command, sort_keys=True, default=_json_default)
+    bound = getattr(handler, "keywords", None)  # partial(handler, actor=...): who acts is part of the call
+    if bound:
+        text_ += json.dumps(bound, sort_keys=True, default=_json_default)
     return hashlib.sha256(text_.encode("utf-8")).hexdigest()
 
 

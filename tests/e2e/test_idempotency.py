@@ -108,10 +108,11 @@ def test_plans_applies_a_keyed_call_once_however_often_it_comes(stack):
     from nameko.standalone.rpc import ClusterRpcProxy
     number = f"มท ๐๘๑๐.๔/ว {uuid.uuid4().hex[:6]}"
     payload = {**directive(number), "issuer_code": "DLA"}
+    actor = {"username": "central", "role": "central", "org_code": "DLA"}
     with ClusterRpcProxy({"AMQP_URI": stack.amqp_uri}, context_data={"idempotency_key": uuid.uuid4().hex}) as rpc:
-        first = rpc.plans.issue_directive(payload)
-        second = rpc.plans.issue_directive(payload)
-        different = rpc.plans.issue_directive({**payload, "subject_th": "อีกเรื่องหนึ่ง"})
+        first = rpc.plans.issue_directive(payload, actor)
+        second = rpc.plans.issue_directive(payload, actor)
+        different = rpc.plans.issue_directive({**payload, "subject_th": "อีกเรื่องหนึ่ง"}, actor)
     assert second == first
     assert different["directive_id"] != first["directive_id"]  # same key, another command: its own call
     assert directives_numbered(stack, number) == 2

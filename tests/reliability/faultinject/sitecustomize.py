@@ -202,8 +202,8 @@ def patch_plans_handlers(module) -> None:
     name, _, seconds = rest.partition(":")
     real = getattr(module, name)
 
-    def slowed(uow, command):
-        result = real(uow, command)
+    def slowed(uow, command, **kwargs):
+        result = real(uow, command, **kwargs)
         if _fire_once():
             record("fired", message_ids=[], command=command.model_dump(mode="json"), result=result)
             time.sleep(float(seconds or 3))  # cooperative after monkey-patching

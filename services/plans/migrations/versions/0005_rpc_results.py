@@ -1,7 +1,7 @@
 """rpc_results: write RPCs' results under their idempotency key, stored with the effect (issue #17)
 
-Revision ID: 0004_rpc_results
-Revises: 0003_unit_head
+Revision ID: 0005_rpc_results
+Revises: 0004_document_recorder
 Create Date: 2026-12-07 17:00:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import shared.types
 
 
-revision = "0004_rpc_results"
-down_revision = "0003_unit_head"
+revision = "0005_rpc_results"
+down_revision = "0004_document_recorder"
 branch_labels = None
 depends_on = None
 
