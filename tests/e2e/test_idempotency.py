@@ -63,6 +63,7 @@ def test_a_write_sent_again_with_its_key_is_answered_again_and_applied_once(stac
 
 def test_the_same_key_for_another_request_is_refused_and_changes_nothing(stack):
     central = client(stack, "central")
+    assert central.post(f"{central.base}/org-units", json={"units": UNITS}).status_code == 200
     key, number = str(uuid.uuid4()), f"มท ๐๘๑๐.๔/ว {uuid.uuid4().hex[:6]}"
     assert central.post(f"{central.base}/directives", json=directive(number),
                         headers={"Idempotency-Key": key}).status_code == 201
@@ -82,11 +83,13 @@ def test_the_same_key_for_another_request_is_refused_and_changes_nothing(stack):
 
 def test_keys_belong_to_their_caller_and_expire(stack):
     central, province = client(stack, "central"), client(stack, "chainat")
+    assert central.post(f"{central.base}/org-units", json={"units": UNITS}).status_code == 200
     key = str(uuid.uuid4())
     document = {"form": "memo", "document_number": f"ชน ๐๐๒๓.๓/{uuid.uuid4().hex[:6]}", "document_date": "2025-11-03",
                 "urgency": "normal", "subject_th": "แจ้งเพื่อทราบ",
                 "items": [{"kind": "guideline", "text_th": "แนวทาง", "addressees": {"codes": ["DLO-0115"]}}]}
-    mine = central.post(f"{central.base}/documents", json=document, headers={"Idempotency-Key": key})
+    mine = central.post(f"{central.base}/documents", json={**document, "sender_code": "DLA"},
+                        headers={"Idempotency-Key": key})
     theirs = province.post(f"{province.base}/documents", json=document, headers={"Idempotency-Key": key})
     assert mine.status_code == theirs.status_code == 201, (mine.text, theirs.text)
     assert mine.json()["document_id"] != theirs.json()["document_id"]  # two callers, two documents
@@ -96,7 +99,8 @@ def test_keys_belong_to_their_caller_and_expire(stack):
         connection.execute(text("UPDATE idempotency_keys SET expires_at = :t WHERE key = :k"),
                            {"t": utcnow() - timedelta(seconds=1), "k": key})
     engine.dispose()
-    renewed = central.post(f"{central.base}/documents", json={**document, "subject_th": "เรื่องใหม่"},
+    renewed = central.post(f"{central.base}/documents", json={**document, "sender_code": "DLA", "subject_th": "เรื่องใหม่",
+                                                       "document_number": f"มท ๐๘๑๐.๔/{uuid.uuid4().hex[:6]}"},
                            headers={"Idempotency-Key": key})
     assert renewed.status_code == 201, renewed.text
     assert renewed.json()["document_id"] not in (mine.json()["document_id"], theirs.json()["document_id"])
@@ -106,6 +110,8 @@ def test_plans_applies_a_keyed_call_once_however_often_it_comes(stack):
     """What the gateway's retry after a lost reply (and the broker's redelivery of the request)
     meets in plans: the stored result of the first call, not a second directive."""
     from nameko.standalone.rpc import ClusterRpcProxy
+    central = client(stack, "central")
+    assert central.post(f"{central.base}/org-units", json={"units": UNITS}).status_code == 200
     number = f"มท ๐๘๑๐.๔/ว {uuid.uuid4().hex[:6]}"
     payload = {**directive(number), "issuer_code": "DLA"}
     actor = {"username": "central", "role": "central", "org_code": "DLA"}
