@@ -269,15 +269,19 @@ def test_04_unroutable_publish_stays_pending_and_is_retried(platform):
     # plans' relay declares the topology (bindings included) when it first connects: if plans was
     # just (re)started, unbinding before that would be undone by its first publish
     wait_for(lambda: platform.dbs.rows("plans", "SELECT 1 FROM outbox WHERE id > :i AND event_type = :t "
-                                                "AND published_at IS NOT NULL", i=last_id, t=event_type), 30,
+                                                "AND published_at IS NOT NULL", i=last_id, t=event_type), 60,
              message="plans published no directive_issued")
-    for queue in queues:
-        platform.broker.unbind(queue, event_type)
+
+    def unbound_and_refused():
+        # every relay (re)connecting declares the whole topology again — a service restarted by an
+        # earlier scenario connects on its first publish — so the unbinding is repeated meanwhile
+        for queue in queues:
+            platform.broker.unbind(queue, event_type)
+        return platform.dbs.rows("plans", "SELECT message_id, attempts, last_error FROM outbox WHERE event_type = :t "
+                                          "AND published_at IS NULL AND attempts > 0", t=event_type)
     try:
-        returned = wait_for(lambda: platform.dbs.rows(
-            "plans", "SELECT message_id, attempts, last_error FROM outbox WHERE event_type = :t "
-                     "AND published_at IS NULL AND attempts > 0", t=event_type), 30,
-            message="no directive_issued record was refused as unroutable")
+        returned = wait_for(unbound_and_refused, 45, interval=0.5,
+                            message="no directive_issued record was refused as unroutable")
         time.sleep(2)
     finally:
         for queue in queues:
