@@ -1,7 +1,7 @@
 """rpc_results: write RPCs' results under their idempotency key, stored with the effect (issue #17)
 
-Revision ID: 0002_rpc_results
-Revises: 85ffd91df82d
+Revision ID: 0003_rpc_results
+Revises: 0002_one_obligation_per_period
 Create Date: 2026-12-07 17:00:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import shared.types
 
 
-revision = "0002_rpc_results"
-down_revision = "85ffd91df82d"
+revision = "0003_rpc_results"
+down_revision = "0002_one_obligation_per_period"
 branch_labels = None
 depends_on = None
 
