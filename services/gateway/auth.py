@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from services.gateway.models import api_tokens, users
+from services.gateway.models import api_tokens, login_failures, users
 from shared.contracts import utcnow
 from shared.errors import InputError
 
@@ -49,30 +50,53 @@ def create_user(session, *, username: str, password: str, role: str, org_code: s
                            ).inserted_primary_key[0]
 
 
+def locked() -> InputError:
+    return InputError("locked", "username", "บัญชีถูกล็อกชั่วคราวเพราะใส่รหัสผ่านผิดหลายครั้ง",
+                      "account temporarily locked after repeated failures", status=429)
+
+
 def login(session, username: str, password: str, *, token_name: str = "login") -> dict:
-    """Verify a password and issue a token; repeated failures lock the account for a while."""
+    """Verify a password and issue a token. Wrong passwords are counted per username whether or not
+    the account exists (nothing is created in ``users``): after LOCKOUT_AFTER of them the name is locked
+    for LOCKOUT_FOR and answers 429, so neither the answer nor its timing tells who exists."""
     now = utcnow()
+    failed = session.execute(select(login_failures).where(login_failures.c.username == username)).mappings().first()
+    if failed and failed["locked_until"] and failed["locked_until"] > now:
+        raise locked()
     user = session.execute(select(users).where(users.c.username == username)).mappings().first()
-    if user is None or not user["active"]:
-        _hasher.hash(password)  # same cost as a real check: no user enumeration by timing
-        raise wrong_credentials()
-    if user["locked_until"] and user["locked_until"] > now:
-        raise InputError("locked", "username", "บัญชีถูกล็อกชั่วคราวเพราะใส่รหัสผ่านผิดหลายครั้ง",
-                         "account temporarily locked after repeated failures", status=429)
     try:
+        if user is None or not user["active"]:
+            _hasher.hash(password)  # same cost as a real check: no user enumeration by timing
+            raise VerifyMismatchError()
         _hasher.verify(user["password_hash"], password)
     except (VerifyMismatchError, InvalidHashError):
-        failures = user["failed_logins"] + 1
-        session.execute(update(users).where(users.c.id == user["id"]).values(
-            failed_logins=failures, locked_until=now + LOCKOUT_FOR if failures >= LOCKOUT_AFTER else None))
+        _count_failure(session, username, failed, now)
         raise wrong_credentials() from None
-    session.execute(update(users).where(users.c.id == user["id"]).values(failed_logins=0, locked_until=None))
+    if failed:
+        session.execute(delete(login_failures).where(login_failures.c.username == username))
     token = secrets.token_urlsafe(32)
     lifetime = SESSION_LIFETIME if token_name == "web-session" else TOKEN_LIFETIME
     session.execute(insert(api_tokens).values(token_hash=hash_token(token), user_id=user["id"],
                                               name=token_name, created_at=now, expires_at=now + lifetime))
     return {"token": token, "token_type": "Bearer", "expires_at": (now + lifetime).isoformat(),
             "user": principal(user)}
+
+
+def _count_failure(session, username: str, failed, now) -> None:
+    stale = failed is None or failed["last_failed_at"] < now - LOCKOUT_FOR  # an old run of failures is forgotten
+    failures = 1 if stale else failed["failures"] + 1
+    values = dict(failures=failures, last_failed_at=now,
+                  locked_until=now + LOCKOUT_FOR if failures >= LOCKOUT_AFTER else None)
+    session.execute(delete(login_failures).where(login_failures.c.last_failed_at < now - 2 * LOCKOUT_FOR))
+    if failed is not None:
+        session.execute(update(login_failures).where(login_failures.c.username == username).values(**values))
+        return
+    try:
+        with session.begin_nested():  # two first failures at once: the second one counts as an update
+            session.execute(insert(login_failures).values(username=username, **values))
+    except IntegrityError:
+        session.execute(update(login_failures).where(login_failures.c.username == username).values(
+            failures=login_failures.c.failures + 1, last_failed_at=now))
 
 
 def revoke(session, token: str) -> None:

@@ -1,20 +1,22 @@
-"""HTTP helpers of the gateway: reading bodies, problem+json errors, the authenticated route wrapper."""
+"""HTTP helpers of the gateway: reading and parsing bodies, problem+json errors, authentication.
+
+The route wrapper itself (role, scope rule, audit) is ``routing.route``."""
 from __future__ import annotations
 
 import hmac
 import json
-from functools import wraps
+from typing import TypeVar
 
 import structlog
 
-from werkzeug.wrappers import Response
+from pydantic import BaseModel
 
 from services.gateway import auth
-from services.gateway.idempotency import replayed_response
-from services.gateway.upstream import problem_body, problem_headers, upstream_problem
-from shared.errors import InputError, forbidden
+from shared.errors import InputError
 from shared.service_base import json_response
-from shared.validation import check_json_depth, refuse_control_characters
+from shared.validation import check_json_depth, parse, refuse_control_characters
+
+M = TypeVar("M", bound=BaseModel)
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +26,9 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 
 def problem(error: InputError):
     return json_response(error.status, error.as_problem(), PROBLEM)
+
+
+JSON_TYPES = ("application/json",)
 
 
 def read_json(request) -> dict:
@@ -37,6 +42,9 @@ def read_json(request) -> dict:
     if len(text) > MAX_BODY_BYTES:  # sent without a Content-Length
         raise InputError("too_large", "body", "ข้อมูลที่ส่งมีขนาดใหญ่เกินกำหนด", "request body too large",
                          status=413)
+    if text and request.mimetype not in JSON_TYPES and not request.mimetype.endswith("+json"):
+        raise InputError("unsupported_media_type", "Content-Type", "ต้องส่งข้อมูลแบบ JSON (Content-Type: application/json)",
+                         "Content-Type must be application/json", status=415)
     check_json_depth(text)
     try:
         data = json.loads(text or "null", parse_constant=_not_json)
@@ -52,6 +60,12 @@ def read_json(request) -> dict:
 
 def _not_json(constant: str):
     raise ValueError(f"{constant} is not JSON")  # Python reads NaN and Infinity; JSON has neither
+
+
+def parse_body(request, model: type[M]) -> M:
+    """The JSON body validated by a strict model: an unknown field, a wrong type (``true`` is not a
+    number) or a value out of bounds is a 422 naming the field."""
+    return parse(model, read_json(request))
 
 
 def check_upload_size(request) -> None:
@@ -74,81 +88,6 @@ def read_text(request, content_types: tuple[str, ...]) -> str:
         return request.get_data().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("encoding", "body", "ไฟล์ต้องเข้ารหัส UTF-8", "the file must be UTF-8", status=422) from None
-
-
-def api(write: bool = False, roles: tuple[str, ...] | None = None, before=None, target=None):
-    """Wrap a route: authenticate, check role, turn errors into problem+json, audit writes.
-
-    For a write on an existing resource, ``target`` names it in the audit log (a format string over the
-    route's arguments such as ``"assignment:{assignment_id}"``, or ``target(user, **route_args)``), and
-    ``before(self, user, **route_args)`` returns the resource as it is before the write (or None). The
-    before-image is taken after authentication and the role check, so a caller who may not write gets
-    none; any error in it (an unknown id, another unit's resource) gives None and never stops the write."""
-    def decorate(method):
-        @wraps(method)
-        def wrapper(self, request, *args, **kwargs):
-            user, status, result, image = None, 500, None, None
-            try:
-                user = authenticate_request(self, request, write)
-                if roles and user["role"] not in roles:
-                    raise forbidden(None, "บทบาทของท่านไม่มีสิทธิ์ทำรายการนี้",
-                                    "your role may not do this")
-                if write and (replay := self.idempotency.begin(request, user)) is not None:
-                    status, result = replay
-                    return replayed_response(status, result)
-                if write and before is not None:
-                    image = _before_image(self, before, user, kwargs)
-                status, result = method(self, request, user, *args, **kwargs)
-                if isinstance(result, Response):  # a file (exports.py), already complete
-                    return result
-                return json_response(status, result)
-            except InputError as error:
-                status, result = error.status, error.as_problem()
-                return problem(error)
-            except Exception as error:  # a service that failed or gave no answer: 502 / 503
-                if (upstream := upstream_problem(error)) is None:
-                    raise
-                status, result = upstream.status, problem_body(upstream, self.context)
-                return status, {"Content-Type": f"{PROBLEM}; charset=utf-8", **problem_headers(upstream)}, \
-                    json.dumps(result, ensure_ascii=False)
-            finally:
-                if write:
-                    self.idempotency.finish(status, result)
-                    self._audit(request, user, status, result, target=_target(target, user, kwargs), before=image)
-        return wrapper
-    return decorate
-
-
-def _target(target, user, route_args: dict) -> str | None:
-    if target is None:
-        return None
-    try:
-        return (target.format(**route_args) if isinstance(target, str) else target(user, **route_args))[:200]
-    except Exception:  # noqa: BLE001 - the audit row is written anyway, without a target
-        log.warning("audit_target_failed", target=str(target), exc_info=True)
-        return None
-
-
-def _before_image(service, resolver, user, route_args: dict) -> dict | None:
-    try:
-        return resolver(service, user, **route_args)
-    except InputError:  # an unknown id or a resource out of scope: the write itself answers 404/403
-        return None
-    except Exception:  # noqa: BLE001 - the audit must never break the write it records
-        log.warning("audit_before_image_failed", resolver=getattr(resolver, "__name__", "?"), exc_info=True)
-        return None
-
-
-def scoped(service, user, resource: dict | None, unit_field: str = "unit_code") -> dict | None:
-    """``resource`` when its unit is within the caller's scope, else None (no before-image of another
-    unit's resource leaks into the audit log)."""
-    if resource is None:
-        return None
-    try:
-        service._require_in_scope(user, resource[unit_field])
-    except InputError:
-        return None
-    return resource
 
 
 SECRET_KEYS = frozenset({"password", "password_hash", "token", "token_hash", "csrf_token", "secret", "new_password",

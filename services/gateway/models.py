@@ -34,6 +34,17 @@ api_tokens = Table(
     Column("last_used_at", UTCDateTime(), nullable=True),
 )
 
+# Wrong passwords per username, for known and unknown names alike: the lockout answers the same
+# whether or not the account exists. (users.failed_logins / locked_until are no longer used.)
+login_failures = Table(
+    "login_failures", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", UTCDateTime(), nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=True),
+)
+Index("ix_login_failures_last", login_failures.c.last_failed_at)
+
 audit_log = Table(
     "audit_log", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -17,10 +17,12 @@ import os
 import re
 
 from nameko.exceptions import RemoteError
-from shared.web import http
-
 from services.gateway.exports import columns, export_format, exported
-from services.gateway.http import PROBLEM, api, int_arg, problem, read_json
+from services.gateway.http import PROBLEM, int_arg, parse_body, problem, read_json
+from services.gateway.routing import EVERYONE, NATION, OWN, PUBLIC, Param, Resource, route
+from services.gateway.schemas import (FLAG, OFFSET, READ_ERRORS, WRITE_ERRORS, ChaseRequest, Chased, Deliveries, Inbox,
+                                      InboxRead, LadderSteps, LineLinkCode, LineLinkRequest, LineWebhookResult,
+                                      NotificationPreferences, ReminderLadder, ReminderLadders, _limit, _path, body)
 from shared.errors import InputError, invalid
 from shared.service_base import json_response
 
@@ -50,24 +52,37 @@ def _ladder_before(service, user, key) -> dict | None:
     return next((item for item in service.notifications.list_reminder_ladders()["items"] if item["key"] == key), None)
 
 
+CHASED_OBLIGATION = Resource(
+    "chased-obligation", "an obligation (obligation_id in the body) of a unit within the caller's subtree",
+    "ภาระการรายงาน (obligation_id) ของหน่วยงานในสังกัด", targets=True, param="obligation_id",
+    lookup=lambda service, i, v: service.assessments.get_obligation(i), in_body=True)
+
+
 class NotificationsRoutes:
     """Mixed into GatewayService, which provides ``notifications`` (RpcProxy), ``uow`` and ``_audit``."""
 
     # --- my preferences ---------------------------------------------------------------------------
-    @http("GET", "/api/v1/me/notification-preferences")
-    @api()
+    @route("GET", "/api/v1/me/notification-preferences", tag="notifications", th="การตั้งค่าการแจ้งเตือนของฉัน",
+           en="My notification preferences", scope=OWN, ok={"200": ("preferences", NotificationPreferences)},
+           errors=(422,) + READ_ERRORS)
     def notification_preferences_get(self, request, user):
         return 200, self.notifications.get_preferences(user)
 
-    @http("PUT", "/api/v1/me/notification-preferences")
-    @api(write=True, target=lambda user: f"preferences:{user['username']}" if user else None,
-         before=lambda service, user: service.notifications.get_preferences(user))
+    @route("PUT", "/api/v1/me/notification-preferences", tag="notifications", th="แก้ไขการตั้งค่าการแจ้งเตือน",
+           en="Change my notification preferences", scope=OWN, write=True,
+           body=body({"type": "object", "description": "language, date_digits, channels, fallback_order, "
+                                                       "quiet_hours, opt_out, digest"},
+                     {"language": "th", "quiet_hours": {"start": "21:00", "end": "07:00"}}),
+           ok={"200": ("preferences", NotificationPreferences)}, errors=WRITE_ERRORS,
+           target=lambda user: f"preferences:{user['username']}" if user else None,
+           before=lambda service, user: service.notifications.get_preferences(user))
     def notification_preferences_put(self, request, user):
         return 200, self.notifications.upsert_person(user, read_json(request))
 
     # --- my in-app inbox ----------------------------------------------------------------------------
-    @http("GET", "/api/v1/me/inbox")
-    @api()
+    @route("GET", "/api/v1/me/inbox", tag="notifications", th="กล่องข้อความในระบบ", en="My in-app inbox", scope=OWN,
+           params=[Param("unread", FLAG), _limit(50, 200), OFFSET], ok={"200": ("newest first", Inbox)},
+           errors=(400, 422) + READ_ERRORS)
     def notification_inbox(self, request, user):
         args = request.args
         unread = args.get("unread", "0")
@@ -79,22 +94,26 @@ class NotificationsRoutes:
         return 200, self.notifications.list_inbox(user, unread_only=unread in ("1", "true"), limit=limit,
                                                   offset=int_arg(args, "offset", 0))
 
-    @http("POST", "/api/v1/me/inbox/<string:item_id>/read")
-    @api(write=True, target="inbox_item:{item_id}")
+    @route("POST", "/api/v1/me/inbox/<string:item_id>/read", tag="notifications", th="ทำเครื่องหมายว่าอ่านแล้ว",
+           en="Mark an inbox item read", scope=OWN, write=True, params=[_path("item_id")],
+           ok={"200": ("read", InboxRead)}, errors=(401, 403, 404, 422, 502), target="inbox_item:{item_id}")
     def notification_inbox_read(self, request, user, item_id):
         return 200, self.notifications.mark_read(user, item_id)
 
     # --- LINE -------------------------------------------------------------------------------------
-    @http("POST", "/api/v1/me/line-link")
-    @api(write=True)
+    @route("POST", "/api/v1/me/line-link", tag="notifications", th="ขอรหัสเชื่อมบัญชี LINE",
+           en="A one-time code to link LINE (me, or my unit)", scope=OWN, write=True,
+           body=body(LineLinkRequest, {"target": "me"}), body_required=False, ok={"201": ("the code", LineLinkCode)},
+           errors=WRITE_ERRORS + (404,))
     def notification_line_link(self, request, user):
-        body = read_json(request) if request.get_data() else {}
-        target = body.get("target", "me")
-        if set(body) - {"target"}:
-            raise invalid(sorted(set(body) - {"target"})[0], "ไม่รู้จักช่องนี้", "unknown field")
+        target = parse_body(request, LineLinkRequest).target if request.get_data() else "me"
         return 201, self.notifications.create_line_link(user, target)
 
-    @http("POST", "/api/v1/line/webhook")
+    @route("POST", "/api/v1/line/webhook", tag="notifications", th="รับเหตุการณ์จาก LINE",
+           en="Called by LINE; the X-Line-Signature header proves it", scope=PUBLIC,
+           params=[Param("X-Line-Signature", {"type": "string"}, "header", description="base64 HMAC-SHA256 of the body")],
+           body=body({"type": "object", "properties": {"events": {"type": "array", "items": {"type": "object"}}}}),
+           ok={"200": ("processed", LineWebhookResult)}, errors=(400, 401, 404, 502))
     def notification_line_webhook(self, request):
         """Called by LINE (no bearer token): the signature proves it. A follower (or a group the
         account was invited to) who sends a link code gets linked; everything else is ignored."""
@@ -145,8 +164,12 @@ class NotificationsRoutes:
             self._audit(request, None, status, result)
 
     # --- operations -------------------------------------------------------------------------------
-    @http("GET", "/api/v1/notifications/deliveries")
-    @api(roles=("ops", "central"))
+    @route("GET", "/api/v1/notifications/deliveries", tag="notifications", th="บันทึกการส่งข้อความ",
+           en="The delivery ledger (ops, central)", scope=NATION, roles=("ops", "central"),
+           params=[Param(name, {"type": "string"}) for name in ("status", "channel", "kind", "recipient_code",
+                                                                 "subject_ref", "since", "until")]
+           + [Param("late", {"type": "string", "enum": ["0", "1"]}), _limit(), OFFSET],
+           exports=True, ok={"200": ("newest first", Deliveries)}, errors=(400, 403, 422) + READ_ERRORS)
     def notification_deliveries(self, request, user):
         args = request.args
         export_format(args)
@@ -161,22 +184,25 @@ class NotificationsRoutes:
         ledger = self.notifications.list_deliveries(filters)
         return 200, exported(request, ledger, ledger["items"], DELIVERY_COLUMNS, "deliveries")
 
-    @http("POST", "/api/v1/notifications/chase")
-    @api(write=True, roles=("district", "province", "central"))
+    @route("POST", "/api/v1/notifications/chase", tag="notifications", th="ติดตามรายงานทันที",
+           en="A reminder now, by hand (never twice a day)", scope=CHASED_OBLIGATION, write=True,
+           roles=("district", "province", "central"), body=body(ChaseRequest, {"obligation_id": "<obligation id>"}),
+           ok={"200": ("queued", Chased)}, errors=WRITE_ERRORS + (404, 409))
     def notification_chase(self, request, user):
-        body = read_json(request)
-        obligation_id = body.get("obligation_id")
-        if not isinstance(obligation_id, str) or not obligation_id.strip() or len(obligation_id) > 64:
-            raise invalid("obligation_id", "ต้องระบุ obligation_id", "obligation_id is required")
+        obligation_id = parse_body(request, ChaseRequest).obligation_id
         scope_root = None if user["role"] == "central" else user["org_code"]
         return 200, self.notifications.chase(obligation_id.strip(), user, scope_root)
 
-    @http("GET", "/api/v1/notifications/reminder-ladders")
-    @api()
+    @route("GET", "/api/v1/notifications/reminder-ladders", tag="notifications", th="ลำดับการเตือน",
+           en="Reminder ladders", scope=EVERYONE, ok={"200": ("ladders", ReminderLadders)}, errors=READ_ERRORS)
     def notification_ladders(self, request, user):
         return 200, self.notifications.list_reminder_ladders()
 
-    @http("PUT", "/api/v1/notifications/reminder-ladders/<string:key>")
-    @api(write=True, roles=("central",), target="reminder_ladder:{key}", before=_ladder_before)
+    @route("PUT", "/api/v1/notifications/reminder-ladders/<string:key>", tag="notifications", th="กำหนดลำดับการเตือน",
+           en="Set a reminder ladder (default, rule:<id> or directive:<id>)", scope=NATION, write=True,
+           roles=("central",), params=[_path("key")],
+           body=body(LadderSteps, {"steps": ["-P7D", "-P3D", "-P1D", "MORNING"]}),
+           ok={"200": ("stored", ReminderLadder)}, errors=WRITE_ERRORS, target="reminder_ladder:{key}",
+           before=_ladder_before)
     def notification_ladder_put(self, request, user, key):
-        return 200, self.notifications.set_reminder_ladder(key, read_json(request).get("steps"), user["username"])
+        return 200, self.notifications.set_reminder_ladder(key, parse_body(request, LadderSteps).steps, user["username"])

@@ -17,11 +17,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from shared.web import http
-
 from services.gateway.exports import columns, export_format, exported
-from services.gateway.http import api, int_arg
+from services.gateway.http import int_arg
 from shared.calendar import parse_period
+from services.gateway.routes_plans import DIRECTIVE_VISIBLE
+from services.gateway.routing import REPORT_UNIT, AllOf, Param, route
+from services.gateway.schemas import (OFFSET, PERIOD_PARAM, READ_ERRORS, UNIT_PARAM, AchievementReport, CascadeReport,
+                                      Compliance, ComplianceMatrix, ComplianceReport, NotificationEffectiveness,
+                                      OverdueReport, _limit, _path, _sort)
 from shared.errors import InputError, invalid
 from shared.thai import BANGKOK, fiscal_year_be
 
@@ -90,6 +93,11 @@ OVERDUE_COLUMNS = columns(("unit_code", "รหัสหน่วยงาน", 
                           ("directive_id", "รหัสข้อสั่งการ", "directive id"))
 
 
+DIRECTIVE_REPORT = AllOf("directive-report", "a directive the caller may read, seen from a unit_code within the "
+                                             "caller's subtree", "ข้อสั่งการที่ผู้ใช้อ่านได้ ดูจากหน่วยงานในสังกัด",
+                         targets=True, rules=(DIRECTIVE_VISIBLE, REPORT_UNIT))
+
+
 def _text(args, name: str, max_length: int = 64) -> str | None:
     value = args.get(name)
     if value is None or value == "":
@@ -139,15 +147,15 @@ class ReportsRoutes:
         self._require_in_scope(user, code)
         return code
 
-    def _require_directive_in_scope(self, user, directive_id: str) -> None:
-        """A directive none of the caller's units was assigned (nor sent) is not found for it: its
-        title and number are not the caller's to read."""
-        scope = self._scope(user)
-        if scope is not None:
-            self.plans.check_directive_visible(directive_id, scope)
-
-    @http("GET", "/api/v1/reports/compliance")
-    @api()
+    @route("GET", "/api/v1/reports/compliance", tag="reports", th="การรายงานตรงเวลา ตามลำดับชั้น",
+           en="On time, late, missing per child unit of a unit (nation → province → district → LAO)",
+           scope=REPORT_UNIT,
+           description="Without unit_code: the caller's own unit (the nation for central and ops). A unit outside "
+                       "the caller's subtree answers 404. The file holds the children table.",
+           params=[UNIT_PARAM, PERIOD_PARAM, Param("rule_id", {"type": "string", "maxLength": 64}),
+                   Param("lao_type", {"type": "string", "enum": ["pao", "city_municipality", "town_municipality",
+                                                                 "subdistrict_municipality", "sao", "special"]})],
+           exports=True, ok={"200": ("totals and children", ComplianceReport)}, errors=(400, 404, 422) + READ_ERRORS)
     def report_compliance(self, request, user):
         args = request.args
         lao_type = args.get("lao_type") or None
@@ -162,8 +170,16 @@ class ReportsRoutes:
                              OBLIGATION_STATUS_COLUMNS if by_obligation else COMPLIANCE_COLUMNS,
                              f"compliance-{_safe(unit_code or 'nation')}-{_safe(period or 'all')}")
 
-    @http("GET", "/api/v1/reports/compliance/matrix")
-    @api()
+    @route("GET", "/api/v1/reports/compliance/matrix", tag="reports", th="อัตราการรายงานตรงเวลา หน่วยงาน × งวด",
+           en="On-time rate per child unit and period (heatmap, trend)", scope=REPORT_UNIT,
+           params=[UNIT_PARAM, Param("periods", {"type": "string", "maxLength": 400},
+                                     description="comma-separated period labels of one kind (at most 36), sorted "
+                                             "chronologically; default: the last 12 of `kind`",
+                                     example="2569-01,2569-02"),
+                   Param("kind", {"type": "string", "enum": ["month", "quarter", "year"]},
+                         description="without periods: months (default when any), quarters or fiscal years"),
+                   Param("rule_id", {"type": "string", "maxLength": 64})],
+           exports=True, ok={"200": ("children × periods", ComplianceMatrix)}, errors=(400, 404, 422) + READ_ERRORS)
     def report_compliance_matrix(self, request, user):
         args = request.args
         unit_code = self._report_unit(user, args)
@@ -172,8 +188,14 @@ class ReportsRoutes:
         return 200, exported(request, report, report["rows"], _matrix_columns(report["periods"]),
                              f"compliance-matrix-{_safe(unit_code or 'nation')}")
 
-    @http("GET", "/api/v1/reports/directives/<string:directive_id>/cascade")
-    @api()
+    @route("GET", "/api/v1/reports/directives/<string:directive_id>/cascade", tag="reports",
+           th="ความเร็วการส่งต่อข้อสั่งการ",
+           en="Cascade per level: received, acknowledged, forwarded, hop times, slowest hops", scope=DIRECTIVE_REPORT,
+           params=[_path("directive_id"), UNIT_PARAM,
+                   Param("table", {"type": "string", "enum": ["levels", "units", "slowest_hops"], "default": "levels"},
+                         description="which table a file holds")],
+           exports=True, ok={"200": ("levels, units, slowest hops", CascadeReport)},
+           errors=(400, 404, 422) + READ_ERRORS)
     def report_cascade(self, request, user, directive_id):
         args = request.args
         table = args.get("table") or "levels"
@@ -181,22 +203,32 @@ class ReportsRoutes:
             raise invalid("table", "table ต้องเป็น levels, units หรือ slowest_hops",
                           "table must be levels, units or slowest_hops")
         unit_code = self._report_unit(user, args)
-        self._require_directive_in_scope(user, directive_id)
         report = self.reporting.cascade(directive_id, unit_code=unit_code)
         return 200, exported(request, report, report[table],
                              CASCADE_LEVEL_COLUMNS if table == "levels" else CASCADE_UNIT_COLUMNS,
                              f"cascade-{_safe(directive_id)[:40]}-{table}")
 
-    @http("GET", "/api/v1/reports/directives/<string:directive_id>/compliance")
-    @api()
+    @route("GET", "/api/v1/reports/directives/<string:directive_id>/compliance", tag="reports",
+           th="การรายงานตามข้อสั่งการ", en="On time / late / missed / pending per LAO (the file: one row per unit)",
+           scope=DIRECTIVE_VISIBLE, params=[_path("directive_id")], exports=True,
+           ok={"200": ("compliance", Compliance)}, errors=(404,) + READ_ERRORS)
     def directive_compliance(self, request, user, directive_id):
-        self._require_directive_in_scope(user, directive_id)
         report = self.reporting.directive_compliance(directive_id, self._scope(user))
         return 200, exported(request, report, report["units"], DIRECTIVE_COMPLIANCE_COLUMNS,
                              f"directive-compliance-{_safe(directive_id)[:40]}")
 
-    @http("GET", "/api/v1/reports/achievement")
-    @api()
+    @route("GET", "/api/v1/reports/achievement", tag="reports", th="ผลเทียบค่าเป้าหมาย ตามหน่วยงาน",
+           en="One indicator: actual vs target per child unit, and the unit's trend over the periods",
+           scope=REPORT_UNIT,
+           params=[Param("indicator_code", {"type": "string", "minLength": 1, "maxLength": 64}, required=True,
+                         example="DISB-PCT"),
+                   Param("fiscal_year", {"type": "integer", "minimum": 2400, "maximum": 2699},
+                         description="Buddhist-era fiscal year (default: the current one)", example=2569),
+                   UNIT_PARAM, Param("plan_id", {"type": "string", "maxLength": 200}),
+                   Param("table", {"type": "string", "enum": ["rows", "trend"], "default": "rows"},
+                         description="which table a file holds")],
+           exports=True, ok={"200": ("rows, summary, trend", AchievementReport)},
+           errors=(400, 404, 422) + READ_ERRORS)
     def report_achievement(self, request, user):
         args = request.args
         indicator_code = _text(args, "indicator_code")
@@ -216,8 +248,10 @@ class ReportsRoutes:
         return 200, exported(request, report, report[table], ACHIEVEMENT_COLUMNS if table == "rows" else TREND_COLUMNS,
                              f"achievement-{_safe(indicator_code)[:40]}-{year}-{table}")
 
-    @http("GET", "/api/v1/reports/notifications")
-    @api()
+    @route("GET", "/api/v1/reports/notifications", tag="reports", th="ผลของการแจ้งเตือน",
+           en="Reminders and escalations: sent, failed, late, followed by a submission", scope=REPORT_UNIT,
+           params=[UNIT_PARAM, PERIOD_PARAM], exports=True,
+           ok={"200": ("by kind, step and channel", NotificationEffectiveness)}, errors=(400, 404, 422) + READ_ERRORS)
     def report_notifications(self, request, user):
         args = request.args
         unit_code = self._report_unit(user, args)
@@ -226,8 +260,11 @@ class ReportsRoutes:
         return 200, exported(request, report, report["rows"], NOTIFICATION_COLUMNS,
                              f"reminders-{_safe(unit_code or 'nation')}-{_safe(period or 'all')}")
 
-    @http("GET", "/api/v1/reports/overdue")
-    @api()
+    @route("GET", "/api/v1/reports/overdue", tag="reports", th="รายการที่เลยกำหนดส่ง",
+           en="Obligations past due and not submitted (most late first)", scope=REPORT_UNIT,
+           params=[UNIT_PARAM, _limit(), OFFSET,
+                   _sort("days_late", "due_at", "unit_code", "period", "indicator_code", "obligation_id")],
+           exports=True, ok={"200": ("total and a page", OverdueReport)}, errors=(400, 404, 422) + READ_ERRORS)
     def report_overdue(self, request, user):
         args = request.args
         unit_code = self._report_unit(user, args)

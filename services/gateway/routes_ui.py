@@ -13,8 +13,9 @@ import hashlib
 import re
 from pathlib import Path
 
-from shared.web import http
 from werkzeug.wrappers import Response
+
+from services.gateway.routing import PUBLIC, route
 
 STATIC_DIR = (Path(__file__).resolve().parent / "static").resolve()
 
@@ -95,12 +96,14 @@ def render_index() -> tuple[bytes, str, bytes | None]:
 class UiRoutes:
     """Mixed into GatewayService: the web UI's page and its static assets."""
 
-    @http("GET", "/")
+    @route("GET", "/", tag="ui", th="หน้าเว็บสำหรับเจ้าหน้าที่", en="The officers' web UI", scope=PUBLIC,
+           documented=False)
     def ui_index(self, request):
         html, etag, packed = render_index()
         return _respond(request, html, etag, packed, "text/html; charset=utf-8", "no-cache")
 
-    @http("GET", "/static/<path:name>")
+    @route("GET", "/static/<path:name>", tag="ui", th="ไฟล์ประกอบหน้าเว็บ", en="The web UI's static assets",
+           scope=PUBLIC, documented=False)
     def ui_static(self, request, name):
         if not SAFE_NAME.fullmatch(name):
             return _not_found()

@@ -6,14 +6,13 @@ import secrets
 import time
 
 import requests
-from shared.web import http
 from sqlalchemy import insert, select
 from werkzeug.wrappers import Response
 
 from services.gateway import auth
 from services.gateway.exports import columns, export_format, exported
 from services.gateway.idempotency import Idempotency
-from services.gateway.http import (CSRF_COOKIE, SESSION_COOKIE, api, int_arg, problem, read_json,
+from services.gateway.http import (CSRF_COOKIE, SESSION_COOKIE, int_arg, parse_body, problem, read_json,
                                    without_secrets)
 from services.gateway.models import api_tokens, audit_log, users
 from services.gateway.notifications_api import NotificationsRoutes
@@ -22,11 +21,15 @@ from services.gateway.routes_assessments import AssessmentsRoutes
 from services.gateway.routes_plans import PlansRoutes
 from services.gateway.routes_reports import ReportsRoutes
 from services.gateway.routes_ui import UiRoutes
+from services.gateway.routing import NATION, OWN, PUBLIC, Param, route
+from services.gateway.schemas import (OFFSET, READ_ERRORS, WRITE_ERRORS, ApiTokenCreated, ApiTokenList, AuditList,
+                                      Credentials, Empty, Health, NewApiToken, Principal, SessionStarted, TokenIssued,
+                                      TokenRevoked, _limit, body)
 from shared.contracts import utcnow
 from shared.errors import InputError
 from shared.messaging.rpc import RpcProxy
 from shared.service_base import ServiceBase, json_response
-from shared.validation import bounded_int, printable
+from shared.validation import printable
 
 
 SCOPE_CACHE_S = 60.0
@@ -88,7 +91,8 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
         return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()} if row else None
 
     # --- platform ------------------------------------------------------------------------------
-    @http("GET", "/health")
+    @route("GET", "/health", tag="platform", th="สถานะระบบ", en="Health of the gateway and every service",
+           scope=PUBLIC, ok={"200": ("every service answers", Health), "503": ("a service is down", Health)})
     def health(self, request):
         """200 only when every service answers its own /health."""
         services = {}
@@ -104,14 +108,17 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
                                                        "status": "ok" if healthy else "degraded",
                                                        "services": services})
 
-    @http("POST", "/api/v1/auth/token")
+    @route("POST", "/api/v1/auth/token", tag="auth", th="ขอโทเคน (ชื่อผู้ใช้ + รหัสผ่าน)",
+           en="Username and password for a bearer token (30 days)", scope=PUBLIC,
+           description="Five wrong passwords lock the account for 15 minutes (429).",
+           body=body(Credentials, {"username": "somchai.s", "password": "รหัสผ่านของท่าน"}),
+           ok={"200": ("a bearer token", TokenIssued)}, errors=(400, 401, 413, 429))
     def login(self, request):
         try:
-            data = read_json(request)
+            credentials = parse_body(request, Credentials)
             with self.uow() as uow:
                 try:
-                    result = auth.login(uow.session, str(data.get("username", "")),
-                                        str(data.get("password", "")))
+                    result = auth.login(uow.session, credentials.username, credentials.password)
                 finally:
                     uow.commit()  # failed-login counters are kept even when the login fails
             self._audit(request, result["user"], 200, {"user": result["user"]})
@@ -120,14 +127,17 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
             self._audit(request, None, error.status, error.as_problem())
             return problem(error)
 
-    @http("POST", "/api/v1/auth/session")
+    @route("POST", "/api/v1/auth/session", tag="auth", th="เข้าสู่ระบบผ่านเว็บ (คุกกี้)",
+           en="Web login: HttpOnly session cookie tt_session and CSRF cookie tt_csrf (12 hours)", scope=PUBLIC,
+           body=body(Credentials, {"username": "somying.k", "password": "รหัสผ่านของท่าน"}),
+           ok={"200": ("session started; cookies set", SessionStarted)}, errors=(400, 401, 413, 429))
     def login_session(self, request):
         """The web UI's login: a session cookie (HttpOnly) and a CSRF cookie the page echoes back."""
         try:
-            data = read_json(request)
+            credentials = parse_body(request, Credentials)
             with self.uow() as uow:
                 try:
-                    result = auth.login(uow.session, str(data.get("username", "")), str(data.get("password", "")),
+                    result = auth.login(uow.session, credentials.username, credentials.password,
                                         token_name="web-session")
                 finally:
                     uow.commit()
@@ -144,51 +154,56 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
         response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=secure, path="/")
         return response
 
-    @http("POST", "/api/v1/auth/logout")
-    def logout(self, request):
-        token = request.cookies.get(SESSION_COOKIE) or (request.headers.get("Authorization") or "").removeprefix("Bearer ")
-        if token:
-            with self.uow() as uow:
-                auth.revoke(uow.session, token)
-                uow.commit()
+    @route("POST", "/api/v1/auth/logout", tag="auth", th="ออกจากระบบ (ยกเลิกโทเคนหรือเซสชัน)",
+           en="Revoke the session cookie's token, or the bearer token sent", scope=OWN, write=True,
+           ok={"200": ("revoked; cookies cleared", Empty)}, errors=(401, 403, 502))
+    def logout(self, request, user):
+        authorization = request.headers.get("Authorization")
+        token = (authorization.removeprefix("Bearer ").strip() if authorization
+                 else request.cookies.get(SESSION_COOKIE))  # the credential this request was authenticated by
+        with self.uow() as uow:
+            auth.revoke(uow.session, token)
+            uow.commit()
         response = Response("{}", status=200, content_type="application/json")
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.delete_cookie(CSRF_COOKIE, path="/")
-        return response
+        return 200, response
 
-    @http("POST", "/api/v1/tokens")
-    @api(write=True)
+    @route("POST", "/api/v1/tokens", tag="auth", th="สร้างโทเคนสำหรับระบบอื่น",
+           en="Create a named API token for a machine client (read, or read + write)", scope=OWN, write=True,
+           body=body(NewApiToken, {"name": "ระบบบัญชี อบต.", "scopes": ["read"], "expires_in_days": 90}),
+           ok={"201": ("the token (shown once)", ApiTokenCreated)}, errors=WRITE_ERRORS)
     def create_token(self, request, user):
-        data = read_json(request)
+        wanted = parse_body(request, NewApiToken)
         with self.uow() as uow:
-            scopes = data.get("scopes") or ["read"]
-            if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
-                raise InputError("invalid", "scopes", "scopes ต้องเป็นรายการข้อความ เช่น [\"read\"]",
-                                 'scopes must be a list of strings such as ["read"]', status=422)
-            name = data.get("name") or "api"
-            if not isinstance(name, str):
-                raise InputError("invalid", "name", "name ต้องเป็นข้อความ", "name must be a string", status=422)
-            token = auth.create_token(uow.session, user["username"], name=name, scopes=scopes,
-                                      days=bounded_int(data.get("expires_in_days", 90), "expires_in_days", 1, 366))
+            token = auth.create_token(uow.session, user["username"], name=wanted.name or "api", scopes=wanted.scopes,
+                                      days=wanted.expires_in_days)
             uow.commit()
         return 201, token
 
-    @http("GET", "/api/v1/tokens")
-    @api()
+    @route("GET", "/api/v1/tokens", tag="auth", th="โทเคนของฉัน", en="My API tokens (not web sessions)", scope=OWN,
+           ok={"200": ("newest first", ApiTokenList)}, errors=READ_ERRORS)
     def list_tokens(self, request, user):
         with self.uow.database.session() as session:
             return 200, {"items": auth.list_tokens(session, user["username"])}
 
-    @http("DELETE", "/api/v1/tokens/<int:token_id>")
-    @api(write=True, target="token:{token_id}", before=lambda self, user, token_id: self._token_before(user, token_id))
+    @route("DELETE", "/api/v1/tokens/<int:token_id>", tag="auth", th="ยกเลิกโทเคน", en="Revoke one of my tokens",
+           scope=OWN, write=True, params=[Param("token_id", {"type": "integer", "minimum": 0}, "path", True)],
+           ok={"200": ("revoked", TokenRevoked)}, errors=(401, 403, 404, 502), target="token:{token_id}",
+           before=lambda self, user, token_id: self._token_before(user, token_id))
     def revoke_token(self, request, user, token_id):
         with self.uow() as uow:
             auth.revoke_token(uow.session, user["username"], token_id)
             uow.commit()
         return 200, {"id": token_id, "revoked": True}
 
-    @http("GET", "/api/v1/audit")
-    @api(roles=("ops",))
+    @route("GET", "/api/v1/audit", tag="platform", th="บันทึกการใช้งาน", en="The audit log (ops)", scope=NATION,
+           roles=("ops",), params=[Param("username", {"type": "string"}), Param("status", {"type": "integer"}),
+                   Param("target", {"type": "string", "maxLength": 200}, description="exactly, e.g. assignment:<id>",
+                         example="assignment:3f1c2a9e-0000-4000-8000-000000000000"),
+                   Param("action", {"type": "string"}, description="part of 'METHOD path'", example="POST /api/v1/directives"),
+                   _limit(), OFFSET],
+           exports=True, ok={"200": ("newest first", AuditList)}, errors=(400, 403) + READ_ERRORS)
     def audit(self, request, user):
         args = request.args
         export_format(args)
@@ -206,10 +221,15 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
             item["before"] = _parsed(item["before"])
         return 200, exported(request, {"items": items}, items, AUDIT_COLUMNS, "audit")
 
-    @http("GET", "/api/v1/me")
-    @api()
+    @route("GET", "/api/v1/me", tag="auth", th="ข้อมูลผู้ใช้ปัจจุบัน", en="Who am I", scope=OWN,
+           ok={"200": ("the caller", Principal)}, errors=READ_ERRORS)
     def me(self, request, user):
         return 200, user
+
+    @route("GET", "/metrics", tag="platform", th="ตัวชี้วัดของระบบ (Prometheus)", en="Prometheus metrics",
+           scope=PUBLIC, ok={"200": ("Prometheus text format", ("text/plain", {"type": "string"}))})
+    def metrics(self, request):
+        return ServiceBase.metrics(self, request)
 
     # --- scope ----------------------------------------------------------------------------------------
     def _scope(self, user) -> list[str] | None:

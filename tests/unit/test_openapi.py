@@ -1,5 +1,6 @@
-"""The OpenAPI document stays honest: one operation per gateway route and no more, valid OpenAPI 3.1,
-request bodies taken from the services' own commands, and a docs page that renders it."""
+"""The OpenAPI document stays honest: every gateway route is declared once (with its roles and scope
+rule) and the document is built from those declarations; valid OpenAPI 3.1, request bodies taken from
+the services' own commands, and a docs page that renders it."""
 from __future__ import annotations
 
 import inspect
@@ -9,7 +10,7 @@ import re
 import pytest
 from nameko.web.handlers import HttpRequestHandler
 
-from services.gateway import openapi
+from services.gateway import openapi, routing
 from services.gateway.service import GatewayService
 
 CONVERTER = re.compile(r"<(?:[a-zA-Z_]+(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
@@ -38,15 +39,39 @@ def document():
     return openapi.build_document(GatewayService)
 
 
-def test_every_gateway_route_is_documented_and_nothing_else(document):
+def test_every_gateway_route_is_declared_with_a_scope_rule_and_documented(document):
     routes = gateway_routes()
     assert routes, "no @http entrypoints found on GatewayService"
+    assert routing.undeclared(GatewayService) == [], "an @http route without routing.route(...): declare it"
+    declared = {(spec.method, spec.doc_path): spec for spec in routing.declarations(GatewayService)}
+    assert set(declared) == set(routes)
+    for key, spec in declared.items():
+        assert isinstance(spec.scope, routing.Scope), key
+        assert spec.public == (spec.scope is routing.PUBLIC), key
+        assert spec.tag and spec.summary_th and spec.summary_en, key
+        assert set(spec.allowed_roles) <= set(routing.ROLES), key
     ops = documented(document)
-    missing = sorted(set(routes) - set(ops) - openapi.UNDOCUMENTED)
-    assert not missing, f"routes without an operation in services/gateway/openapi.py: {missing}"
-    phantom = sorted(set(ops) - set(routes))
-    assert not phantom, f"documented operations that GatewayService does not serve: {phantom}"
-    assert not set(ops) & openapi.UNDOCUMENTED, "a route is both documented and listed as undocumented"
+    assert set(ops) == {key for key, spec in declared.items() if spec.documented}
+    assert {key for key, spec in declared.items() if not spec.documented} == {("GET", "/"), ("GET", "/static/{name}")}
+    for key, operation in ops.items():
+        assert operation["x-scope"] == declared[key].scope.name, key
+
+
+def test_a_route_cannot_be_declared_without_a_scope_rule():
+    with pytest.raises(TypeError):
+        routing.route("GET", "/api/v1/nothing", tag="platform", th="ไม่มี", en="nothing")
+    with pytest.raises(TypeError):
+        routing.route("GET", "/api/v1/nothing", tag="platform", th="ไม่มี", en="nothing", scope="subtree")
+    with pytest.raises(ValueError):
+        routing.route("GET", "/api/v1/nothing", tag="platform", th="ไม่มี", en="nothing", scope=routing.OWN,
+                      roles=("mayor",))
+
+
+def test_public_routes_are_exactly_the_ones_meant_to_be():
+    public = {(spec.method, spec.doc_path) for spec in routing.declarations(GatewayService) if spec.public}
+    assert public == {("GET", "/health"), ("GET", "/metrics"), ("GET", "/api/openapi.json"), ("GET", "/api/docs"),
+                      ("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/session"),
+                      ("POST", "/api/v1/line/webhook"), ("GET", "/"), ("GET", "/static/{name}")}
 
 
 def test_the_route_converter_is_read_like_werkzeug():
