@@ -15,7 +15,8 @@ from services.plans.cli import registry_rows
 from shared.db import Database
 
 PASSWORDS = {username: password for username, password, *_ in DEMO_USERS}
-EXTRA = [("lao-180102", "lao-2-demo", "lao", "LAO-180102"), ("singburi", "singburi-demo", "province", "PLO-10")]
+EXTRA = [("lao-180102", "lao-2-demo", "lao", "LAO-180102"), ("singburi", "singburi-demo", "province", "PLO-10"),
+         ("locked-officer", "locked-demo", "lao", "LAO-180103")]
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +155,65 @@ def test_a_read_only_token_cannot_write_and_a_revoked_token_is_dead(world):
     assert reader.get(f"{lao.base}/obligations").status_code == 401
     listed = {t["id"]: t for t in lao.get(f"{lao.base}/tokens").json()["items"]}
     assert listed[created.json()["id"]]["revoked"] is True and listed[created.json()["id"]]["scopes"] == ["read"]
+
+
+def test_logout_with_the_session_cookie_needs_the_csrf_token_and_is_audited(world):
+    stack, *_ = world
+    browser = requests.Session()
+    started = browser.post(f"{stack.gateway_url}/api/v1/auth/session",
+                           json={"username": "lao-180101", "password": PASSWORDS["lao-180101"]})
+    assert started.status_code == 200, started.text
+    forged = browser.post(f"{stack.gateway_url}/api/v1/auth/logout")   # a cross-site form would send only the cookie
+    assert forged.status_code == 403 and forged.json()["code"] == "csrf" and forged.json()["field"] == "X-CSRF-Token"
+    assert browser.get(f"{stack.gateway_url}/api/v1/me").status_code == 200, "the session survives a forged logout"
+    done = browser.post(f"{stack.gateway_url}/api/v1/auth/logout",
+                        headers={"X-CSRF-Token": started.json()["csrf_token"]})
+    assert done.status_code == 200, done.text
+    assert browser.get(f"{stack.gateway_url}/api/v1/me").status_code == 401
+    ops = client(stack, "ops")
+    logouts = ops.get(f"{ops.base}/audit", params={"action": "POST /api/v1/auth/logout"}).json()["items"]
+    assert [(e["status"], e["username"]) for e in logouts[:2]] == [(200, "lao-180101"), (403, None)]
+
+
+def test_a_locked_account_and_an_unknown_name_answer_alike(world):
+    """Five wrong passwords lock a name for 15 minutes, whether or not it exists: the answers (401, then
+    429) are the same, so they tell no one which accounts exist; no user is created for a wrong name."""
+    stack, *_ = world
+    answers = {}
+    for username in ("locked-officer", "no-such-officer"):
+        seen = []
+        for _ in range(auth.LOCKOUT_AFTER + 1):
+            response = requests.post(f"{stack.gateway_url}/api/v1/auth/token",
+                                     json={"username": username, "password": "wrong-password"})
+            body = response.json()
+            seen.append((response.status_code, body["code"], body["field"], body["message_en"]))
+        answers[username] = seen
+    assert answers["locked-officer"] == answers["no-such-officer"]
+    assert [status for status, *_ in answers["locked-officer"]] == [401] * auth.LOCKOUT_AFTER + [429]
+    right = requests.post(f"{stack.gateway_url}/api/v1/auth/token",
+                          json={"username": "locked-officer", "password": "locked-demo"})
+    assert right.status_code == 429, "the right password does not open a locked name"
+    database = Database(stack.database_urls["gateway"])
+    try:
+        with database.session() as session:
+            from services.gateway.models import users
+            from sqlalchemy import select
+            assert session.execute(select(users.c.id).where(users.c.username == "no-such-officer")).first() is None
+    finally:
+        database.dispose()
+
+
+def test_json_routes_refuse_other_content_types_and_unknown_fields(world):
+    stack, *_ = world
+    lao = client(stack, "lao-180101")
+    as_text = lao.post(f"{lao.base}/tokens", data='{"name": "x"}', headers={"Content-Type": "text/plain"})
+    assert as_text.status_code == 415 and as_text.json()["field"] == "Content-Type"
+    as_form = lao.post(f"{lao.base}/receipts", data={"document_id": "x"})
+    assert as_form.status_code == 415
+    smuggled = lao.post(f"{lao.base}/tokens", json={"name": "x", "role": "central", "org_code": "DLA"})
+    assert smuggled.status_code == 422 and smuggled.json()["field"] in ("role", "org_code")
+    truthy = lao.post(f"{lao.base}/tokens", json={"name": "x", "expires_in_days": True})
+    assert truthy.status_code == 422 and truthy.json()["field"] == "expires_in_days"
+    huge = lao.post(f"{lao.base}/tokens", data='{"expires_in_days": 1e999}', headers={"Content-Type": "application/json"})
+    assert huge.status_code == 422 and huge.json()["field"] == "expires_in_days"
+    assert [t for t in lao.get(f"{lao.base}/tokens").json()["items"] if t["name"] == "x"] == []

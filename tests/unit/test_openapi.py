@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import pathlib
 import re
 
 import pytest
@@ -187,3 +188,10 @@ def test_every_table_route_documents_its_csv_and_xlsx_files(document):
     for key in (("GET", "/api/v1/reports/compliance"), ("GET", "/api/v1/reports/overdue")):
         names = {p["name"] for p in ops[key]["parameters"]}
         assert "unit_code" in names and 404 in {int(s) for s in ops[key]["responses"]}
+
+
+def test_the_readme_says_who_may_do_what_as_declared():
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start, end = readme.index(openapi.README_START), readme.index(openapi.README_END) + len(openapi.README_END)
+    assert readme[start:end] == openapi.who_may_do_what(GatewayService), \
+        "README's 'Who may do what' table is stale: run python -m services.gateway.openapi readme"
