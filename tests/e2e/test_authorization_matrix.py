@@ -233,10 +233,10 @@ def world(rabbit, tmp_path_factory):
         tokens = {role: _login(stack, username) for role, username in USERS.items()}
         base = f"{stack.gateway_url}/api/v1"
 
-        def call(username_or_role, method, path, **kwargs):
+        def call(username_or_role, method, path, headers=None, **kwargs):
             token = tokens.get(username_or_role) or _login(stack, username_or_role)
-            response = requests.request(method, base + path, headers={"Authorization": f"Bearer {token}"},
-                                        timeout=60, **kwargs)
+            response = requests.request(method, base + path, timeout=60, **kwargs,
+                                        headers={"Authorization": f"Bearer {token}", **(headers or {})})
             assert response.status_code < 300, (method, path, response.status_code, response.text)
             return response.json()
 
