@@ -8,6 +8,9 @@ so the fuzzer gets past "not found". No operation is excluded. The run is bounde
 coverage phases, then a fixed number of random examples per operation, no shrinking, a fixed seed
 (about two minutes for the whole module on 2 cores).
 
+Then every write operation again as each other role (province, district, LAO, reviewer, ops): a
+few random examples each, every request sent once per role: no 5xx, no undocumented status.
+
 Also: Thai text (names, numbers as printed, Thai digits, tone marks, zero-width spaces) goes in
 through the API and comes back unchanged.
 """
