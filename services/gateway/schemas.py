@@ -612,6 +612,7 @@ class Obligation(Out):
     closes_at: datetime | None
     state: ObligationState
     missed_at: datetime | None
+    resubmit_due_at: datetime | None = Field(default=None, description="returned: resubmit by then")
     correlation_id: str
     created_at: datetime
     effective_due_at: datetime = Field(description="the due time with any granted extension")
@@ -636,6 +637,7 @@ class Review(Out):
     decision: Literal["accepted", "returned"]
     comment: str | None
     reviewed_at: datetime
+    resubmit_due_at: datetime | None = Field(default=None, description="returned: resubmit by then")
 
 
 class SubmissionRecord(Out):
@@ -720,6 +722,7 @@ class Reviewed(Out):
     submission_id: str
     decision: Literal["accepted", "returned"]
     obligation_state: ObligationState
+    resubmit_due_at: datetime | None = Field(default=None, description="returned: resubmit by then")
 
 
 class ExtensionRequested(Out):
