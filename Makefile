@@ -34,7 +34,7 @@ migrate: venv
 	$(PY) -m shared.migrate
 
 test: venv system-deps-test
-	$(PY) -m pytest tests/unit tests/integration tests/e2e tests/reliability
+	$(PY) -m pytest --durations=20 tests/unit tests/integration tests/e2e tests/reliability
 
 test-unit: venv
 	$(PY) -m pytest tests/unit

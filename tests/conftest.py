@@ -1,7 +1,9 @@
 """Fixtures shared by integration and end-to-end tests: a broker and a PostgreSQL of their own."""
 from __future__ import annotations
 
+import time
 import uuid
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,34 @@ def pytest_collection_modifyitems(config, items):
         for tier in ("integration", "e2e", "reliability"):
             if TESTS / tier in path.parents:
                 item.add_marker(getattr(pytest.mark, tier))
+
+
+# What each tier costs, printed at the end of every run (setup, call and teardown of its tests, so
+# a session fixture's start-up is charged to the first tier that uses it).
+TIER_SECONDS: dict[str, float] = defaultdict(float)
+TIER_TESTS: dict[str, int] = defaultdict(int)
+RUN_STARTED = time.monotonic()
+
+
+def _tier(nodeid: str) -> str:
+    parts = nodeid.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
+
+
+def pytest_runtest_logreport(report):
+    tier = _tier(report.nodeid)
+    TIER_SECONDS[tier] += report.duration
+    if report.when == "call":
+        TIER_TESTS[tier] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not TIER_SECONDS:
+        return
+    tiers = ", ".join(f"{tier} {TIER_SECONDS[tier]:.0f} s ({TIER_TESTS[tier]} tests)"
+                      for tier in ("unit", "interface", "integration", "e2e", "reliability", "other")
+                      if tier in TIER_SECONDS)
+    terminalreporter.write_line(f"tier times: {tiers}; whole run {time.monotonic() - RUN_STARTED:.0f} s")
 
 
 @pytest.fixture(scope="session")
