@@ -47,9 +47,8 @@ SERVICE_CLASSES = {
     "reporting": "services.reporting.service:ReportingService",
     "gateway": "services.gateway.service:GatewayService",
 }
-EXIT_STOPPED = 0
-EXIT_STOP_FORCED = 1         # the grace ran out (or a second signal): killed, not drained
-EXIT_CONTAINER_DIED = 70     # EX_SOFTWARE: restart me
+EXIT_STOPPED, EXIT_STOP_FORCED, EXIT_CONTAINER_DIED = (lifecycle.EXIT_STOPPED, lifecycle.EXIT_STOP_FORCED,
+                                                       lifecycle.EXIT_CONTAINER_DIED)
 KILL_BUDGET_S = 1.5          # of the grace, kept for killing what did not stop
 
 

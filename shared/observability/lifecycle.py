@@ -9,6 +9,12 @@ import time
 
 STARTING, SERVING, STOPPING = "starting", "serving", "stopping"
 
+# How the process ends, for its supervisor (docs/operations.md). Kept here, not in shared.runner,
+# so that reading them does not monkey-patch the reader with eventlet.
+EXIT_STOPPED = 0
+EXIT_STOP_FORCED = 1         # the grace ran out (or a second signal): killed, not drained
+EXIT_CONTAINER_DIED = 70     # EX_SOFTWARE: restart me
+
 _state = {"state": SERVING, "since": time.monotonic()}  # a container run without the runner (tests) serves
 
 
