@@ -160,7 +160,9 @@ def plan_ladder(steps: list[Step], deadline: datetime, window: "SendWindow", now
       holiday weekend goes on a working day before it, not on T; T-1d at 20:57 goes at 19:49, not
       at 07:00 an hour before the MORNING step).
     * Steps placed in the past: the latest still goes now (``late``) unless the next step is within
-      ``MERGE_WITHIN`` (then it is merged into it); the others are skipped as superseded.
+      ``MERGE_WITHIN`` (then it is merged into it); the others are skipped as superseded. "Now" is the
+      next allowed time, and it only has to come before the deadline, not ``SEND_MARGIN`` before it:
+      an obligation opened minutes before its deadline (a late forward) is still told at once.
     * If nothing would go and an allowed time remains before the deadline, the latest step goes at
       that time: a unit that can still be reminded is reminded at least once.
     Every step not scheduled is ``skipped`` with its reason."""
@@ -200,12 +202,12 @@ def plan_ladder(steps: list[Step], deadline: datetime, window: "SendWindow", now
         elif first_future is not None and catch_up > first_future - MERGE_WITHIN:
             name = min(future, key=lambda s: placed[s.name][0]).name
             planned.append(PlannedStep(step, "skipped", reason=f"merged with step {name} (its time has passed)"))
-        elif catch_up > last_send:
+        elif catch_up >= deadline:
             planned.append(PlannedStep(step, "skipped", reason="its time has passed and no allowed time is "
                                                                "left before the deadline"))
         else:
             planned.append(PlannedStep(Step(step.name, catch_up), "scheduled", late=True))
-    if not any(p.status == "scheduled" for p in planned) and steps and catch_up <= last_send:
+    if not any(p.status == "scheduled" for p in planned) and steps and catch_up < deadline:
         # every step was merged away or had no room: the latest one still goes, once
         latest = steps[-1]
         planned = [p for p in planned if p.step.name != latest.name]

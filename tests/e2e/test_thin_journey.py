@@ -122,7 +122,8 @@ def test_directive_to_escalation_to_report(platform):
     other = central.get(f"{stack.gateway_url}/api/v1/obligations", params={"unit_code": "LAO-180102"}).json()
     refused = lao.post(f"{stack.gateway_url}/api/v1/obligations/{other['items'][0]['id']}/submissions",
                        json={"values": [{"indicator_code": "BUD-DISBURSED-PCT", "value": 1}]})
-    assert refused.status_code == 403 and refused.json()["field"] == "unit_code"
+    # (the gateway's scope rule refuses it, naming the obligation it was asked about)
+    assert refused.status_code == 403 and refused.json()["field"] == "obligation_id"
 
     # the other two miss the deadline; the district gets one digest naming both
     digest = sink.wait_for(lambda ms: any("dlo-0115" in str(m["To"]) for m in ms), timeout=60)
@@ -134,7 +135,7 @@ def test_directive_to_escalation_to_report(platform):
     report = wait_until(lambda: (r := central.get(
         f"{stack.gateway_url}/api/v1/reports/directives/{directive_id}/compliance").json())
         and r.get("counts", {}).get("missed") == 2 and r)
-    assert report["counts"] == {"pending": 0, "on_time": 1, "late": 0, "missed": 2}
+    assert report["counts"] == {"pending": 0, "on_time": 1, "late": 0, "missed": 2, "returned": 0}
     assert report["expected"] == 3 and report["on_time_rate"] == pytest.approx(1 / 3, abs=1e-3)
     status = {u["unit_code"]: u["report_status"] for u in report["units"]}
     assert status == {"LAO-180101": "on_time", "LAO-180102": "missed", "LAO-180103": "missed"}
