@@ -249,7 +249,8 @@ class Indicator(Strict):
         return data
 
 
-_PRINTED_TARGET = re.compile(r"([+-]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))\s*(\S.*?)\s*")
+# A number, then a unit word that does not start with a digit (else "80" would read as 8 in unit "0").
+_PRINTED_TARGET = re.compile(r"([+-]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))\s*([^\d\s.,+-].*?)\s*")
 
 
 def _printed_target(raw: Any, units: set[str], year: Any) -> Any:

@@ -552,3 +552,13 @@ def test_a_target_written_as_printed_is_the_number_in_the_indicators_unit(databa
         run_import(database, document({2562: "๑ ครั้ง"}))
     assert error.value.status == 422 and error.value.field.startswith("indicators[0]")
     assert "ครั้ง" in error.value.message_th and "แห่ง" in error.value.message_en
+
+
+@pytest.mark.parametrize("printed, expected", [("๘๐", "๘๐"), ("80", "80"), ("๑,๒๐๐", "๑,๒๐๐"),
+                                               ("๑ แห่ง", "1"), ("80%", "80"), ("๑๒ แห่ง", "12")])
+def test_a_printed_number_of_several_digits_is_not_split_into_a_number_and_a_unit(printed, expected):
+    """"๘๐" is eighty, not 8 in the unit "0" (the fuzz module's plan with a target ๘๐ was refused)."""
+    from services.plans.plan_io import _printed_target
+    assert _printed_target(printed, {"แห่ง", "ร้อยละ"}, 2567) in (printed, {"value": expected, "printed": printed})
+    if expected != printed:
+        assert _printed_target(printed, {"แห่ง", "ร้อยละ"}, 2567)["value"] == expected
