@@ -244,6 +244,11 @@ class Load(threading.Thread):
                 self.refused[type(exc).__name__] += 1
             time.sleep(max(0.0, self.interval - (time.monotonic() - started)))
 
+    def period(self) -> str:
+        """A month of its own for each directive: a unit owes one report per indicator and period, so
+        directives repeating a period would open no obligation (and publish no event to fault)."""
+        return f"{2570 + (self._tick // 12) % 100}-{self._tick % 12 + 1:02d}"
+
     def step(self) -> None:
         self._tick += 1
         due = datetime.now(timezone.utc) + timedelta(seconds=self.due_in_s)
@@ -252,7 +257,7 @@ class Load(threading.Thread):
             "urgency": "urgent", "subject_th": "รายงานผลการเบิกจ่ายงบประมาณ", "text_th": "ให้รายงานผล",
             "addressees": {"level": "lao", "within": "DLO-0115"},
             "reporting": {"indicator_code": "BUD-DISBURSED-PCT", "indicator_name_th": "ร้อยละการเบิกจ่าย",
-                          "period": "2570-01", "due_at": due.isoformat()}})
+                          "period": self.period(), "due_at": due.isoformat()}})
         if response.status_code == 201:
             self.directives.append(response.json()["directive_id"])
         else:
