@@ -104,7 +104,7 @@ class PlansRoutes:
                    Param("lao_type", {"type": "string", "enum": list(plan_commands.LaoType.__args__)},
                          description="LAOs of this type; any other value is 422"),
                    _limit(), OFFSET, _sort("code", "name_th", "level", "lao_type", "valid_from")],
-           ok={"200": ("units by code", OrgUnitList)}, errors=(400,) + READ_ERRORS)
+           ok={"200": ("units by code", OrgUnitList)}, errors=(400, 422) + READ_ERRORS)
     def list_units(self, request, user):
         args = request.args
         codes = [c for c in args.get("codes", "").split(",") if c] or None

@@ -767,17 +767,23 @@ class ComplianceCounts(Out):
     on_time: int
     late: int
     missed: int
+    returned: int = Field(description="returned for correction, awaiting resubmission (never missing)")
 
 
 class ComplianceUnit(Out):
     directive_id: str
     unit_code: str
     assignment_id: str | None
+    parent_assignment_id: str | None = Field(default=None, description="the assignment it was forwarded from")
     assigned_at: datetime | None
+    received_at: datetime | None = None
     acknowledged_at: datetime | None
+    forwarded_at: datetime | None = None
+    state: str | None = None
+    state_at: datetime | None = None
     obligation_id: str | None
     due_at: datetime | None
-    report_status: Literal["pending", "on_time", "late", "missed"]
+    report_status: Literal["pending", "on_time", "late", "missed", "returned"]
     submitted_at: datetime | None
     missed_at: datetime | None
     reminders_sent: int
@@ -789,6 +795,8 @@ class Compliance(Out):
     document_number: str
     title_th: str
     expected: int
+    due: int = Field(description="reports whose effective deadline has passed or that were submitted: "
+                                 "the denominator of every rate (docs/reporting.md)")
     counts: ComplianceCounts
     on_time_rate: float | None
     acknowledgement_rate: float | None
