@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Literal
+
+import holidays
 
 from shared.errors import InputError, invalid
 from shared.thai import ThaiInputError, fiscal_year_bounds, from_thai_digits, parse_be_year, thai_month_number, to_ce_year
 
-__all__ = ["PERIOD_KINDS", "PeriodKind", "fiscal_year_of_period", "is_period", "parse_period", "period_bounds",
+__all__ = ["is_working_day", "non_working_reason", "thai_holidays", "PERIOD_KINDS", "PeriodKind", "fiscal_year_of_period", "is_period", "parse_period", "period_bounds",
            "period_kind", "period_sort_key", "sort_periods"]
 
 PeriodKind = Literal["month", "quarter", "year"]
@@ -148,3 +151,30 @@ def period_sort_key(label: str) -> tuple:
 
 def sort_periods(labels) -> list[str]:
     return sorted(set(labels), key=period_sort_key)
+
+
+# --- Working days (Thai public and government holidays, weekends) ---------------------------------
+
+@lru_cache(maxsize=None)
+def thai_holidays(year_ce: int) -> dict[date, str]:
+    """Thai holidays of a C.E. year with their Thai names, from the offline ``holidays`` package.
+
+    Public holidays (with substitution days, ชดเชย…, and the cabinet's extra days off known when
+    the package was released) plus the government-only days off (วันพืชมงคล): reports go to and
+    from government offices, which close on both.
+    """
+    calendar = holidays.Thailand(years=year_ce, categories=("public", "government"), language="th")
+    return dict(calendar.items())
+
+
+def is_working_day(day: date) -> bool:
+    return non_working_reason(day) is None
+
+
+def non_working_reason(day: date) -> str | None:
+    # A holiday name says more than "weekend" when a holiday falls on a Saturday.
+    if name := thai_holidays(day.year).get(day):
+        return f"holiday: {name}"
+    if day.weekday() >= 5:
+        return "weekend"
+    return None

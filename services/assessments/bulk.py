@@ -35,6 +35,7 @@ from shared.errors import InputError
 from shared.thai import from_thai_digits
 from shared.upload_format import UPLOAD_COLUMNS, headers_text
 from shared.validation import ADDRESS_MAX, control_character_problem
+from shared import indicators
 
 __all__ = [
     "BulkParseResult",
@@ -87,12 +88,7 @@ class IndicatorRule:
                    maximum=spec.maximum, target=target, direction=spec.direction)
 
     def misses_target(self, value: float) -> bool:
-        """Below target when more is better ("maintain" = keep at least the target), above when less is."""
-        if self.target is None or self.direction == "none":
-            return False
-        if self.direction == "decrease":
-            return value > self.target
-        return value < self.target
+        return indicators.misses_target(self.direction, value, self.target)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from services.assessments.bulk import IndicatorRule  # one definition of what a value must look like
+from shared import indicators
 from shared.errors import InputError
 
 
@@ -55,18 +56,7 @@ def state_after_submission(state: str) -> ObligationState:
     return O.SUBMITTED
 
 
-def misses_target(direction: str, value: float, target: float | None) -> bool:
-    """Below target when more is better ("maintain" = keep at least the target), above when less is."""
-    return IndicatorRule(code="", direction=direction, target=target).misses_target(value)
-
-
-def achievement(direction: str, actual: float | None, target: float | None) -> str:
-    """achieved / not_achieved / no_target / no_data, by the indicator's direction."""
-    if target is None:
-        return "no_target"
-    if actual is None:
-        return "no_data"
-    return "not_achieved" if misses_target(direction, actual, target) else "achieved"
+misses_target, achievement = indicators.misses_target, indicators.achievement  # one rule: shared.indicators
 
 
 def at_risk(direction: str, cumulative: bool, values: list[float], periods_elapsed: int,

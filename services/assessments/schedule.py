@@ -20,10 +20,10 @@ from functools import lru_cache
 from itertools import islice
 from typing import Literal, NamedTuple, TypeVar, get_args
 
-import holidays
 from dateutil import rrule as du
 
-from shared.calendar import parse_period
+from shared.calendar import is_working_day, parse_period, thai_holidays  # noqa: F401  (re-exported)
+from shared.calendar import non_working_reason as _non_working_reason
 from shared.calendar import period_bounds as calendar_period_bounds
 from shared.errors import InputError, invalid
 from shared.thai import (BANGKOK, fiscal_year_be, fiscal_year_bounds, from_thai_digits,
@@ -174,22 +174,6 @@ def _next_month_start(day: date) -> date:
 
 # --- Working days -----------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
-def thai_holidays(year_ce: int) -> dict[date, str]:
-    """Thai holidays of a C.E. year with their Thai names, from the offline ``holidays`` package.
-
-    Public holidays (with substitution days, ชดเชย…, and the cabinet's extra days off known when
-    the package was released) plus the government-only days off (วันพืชมงคล): reports go to and
-    from government offices, which close on both.
-    """
-    calendar = holidays.Thailand(years=year_ce, categories=("public", "government"), language="th")
-    return dict(calendar.items())
-
-
-def is_working_day(day: date) -> bool:
-    return _non_working_reason(day) is None
-
-
 def shift_for_holidays(day: date, holiday_rule: HolidayRule) -> tuple[date, str | None]:
     """Move a due date off weekends and holidays; returns the date and why it moved (None if not).
 
@@ -213,15 +197,6 @@ def _require_holiday_rule(holiday_rule: str) -> None:
     if holiday_rule not in get_args(HolidayRule):
         raise invalid("holiday_rule", f"ไม่รู้จักกฎวันหยุด {holiday_rule!r}",
                       f"unknown holiday rule {holiday_rule!r}; use one of {', '.join(get_args(HolidayRule))}")
-
-
-def _non_working_reason(day: date) -> str | None:
-    # A holiday name says more than "weekend" when a holiday falls on a Saturday.
-    if name := thai_holidays(day.year).get(day):
-        return f"holiday: {name}"
-    if day.weekday() >= 5:
-        return "weekend"
-    return None
 
 
 # --- Rule expansion ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Callable, Iterable
 
-from services.assessments.schedule import is_working_day as thai_working_day
+from shared.calendar import is_working_day as thai_working_day
 from shared.errors import InputError, invalid
 from shared.thai import BANGKOK
 

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from statistics import median
 
 # One definition platform-wide, used here and re-exported to queries.py as domain.achievement_status.
-from services.assessments.domain import achievement as achievement_status  # noqa: F401
+from shared.indicators import achievement as achievement_status  # noqa: F401
 from shared.thai import fiscal_year_be, fiscal_year_bounds
 
 # Levels above the provinces: looking at any of them means looking at the nation.
