@@ -507,6 +507,10 @@ class Tally:
 
 def reconcile(dbs: Databases, load: Load | None, *, ignore_inbox: set[str] = frozenset()) -> dict:
     """The whole platform's books (see the module docstring)."""
+    # inboxes first: a delivery is only ever recorded after its outbox row committed, so reading
+    # the outboxes second sees every message an inbox holds even while timers keep publishing
+    # (read the other way round, a reminder relayed between the two reads looked "unexpected")
+    inboxes = dbs.inboxes()
     outboxes = dbs.outboxes()
     published = {}
     pending = 0
@@ -514,7 +518,6 @@ def reconcile(dbs: Databases, load: Load | None, *, ignore_inbox: set[str] = fro
         for row in rows:
             published[row.message_id] = row.event_type
             pending += row.published_at is None
-    inboxes = dbs.inboxes()
     inbox_sets = {s: set(ids) for s, ids in inboxes.items()}
     subscribers = {t: [s for s in CONSUMERS if t in topo.SUBSCRIPTIONS[s]] for t in set(published.values())}
     missing = [(service, message_id, event_type) for message_id, event_type in published.items()
