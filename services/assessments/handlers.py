@@ -28,6 +28,7 @@ from shared.db import Database, UnitOfWork, chunks, prepared, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
 from shared.listing import order_by
 from shared.messaging.inbox import handles_many
+from shared.unit_versions import expected_units
 from shared.thai import fiscal_year_be, fiscal_year_bounds, fiscal_year_of_period
 
 
@@ -281,7 +282,7 @@ def generate_obligations(uow: UnitOfWork, rule_id: str, *, now: datetime | None 
     for slot in slots:
         # Units unknown to this service's registry copy are expected; known ones only if valid.
         expected = [code for code in codes if code not in known] + [
-            unit["code"] for unit in schedule.expected_units([known[c] for c in codes if c in known],
+            unit["code"] for unit in expected_units([known[c] for c in codes if c in known],
                                                              slot.period_start, slot.period_end)]
         for code in expected:
             if (code, slot.period) in existing:

@@ -13,12 +13,11 @@ fiscal quarter, ``FY2569`` a fiscal year).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from itertools import islice
-from typing import Literal, NamedTuple, TypeVar, get_args
+from typing import Literal, NamedTuple, get_args
 
 from dateutil import rrule as du
 
@@ -38,7 +37,6 @@ __all__ = [
     "canonical_period",
     "PeriodSlot",
     "expand_rule",
-    "expected_units",
     "fiscal_year_periods",
     "is_working_day",
     "month_period",
@@ -479,34 +477,3 @@ def _date_range(between) -> tuple[date, date]:
     if first > last:
         raise invalid("between", "วันเริ่มต้องไม่อยู่หลังวันสิ้นสุด", "the first date must not be after the last")
     return first, last
-
-
-# --- Who is expected to report ----------------------------------------------------------------
-
-Unit = TypeVar("Unit")
-
-
-def expected_units(units: Iterable[Unit], period_start: date, period_end: date) -> list[Unit]:
-    """The units expected to report for a period: those that existed on at least one of its days.
-
-    A unit record has ``code``, ``valid_from`` and ``valid_to`` (attributes or mapping keys, as
-    in ``OrgUnitChanged`` or an ``org_units`` row). ``valid_to`` is exclusive, as the plans
-    service writes it (a changed unit's old version ends on the day its new version starts);
-    None means still valid. A unit created after the period ends, or closed on or before its
-    first day, is not expected. Several versions of one code count once (the latest version
-    valid during the period is returned), so an expected count never exceeds the real one.
-    """
-    latest_by_code: dict[str, Unit] = {}
-    for unit in units:
-        valid_from, valid_to = _field(unit, "valid_from"), _field(unit, "valid_to")
-        if valid_from > period_end or (valid_to is not None and valid_to <= period_start):
-            continue
-        code = _field(unit, "code")
-        kept = latest_by_code.get(code)
-        if kept is None or valid_from > _field(kept, "valid_from"):
-            latest_by_code[code] = unit
-    return list(latest_by_code.values())
-
-
-def _field(record, name: str):
-    return record[name] if isinstance(record, Mapping) else getattr(record, name)

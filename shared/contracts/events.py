@@ -10,6 +10,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.unit_versions import ChangeKind
+
 
 class Event(BaseModel):
     """Base of every event payload."""
@@ -65,7 +67,12 @@ class ReportingRequirement(BaseModel):
 
 @register
 class OrgUnitChanged(Event):
-    """A unit of the org registry was created or changed (full current state)."""
+    """One version of a unit of the org registry, whole: its state from ``valid_from`` (inclusive) to
+    ``valid_to`` (exclusive; null = still valid). A change effective on day D sends the version it
+    ends again (``valid_to`` = D) and the version it opens (``valid_from`` = D); a closing sends only
+    the ended version. Consumers keep every version keyed by (code, valid_from) and keep, for a key,
+    the event with the highest ``revision`` (events may arrive in any order or twice); "current"
+    means the version holding on the day asked (``shared.unit_versions``)."""
 
     TYPE: ClassVar[str] = "plans.org_unit_changed.v1"
     PRODUCER: ClassVar[str] = "plans"
@@ -84,6 +91,21 @@ class OrgUnitChanged(Event):
     head_phone: str | None = Field(default=None, description="E.164, for SMS")
     valid_from: date
     valid_to: date | None = None
+    revision: int = Field(default=0, ge=0, description="increases with every event about this unit (code): the "
+                                                         "highest revision of a (code, valid_from) is its truth")
+    change_kind: ChangeKind = Field(default="updated", description="what the change that produced this version "
+                                    "was: opened, updated (contact details), renamed, type_changed (e.g. SAO "
+                                    "upgraded to a subdistrict municipality), moved (another district), merged, "
+                                    "split, closed")
+    effective_date: date | None = Field(default=None, description="the day the change takes effect (valid_from "
+                                        "of a version it opens, valid_to of the version it closes)")
+    predecessor_codes: list[str] = Field(default_factory=list, description="units merged into or split from to "
+                                         "make this one")
+    successor_codes: list[str] = Field(default_factory=list, description="units that take over from this one "
+                                       "(a merger or split ending it)")
+    reason: str | None = Field(default=None, max_length=500, description="why (required when a change that "
+                               "rewrites a reported period was forced)")
+    forced: bool = Field(default=False, description="central forced a change that rewrites a period already reported")
 
 
 @register

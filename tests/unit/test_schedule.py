@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from services.assessments.schedule import (MAX_SLOTS, PeriodSlot, expand_rule, expected_units,
+from shared.unit_versions import expected_units
+from services.assessments.schedule import (MAX_SLOTS, PeriodSlot, expand_rule,
                                            fiscal_year_periods, is_working_day, month_period,
                                            parse_duration, parse_period_label, period_covered,
                                            shift_for_holidays, thai_holidays)
