@@ -6,6 +6,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 export AMQP_URI ?= amqp://guest:guest@127.0.0.1:5672/
+# make test runs test modules on this many pytest-xdist workers: most of an end-to-end test waits on
+# processes and the broker, so workers overlap their waits even on two busy cores
+TEST_WORKERS ?= 3
 
 .PHONY: run test test-unit test-integration test-e2e test-reliability venv system-deps-run system-deps-test migrate schemas lock clean
 
@@ -34,7 +37,7 @@ migrate: venv
 	$(PY) -m shared.migrate
 
 test: venv system-deps-test
-	$(PY) -m pytest --durations=20 tests/unit tests/integration tests/e2e tests/reliability
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=20 tests/unit tests/integration tests/e2e tests/reliability
 
 test-unit: venv
 	$(PY) -m pytest tests/unit

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,7 +19,9 @@ from tests.reliability.platform import (SERVICE_ENV, UNITS, BrokerView, Database
                                         duplicated_effects, login, reconcile, work_queues)
 
 RESULTS: list[Tally] = []
-RESULTS_FILE: list[Path] = []
+# the running scenario's test item: its RELIABILITY line rides on the item's report (user_properties),
+# which pytest-xdist carries from the worker to the run's summary (tests/conftest.py prints them)
+RUNNING: dict = {}
 
 
 class Platform:
@@ -168,6 +169,8 @@ class Platform:
         RESULTS.append(tally)
         print("\n" + tally.line())
         self.save_results()
+        if RUNNING.get("item") is not None:
+            RUNNING["item"].user_properties.append(("RELIABILITY", tally.line()))
         assert not busy_queues, f"work queues not empty: {busy_queues}"
         assert dead == self.expected_dead, (f"dead-letter queue holds {dead}, expected {self.expected_dead}: "
                                             f"{tally.details.get('dead_letter_reasons')}")
@@ -242,7 +245,6 @@ def platform(reliability_node, reliability_pg, tmp_path_factory):
         load.start()
         print(f"\nRELIABILITY platform up in {time.monotonic() - started:.1f}s (services healthy, units loaded)")
         results_path = var / "reliability-results.json"
-        RESULTS_FILE.append(results_path)
         yield Platform(node, vhost, pg, stack, sink, dbs, broker, load, results_path)
     finally:
         if load is not None:
@@ -271,19 +273,10 @@ def scenario_starts_healthy(request):
         yield
         return
     platform = request.getfixturevalue("platform")
+    RUNNING["item"] = request.node
     started = time.monotonic()
     repaired = platform.ensure_healthy(after_failure=_PREVIOUS["failed"])
     if repaired:
         print(f"\nRELIABILITY repaired before {request.node.name} in {time.monotonic() - started:.1f}s: "
               f"{', '.join(repaired)}")
     yield
-
-
-def pytest_terminal_summary(terminalreporter):
-    if not RESULTS:
-        return
-    terminalreporter.section("reliability: lost / unexpected / duplicated per scenario")
-    for tally in RESULTS:
-        terminalreporter.write_line(tally.line())
-    for path in RESULTS_FILE:
-        terminalreporter.write_line(f"RELIABILITY results: {path}")
