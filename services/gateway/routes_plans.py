@@ -82,23 +82,32 @@ class PlansRoutes:
            roles=("central", "ops"), body=body(command(plan_commands.RegisterUnits), UNIT_EXAMPLE),
            ok={"200": ("what changed (or would change)", RegisterResult)}, errors=WRITE_ERRORS)
     def register_units(self, request, user):
-        return 200, self.plans.register_units(read_json(request))
+        # a forced change (force: true, reason) is in the audit row: its request and the result's "forced"
+        return 200, self.plans.register_units(read_json(request), actor(user))
 
     @route("POST", "/api/v1/org-units/import", tag="registry", th="นำเข้าทะเบียนหน่วยงานจาก CSV",
            en="Import a registry CSV (UTF-8, header = field names)", scope=NATION, write=True,
            roles=("central", "ops"),
            params=[Param("dry_run", FLAG, description="1: list what would change, change nothing")],
            body={media: {"schema": {"type": "string"},
-                         "example": "code,level,lao_type,parent_code,name_th\n"
-                                    "LAO-189901,lao,sao,DLO-0115,องค์การบริหารส่วนตำบลบ้านกล้วย ๒\n"}
+                         "example": "code,level,lao_type,parent_code,name_th,change_kind,effective_date,"
+                                    "predecessor_codes,successor_codes,reason,force\n"
+                                    "LAO-189901,lao,sao,DLO-0115,องค์การบริหารส่วนตำบลบ้านกล้วย ๒,,,,,,\n"
+                                    "LAO-189902,,subdistrict_municipality,,,type_changed,2026-06-01,,,ยกฐานะ,\n"
+                                    "LAO-189903,,,,,merged,2026-10-01,,LAO-189904,ควบรวม,\n"}
                  for media in ("text/csv", "application/csv", "text/plain")},
            ok={"200": ("what changed (or would change)", RegisterResult)}, errors=WRITE_ERRORS + (415,))
     def import_units(self, request, user):
         text = read_text(request, ("text/csv", "application/csv", "text/plain"))
-        return 200, self.plans.import_units_csv(text, dry_run=request.args.get("dry_run") in ("1", "true"))
+        return 200, self.plans.import_units_csv(text, dry_run=request.args.get("dry_run") in ("1", "true"),
+                                                actor=actor(user))
 
-    @route("GET", "/api/v1/org-units", tag="registry", th="รายการหน่วยงานปัจจุบัน", en="Current units",
+    @route("GET", "/api/v1/org-units", tag="registry", th="รายการหน่วยงานที่มีอยู่ในวันที่ระบุ (ค่าเริ่มต้น วันนี้)",
+           en="Units as they are on a date (default today, Bangkok)",
            scope=EVERYONE, params=[Param("parent_code", {"type": "string"}, description="children of this unit"),
+                   Param("on", {"type": "string", "format": "date"}, example="2026-12-07",
+                         description="the day the units are listed as (ISO, or a Thai/BE date); default today "
+                                     "in Bangkok: a unit opening later is not listed, one closing later is"),
                    Param("level", {"type": "string", "enum": list(plan_commands.Level.__args__)}),
                    Param("search", {"type": "string"}, description="in the Thai name or the code", example="ชัยนาท"),
                    Param("lao_type", {"type": "string", "enum": list(plan_commands.LaoType.__args__)},
@@ -112,10 +121,12 @@ class PlansRoutes:
                                                     lao_type=args.get("lao_type"),
                                                     search=args.get("search"), within=args.get("within"),
                                                     codes=codes, limit=int_arg(args, "limit", 100),
-                                                    offset=int_arg(args, "offset", 0), sort=args.get("sort"))}
+                                                    offset=int_arg(args, "offset", 0), sort=args.get("sort"),
+                                                    on=args.get("on") or None)}
 
     @route("GET", "/api/v1/org-units/<string:code>/history", tag="registry", th="ประวัติของหน่วยงาน",
-           en="Every version of a unit (renames, upgrades)", scope=EVERYONE, params=[_path("code")],
+           en="Every version of a unit with the change that made it and the one that ended it (kind, effective "
+              "date, reason, forced), its predecessors and successors", scope=EVERYONE, params=[_path("code")],
            ok={"200": ("versions, oldest first", OrgUnitList)}, errors=(404,) + READ_ERRORS)
     def unit_history(self, request, user, code):
         return 200, {"items": self.plans.unit_history(code)}

@@ -144,6 +144,16 @@ class OrgUnit(Out):
     head_phone: str | None = None
     valid_from: date
     valid_to: date | None
+    revision: int = Field(default=0, description="the unit's revision when this version last changed")
+    change_kind: str = Field(default="opened", description="the change that made this version: opened, updated, "
+                             "renamed, type_changed, moved, merged, split")
+    effective_date: date | None = None
+    end_kind: str | None = Field(default=None, description="the change that ended it on valid_to (closed, merged, "
+                                 "split, or a change opening the next version)")
+    predecessor_codes: list[str] = Field(default_factory=list)
+    successor_codes: list[str] = Field(default_factory=list)
+    reason: str | None = None
+    forced: bool = False
 
 
 class OrgUnitList(Out):
@@ -152,15 +162,20 @@ class OrgUnitList(Out):
 
 class UnitChange(Out):
     code: str
-    action: Literal["create", "change"]
+    action: Literal["create", "change", "close"]
+    change_kind: str | None = None
+    effective_date: date | None = None
     fields: dict[str, list[Any]] | None = Field(
-        default=None, description="only for a change: field name -> [before, after]")
+        default=None, description="only for a change: the fields sent that differ, name -> [before, after] (a field "
+                                  "left out is left as it was)")
 
 
 class RegisterResult(Out):
     created: int
     changed: int
+    closed: int = 0
     unchanged: int
+    forced: list[str] = Field(default_factory=list, description="units whose change was forced over a reported period")
     dry_run: bool
     changes: list[UnitChange] = Field(description="at most 500")
     changes_truncated: bool

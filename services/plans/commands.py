@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from shared.calendar import parse_period
+from shared.unit_versions import ChangeKind
 from shared.errors import InputError
 from shared.thai import ThaiInputError, parse_be_year
 from shared.validation import (ADDRESS_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, Body, Code, Command, Flag, Line, LongText,
@@ -24,11 +25,15 @@ Strict = Command  # every text field below is a Line, LongText or a pattern: no 
 
 
 class OrgUnitInput(Strict):
+    """One unit to create or change. A change is partial: a field left out stays as it was, a field
+    sent as null is cleared (``model_fields_set`` tells them apart). It takes effect on
+    ``effective_date`` (past, today or future; default today in Bangkok); ``valid_from`` sent for an
+    existing unit, or ``valid_to`` (a closing), are read as that date too."""
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    level: Level
+    level: Level | None = None
     lao_type: LaoType | None = None
     parent_code: Code | None = None
-    name_th: Line(NAME_MAX, 1)
+    name_th: Line(NAME_MAX, 1) | None = None
     name_en: Name | None = None
     province_code: Line(16) | None = None
     district_code: Line(16) | None = None
@@ -40,13 +45,23 @@ class OrgUnitInput(Strict):
     head_phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{7,14}$")
     valid_from: ThaiDate = date(2000, 1, 1)
     valid_to: ThaiDate | None = None
+    change_kind: ChangeKind | None = Field(default=None, description="inferred from what changed when not given")
+    effective_date: ThaiDate | None = None
+    predecessor_codes: list[Code] = Field(default_factory=list, max_length=50)
+    successor_codes: list[Code] = Field(default_factory=list, max_length=50)
+    reason: Line(500) | None = None
+    force: Flag = False
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.level == "lao" and not self.lao_type:
+        if self.level == "lao" and "lao_type" in self.model_fields_set and not self.lao_type:
             raise ThaiValueError("an LAO needs its lao_type", "อปท. ต้องระบุประเภท (lao_type)")
-        if self.valid_to and self.valid_to < self.valid_from:
-            raise ThaiValueError("valid_to is before valid_from", "วันสิ้นสุดก่อนวันเริ่มต้น")
+        if self.valid_to and self.valid_to <= self.valid_from and "valid_from" in self.model_fields_set:
+            raise ThaiValueError("valid_to is not after valid_from", "วันสิ้นสุดต้องอยู่หลังวันเริ่มต้น")
+        if self.force and not self.reason:
+            raise ThaiValueError("a forced change needs its reason", "การบังคับเปลี่ยนแปลงต้องระบุเหตุผล (reason)")
+        if self.code in self.predecessor_codes or self.code in self.successor_codes:
+            raise ThaiValueError("a unit cannot succeed itself", "หน่วยงานเป็นหน่วยงานสืบต่อของตนเองไม่ได้")
         return self
 
 

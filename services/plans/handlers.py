@@ -12,36 +12,39 @@ from datetime import date, datetime
 from typing import get_args
 
 from pydantic import ValidationError
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 
-from services.plans import domain
+from services.plans import domain, unit_changes
 from services.plans.commands import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, DirectiveItemInput, ForwardAssignment,
-                                     IssueDirective, IssueDocument, LaoType, Level, RecordDocument,
+                                     IssueDirective, IssueDocument, LaoType, Level, OrgUnitInput, RecordDocument,
                                      RegisterReceipt, RegisterUnits, ReportingInput)
 from services.plans.models import (assignments, attachments, directives, documents, org_units,
-                                   receipts, reporting_rules)
+                                   receipts, reported_periods, reporting_rules)
 from shared import cascade as cascade_figures
-from shared.contracts import utcnow
+from shared.calendar import period_bounds
+from shared.contracts import Envelope, utcnow
 from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, AssignmentStateChanged,
-                                     DirectiveForwarded, DirectiveIssued, IndicatorSpec, OrgUnitChanged,
+                                     DirectiveForwarded, DirectiveIssued, IndicatorSpec, IndicatorSubmitted,
                                      ReportingRequirement, ReportingRulePublished)
 from shared.db import UnitOfWork
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
 from shared.listing import order_by
 from shared.thai import to_be_year, to_thai_digits
 from shared.validation import safe_filename
+from services.plans.unit_changes import bangkok_today
 
-UNIT_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "province_code",
-               "district_code", "subdistrict_code", "contact_email", "head_name_th", "head_email",
-               "head_phone", "valid_to")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 
 # --- the org registry ---------------------------------------------------------------------------
 
-def _current_units(session) -> dict[str, dict]:
-    rows = session.execute(select(org_units).where(org_units.c.valid_to.is_(None))).mappings()
+def _units_on(session, day: date | None = None) -> dict[str, dict]:
+    """The units as they are on ``day`` (default today in Bangkok): the version of each code that
+    holds on that day, so a unit opening later is not there yet and one closing later still is."""
+    day = day or bangkok_today()
+    rows = session.execute(select(org_units).where(
+        org_units.c.valid_from <= day, or_(org_units.c.valid_to.is_(None), org_units.c.valid_to > day))).mappings()
     return {row["code"]: dict(row) for row in rows}
 
 
@@ -51,74 +54,66 @@ def _domain_units(current: dict[str, dict]) -> list[domain.Unit]:
                         district_code=row["district_code"]) for row in current.values()]
 
 
-def register_units(uow: UnitOfWork, command: RegisterUnits) -> dict:
-    """Create or update units. A change closes the current version and opens a new one, so
-    history is kept. With dry_run, report what would change and change nothing."""
-    current = _current_units(uow.session)
-    incoming = {unit.code for unit in command.units}
-    if len(incoming) != len(command.units):
-        duplicates = sorted({u.code for u in command.units if [x.code for x in command.units].count(u.code) > 1})
-        raise invalid("units.code", f"รหัสหน่วยงานซ้ำในชุดข้อมูล: {', '.join(duplicates[:5])}",
-                      f"duplicate unit codes in the input: {', '.join(duplicates[:5])}")
-    for index, unit in enumerate(command.units):
-        if unit.parent_code and unit.parent_code not in current and unit.parent_code not in incoming:
-            raise InputError("unknown_unit", f"units[{index}].parent_code",
-                             f"ไม่พบหน่วยงานแม่ {unit.parent_code}",
-                             f"unknown parent unit {unit.parent_code} of {unit.code}", status=422)
-    today = date.today()
-    counts = {"created": 0, "changed": 0, "unchanged": 0}
-    changes, new_rows = [], []
-    for unit in command.units:
-        values = unit.model_dump()
-        existing = current.get(unit.code)
-        if existing and all(existing[f] == values[f] for f in UNIT_FIELDS):
-            counts["unchanged"] += 1
-            continue
-        if existing is None:
-            counts["created"] += 1
-            changes.append({"code": unit.code, "action": "create"})
-        else:
-            counts["changed"] += 1
-            changes.append({"code": unit.code, "action": "change", "fields": {
-                f: [_plain(existing[f]), _plain(values[f])] for f in UNIT_FIELDS if existing[f] != values[f]}})
-        if command.dry_run:
-            continue
-        if existing is not None:
-            if existing["valid_from"] >= today:  # changed again the same day: amend that version
-                uow.session.execute(update(org_units).where(org_units.c.id == existing["id"])
-                                    .values(**{f: values[f] for f in UNIT_FIELDS}))
-                uow.add_event(OrgUnitChanged(**{**values, "valid_from": existing["valid_from"]}))
-                continue
-            uow.session.execute(update(org_units).where(org_units.c.id == existing["id"]).values(valid_to=today))
-            values["valid_from"] = today
-        new_rows.append(values)
-        uow.add_event(OrgUnitChanged(**values))
-    if new_rows:
-        uow.session.execute(insert(org_units), new_rows)
-    return {**counts, "dry_run": command.dry_run, "changes": changes[:500],
-            "changes_truncated": len(changes) > 500}
+def register_units(uow: UnitOfWork, command: RegisterUnits, *, actor: domain.Actor | dict | None = None,
+                   today: date | None = None) -> dict:
+    """Create, change, merge, split or close units on their effective dates (services/plans/unit_changes.py)."""
+    return unit_changes.register_units(uow, command, actor=actor, today=today)
 
 
-def _plain(value):
-    return value.isoformat() if isinstance(value, date) else value
+def on_indicator_submitted(event: IndicatorSubmitted, uow: UnitOfWork, envelope: Envelope) -> None:
+    """Keep the periods each unit has reported: a registry change may not rewrite them unless forced.
+    Idempotent (the inbox drops repeats; a period seen twice is kept once)."""
+    bounds = period_bounds(event.period)
+    if bounds is None:
+        return
+    exists = uow.session.execute(select(reported_periods.c.unit_code).where(
+        reported_periods.c.unit_code == event.unit_code, reported_periods.c.period == event.period)).first()
+    if exists is None:
+        uow.session.execute(insert(reported_periods).values(unit_code=event.unit_code, period=event.period,
+                                                            period_start=bounds[0], period_end=bounds[1]))
+
+
+EVENT_HANDLERS = {IndicatorSubmitted.TYPE: on_indicator_submitted}
+
+
+CSV_LISTS = ("successor_codes", "predecessor_codes")
+CSV_TRUE, CSV_FALSE = ("true", "1", "yes", "y"), ("false", "0", "no", "n")
 
 
 def units_from_csv(text: str) -> list[dict]:
-    """Rows of a registry CSV (UTF-8, header = field names) as dicts for RegisterUnits."""
+    """Rows of a registry CSV (UTF-8, header = field names) as dicts for RegisterUnits: the same
+    fields as the JSON body (change_kind, effective_date, reason, force ...); successor_codes and
+    predecessor_codes separated by ``;``. An empty cell is a field left out (left as it was)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    allowed = set(RegisterUnits.model_fields["units"].annotation.__args__[0].model_fields)
+    allowed = set(OrgUnitInput.model_fields)
     unknown = [name for name in (reader.fieldnames or []) if name not in allowed]
     if unknown:
         raise invalid("file", f"ไม่รู้จักคอลัมน์ {', '.join(unknown)}", f"unknown columns: {', '.join(unknown)}")
-    return [{key: value for key, value in row.items() if value not in ("", None)} for row in reader]
+    rows = []
+    for row in reader:
+        kept = {key: value for key, value in row.items() if key is not None and value not in ("", None)}
+        for name in CSV_LISTS:
+            if name in kept:
+                kept[name] = [code.strip() for code in kept[name].split(";") if code.strip()]
+        if "force" in kept and kept["force"].strip().lower() in CSV_TRUE + CSV_FALSE:
+            kept["force"] = kept["force"].strip().lower() in CSV_TRUE
+        rows.append(kept)
+    return rows
+
+
+def csv_field(field: str) -> str:
+    """``units[3].effective_date`` of the parsed rows as ``rows[3].effective_date`` of the file."""
+    return "rows" + field[len("units"):] if field.startswith("units[") else field
 
 
 def unit_history(session, code: str) -> list[dict]:
+    """Every version of a unit, oldest first, with the change that made it, the one that ended it,
+    and its predecessors and successors (names as they were on the day of the change)."""
     rows = session.execute(select(org_units).where(org_units.c.code == code)
                            .order_by(org_units.c.valid_from)).mappings().all()
     if not rows:
         raise not_found("code", "หน่วยงาน", "unit", code)
-    return [_row(row, drop=("id",)) for row in rows]
+    return [_unit_dict(row) for row in rows]
 
 
 # --- documents and directives ---------------------------------------------------------------------
@@ -170,7 +165,7 @@ def record_document(uow: UnitOfWork, command: RecordDocument, *, created_by: str
     and states it, and each item's issuer and addressees lie within the sender's reach. Without one
     (the seed loader in process) the command is taken as it is."""
     session = uow.session
-    current = _current_units(session)
+    current = _units_on(session)
     units = _domain_units(current)
     actor = domain.Actor.of(actor) if actor is not None else None
     sender_code = domain.document_sender(actor, command.sender_code) if actor else command.sender_code
@@ -342,7 +337,7 @@ def issue_document(uow: UnitOfWork, command: IssueDocument, *, actor: domain.Act
                 raise invalid(f"items[{index}]", f"{directive_id} ไม่ใช่ข้อสั่งการที่รอส่งของหนังสือนี้",
                               f"{directive_id} is not a draft item of this document")
         drafts = [by_id[directive_id] for directive_id in dict.fromkeys(command.items)]
-    current = _current_units(session)
+    current = _units_on(session)
     units = _domain_units(current)
     position = {item_id: index for index, item_id in enumerate(session.execute(  # as GET /documents/{id} lists them
         select(directives.c.id).where(directives.c.document_id == command.document_id)
@@ -394,7 +389,7 @@ def issue_document(uow: UnitOfWork, command: IssueDocument, *, actor: domain.Act
 
 def issue_directive(uow: UnitOfWork, command: IssueDirective, *, actor: domain.Actor | dict | None = None) -> dict:
     """Record a one-item document and issue it in the same transaction."""
-    current = _current_units(uow.session)
+    current = _units_on(uow.session)
     if command.issuer_code not in current:
         raise InputError("unknown_unit", "issuer_code", f"ไม่พบหน่วยงานผู้ออกคำสั่ง {command.issuer_code}",
                          f"unknown issuing unit {command.issuer_code}", status=422)
@@ -497,7 +492,7 @@ def forward_assignment(uow: UnitOfWork, command: ForwardAssignment) -> dict:
     row = _own_assignment(session, command.assignment_id, command.unit_code)
     if domain.AssignmentState(row["state"]) not in domain.ALLOWED_FROM[domain.S.FORWARDED]:
         raise conflict("state", "ต้องลงรับก่อนจึงจะส่งต่อได้", "acknowledge the assignment before forwarding it")
-    current = _current_units(session)
+    current = _units_on(session)
     units = _domain_units(current)
     codes = domain.resolve_addressees(command.addressees.model_dump(exclude_none=True), units)
     domain.check_forwarding(command.unit_code, codes, units)
@@ -537,7 +532,7 @@ def register_receipt(uow: UnitOfWork, command: RegisterReceipt, *, actor: domain
         if not actor.central and command.unit_code != actor.org_code:
             raise forbidden("unit_code", "ลงทะเบียนรับได้เฉพาะในทะเบียนของหน่วยงานของท่าน",
                             "a unit registers receipts only in its own register")
-    if command.unit_code not in _current_units(session):
+    if command.unit_code not in _units_on(session):
         raise InputError("unknown_unit", "unit_code", f"ไม่พบหน่วยงาน {command.unit_code}",
                          f"unknown unit {command.unit_code}", status=422)
     if actor is not None and not actor.central:
@@ -728,8 +723,10 @@ def cascade(session, directive_id: str, visible_to: list[str] | None = None) -> 
     if visible_to is not None:
         scope = set(visible_to)
         rows = [row for row in rows if row["unit_code"] in scope]
-    names = dict(session.execute(select(org_units.c.code, org_units.c.name_th).where(
-        org_units.c.valid_to.is_(None))).all())
+    # each unit's name as it is today, or as it was when it last existed (a unit merged since)
+    names = dict(session.execute(select(org_units.c.code, org_units.c.name_th)
+                                 .order_by(org_units.c.valid_from)).all())
+    names.update({code: row["name_th"] for code, row in _units_on(session).items()})
     units = []
     for row in rows:
         parent = by_id.get(row["parent_assignment_id"])
@@ -759,8 +756,12 @@ def cascade(session, directive_id: str, visible_to: list[str] | None = None) -> 
 
 def list_units(session, *, parent_code: str | None = None, level: str | None = None,
                codes: list[str] | None = None, search: str | None = None, within: str | None = None,
-               limit: int = 100, offset: int = 0, sort: str | None = None, lao_type: str | None = None) -> list[dict]:
-    query = select(org_units).where(org_units.c.valid_to.is_(None))
+               limit: int = 100, offset: int = 0, sort: str | None = None, lao_type: str | None = None,
+               on: date | None = None) -> list[dict]:
+    """The units as they are on ``on`` (default today in Bangkok), filtered."""
+    on = on or bangkok_today()
+    query = select(org_units).where(org_units.c.valid_from <= on,
+                                    or_(org_units.c.valid_to.is_(None), org_units.c.valid_to > on))
     if parent_code:
         query = query.where(org_units.c.parent_code == parent_code)
     # A filter value outside the vocabulary is refused: silently ignoring it would list every unit.
@@ -774,7 +775,7 @@ def list_units(session, *, parent_code: str | None = None, level: str | None = N
     if codes is not None:
         query = query.where(org_units.c.code.in_(codes))
     if within:
-        current = _current_units(session)
+        current = _units_on(session, on)
         if within not in current:
             raise not_found("within", "หน่วยงาน", "unit", within)
         query = query.where(org_units.c.code.in_(domain.subtree(within, _domain_units(current))))
@@ -782,12 +783,19 @@ def list_units(session, *, parent_code: str | None = None, level: str | None = N
         query = query.where(org_units.c.name_th.contains(search) | org_units.c.code.contains(search))
     ordering = order_by(org_units, sort, ("code", "name_th", "level", "lao_type", "valid_from"), ("code",))
     rows = session.execute(query.order_by(*ordering).limit(limit).offset(offset)).mappings()
-    return [_row(row, drop=("id",)) for row in rows]
+    return [_unit_dict(row) for row in rows]
+
+
+def _unit_dict(row) -> dict:
+    item = _row(row, drop=("id",))
+    item["predecessor_codes"] = json.loads(row["predecessor_codes"] or "[]")
+    item["successor_codes"] = json.loads(row["successor_codes"] or "[]")
+    return item
 
 
 def preview_addressees(session, rule: dict) -> dict:
     """How many units an addressee rule reaches, by level, with a sample (before issuing)."""
-    current = _current_units(session)
+    current = _units_on(session)
     codes = domain.resolve_addressees(rule, _domain_units(current))
     by_level: dict[str, int] = {}
     for code in codes:
@@ -798,15 +806,18 @@ def preview_addressees(session, rule: dict) -> dict:
 
 def subtree_codes(session, root: str) -> list[str]:
     """Every current unit at or below root (used by the gateway to scope a user)."""
-    current = _current_units(session)
+    current = _units_on(session)
     if root not in current:
         raise not_found("code", "หน่วยงาน", "unit", root)
     return sorted(domain.subtree(root, _domain_units(current)))
 
 
-def registry_counts(session) -> dict:
-    rows = session.execute(select(org_units.c.level, func.count()).where(org_units.c.valid_to.is_(None))
-                           .group_by(org_units.c.level)).all()
+def registry_counts(session, on: date | None = None) -> dict:
+    """Units by level as they are on ``on`` (default today in Bangkok)."""
+    on = on or bangkok_today()
+    rows = session.execute(select(org_units.c.level, func.count()).where(
+        org_units.c.valid_from <= on, or_(org_units.c.valid_to.is_(None), org_units.c.valid_to > on))
+        .group_by(org_units.c.level)).all()
     return {level: count for level, count in rows}
 
 

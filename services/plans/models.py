@@ -1,15 +1,16 @@
 """Tables of the plans service (its own database)."""
 from __future__ import annotations
 
-from sqlalchemy import (Boolean, Column, Date, ForeignKey, Index, Integer, LargeBinary, MetaData,
-                        String, Table, Text, UniqueConstraint)
+from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer, LargeBinary, MetaData,
+                        String, Table, Text, UniqueConstraint, false)
 
 from shared.types import UTCDateTime
 
 metadata = MetaData()
 
-# One row per version of a unit: a rename, upgrade or merge closes the old row (valid_to) and
-# opens a new one, so history is kept and never overwritten.
+# One row per version of a unit, [valid_from, valid_to): a change effective on D ends the version
+# holding on D at D and opens one from D (shared.unit_versions); versions of a code never overlap
+# (checked before commit; an exclusion constraint on PostgreSQL, migration 0006) nor invert (CHECK).
 org_units = Table(
     "org_units", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -28,10 +29,37 @@ org_units = Table(
     Column("head_phone", String(20), nullable=True),
     Column("valid_from", Date, nullable=False),
     Column("valid_to", Date, nullable=True),
+    # the change that made this version (shared.unit_versions.ChangeKind) and what it carries
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("change_kind", String(16), nullable=False, server_default="opened"),
+    Column("effective_date", Date, nullable=True),
+    Column("predecessor_codes", Text, nullable=False, server_default="[]"),   # JSON list
+    Column("successor_codes", Text, nullable=False, server_default="[]"),     # JSON list
+    Column("reason", Text, nullable=True),
+    Column("forced", Boolean, nullable=False, server_default=false()),
+    Column("end_kind", String(16), nullable=True),                # the change that ended it (valid_to)
     UniqueConstraint("code", "valid_from", name="uq_org_units_code_valid_from"),
+    CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="ck_org_units_valid_range"),
 )
 Index("ix_org_units_current", org_units.c.code, org_units.c.valid_to)
 Index("ix_org_units_parent", org_units.c.parent_code)
+
+# The last revision of each unit: every OrgUnitChanged about it carries the next one.
+org_unit_revisions = Table(
+    "org_unit_revisions", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("revision", Integer, nullable=False),
+)
+
+# Periods a unit has reported (assessments.indicator_submitted.v1): a change that would rewrite how
+# one of them is counted is refused unless central forces it with a reason.
+reported_periods = Table(
+    "reported_periods", metadata,
+    Column("unit_code", String(32), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+)
 
 documents = Table(
     "documents", metadata,

@@ -7,31 +7,55 @@ from services.plans import domain, handlers, plan_handlers, plan_io
 from services.plans.commands import (AcknowledgeAssignment, AddresseeRule, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, ForwardAssignment, IssueDirective,
                                      IssueDocument, RecordDocument, RegisterReceipt, RegisterUnits)
+from shared.messaging.nameko_ext import Inbox, reliable_event_handler
 from shared.service_base import ServiceBase, rpc, run_command
-from shared.validation import parse
+from shared.errors import InputError
+from shared.validation import parse, thai_date
+
+
+def parse_on(value):
+    """The ``on`` date of a registry query (ISO, BE or Thai), None for today."""
+    if value in (None, ""):
+        return None
+    try:
+        return thai_date(value) if not hasattr(value, "year") else value
+    except ValueError as error:
+        raise InputError("invalid", "on", getattr(error, "message_th", "วันที่ไม่ถูกต้อง"),
+                         f"on: {error}", status=422) from None
 
 
 class PlansService(ServiceBase):
     name = "plans"
+    inbox = Inbox(handlers.EVENT_HANDLERS)
+
+    @reliable_event_handler()
+    def consume(self, messages: list[tuple[bytes, int]]):
+        """The periods units have reported (assessments), which registry changes may not rewrite."""
+        return self.inbox.process_batch(messages)
 
     # --- registry -------------------------------------------------------------------------------
     @rpc
-    def register_units(self, payload: dict) -> dict:
-        return run_command(self.uow, handlers.register_units, parse(RegisterUnits, payload))
+    def register_units(self, payload: dict, actor: dict | None = None) -> dict:
+        return run_command(self.uow, partial(handlers.register_units, actor=actor), parse(RegisterUnits, payload))
 
     @rpc
-    def import_units_csv(self, text: str, dry_run: bool = False) -> dict:
+    def import_units_csv(self, text: str, dry_run: bool = False, actor: dict | None = None) -> dict:
         rows = handlers.units_from_csv(text)
-        return run_command(self.uow, handlers.register_units,
-                           parse(RegisterUnits, {"units": rows, "dry_run": bool(dry_run)}))
+        try:
+            command = parse(RegisterUnits, {"units": rows, "dry_run": bool(dry_run)})
+            return run_command(self.uow, partial(handlers.register_units, actor=actor), command)
+        except InputError as error:  # name the row of the file: rows[3].effective_date
+            raise InputError(error.code, handlers.csv_field(error.field or ""), error.message_th, error.message_en,
+                             status=error.status, details=error.details) from None
 
     @rpc
     def list_units(self, parent_code=None, level=None, codes=None, search=None, limit=100, offset=0, sort=None,
-                   within=None, lao_type=None):
+                   within=None, lao_type=None, on=None):
+        on = parse_on(on)
         with self.uow.database.session() as session:
             return handlers.list_units(session, parent_code=parent_code, level=level, codes=codes,
                                        search=search, within=within, lao_type=lao_type, limit=min(int(limit), 10000),
-                                       offset=int(offset), sort=sort)
+                                       offset=int(offset), sort=sort, on=on)
 
     @rpc
     def unit_history(self, code: str) -> list[dict]:
@@ -50,9 +74,10 @@ class PlansService(ServiceBase):
             return handlers.subtree_codes(session, root)
 
     @rpc
-    def registry_counts(self) -> dict:
+    def registry_counts(self, on=None) -> dict:
+        on = parse_on(on)
         with self.uow.database.session() as session:
-            return handlers.registry_counts(session)
+            return handlers.registry_counts(session, on)
 
     # --- documents and directives -----------------------------------------------------------------
     # Every write names its actor ({"username", "role", "org_code"}): the service decides for itself

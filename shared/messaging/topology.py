@@ -55,6 +55,10 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "assessments.deadline_missed.v1",
         "assessments.acknowledgement_overdue.v1",
     ],
+    # plans keeps the periods units reported: a registry change may not rewrite them (issue #16)
+    "plans": [
+        "assessments.indicator_submitted.v1",
+    ],
     # Reporting keeps every event the platform emits.
     "reporting": sorted(REGISTRY),
 }

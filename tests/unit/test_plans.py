@@ -9,6 +9,7 @@ from sqlalchemy import select
 from services.plans import domain, handlers
 from services.plans.commands import AcknowledgeAssignment, IssueDirective, RegisterUnits
 from services.plans.models import assignments, metadata, org_units
+from services.plans.unit_changes import bangkok_today
 from shared.contracts import decode
 from shared.errors import InputError
 from shared.messaging.tables import outbox
@@ -142,5 +143,5 @@ def test_a_changed_unit_keeps_its_history(database):
         versions = session.execute(select(org_units).where(org_units.c.code == "LAO-180201")
                                    .order_by(org_units.c.valid_from)).mappings().all()
     assert [v["name_th"] for v in versions] == ["อบต.อื่น", "เทศบาลตำบลอื่น"]
-    assert versions[0]["valid_to"] == versions[1]["valid_from"] == date.today()
+    assert versions[0]["valid_to"] == versions[1]["valid_from"] == bangkok_today()  # the change took effect today, in Bangkok
     assert versions[1]["valid_to"] is None
