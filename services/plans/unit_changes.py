@@ -30,9 +30,12 @@ from shared.unit_versions import COUNTING_CHANGES, VersionConflict, check_versio
 VERSION_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "province_code", "district_code",
                   "subdistrict_code", "contact_email", "head_name_th", "head_email", "head_phone")
 ENDING_KINDS = ("closed", "merged", "split")
+COUNTED_FIELDS = ("level", "lao_type", "parent_code", "district_code", "province_code")
 KIND_TH = {"opened": "การจัดตั้ง", "updated": "การแก้ไขข้อมูล", "renamed": "การเปลี่ยนชื่อ",
            "type_changed": "การเปลี่ยนประเภท", "moved": "การย้ายสังกัด", "merged": "การควบรวม",
            "split": "การแยก", "closed": "การยุบเลิก"}
+KIND_EN = {"opened": "opening", "updated": "update", "renamed": "renaming", "type_changed": "type change",
+           "moved": "move", "merged": "merger", "split": "split", "closed": "closing"}
 
 
 def bangkok_today() -> date:
@@ -180,7 +183,7 @@ class RegistryPlan:
         if after.get("level") == "lao" and not after.get("lao_type"):
             raise invalid(f"{where}.lao_type", "อปท. ต้องระบุประเภท (lao_type)", "an LAO needs its lao_type")
         linking = kind in ("merged", "split") and unit.predecessor_codes
-        if not differing and not linking and kind is None:
+        if not differing and not linking:  # sent again as it is (a CSV re-imported): nothing to do
             return Planned(unit.code, "unchanged")
         inferred = infer_kind(holder, after)
         kind = kind or inferred
@@ -188,7 +191,8 @@ class RegistryPlan:
             kind = inferred
         if "parent_code" in differing:
             self._parent_exists(where, values.get("parent_code"), effective)
-        counted = kind if kind in COUNTING_CHANGES else inferred
+        # what the change does to counts: a successor absorbing others is counted by its own fields
+        counted = inferred if linking or kind not in COUNTING_CHANGES else kind
         self.checks.append((unit.code, counted, effective, f"{where}.effective_date", unit.force))
         touch = Touch(kind, effective, unit.reason, unit.force)
         if holder["valid_from"] != effective:
@@ -271,6 +275,11 @@ class RegistryPlan:
                 raise invalid(f"{where}.effective_date", f"หน่วยงาน {code} ยุบเลิกในวันที่จัดตั้งไม่ได้",
                               f"unit {code} cannot end on the day it opens")
             holder = previous
+        for removed in versions[versions.index(holder) + 1:]:
+            # periods overlapping both the ending version and a removed later one would be counted
+            # under the ending one now: a change of type, district or province for them
+            if any(removed[name] != holder[name] for name in COUNTED_FIELDS):
+                self.checks.append((code, "type_changed", removed["valid_from"], f"{where}.effective_date", forced))
         del versions[versions.index(holder) + 1:]
         holder.update(valid_to=effective, end_kind=kind, successor_codes=sorted(set(successors)), touch=touch)
         if reason:
@@ -377,7 +386,7 @@ def _rewrites(where: str, code: str, kind: str, effective: date, period: dict) -
         "rewrites_reported_period", where,
         f"{KIND_TH.get(kind, kind)}ของ {code} ที่มีผลวันที่ {effective.isoformat()} ขัดกับข้อมูลที่รายงานแล้ว: "
         f"{what_th}; หากจำเป็น ส่วนกลางส่ง force: true พร้อมเหตุผล (reason)",
-        f"the {kind} of {code} effective {effective.isoformat()} would rewrite a period already reported: {what_en}; "
+        f"the {KIND_EN.get(kind, kind)} of {code} effective {effective.isoformat()} would rewrite a period already reported: {what_en}; "
         f"central may send force: true with a reason", status=409,
         details={"code": code, "change_kind": kind, "effective_date": effective.isoformat(),
                  "period": period["period"], "period_start": start, "period_end": end})
