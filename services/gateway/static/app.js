@@ -1,5 +1,5 @@
 /* Thongthin: the officers' web UI. Vanilla JS (ES2020), no build step, no framework.
-   Hash routes: #/inbox #/obligations #/obligation/<id> #/prefs #/followup #/compose #/cascade[/<id>]
+   Hash routes: #/inbox #/obligations #/obligation/<id> #/prefs #/followup #/compose #/cascade[/<id>] #/unit/<code>
    Thai first (English switch), BE dates in Asia/Bangkok, optional Thai digits. Talks only to /api/v1. */
 'use strict';
 (() => {
@@ -15,6 +15,7 @@ const NAV = {  // dash.js adds the dashboards (dashboard, overdue, indicator) pe
   reviewer: ['followup', 'prefs'], ops: ['cascade', 'followup', 'prefs'],
 };
 const HIDDEN = {obligation: 'obligations'};  // detail routes and the menu item they belong to
+const EVERY_ROLE = ['unit'];  // detail routes every signed-in user may open (national reference data)
 
 // ------------------------------------------------------------------ state, i18n, Thai dates and digits
 const S = {user: null, lang: localStorage.getItem('tt_lang') === 'en' ? 'en' : 'th',
@@ -274,7 +275,7 @@ async function unitNames() {
   return S.units;
 }
 const uname = (code) => (S.units[code] ? S.units[code].name_th : code);
-const unitCell = (code) => h('span.unit', null, uname(code), S.units[code] ? h('small', ' ' + code) : null);
+const unitCell = (code) => h('a', {class: 'unit', href: '#/unit/' + enc(code)}, uname(code), S.units[code] ? h('small', ' ' + code) : null);
 function unitsDatalist() {
   return h('datalist', {id: 'units-dl'}, Object.values(S.units).filter((u) => u.level !== 'lao').map((u) => h('option', {value: u.code, label: u.name_th})));
 }
@@ -336,7 +337,7 @@ async function route() {
   if (!S.user) return;
   const [name, ...args] = currentRoute();
   const allowed = NAV[S.user.role] || [];
-  if (!ROUTES[name] || !allowed.includes(HIDDEN[name] || name)) return location.replace('#/' + home());
+  if (!ROUTES[name] || !(allowed.includes(HIDDEN[name] || name) || EVERY_ROLE.includes(name))) return location.replace('#/' + home());
   renderTop();
   const token = ++S.nav, main = $('#main');
   main.setAttribute('aria-busy', 'true');
@@ -879,7 +880,30 @@ async function viewPrefs() {
 }
 
 // ------------------------------------------------------------------ start
-const ROUTES = {inbox: viewInbox, obligations: viewObligations, obligation: viewObligation, prefs: viewPrefs, followup: viewFollowup, compose: viewCompose, cascade: viewCascade};
+// ------------------------------------------------------------------ a unit and its history (#/unit/<code>)
+async function viewUnit(code) {
+  const versions = (await api('GET', `/org-units/${enc(code || '')}/history`)).items;
+  const last = versions[versions.length - 1];
+  S.units[code] = S.units[code] || last;
+  const link = (c) => h('a', {href: '#/unit/' + enc(c), 'data-unit-link': c, text: uname(c) + (S.units[c] ? ` (${c})` : '')});
+  const links = (codes) => (codes && codes.length ? h('span', null, codes.map((c, i) => [i ? ', ' : '', link(c)])) : '–');
+  const closed = last.valid_to && last.valid_to <= new Date().toISOString().slice(0, 10);
+  const page = pageEl(last.name_th, `${code} · ${t('l_' + last.level)}${last.lao_type ? ' · ' + t('t_' + last.lao_type) : ''}`);
+  if (closed) add(page, h('p', {class: 'notice', role: 'status'}, `${t('uh_closedOn')} ${fdate(last.valid_to)}`,
+    last.successor_codes.length ? [' · ', t('uh_successors'), ': ', links(last.successor_codes)] : null));
+  const rows = versions.slice().reverse().map((v) => h('tr', {'data-version': v.valid_from},
+    h('td', `${fdate(v.valid_from)} – ${v.valid_to ? fdate(v.valid_to) : t('uh_now')}`),
+    h('td', null, badge(t('ck_' + v.change_kind)), v.forced ? [' ', badge(t('uh_forced'), 'bad')] : null),
+    h('td', v.name_th), h('td', v.lao_type ? t('t_' + v.lao_type) : t('l_' + v.level)),
+    h('td', null, v.parent_code ? link(v.parent_code) : '–'),
+    h('td', null, links(v.predecessor_codes)), h('td', null, links(v.successor_codes)),
+    h('td', v.reason || (v.end_kind ? `${t('uh_endedBy')} ${t('ck_' + v.end_kind)}` : '–'))));
+  add(page, section(t('uh_history'), table([t('uh_period'), t('uh_change'), t('uh_name'), t('uh_type'), t('uh_parent'),
+    t('uh_predecessors'), t('uh_successors'), t('uh_reason')], rows, 'rows history-table')));
+  return page;
+}
+
+const ROUTES = {inbox: viewInbox, obligations: viewObligations, obligation: viewObligation, prefs: viewPrefs, followup: viewFollowup, compose: viewCompose, cascade: viewCascade, unit: viewUnit};
 // What the dashboards (dash.js, loaded after this file) build their pages with.
 window.TT = {S, t, h, api, ApiError, errText, act, toast, fill, add, section, pageEl, table, select, field, btn, badge, empty, fdate, fwhen, chaseText, fperiod, fdue,
   num, pct, dg, enc, downloads, unitNames, uname, unitCell, recent, ROUTES, NAV, HIDDEN, route, SUPERVISORS};
