@@ -249,7 +249,7 @@ class RegistryPlan:
         raise InputError("unit_closed", f"{where}.effective_date",
                          f"หน่วยงาน {code} ยุบเลิกแล้วตั้งแต่วันที่ {last_end.isoformat()}",
                          f"unit {code} closed on {last_end.isoformat()}", status=409,
-                         details={"code": code, "closed_on": last_end.isoformat()})
+                         details={"unit_code": code, "closed_on": last_end.isoformat()})
 
     def _close(self, where: str, code: str, effective: date, kind: str, successors: list[str],
                reason: str | None, forced: bool) -> None:
@@ -388,7 +388,7 @@ def _rewrites(where: str, code: str, kind: str, effective: date, period: dict) -
         f"{what_th}; หากจำเป็น ส่วนกลางส่ง force: true พร้อมเหตุผล (reason)",
         f"the {KIND_EN.get(kind, kind)} of {code} effective {effective.isoformat()} would rewrite a period already reported: {what_en}; "
         f"central may send force: true with a reason", status=409,
-        details={"code": code, "change_kind": kind, "effective_date": effective.isoformat(),
+        details={"unit_code": code, "change_kind": kind, "effective_date": effective.isoformat(),
                  "period": period["period"], "period_start": start, "period_end": end})
 
 
