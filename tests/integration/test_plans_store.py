@@ -48,3 +48,27 @@ def test_seed_004_and_the_reference_plans_on_a_migrated_store(database_url):
     assert {a["code"] for a in anomalies} >= {"declared_total_mismatch"}
     database.dispose()
 
+
+
+def test_versions_of_a_unit_can_neither_invert_nor_overlap_in_the_store(database_url):
+    """Migration 0006: a CHECK on both stores; on PostgreSQL an exclusion constraint over the date
+    range of each code, when btree_gist could be created (else the domain check alone guards)."""
+    import pytest
+    from sqlalchemy import create_engine, exc, text
+    upgrade("plans", database_url)
+    engine = create_engine(database_url)
+    row = ("INSERT INTO org_units (code, level, name_th, valid_from, valid_to) "
+           "VALUES (:code, 'lao', 'x', :start, :end)")
+    with pytest.raises(exc.IntegrityError), engine.begin() as connection:
+        connection.execute(text(row), {"code": "LAO-1", "start": "2026-12-07", "end": "2026-12-01"})
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            guarded = connection.execute(text(
+                "SELECT count(*) FROM pg_constraint WHERE conname = 'ex_org_units_no_overlap'")).scalar()
+        if not guarded:
+            engine.dispose()
+            pytest.skip("btree_gist could not be created here: only the domain check guards overlaps")
+        with pytest.raises(exc.IntegrityError), engine.begin() as connection:
+            connection.execute(text(row), {"code": "LAO-2", "start": "2026-01-01", "end": None})
+            connection.execute(text(row), {"code": "LAO-2", "start": "2026-06-01", "end": None})
+    engine.dispose()
