@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, func, insert, or_, select, update
 
 from services.assessments import bulk, domain, schedule
+from services.assessments.registry import Registry, closing_reason
 from services.assessments.commands import (BatchItem, DecideExtension, RequestExtension, ReviewSubmission,
                                            SubmitBatch, SubmitValues)
 from services.assessments.domain import ObligationState as O
@@ -28,8 +29,7 @@ from shared.db import Database, UnitOfWork, chunks, prepared, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
 from shared.listing import order_by
 from shared.messaging.inbox import handles_many
-from shared.unit_versions import expected_units
-from shared.thai import fiscal_year_be, fiscal_year_bounds, fiscal_year_of_period
+from shared.thai import BANGKOK, fiscal_year_be, fiscal_year_bounds, fiscal_year_of_period
 
 
 @dataclass(frozen=True)
@@ -48,15 +48,116 @@ def _json(value) -> str:
 
 # --- the registry copy, indicators, targets ---------------------------------------------------------
 
-def on_org_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelope) -> None:
-    upsert(uow.session, org_units, {"code": event.code}, {
-        "level": event.level, "lao_type": event.lao_type, "parent_code": event.parent_code,
-        "valid_from": event.valid_from, "valid_to": event.valid_to})
-    if event.valid_to:  # the unit closes: periods starting after that expect nothing from it
-        future = uow.session.execute(select(obligations.c.id).where(
-            obligations.c.unit_code == event.code, obligations.c.state == O.OPEN,
-            obligations.c.period_start >= event.valid_to)).scalars().all()
-        _cancel(uow, future, event.code, f"unit closed on {event.valid_to.isoformat()}")
+def _version_upsert(ins):
+    """A version of a unit, unless a higher revision of the same (code, valid_from) is stored."""
+    statement = ins(org_units)
+    names = [c.name for c in org_units.columns if c.name not in ("code", "valid_from")]
+    return statement.on_conflict_do_update(index_elements=["code", "valid_from"],
+                                           set_={name: statement.excluded[name] for name in names},
+                                           where=org_units.c.revision <= statement.excluded.revision)
+
+
+def on_org_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelope, *,
+                        now: datetime | None = None) -> None:
+    """Keep the version (the highest revision of its (code, valid_from) stands, whatever the order
+    of delivery), then put obligations right by the registry as it now stands: the unit's and its
+    successors' and predecessors' (see ``follow_registry``)."""
+    uow.session.execute(prepared(uow.session, "org_units:version", _version_upsert), {
+        "code": event.code, "valid_from": event.valid_from, "level": event.level, "lao_type": event.lao_type,
+        "parent_code": event.parent_code, "valid_to": event.valid_to, "revision": event.revision,
+        "change_kind": event.change_kind, "predecessor_codes": _json(sorted(event.predecessor_codes)),
+        "successor_codes": _json(sorted(event.successor_codes))})
+    follow_registry(uow, event.code, now=now)
+
+
+def load_registry(session, codes) -> Registry:
+    """The versions of ``codes`` and of every unit linked to them by a succession, transitively
+    (the links are few: only versions that name a predecessor or a successor)."""
+    registry = Registry()
+    registry.add(session.execute(select(org_units).where(or_(
+        org_units.c.successor_codes != "[]", org_units.c.predecessor_codes != "[]"))).mappings().all())
+    wanted = registry.forward(registry.backward(codes)) | set(codes)
+    missing = sorted(code for code in wanted if code not in registry.versions)
+    for chunk in chunks(missing):
+        registry.add(session.execute(select(org_units).where(org_units.c.code.in_(chunk))).mappings().all())
+    return registry
+
+
+def _closing_reason(registry: Registry, code: str, period_start: date) -> str:
+    closed = registry.closed_for(code, period_start)
+    if closed is None:
+        return (f"หน่วยงาน {code} ไม่มีอยู่ในงวดนี้ / unit {code} did not exist in the period "
+                f"starting {period_start.isoformat()}")
+    last = registry.versions[code][-1]
+    return closing_reason(code, closed, registry.successors(code), last["change_kind"])
+
+
+def follow_registry(uow: UnitOfWork, code: str, *, now: datetime | None = None) -> None:
+    """After a version of ``code`` arrived: every rule naming the unit, a unit it took over from or
+    one that took over from it is put right for those units over the periods it has opened
+    (``reconcile_rule``); the unit's other obligations (one-off reports of directives) are
+    cancelled for periods it did not exist in, and opened again if a version now covers them."""
+    session = uow.session
+    registry = load_registry(session, [code])
+    family = registry.forward(registry.backward([code]))
+    conditions = [rules.c.unit_codes.like(f'%{_json(member)}%') for member in sorted(family)]
+    rule_ids = session.execute(select(rules.c.id).where(or_(*conditions))).scalars().all() if conditions else []
+    for rule_id in sorted(rule_ids):
+        reconcile_rule(uow, rule_id, family, registry=registry, now=now)
+    if not registry.knows(code):
+        return
+    # obligations from elsewhere than a rule: cancelled while the unit does not exist in their period
+    live = session.execute(select(obligations.c.id, obligations.c.period_start, obligations.c.period_end).where(
+        obligations.c.unit_code == code, obligations.c.rule_id.is_(None),
+        obligations.c.state.in_((O.OPEN, O.MISSED)), obligations.c.period_start.is_not(None))).all()
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for obligation_id, start, end in live:
+        if not registry.exists_in(code, start, end):
+            by_reason[_closing_reason(registry, code, start)].append(obligation_id)
+    for reason, ids in by_reason.items():
+        _cancel(uow, ids, code, reason, cause="unit_closed")
+    # ... and opened again (as a new obligation) when a version now says the unit existed then
+    cancelled = session.execute(select(obligations).where(
+        obligations.c.unit_code == code, obligations.c.rule_id.is_(None), obligations.c.state == O.CANCELLED,
+        obligations.c.cancel_cause == "unit_closed")).mappings().all()
+    back = [row for row in cancelled if registry.exists_in(code, row["period_start"], row["period_end"])]
+    if back:
+        owed = _live_keys(session, [code], {row["indicator_code"] for row in back}, {row["period"] for row in back})
+        rows = []
+        for row in back:
+            key = (code, row["indicator_code"], row["period"])
+            if key not in owed:
+                owed.add(key)
+                rows.append({**dict(row), "id": str(uuid.uuid4()), "state": O.OPEN, "cancel_reason": None,
+                             "cancel_cause": None, "missed_at": None, "created_at": utcnow(),
+                             "source_key": _free_source_key(session, code, row["source_key"], row["period"])})
+        _open(uow, rows)
+
+
+def _live_keys(session, units, indicator_codes, periods) -> set[tuple[str, str, str]]:
+    """(unit, indicator, period) of the obligations not cancelled among those given."""
+    found: set[tuple[str, str, str]] = set()
+    for keys in chunks(sorted(units)):
+        found |= {tuple(row) for row in session.execute(
+            select(obligations.c.unit_code, obligations.c.indicator_code, obligations.c.period).where(
+                obligations.c.unit_code.in_(keys), obligations.c.indicator_code.in_(sorted(indicator_codes)),
+                obligations.c.period.in_(sorted(periods)), obligations.c.state != O.CANCELLED))}
+    return found
+
+
+def _free_source_key(session, unit_code: str, source_key: str, period: str) -> str:
+    """The source key of an obligation opened again for a unit and period that has a cancelled one
+    of the same source (one row per unit, source and period: the new one says it is another)."""
+    taken = set(session.execute(select(obligations.c.source_key).where(
+        obligations.c.unit_code == unit_code, obligations.c.period == period,
+        obligations.c.source_key.like(f"{source_key}%"))).scalars())
+    if source_key not in taken:
+        return source_key
+    base = source_key.split("#reopened-")[0]
+    n = 2
+    while f"{base}#reopened-{n}" in taken:
+        n += 1
+    return f"{base}#reopened-{n}"
 
 
 def _upsert_indicator(session, spec) -> None:
@@ -79,12 +180,14 @@ def on_target_set(event: TargetSet, uow: UnitOfWork, envelope: Envelope) -> None
 
 # --- obligations ---------------------------------------------------------------------------------------
 
-def _cancel(uow: UnitOfWork, obligation_ids: list[str], unit_code: str | None, reason: str) -> None:
+def _cancel(uow: UnitOfWork, obligation_ids: list[str], unit_code: str | None, reason: str, *,
+            cause: str = "rule_changed") -> None:
     if not obligation_ids:
         return
     rows = uow.session.execute(select(obligations.c.id, obligations.c.unit_code)
                                .where(obligations.c.id.in_(obligation_ids))).all()
-    uow.session.execute(update(obligations).where(obligations.c.id.in_(obligation_ids)).values(state=O.CANCELLED))
+    uow.session.execute(update(obligations).where(obligations.c.id.in_(obligation_ids)).values(
+        state=O.CANCELLED, cancel_reason=reason[:1000], cancel_cause=cause))
     for obligation_id, code in rows:
         uow.add_event(ObligationCancelled(obligation_id=obligation_id, unit_code=code, reason=reason))
 
@@ -243,8 +346,38 @@ def on_reporting_rule_published(event: ReportingRulePublished, uow: UnitOfWork, 
     generate_obligations(uow, event.rule_id, now=now)
 
 
+def _rule_slots(rule, start: datetime, end: datetime) -> list:
+    slots = schedule.expand_rule(
+        rule["rrule"], dtstart=rule["dtstart"] or start, until=rule["until"], due_at=rule["due_at"],
+        due_time_local=rule["due_time_local"], window_opens_before=rule["window_opens_before"],
+        holiday_rule=rule["holiday_rule"], between=(start, end) if rule["rrule"] else None)
+    if rule["fiscal_year_be"] is not None:  # a rule for one fiscal year: the periods of that year only
+        slots = [slot for slot in slots if fiscal_year_of_period(slot.period) == rule["fiscal_year_be"]]
+    return slots
+
+
+def _rule_registry(session, codes: list[str]) -> Registry:
+    if len(codes) < 2000:
+        return load_registry(session, codes)
+    registry = Registry.of(session.execute(select(org_units)).mappings().all())
+    return registry
+
+
+def _rule_obligation(rule, rule_id: str, first, code: str, slot, source_key: str, created: datetime) -> dict:
+    return {
+        "id": str(uuid.uuid4()), "unit_code": code, "source_key": source_key, "rule_id": rule_id,
+        "directive_id": rule["directive_id"], "assignment_id": None,
+        "indicator_code": first["code"], "indicator_name_th": first["name_th"],
+        "indicator_codes": rule["indicator_codes"], "period": slot.period,
+        "period_start": slot.period_start, "period_end": slot.period_end, "opens_at": slot.opens_at,
+        "due_at": slot.due_at, "extended_due_at": None, "closes_at": slot.due_at + SETTINGS.closes_after,
+        "state": O.OPEN, "missed_at": None, "correlation_id": rule["correlation_id"], "created_at": created}
+
+
 def generate_obligations(uow: UnitOfWork, rule_id: str, *, now: datetime | None = None) -> int:
-    """Open the obligations of one rule whose due time falls before now + horizon."""
+    """Open the obligations of one rule whose due time falls before now + horizon: for each period,
+    the units the rule names that existed in it and the units that took over from those that had
+    closed before it began (``registry.Registry.owing``)."""
     session, now = uow.session, now or utcnow()
     rule = session.execute(select(rules).where(rules.c.id == rule_id)).mappings().one()
     start = rule["generated_until"] or max(now, rule["dtstart"] or now)
@@ -253,18 +386,11 @@ def generate_obligations(uow: UnitOfWork, rule_id: str, *, now: datetime | None 
         end = min(end, rule["until"])
     if start >= end:
         return 0
-    slots = schedule.expand_rule(
-        rule["rrule"], dtstart=rule["dtstart"] or start, until=rule["until"], due_at=rule["due_at"],
-        due_time_local=rule["due_time_local"], window_opens_before=rule["window_opens_before"],
-        holiday_rule=rule["holiday_rule"], between=(start, end) if rule["rrule"] else None)
+    slots = _rule_slots(rule, start, end)
     if rule["generated_until"] is not None:
         slots = [slot for slot in slots if slot.nominal_due_at > rule["generated_until"]]
-    if rule["fiscal_year_be"] is not None:  # a rule for one fiscal year: the periods of that year only
-        slots = [slot for slot in slots if fiscal_year_of_period(slot.period) == rule["fiscal_year_be"]]
     codes = json.loads(rule["unit_codes"])
-    known = {row["code"]: row for row in session.execute(select(org_units).where(
-        org_units.c.code.in_(codes))).mappings()} if len(codes) < 2000 else {
-        row["code"]: row for row in session.execute(select(org_units)).mappings()}
+    registry = _rule_registry(session, codes)
     indicator_codes = json.loads(rule["indicator_codes"])
     first = session.execute(select(indicators).where(indicators.c.code == indicator_codes[0])).mappings().one()
     source_key = f"rule:{rule_id}"
@@ -280,24 +406,59 @@ def generate_obligations(uow: UnitOfWork, rule_id: str, *, now: datetime | None 
     created = utcnow()
     rows = []
     for slot in slots:
-        # Units unknown to this service's registry copy are expected; known ones only if valid.
-        expected = [code for code in codes if code not in known] + [
-            unit["code"] for unit in expected_units([known[c] for c in codes if c in known],
-                                                             slot.period_start, slot.period_end)]
-        for code in expected:
+        for code in registry.owing(codes, slot.period_start, slot.period_end):
             if (code, slot.period) in existing:
                 continue
-            rows.append({
-                "id": str(uuid.uuid4()), "unit_code": code, "source_key": source_key, "rule_id": rule_id,
-                "directive_id": rule["directive_id"], "assignment_id": None,
-                "indicator_code": first["code"], "indicator_name_th": first["name_th"],
-                "indicator_codes": rule["indicator_codes"], "period": slot.period,
-                "period_start": slot.period_start, "period_end": slot.period_end, "opens_at": slot.opens_at,
-                "due_at": slot.due_at, "extended_due_at": None, "closes_at": slot.due_at + SETTINGS.closes_after,
-                "state": O.OPEN, "missed_at": None, "correlation_id": rule["correlation_id"], "created_at": created})
+            existing.add((code, slot.period))
+            rows.append(_rule_obligation(rule, rule_id, first, code, slot, source_key, created))
     _open(uow, rows)
     session.execute(update(rules).where(rules.c.id == rule_id).values(generated_until=end))
     return len(rows)
+
+
+def reconcile_rule(uow: UnitOfWork, rule_id: str, units: set[str], *, registry: Registry | None = None,
+                   now: datetime | None = None) -> tuple[int, int]:
+    """Put a rule's obligations of ``units`` right by the registry as it now stands, over the
+    periods the rule has opened so far: an obligation nobody has reported on (open or missed) of a
+    unit that no longer owes its period is cancelled, saying why (closed on which day, into whom);
+    a unit that owes a period and has no obligation for it (any source) gets one. Returns
+    (opened, cancelled)."""
+    session = uow.session
+    rule = session.execute(select(rules).where(rules.c.id == rule_id)).mappings().one()
+    if rule["generated_until"] is None:
+        return 0, 0
+    first_start = max(rule["published_at"], rule["dtstart"] or rule["published_at"])
+    slots = [slot for slot in _rule_slots(rule, first_start, rule["generated_until"])
+             if slot.nominal_due_at <= rule["generated_until"]]
+    if not slots:
+        return 0, 0
+    codes = json.loads(rule["unit_codes"])
+    registry = registry or load_registry(session, codes)
+    indicator_codes = json.loads(rule["indicator_codes"])
+    first = session.execute(select(indicators).where(indicators.c.code == indicator_codes[0])).mappings().one()
+    periods = sorted({slot.period for slot in slots})
+    mine = session.execute(select(obligations.c.id, obligations.c.unit_code, obligations.c.period,
+                                  obligations.c.period_start).where(
+        obligations.c.rule_id == rule_id, obligations.c.unit_code.in_(sorted(units)),
+        obligations.c.state.in_((O.OPEN, O.MISSED)), obligations.c.period.in_(periods))).all()
+    owing = {slot.period: registry.owing(codes, slot.period_start, slot.period_end) for slot in slots}
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for obligation_id, code, period, period_start in mine:
+        if code not in owing[period]:
+            by_reason[_closing_reason(registry, code, period_start)].append(obligation_id)
+    for reason, ids in by_reason.items():
+        _cancel(uow, ids, None, reason, cause="unit_closed")
+    owed = {(unit, period) for unit, _, period in _live_keys(session, units, {first["code"]}, periods)}
+    created, rows = utcnow(), []
+    for slot in slots:
+        for code in sorted(set(owing[slot.period]) & units):
+            if (code, slot.period) in owed:
+                continue
+            owed.add((code, slot.period))
+            rows.append(_rule_obligation(rule, rule_id, first, code, slot,
+                                         _free_source_key(session, code, f"rule:{rule_id}", slot.period), created))
+    _open(uow, rows)
+    return len(rows), sum(len(ids) for ids in by_reason.values())
 
 
 def extend_all(database: Database, *, now: datetime | None = None) -> int:
@@ -331,6 +492,7 @@ class _Context:
     def __init__(self, session):
         self.session = session
         self.unit_rows: dict[str, dict | None] = {}  # code -> org unit (None: not in the registry)
+        self.versions: dict[str, list] = {}           # code -> its versions
         self.indicators = {row["code"]: row for row in session.execute(select(indicators)).mappings()}
         self._targets: dict[tuple, float | None] = {}
 
@@ -338,14 +500,39 @@ class _Context:
         """The org units ``codes`` and all their ancestors, a level of the tree per query: a batch
         request reads the few hundred units it is about, not the whole registry."""
         wanted = {code for code in codes if code and code not in self.unit_rows}
+        today = utcnow().astimezone(BANGKOK).date()
         while wanted:
-            found = {}
+            registry = Registry()
             for chunk in chunks(sorted(wanted)):
-                found.update((row["code"], row) for row in self.session.execute(
-                    select(org_units).where(org_units.c.code.in_(chunk))).mappings())
+                registry.add(self.session.execute(select(org_units).where(org_units.c.code.in_(chunk))).mappings())
+            # the unit as it stands today (a closed one as it last stood)
+            found = {code: registry.current(code, today) for code in registry.versions}
+            self.versions.update(registry.versions)
             self.unit_rows.update({code: found.get(code) for code in wanted})
             wanted = {row["parent_code"] for row in found.values()
                       if row["parent_code"] and row["parent_code"] not in self.unit_rows}
+
+    def closed_error(self, code: str, period: str, period_start: date | None, field: str) -> InputError | None:
+        """A unit that had closed by the start of a period owes no report for it: the error that
+        says so (when and into whom), or None."""
+        if period_start is None:
+            return None
+        self.load_units([code])
+        own = self.versions.get(code)
+        if not own:
+            return None
+        registry = Registry.of(own)
+        closed = registry.closed_for(code, period_start)
+        if closed is None:
+            return None
+        successors = load_registry(self.session, [code]).successors(code)
+        into_th = f" (รวมเป็น/แยกเป็น {', '.join(successors)} ซึ่งรับภาระรายงานแทน)" if successors else ""
+        into_en = f" (taken over by {', '.join(successors)}, which report from then on)" if successors else ""
+        return InputError("unit_closed", field,
+                          f"หน่วยงาน {code} สิ้นสภาพแล้วเมื่อ {closed.isoformat()}{into_th} "
+                          f"จึงไม่ต้องรายงานงวด {period}",
+                          f"unit {code} closed on {closed.isoformat()}{into_en}: it reports nothing for "
+                          f"period {period}", status=409)
 
     def ancestors(self, code: str) -> list[str]:
         self.load_units([code])
@@ -391,6 +578,9 @@ def _validate(ctx: _Context, row: dict, unit_code: str, values, now: datetime, p
     """Checked values ready to store; raises InputError naming the field."""
     if row["unit_code"] != unit_code:
         raise forbidden(f"{prefix}unit_code", "หน่วยงานนี้ไม่มีหน้าที่รายงานรายการนี้", "this unit does not owe this report")
+    if row["state"] in (O.OPEN, O.MISSED, O.CANCELLED) and (
+            closed := ctx.closed_error(unit_code, row["period"], row["period_start"], f"{prefix}unit_code")):
+        raise closed
     if row["opens_at"] and now < row["opens_at"]:
         raise invalid(f"{prefix}obligation_id", "ยังไม่เปิดให้ส่งรายงาน", "the submission window is not open yet")
     if row["closes_at"] and now > max(row["closes_at"], domain.effective_due(row["due_at"], row["extended_due_at"])):
@@ -491,6 +681,13 @@ def submit_values(uow: UnitOfWork, command: SubmitValues, *, now: datetime | Non
                    submitter_unit=command.submitter_unit_code, via="form")
 
 
+def _period_start(period: str) -> date | None:
+    try:
+        return schedule.period_bounds(schedule.canonical_period(period))[0]
+    except (InputError, ValueError, TypeError):
+        return None
+
+
 def _find_by_period(session, item: BatchItem) -> dict | None:
     candidates = session.execute(select(obligations).where(
         obligations.c.unit_code == item.unit_code, obligations.c.period == item.period,
@@ -522,6 +719,9 @@ def _check_batch(ctx: _Context, items: list[BatchItem], submitter_unit_code: str
                     raise not_found(f"{prefix}obligation_id", "ภาระการรายงาน", "obligation", item.obligation_id)
             elif item.period:
                 row = _find_by_period(ctx.session, item)
+                if row is None and (closed := ctx.closed_error(item.unit_code, item.period,
+                                                              _period_start(item.period), f"{prefix}unit_code")):
+                    raise closed
                 if row is None:
                     raise not_found(f"{prefix}period", "ภาระการรายงานของงวดนี้", "obligation for unit and period",
                                     f"{item.unit_code} {item.period}")

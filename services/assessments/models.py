@@ -8,16 +8,23 @@ from shared.types import UTCDateTime
 
 metadata = MetaData()
 
-# This service's own copy of the registry (from org_unit_changed): who supervises whom, and
-# which units existed during a period (so an expected count never exceeds the real one).
+# This service's own copy of the registry (from org_unit_changed): every version of every unit,
+# keyed (code, valid_from), each the highest revision received (events come in any order or
+# twice). Who supervises whom, which units existed during a period (shared.unit_versions), and
+# who took over from a unit that closed (successor_codes of its last version, predecessor_codes
+# of the successor's).
 org_units = Table(
     "org_units", metadata,
     Column("code", String(32), primary_key=True),
+    Column("valid_from", Date, primary_key=True),
     Column("level", String(32), nullable=False),
     Column("lao_type", String(32), nullable=True),
     Column("parent_code", String(32), nullable=True),
-    Column("valid_from", Date, nullable=False),
     Column("valid_to", Date, nullable=True),
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("change_kind", String(16), nullable=False, server_default="updated"),
+    Column("predecessor_codes", Text, nullable=False, server_default="[]"),   # JSON list
+    Column("successor_codes", Text, nullable=False, server_default="[]"),     # JSON list
 )
 Index("ix_org_units_parent", org_units.c.parent_code)
 
@@ -86,6 +93,11 @@ obligations = Table(
     # open -> submitted -> accepted | returned -> submitted ...; open -> missed -> submitted
     # (a returned report is never missed: it awaits its resubmission by resubmit_due_at)
     Column("state", String(16), nullable=False),
+    # why a cancelled obligation is no longer expected, said to the people (Thai and English), and
+    # the cause as a word: rule_changed | unit_closed (an obligation cancelled because its unit
+    # closed is opened again if a version of the unit later covers its period)
+    Column("cancel_reason", Text, nullable=True),
+    Column("cancel_cause", String(16), nullable=True),
     Column("missed_at", UTCDateTime(), nullable=True),
     Column("resubmit_due_at", UTCDateTime(), nullable=True),
     Column("correlation_id", String(64), nullable=False),
