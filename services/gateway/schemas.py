@@ -626,6 +626,10 @@ class Obligation(Out):
     extended_due_at: datetime | None
     closes_at: datetime | None
     state: ObligationState
+    cancel_reason: str | None = Field(default=None, description="cancelled: why, in Thai and English (e.g. the "
+                                      "unit closed on a date, into its successors)")
+    cancel_cause: Literal["rule_changed", "unit_closed"] | None = Field(default=None, description="cancelled: the "
+                                                                        "cause as a word")
     missed_at: datetime | None
     resubmit_due_at: datetime | None = Field(default=None, description="returned: resubmit by then")
     correlation_id: str

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 
 from services.notifications import domain
 from services.notifications.channels import ChannelError, Channels, SendResult, provider_key
-from services.notifications.models import (deliveries, inbox_items, line_link_codes, recipients,
+from services.notifications.models import (deliveries, inbox_items, line_link_codes, org_unit_versions, recipients,
                                            reminder_ladders, scheduled_messages, tracked_assignments,
                                            tracked_directives, tracked_obligations)
 from services.notifications.rendering import Rendered, render
@@ -154,6 +154,9 @@ def _audience(session, unit_code: str, message_class: str) -> list[dict]:
     if not any(r["code"] == unit_code for r in found):
         # not (yet) in our copy of the registry: the row is kept; sending re-checks
         found.append({"code": unit_code, "kind": "org", "quiet_hours": None, "opt_out": []})
+    closes_on = next((r.get("valid_to") for r in found if r["code"] == unit_code), None)
+    for r in found:  # the day the unit closes holds for its people too
+        r["closes_on"] = closes_on
     critical = domain.is_critical(message_class)
     return [r for r in found if critical or message_class not in r["opt_out"]]
 
@@ -200,17 +203,106 @@ def ladder_for(session, settings: Settings, rule_id: str | None, directive_id: s
 
 # --- events -------------------------------------------------------------------------------------------
 
-def on_org_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelope) -> None:
-    values = {"kind": "org", "org_code": event.code, "level": event.level, "parent_code": event.parent_code,
-              "name_th": event.name_th, "name_en": event.name_en, "email": event.contact_email,
-              "valid_to": event.valid_to.isoformat() if event.valid_to else None, "updated_at": utcnow()}
-    upsert(uow.session, recipients, {"code": event.code}, values)
-    if event.head_email or event.head_phone or uow.session.execute(
-            select(recipients.c.code).where(recipients.c.code == head_code(event.code))).first():
+def _version_upsert(ins):
+    """A version of a unit, unless a higher revision of the same (code, valid_from) is stored."""
+    statement = ins(org_unit_versions)
+    names = ("valid_to", "revision", "change_kind", "successor_codes", "version")
+    return statement.on_conflict_do_update(index_elements=["code", "valid_from"],
+                                           set_={name: statement.excluded[name] for name in names},
+                                           where=org_unit_versions.c.revision <= statement.excluded.revision)
+
+
+@dataclass(frozen=True)
+class UnitState:
+    """What the versions of a unit say after an event: the day it closes (ISO, None while it lasts)
+    and who took over."""
+
+    code: str
+    closes_on: str | None
+    successors: list[str]
+    change_kind: str
+
+
+def on_org_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelope, *,
+                        today: date | None = None) -> UnitState:
+    """Keep the version (highest revision of its (code, valid_from) standing, whatever the order),
+    then the unit's recipients row: the version holding today (a closed unit as it last stood, a
+    unit not open yet as it will open), ``valid_to`` the day the unit closes."""
+    session = uow.session
+    session.execute(prepared(session, "org_unit_versions:version", _version_upsert), {
+        "code": event.code, "valid_from": event.valid_from.isoformat(),
+        "valid_to": event.valid_to.isoformat() if event.valid_to else None, "revision": event.revision,
+        "change_kind": event.change_kind, "successor_codes": json.dumps(sorted(event.successor_codes)),
+        "version": event.model_dump_json()})
+    day = (today or utcnow().astimezone(BANGKOK).date()).isoformat()
+    versions = session.execute(select(org_unit_versions).where(org_unit_versions.c.code == event.code)
+                               .order_by(org_unit_versions.c.valid_from)).mappings().all()
+    holding = [v for v in versions if v["valid_from"] <= day and (v["valid_to"] is None or day < v["valid_to"])]
+    started = [v for v in versions if v["valid_from"] <= day]
+    if holding:
+        chosen_row = holding[0]
+    elif started:          # closed: as it last stood
+        chosen_row = started[-1]
+    else:                  # not open yet: as it will open
+        chosen_row = versions[0]
+    chosen = OrgUnitChanged.model_validate_json(chosen_row["version"])
+    last = versions[-1]
+    values = {"kind": "org", "org_code": chosen.code, "level": chosen.level, "parent_code": chosen.parent_code,
+              "name_th": chosen.name_th, "name_en": chosen.name_en, "email": chosen.contact_email,
+              "valid_to": last["valid_to"], "updated_at": utcnow()}
+    upsert(session, recipients, {"code": chosen.code}, values)
+    if chosen.head_email or chosen.head_phone or session.execute(
+            select(recipients.c.code).where(recipients.c.code == head_code(chosen.code))).first():
         # The unit's head is a recipient of its own: escalations reach them, routine reminders do not.
-        upsert(uow.session, recipients, {"code": head_code(event.code)}, {
-            **values, "kind": "head", "name_th": event.head_name_th or f"หัวหน้า {event.name_th}",
-            "email": event.head_email, "phone": event.head_phone})
+        upsert(session, recipients, {"code": head_code(chosen.code)}, {
+            **values, "kind": "head", "name_th": chosen.head_name_th or f"หัวหน้า {chosen.name_th}",
+            "email": chosen.head_email, "phone": chosen.head_phone})
+    return UnitState(event.code, last["valid_to"], json.loads(last["successor_codes"]), last["change_kind"])
+
+
+def closing_reason(state: UnitState) -> str:
+    how = {"merged": "merged into", "split": "split into"}.get(state.change_kind, "succeeded by")
+    into = f" ({how} {', '.join(state.successors)})" if state.successors else ""
+    return f"unit closed on {state.closes_on}{into}"
+
+
+CLOSED_REASON_PREFIX = "unit closed on "
+
+
+def _unit_audience_codes(session, unit_code: str) -> list[str]:
+    people = session.execute(select(recipients.c.code).where(recipients.c.org_code == unit_code,
+                                                             recipients.c.kind == "person")).scalars().all()
+    return [unit_code, head_code(unit_code), *people]
+
+
+def follow_closing(uow: UnitOfWork, state: UnitState) -> None:
+    """A unit that closes on D hears nothing from D on: its messages still waiting (reminders,
+    escalations to its head, digests) are cancelled saying when it closed and into whom. A unit
+    that turns out not to close then (a later version came, or the closing moved) gets back the
+    messages cancelled for the closing that were never attempted (each is checked again when due)."""
+    session = uow.session
+    audience = _unit_audience_codes(session, state.code)
+    if state.closes_on is not None:
+        closes_at = datetime.combine(date.fromisoformat(state.closes_on), time(0), BANGKOK)
+        reason = closing_reason(state)[:500]
+        for status, extra in (("scheduled", {}), ("digested", {"digest_id": None})):
+            session.execute(update(SM).where(SM.c.recipient_code.in_(audience), SM.c.status == status,
+                                             SM.c.due_at >= closes_at).values(
+                status="cancelled", status_reason=reason, **extra))
+    revive = [SM.c.recipient_code.in_(audience), SM.c.status == "cancelled", SM.c.attempts == 0,
+              SM.c.status_reason.like(f"{CLOSED_REASON_PREFIX}%")]
+    if state.closes_on is not None:
+        revive.append(SM.c.due_at < datetime.combine(date.fromisoformat(state.closes_on), time(0), BANGKOK))
+    session.execute(update(SM).where(*revive).values(status="scheduled", status_reason=None))
+
+
+def _closed_by(recipient: dict, at: datetime) -> str | None:
+    """The reason a message due at ``at`` is not scheduled for this recipient: its unit closes
+    on or before that day."""
+    closes_on = recipient.get("closes_on")
+    if closes_on and at.astimezone(BANGKOK).date().isoformat() >= closes_on:
+        return f"{CLOSED_REASON_PREFIX}{closes_on}: nothing is scheduled for it after"
+    return None
 
 
 def head_code(unit_code: str) -> str:
@@ -243,14 +335,17 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
             # recorded with their reason (domain.plan_ladder)
             for planned in domain.plan_ladder(steps, deadline, window, now):
                 due_at = planned.step.at
+                status, reason = planned.status, planned.reason
+                if status == "scheduled" and (closed := _closed_by(recipient, due_at)):
+                    status, reason = "skipped", closed
                 facts = dict(kind=message_class, recipient_code=recipient["code"], subject_ref=subject_ref,
                              step=planned.step.name, nominal_at=nominal[planned.step.name],
-                             due_at=due_at, status=planned.status, late=planned.late, reason=planned.reason)
+                             due_at=due_at, status=status, late=planned.late, reason=reason)
                 if revive:
                     _schedule(uow, **facts, revive=True)
                 else:
                     new_rows.append(_message_row(uow, **facts))
-                if planned.status == "scheduled":
+                if status == "scheduled":
                     first[recipient["code"]] = min(due_at, first.get(recipient["code"], due_at))
         if new_rows:  # one statement for the whole ladder; a step that exists already stays as it is
             uow.session.execute(prepared(uow.session, "ladder_rows", lambda ins: ins(SM).on_conflict_do_nothing(
@@ -263,9 +358,12 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
         count = 0
         for recipient in _audience(uow.session, unit_code, message_class):
             placed = settings.window(recipient).next_allowed(at)
-            count += _schedule(uow, kind=message_class, recipient_code=recipient["code"],
-                               subject_ref=subject_ref, step=step, nominal_at=at, due_at=placed,
-                               payload=payload, revive=revive)
+            closed = _closed_by(recipient, placed)
+            scheduled = _schedule(uow, kind=message_class, recipient_code=recipient["code"],
+                                  subject_ref=subject_ref, step=step, nominal_at=at, due_at=placed,
+                                  payload=payload, revive=revive and not closed,
+                                  **({"status": "skipped", "reason": closed} if closed else {}))
+            count += scheduled and not closed
         return count
 
     def cancel(uow, subject_ref: str, reason: str, kinds: tuple[str, ...] | None = None,
@@ -457,8 +555,11 @@ def make_event_handlers(settings: Settings, clock=utcnow) -> dict:
                        step="ack_escalation:parent",
                        at=max(event.acknowledge_due_at + settings.ack_escalation_after, clock()))
 
+    def on_unit_changed(event: OrgUnitChanged, uow: UnitOfWork, envelope: Envelope) -> None:
+        follow_closing(uow, on_org_unit_changed(event, uow, envelope, today=clock().astimezone(BANGKOK).date()))
+
     return {
-        OrgUnitChanged.TYPE: on_org_unit_changed,
+        OrgUnitChanged.TYPE: on_unit_changed,
         DirectiveIssued.TYPE: on_directive_issued,
         AssignmentCreated.TYPE: on_assignment_created,
         AssignmentAcknowledged.TYPE: on_assignment_acknowledged,

@@ -34,6 +34,20 @@ recipients = Table(
 Index("ix_recipients_parent", recipients.c.parent_code)
 Index("ix_recipients_org", recipients.c.org_code, recipients.c.kind)
 
+# Every version of every org unit (from plans' org_unit_changed), keyed (code, valid_from), each the
+# highest revision received: the recipients row of an org is the version holding today (a closed
+# unit as it last stood) and its valid_to the day the unit closed (its last version's end).
+org_unit_versions = Table(
+    "org_unit_versions", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("valid_from", String(10), primary_key=True),      # ISO date
+    Column("valid_to", String(10), nullable=True),            # ISO date, exclusive
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("change_kind", String(16), nullable=False, server_default="updated"),
+    Column("successor_codes", Text, nullable=False, server_default="[]"),   # JSON list
+    Column("version", Text, nullable=False),                  # JSON: the event's fields
+)
+
 # Directives and assignments as far as messages need them (from plans' events).
 tracked_directives = Table(
     "tracked_directives", metadata,
