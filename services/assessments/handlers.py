@@ -76,9 +76,8 @@ def load_registry(session, codes) -> Registry:
     registry = Registry()
     registry.add(session.execute(select(org_units).where(or_(
         org_units.c.successor_codes != "[]", org_units.c.predecessor_codes != "[]"))).mappings().all())
-    wanted = registry.forward(registry.backward(codes)) | set(codes)
-    missing = sorted(code for code in wanted if code not in registry.versions)
-    for chunk in chunks(missing):
+    wanted = registry.component(codes)
+    for chunk in chunks(sorted(wanted)):  # every version of them (the links gave only some)
         registry.add(session.execute(select(org_units).where(org_units.c.code.in_(chunk))).mappings().all())
     return registry
 
@@ -99,7 +98,7 @@ def follow_registry(uow: UnitOfWork, code: str, *, now: datetime | None = None) 
     cancelled for periods it did not exist in, and opened again if a version now covers them."""
     session = uow.session
     registry = load_registry(session, [code])
-    family = registry.forward(registry.backward([code]))
+    family = registry.component([code])
     conditions = [rules.c.unit_codes.like(f'%{_json(member)}%') for member in sorted(family)]
     rule_ids = session.execute(select(rules.c.id).where(or_(*conditions))).scalars().all() if conditions else []
     for rule_id in sorted(rule_ids):
@@ -432,7 +431,9 @@ def reconcile_rule(uow: UnitOfWork, rule_id: str, units: set[str], *, registry: 
              if slot.nominal_due_at <= rule["generated_until"]]
     if not slots:
         return 0, 0
-    codes = json.loads(rule["unit_codes"])
+    # a unit of ``units`` owes a period by being named or by taking over from a named unit, which
+    # is then one of ``units`` too (a component of the successions): the others need no look
+    codes = [code for code in json.loads(rule["unit_codes"]) if code in units]
     registry = registry or load_registry(session, codes)
     indicator_codes = json.loads(rule["indicator_codes"])
     first = session.execute(select(indicators).where(indicators.c.code == indicator_codes[0])).mappings().one()

@@ -97,6 +97,16 @@ class Registry:
                     frontier.append(predecessor)
         return found
 
+    def component(self, codes: Iterable[str]) -> set[str]:
+        """The codes and every unit linked to them by successions, either way, transitively (what
+        one unit's change can change the obligations of)."""
+        found = set(codes)
+        while True:
+            grown = self.forward(self.backward(found))
+            if grown == found:
+                return found
+            found = grown
+
     def owing(self, named: Iterable[str], start: date, end: date) -> dict[str, str | None]:
         """The units that owe a period of a rule naming ``named``: code -> the named unit it
         inherited the rule from (None: named itself)."""
