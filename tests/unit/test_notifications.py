@@ -758,3 +758,80 @@ def test_a_reminder_found_outside_its_window_after_downtime_is_skipped_if_it_cou
     morning = [r for r in world.rows(recipient_code="LAO-1") if r["step"] == "reminder:MORNING"][0]
     assert morning["status"] == "skipped" and "after the deadline" in morning["status_reason"]
     assert not [r for r in world.rows(recipient_code="LAO-1") if r["status"] == "scheduled"]
+
+
+# --- the registry over time (issue #16) -------------------------------------------------------------------
+
+MERGED_ON = date(2026, 12, 1)   # between the -P3D (30 Nov) and -P1D (2 Dec) reminders of DUE
+
+
+def _lao(i, revision=0, valid_from=date(2000, 1, 1), valid_to=None, **extra) -> OrgUnitChanged:
+    return OrgUnitChanged(code=f"LAO-{i}", level="lao", parent_code="DLO-1", name_th=f"อบต.{i}",
+                          contact_email=f"lao{i}@x.test", head_email=f"nayok{i}@x.test", valid_from=valid_from,
+                          valid_to=valid_to, revision=revision, **extra)
+
+
+def _recipient(world, code):
+    from services.notifications.models import recipients
+    with world.database.session() as session:
+        return dict(session.execute(select(recipients).where(recipients.c.code == code)).mappings().one())
+
+
+def test_a_closing_cancels_the_units_messages_from_that_day_and_schedules_nothing_new_for_it(world):
+    world.deliver(_lao(1))
+    for i in (1, 2):
+        world.deliver(opened(i))
+    world.deliver(_lao(1, revision=1, valid_to=MERGED_ON, change_kind="merged", successor_codes=["LAO-2"]))
+    assert _recipient(world, "LAO-1")["valid_to"] == "2026-12-01"
+    steps = {r["step"]: r for r in world.rows(recipient_code="LAO-1")}
+    assert steps["reminder:-P7D"]["status"] == steps["reminder:-P3D"]["status"] == "scheduled"
+    for step in ("reminder:-P1D", "reminder:MORNING"):
+        assert steps[step]["status"] == "cancelled"
+        assert steps[step]["status_reason"] == "unit closed on 2026-12-01 (merged into LAO-2)"
+    assert {r["status"] for r in world.rows(recipient_code="LAO-2")} == {"scheduled"}   # the successor's own
+    world.dispatch(DUE - timedelta(days=6, hours=23))   # what goes before the closing still goes
+    assert sorted(a for a, _, _ in world.email.sent) == ["lao1@x.test", "lao2@x.test"]
+    # nothing new after the closing: a later report's ladder and a missed deadline's escalation to the head
+    world.deliver(opened(1, due=DUE + timedelta(days=20)) .model_copy(update={"obligation_id": "o-late"}))
+    late = [r for r in world.rows(subject_ref="o-late") if r["recipient_code"] == "LAO-1"]
+    assert late and {r["status"] for r in late} == {"skipped"}
+    assert all(r["status_reason"].startswith("unit closed on 2026-12-01") for r in late)
+    world.deliver(missed(1))
+    head = [r for r in world.rows(recipient_code="head:LAO-1") if r["step"] == "escalation:lao_head"]
+    assert [r["status"] for r in head] == ["skipped"]
+    # nothing after it
+    world.email.sent.clear()
+    world.dispatch(DUE + timedelta(days=2))
+    assert [a for a, _, _ in world.email.sent if a in ("lao1@x.test", "nayok1@x.test")] == []
+
+
+def test_a_closing_undone_by_the_version_after_it_gives_the_messages_back(world):
+    """An upgrade on 1 Dec whose ended version arrives before the new one: for a moment the unit
+    looks closed; when the version from 1 Dec arrives it is not, and its reminders come back."""
+    world.deliver(_lao(1))
+    world.deliver(opened(1))
+    world.deliver(_lao(1, revision=1, valid_to=MERGED_ON, change_kind="type_changed"))
+    assert world.status("LAO-1", "reminder:-P1D") == "cancelled"
+    world.deliver(_lao(1, revision=2, valid_from=MERGED_ON, lao_type="subdistrict_municipality",
+                       change_kind="type_changed"))
+    assert _recipient(world, "LAO-1")["valid_to"] is None
+    assert {r["status"] for r in world.rows(recipient_code="LAO-1")} == {"scheduled"}
+    # the same two versions in the other order and twice: the same recipient
+    world.deliver(_lao(1, revision=1, valid_to=MERGED_ON, change_kind="type_changed"))
+    world.deliver(_lao(1, revision=0))   # stale: the version from 2000 as it was before it ended
+    assert _recipient(world, "LAO-1")["valid_to"] is None
+    assert {r["status"] for r in world.rows(recipient_code="LAO-1")} == {"scheduled"}
+
+
+def test_a_recipient_is_the_version_that_holds_today(world):
+    # today (the clock) is 23 Nov 2026: a rename from 1 Jan 2027 is not yet the name
+    world.deliver(_lao(1, revision=1, valid_to=date(2027, 1, 1), change_kind="renamed"))
+    world.deliver(OrgUnitChanged(code="LAO-1", level="lao", parent_code="DLO-1", name_th="ทต.หนึ่ง",
+                                 contact_email="tm1@x.test", valid_from=date(2027, 1, 1), revision=2,
+                                 change_kind="renamed"))
+    row = _recipient(world, "LAO-1")
+    assert (row["name_th"], row["email"], row["valid_to"]) == ("อบต.1", "lao1@x.test", None)
+    world.clock.now = datetime(2027, 1, 2, 3, 0, tzinfo=timezone.utc)
+    world.deliver(_lao(1, revision=1, valid_to=date(2027, 1, 1), change_kind="renamed"))  # again, later
+    row = _recipient(world, "LAO-1")
+    assert (row["name_th"], row["email"]) == ("ทต.หนึ่ง", "tm1@x.test")
