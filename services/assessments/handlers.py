@@ -29,6 +29,7 @@ from shared.db import Database, UnitOfWork, chunks, prepared, upsert
 from shared.errors import InputError, conflict, forbidden, invalid, not_found
 from shared.listing import order_by
 from shared.messaging.inbox import handles_many
+from shared.unit_versions import version_for_period
 from shared.thai import BANGKOK, fiscal_year_be, fiscal_year_bounds, fiscal_year_of_period
 
 
@@ -553,8 +554,11 @@ class _Context:
         return bulk.IndicatorRule(code=code, value_type=row["value_type"], minimum=row["minimum"],
                                   maximum=row["maximum"], target=target, direction=row["direction"])
 
-    def target(self, indicator_code: str, fiscal_year: int, unit_code: str) -> float | None:
-        """The most specific target: the unit, its LAO type, its level, then everyone."""
+    def target(self, indicator_code: str, fiscal_year: int, unit_code: str, period_start: date | None = None,
+               period_end: date | None = None) -> float | None:
+        """The most specific target: the unit, its LAO type, its level, then everyone (its type and
+        level as they were in the period reported, when it is given: an SAO upgraded later is
+        judged as an SAO for the periods before)."""
         key = (indicator_code, fiscal_year)
         if key not in self._targets:
             self._targets[key] = {scope: value for scope, value in self.session.execute(
@@ -565,6 +569,8 @@ class _Context:
             return None
         self.load_units([unit_code])
         unit = self.unit_rows[unit_code]
+        if period_start is not None and period_end is not None and self.versions.get(unit_code):
+            unit = version_for_period(self.versions[unit_code], period_start, period_end) or unit
         scopes = [unit_code] + ([f"lao_type:{unit['lao_type']}", f"level:{unit['level']}"] if unit else []) + ["*"]
         return next((by_scope[s] for s in scopes if s in by_scope), None)
 
@@ -602,7 +608,8 @@ def _validate(ctx: _Context, row: dict, unit_code: str, values, now: datetime, p
     fiscal_year = _fiscal_year(row)
     checked = []
     for index, value in enumerate(values):
-        rule = ctx.rule(value.indicator_code, ctx.target(value.indicator_code, fiscal_year, row["unit_code"]))
+        rule = ctx.rule(value.indicator_code, ctx.target(value.indicator_code, fiscal_year, row["unit_code"],
+                                                               row["period_start"], row["period_end"]))
         try:
             number = bulk.parse_value(value.value, rule)
         except bulk.ValueProblem as problem:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from shared.unit_versions import holds_on, overlaps, versions_on
+from shared.unit_versions import expected_units, holds_on, versions_on
 
 
 def _codes(value) -> list[str]:
@@ -57,7 +57,7 @@ class Registry:
     def exists_in(self, code: str, start: date, end: date) -> bool:
         """The unit existed on a day of the period (unknown units are taken to)."""
         own = self.versions.get(code)
-        return not own or any(overlaps(v, start, end) for v in own)
+        return not own or bool(expected_units(own, start, end))
 
     def closing(self, code: str) -> date | None:
         """The day the unit closed: its last version's valid_to (None while it lasts)."""

@@ -409,3 +409,32 @@ def test_the_owing_rule_never_counts_a_territory_twice(data):
         assert (origin is None) == (code in named)
         if origin is not None:
             assert origin in named and not registry.exists_in(origin, start, end)
+
+
+def test_a_value_is_judged_against_the_target_of_the_type_the_unit_had_in_the_period(tmp_path):
+    """An SAO upgraded to a subdistrict municipality on 1 Jan 2027: its December value is judged
+    against the SAOs' target, its January value against the municipalities'."""
+    from shared.contracts.events import TargetSet
+    world = World(tmp_path)
+    upgraded_on = date(2027, 1, 1)
+    for event in OFFICES + [unit("SAO-A", valid_to=upgraded_on, revision=1, change_kind="type_changed"),
+                            unit("SAO-A", valid_from=upgraded_on, revision=2, lao_type="subdistrict_municipality",
+                                 change_kind="type_changed")]:
+        world.deliver(event)
+    world.deliver(rule(["SAO-A"]))
+    for lao_type, target in (("sao", 60), ("subdistrict_municipality", 90)):
+        world.deliver(TargetSet(plan_id="p", indicator_code="DISB-PCT", fiscal_year_be=2570,
+                                unit_group=f"lao_type:{lao_type}", value=target, provenance="test"))
+    by_period = {r["period"]: r for r in world.all("SAO-A")}
+
+    def submit(period, at):
+        with world.database.unit_of_work() as uow:
+            result = handlers.submit_values(uow, SubmitValues(obligation_id=by_period[period]["id"], unit_code="SAO-A",
+                                                              values=[{"indicator_code": "DISB-PCT", "value": 70}]),
+                                            now=at)
+            uow.commit()
+        return result
+    assert submit("2569-12", datetime(2026, 12, 30, 3, 0, tzinfo=timezone.utc))["on_time"]   # 70 >= 60
+    with pytest.raises(InputError) as missed:
+        submit("2570-01", datetime(2027, 1, 30, 3, 0, tzinfo=timezone.utc))                # 70 < 90
+    assert (missed.value.field, missed.value.code) == ("values[0].note", "note_required")
