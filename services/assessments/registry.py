@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from shared.unit_versions import expected_units, holds_on, versions_on
+from shared.unit_versions import expected_units, versions_on
 
 
 def _codes(value) -> list[str]:
@@ -156,4 +156,4 @@ def closing_reason(code: str, closed: date, successors: list[str], kind: str | N
     return f"หน่วยงาน {code} สิ้นสภาพเมื่อ {closed.isoformat()} / unit {code} closed on {closed.isoformat()}"
 
 
-__all__ = ["Registry", "closing_reason", "holds_on"]
+__all__ = ["Registry", "closing_reason"]

@@ -1,7 +1,7 @@
-"""Issue #16 through the running platform, assessments' side: Noen Kham district's monthly day-3 rule
-(Chainat, seed-like) across a merger of two of its SAOs into a new municipality effective the first
-of this month (a past-dated change, as plans publishes it: each ended version again with its
-successor, the new unit's version with its predecessors). The SAOs' obligations from that day are
+"""Issue #16 through the running platform, assessments' side: a Chainat district's monthly day-3 rule
+(seed-like) across a merger of two of its SAOs into a new municipality effective the first of this
+month (a past-dated change: published as plans publishes it, twice and in two orders, and made
+through plans' registry routes). The SAOs' obligations from that day are
 cancelled saying when and into whom, the municipality owes them instead (once, even when the
 events come twice), and a report from a merged SAO for such a period is refused saying it closed."""
 from __future__ import annotations
@@ -19,9 +19,6 @@ from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.thai import BANGKOK
 from tests.e2e.conftest import client
 
-DISTRICT = "DLO-0122"
-INDICATOR = "DISB-PCT-16"
-SUCCESSOR = "LAO-999001"
 
 
 def wait_for(check, timeout=90, what="condition"):
@@ -62,16 +59,45 @@ def obligations(session, **params):
     return session.get(f"{session.base}/obligations", params={"limit": 1000, **params}).json()["items"]
 
 
+def merge_by_events(stack, central, district, merged, successor, merged_on):
+    """As plans publishes a merger (each ended version again with its successor, the new unit's
+    version with its predecessors), twice and in two orders."""
+    by_code = {r["code"]: r for r in registry_rows()}
+    ended = [OrgUnitChanged(code=code, level="lao", lao_type=by_code[code].get("lao_type"), parent_code=district,
+                            name_th=by_code[code]["name_th"], province_code="9", valid_from=date(2000, 1, 1),
+                            valid_to=merged_on, revision=100, change_kind="merged", effective_date=merged_on,
+                            successor_codes=[successor]) for code in merged]
+    opened = OrgUnitChanged(code=successor, level="lao", lao_type="subdistrict_municipality", parent_code=district,
+                            name_th="เทศบาลตำบลรวมใจ", province_code="9", valid_from=merged_on, revision=1,
+                            change_kind="merged", effective_date=merged_on, predecessor_codes=merged)
+    publish(stack, opened, *ended)
+    publish(stack, *reversed(ended), opened)
+
+
+def merge_by_the_api(stack, central, district, merged, successor, merged_on):
+    """Through plans' registry routes, as central would."""
+    first = next(r for r in registry_rows() if r["code"] == merged[0])
+    response = central.post(f"{central.base}/org-units", json={"units": [{
+        "code": successor, "level": "lao", "lao_type": "subdistrict_municipality", "parent_code": district,
+        "name_th": "เทศบาลตำบลรวมใจ", "province_code": "9", "district_code": first.get("district_code"),
+        "change_kind": "merged", "predecessor_codes": merged, "effective_date": merged_on.isoformat(),
+        "reason": "ควบรวม อบต. สองแห่ง"}]})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("district, indicator, successor, merge", [
+    ("DLO-0122", "DISB-PCT-16", "LAO-999001", merge_by_events),
+    ("DLO-0121", "DISB-PCT-16B", "LAO-999002", merge_by_the_api)], ids=["as-plans-publishes", "through-the-api"])
 def test_a_merger_hands_the_district_rule_to_the_new_municipality_and_the_merged_saos_are_told_they_closed(
-        central, stack):
-    laos = sorted(r["code"] for r in registry_rows() if r.get("parent_code") == DISTRICT and r["level"] == "lao")
-    assert len(laos) == 3
-    merged, kept = laos[:2], laos[2]
+        central, stack, district, indicator, successor, merge):
+    laos = sorted(r["code"] for r in registry_rows() if r.get("parent_code") == district and r["level"] == "lao")
+    assert len(laos) >= 3
+    merged, kept = laos[:2], laos[2:]
     issued = central.post(f"{central.base}/directives", json={
         "document_number": "ชน ๐๐๒๓.๓/ว ๑๖", "document_date": datetime.now(BANGKOK).date().isoformat(),
         "subject_th": "ขอให้รายงานผลการเบิกจ่ายรายเดือน", "text_th": "ให้ อปท. รายงานทุกวันที่ ๓",
-        "addressees": {"level": "lao", "within": DISTRICT},
-        "reporting": {"indicator_code": INDICATOR, "indicator_name_th": "ร้อยละการเบิกจ่าย", "unit_of_measure": "ร้อยละ",
+        "addressees": {"level": "lao", "within": district},
+        "reporting": {"indicator_code": indicator, "indicator_name_th": "ร้อยละการเบิกจ่าย", "unit_of_measure": "ร้อยละ",
                       "value_type": "percent", "minimum": 0, "maximum": 100, "direction": "higher",
                       "rrule": "FREQ=MONTHLY;BYMONTHDAY=3", "dtstart": datetime.now(BANGKOK).isoformat(),
                       "window_opens_before": "P40D"}})
@@ -82,16 +108,7 @@ def test_a_merger_hands_the_district_rule_to_the_new_municipality_and_the_merged
     periods = {o["period"]: date.fromisoformat(o["period_start"]) for o in before}
 
     merged_on = datetime.now(BANGKOK).date().replace(day=1)   # effective the first of this month (past-dated)
-    by_code = {r["code"]: r for r in registry_rows()}
-    ended = [OrgUnitChanged(code=code, level="lao", lao_type=by_code[code].get("lao_type"), parent_code=DISTRICT,
-                            name_th=by_code[code]["name_th"], province_code="9", valid_from=date(2000, 1, 1),
-                            valid_to=merged_on, revision=100, change_kind="merged", effective_date=merged_on,
-                            successor_codes=[SUCCESSOR]) for code in merged]
-    opened = OrgUnitChanged(code=SUCCESSOR, level="lao", lao_type="subdistrict_municipality", parent_code=DISTRICT,
-                            name_th="เทศบาลตำบลเนินขามรวมใจ", province_code="9", valid_from=merged_on, revision=1,
-                            change_kind="merged", effective_date=merged_on, predecessor_codes=merged)
-    publish(stack, opened, *ended)
-    publish(stack, *reversed(ended), opened)   # again, in another order
+    merge(stack, central, district, merged, successor, merged_on)
 
     after_periods = sorted(p for p, start in periods.items() if start >= merged_on)
     assert after_periods, periods   # the rule's periods from the first of this month on
@@ -99,9 +116,9 @@ def test_a_merger_hands_the_district_rule_to_the_new_municipality_and_the_merged
     def settled():
         found = obligations(central, directive_id=directive_id)
         live = sorted((o["unit_code"], o["period"]) for o in found if o["state"] != "cancelled")
-        wanted = sorted([(kept, p) for p in periods] + [(code, p) for code in merged for p in periods
+        wanted = sorted([(code, p) for code in kept for p in periods] + [(code, p) for code in merged for p in periods
                                                          if p not in after_periods]
-                        + [(SUCCESSOR, p) for p in after_periods])
+                        + [(successor, p) for p in after_periods])
         return live == wanted and found
     found = wait_for(settled, what="obligations by the period's truth")
     cancelled = [o for o in found if o["state"] == "cancelled"]
@@ -109,21 +126,21 @@ def test_a_merger_hands_the_district_rule_to_the_new_municipality_and_the_merged
         (code, p) for code in merged for p in after_periods)
     for obligation in cancelled:
         assert obligation["cancel_cause"] == "unit_closed"
-        assert merged_on.isoformat() in obligation["cancel_reason"] and SUCCESSOR in obligation["cancel_reason"]
+        assert merged_on.isoformat() in obligation["cancel_reason"] and successor in obligation["cancel_reason"]
 
     # a merged SAO reporting such a period: refused, saying it closed (when, into whom), naming the field
     refused = central.post(f"{central.base}/obligations/{cancelled[0]['id']}/submissions",
                            json={"unit_code": cancelled[0]["unit_code"],
-                                 "values": [{"indicator_code": INDICATOR, "value": 50}]})
+                                 "values": [{"indicator_code": indicator, "value": 50}]})
     assert refused.status_code == 409, refused.text
     body = refused.json()
     assert body["field"] == "unit_code" and body["code"] == "unit_closed"
     assert merged_on.isoformat() in body["message_en"] and "closed" in body["message_en"]
-    assert merged_on.isoformat() in body["message_th"] and SUCCESSOR in body["message_th"]
+    assert merged_on.isoformat() in body["message_th"] and successor in body["message_th"]
     assert "not open yet" not in body["message_en"]
     batch = central.post(f"{central.base}/submissions/batch", json={"items": [
-        {"unit_code": merged[0], "period": after_periods[0], "values": [{"indicator_code": INDICATOR, "value": 50}]}]})
+        {"unit_code": merged[0], "period": after_periods[0], "values": [{"indicator_code": indicator, "value": 50}]}]})
     assert batch.status_code == 422 and batch.json()["accepted"] == 0, batch.text   # nothing stored
     [error] = batch.json()["errors"]
     assert error["field"] == "items[0].unit_code" and error["code"] == "unit_closed", batch.text
-    assert merged_on.isoformat() in error["message_en"] and SUCCESSOR in error["message_en"]
+    assert merged_on.isoformat() in error["message_en"] and successor in error["message_en"]
