@@ -63,6 +63,8 @@ def service_config(service: str) -> dict:
         "SWEEP_BATCH_SIZE": int(env("THONGTHIN_SWEEP_BATCH_SIZE", "1000")),
         "SCHEDULER_INTERVAL_S": float(env("THONGTHIN_SCHEDULER_INTERVAL_S", "10")),
         "GENERATION_INTERVAL_S": float(env("THONGTHIN_GENERATION_INTERVAL_S", "3600")),
+        # how often plans settles the open assignments of units whose dated closing or merger has come
+        "REGISTRY_SETTLE_INTERVAL_S": float(env("THONGTHIN_REGISTRY_SETTLE_INTERVAL_S", "3600")),
         "SMTP_HOST": env("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": int(env("SMTP_PORT", "8025")),
         "MAIL_FROM": env("MAIL_FROM", "Thongthin <no-reply@thongthin.test>"),

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from services.plans import domain, handlers, plan_handlers, plan_io
+from services.plans import domain, handlers, plan_handlers, plan_io, unit_changes
 from services.plans.commands import (AcknowledgeAssignment, AddresseeRule, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, ForwardAssignment, IssueDirective,
                                      IssueDocument, RecordDocument, RegisterReceipt, RegisterUnits)
-from shared.messaging.nameko_ext import Inbox, reliable_event_handler
+from shared.messaging.nameko_ext import Inbox, config_timer, reliable_event_handler
 from shared.service_base import ServiceBase, rpc, run_command
 from shared.errors import InputError
 from shared.validation import parse, thai_date
@@ -32,6 +32,11 @@ class PlansService(ServiceBase):
     def consume(self, messages: list[tuple[bytes, int]]):
         """The periods units have reported (assessments), which registry changes may not rewrite."""
         return self.inbox.process_batch(messages)
+
+    @config_timer("REGISTRY_SETTLE_INTERVAL_S", 3600)
+    def settle_ended_units(self):
+        """Open assignments of units whose (future-dated) closing, merger or split has come."""
+        return unit_changes.settle_ended_units(self.uow.database)
 
     # --- registry -------------------------------------------------------------------------------
     @rpc

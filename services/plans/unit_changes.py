@@ -349,7 +349,7 @@ class RegistryPlan:
             self._store_revision(code, revision)
         for code, effective, kind, successors, reason in self.endings:
             if effective <= self.today:
-                settle_assignments(uow, code, effective, kind, successors, reason)
+                settle_assignments(uow, code, effective, kind, successors, reason, self.today)
 
     def _revision(self, code: str) -> int:
         stored = self.session.execute(select(org_unit_revisions.c.revision)
@@ -427,7 +427,7 @@ OPEN_STATES = (domain.S.ISSUED, domain.S.RECEIVED, domain.S.ACKNOWLEDGED, domain
 
 
 def settle_assignments(uow: UnitOfWork, code: str, effective: date, kind: str, successors: list[str],
-                       reason: str | None) -> None:
+                       reason: str | None, today: date | None = None) -> None:
     """A unit that has ended (on or before today) keeps no open assignment: each is cancelled with
     the reason (AssignmentStateChanged), and when the unit ended by a merger or split each successor
     that exists now is sent the same directive (AssignmentCreated, same parent), unless it has it
@@ -443,12 +443,15 @@ def settle_assignments(uow: UnitOfWork, code: str, effective: date, kind: str, s
     successors_th = ", ".join(successors)
     note = (f"{kind}: {code} ended on {effective.isoformat()}" + (f", taken over by {successors_th}" if successors else "")
             + (f" ({reason})" if reason else ""))
-    current = _units_on(session)
+    current = _units_on(session, today)
     units = _domain_units(current)
     now = utcnow()
     for row in rows:
-        uow.session.execute(update(assignments).where(assignments.c.id == row["id"]).values(
-            state=domain.S.CANCELLED, closed_at=now))
+        cancelled = uow.session.execute(update(assignments).where(
+            assignments.c.id == row["id"], assignments.c.state == row["state"]).values(
+            state=domain.S.CANCELLED, closed_at=now)).rowcount
+        if not cancelled:  # settled meanwhile (another replica's sweep)
+            continue
         uow.add_event(AssignmentStateChanged(assignment_id=row["id"], directive_id=row["directive_id"],
                                              unit_code=code, from_state=row["state"], to_state=str(domain.S.CANCELLED),
                                              at=now, note=note[:500]))
@@ -470,3 +473,27 @@ def settle_assignments(uow: UnitOfWork, code: str, effective: date, kind: str, s
                             reporters=reporters, now=now)
 
 
+
+
+def settle_ended_units(database, today: date | None = None) -> int:
+    """The sweep for endings dated in the future when they were registered: every unit that no
+    longer exists today (its last version ended on or before today) and still has open assignments
+    is settled as on the day it ended (``settle_assignments``). Returns how many units were settled."""
+    from services.plans.handlers import _units_on
+
+    today = today or bangkok_today()
+    settled = 0
+    with database.unit_of_work() as uow:
+        session = uow.session
+        open_codes = set(session.execute(select(assignments.c.unit_code).where(
+            assignments.c.state.in_([str(s) for s in OPEN_STATES])).distinct()).scalars())
+        for code in sorted(open_codes - set(_units_on(session, today))):
+            last = session.execute(select(org_units).where(org_units.c.code == code)
+                                   .order_by(org_units.c.valid_from.desc()).limit(1)).mappings().first()
+            if last is None or last["valid_to"] is None or last["valid_to"] > today:
+                continue  # not in the registry, or not ended
+            settle_assignments(uow, code, last["valid_to"], last["end_kind"] or "closed",
+                               json.loads(last["successor_codes"] or "[]"), last["reason"], today)
+            settled += 1
+        uow.commit()
+    return settled

@@ -211,6 +211,28 @@ def test_open_assignments_of_a_merged_unit_move_to_its_successor(database):
     assert rows["LAO-B"]["state"] == "issued"
 
 
+def test_a_future_merger_moves_the_open_assignments_on_its_day_not_before(database):
+    from services.plans import unit_changes
+    from services.plans.commands import IssueDirective
+    with database.unit_of_work() as uow:
+        handlers.issue_directive(uow, parse(IssueDirective, {
+            "document_number": "มท ๐๘๐๑.๒/ว ๑๑", "document_date": "2026-12-01", "urgency": "urgent",
+            "subject_th": "รายงาน", "issuer_code": "DLA", "text_th": "ให้รายงาน", "addressees": {"codes": ["LAO-B"]}}))
+        uow.commit()
+    real_today = unit_changes.bangkok_today()
+    day = real_today + timedelta(days=10)
+    register(database, {"units": [{"code": "LAO-B", "change_kind": "merged", "successor_codes": ["LAO-C"],
+                                   "effective_date": day.isoformat()}]}, today=real_today)
+
+    def states():
+        with database.session() as session:
+            return {r["unit_code"]: r["state"] for r in session.execute(select(assignments)).mappings()}
+    assert unit_changes.settle_ended_units(database, real_today) == 0 and states() == {"LAO-B": "issued"}
+    assert unit_changes.settle_ended_units(database, day) == 1
+    assert states() == {"LAO-B": "cancelled", "LAO-C": "issued"}
+    assert unit_changes.settle_ended_units(database, day) == 0  # once
+
+
 # --- as of a date: addressees ------------------------------------------------------------------------------
 
 def test_addressees_of_a_directive_are_the_units_of_its_issue_day(database):
