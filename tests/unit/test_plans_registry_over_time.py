@@ -398,3 +398,12 @@ def test_any_sequence_of_changes_keeps_versions_sound_and_reported_periods_uncha
             event = latest[(row["code"], row["valid_from"])]
             assert (event.valid_to, event.lao_type, event.parent_code, event.name_th) == (
                 row["valid_to"], row["lao_type"], row["parent_code"], row["name_th"])
+
+
+def test_the_on_date_of_a_registry_query_is_read_the_thai_way_or_refused_by_name():
+    from services.plans.service import parse_on
+    assert parse_on(None) is None and parse_on("") is None
+    assert parse_on("2026-12-07") == parse_on("7/12/2569") == date(2026, 12, 7)
+    with pytest.raises(InputError) as error:
+        parse_on("yesterday")
+    assert error.value.field == "on" and error.value.status == 422 and error.value.message_th
