@@ -37,7 +37,7 @@ migrate: venv
 	$(PY) -m shared.migrate
 
 test: venv system-deps-test
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=20 tests/unit tests/integration tests/e2e tests/reliability
+	$(PY) -m pytest -n $(TEST_WORKERS) --durations=20 tests/unit tests/integration tests/e2e tests/reliability
 
 test-unit: venv
 	$(PY) -m pytest tests/unit

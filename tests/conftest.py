@@ -1,6 +1,7 @@
 """Fixtures shared by integration and end-to-end tests: a broker and a PostgreSQL of their own."""
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections import defaultdict
@@ -11,8 +12,8 @@ import pytest
 TESTS = Path(__file__).parent
 
 
-# Modules that share a session fixture run on one worker (pytest-xdist, --dist loadgroup), so the
-# fixture is built once: both read the dashboard world, which takes real deadlines ~2 min to build.
+# Modules that share a session fixture run on one pytest-xdist worker, so the fixture is built once:
+# both read the dashboard world, which takes real deadlines ~2 min to build.
 SHARED_WORLDS = {"tests/e2e/test_dashboards_ui.py": "dashboard-world", "tests/e2e/test_reports_api.py": "dashboard-world"}
 # The longest groups start first, so the workers finish together (longest processing time first);
 # the rest keep their order. Seconds are rough, from `make test`'s --durations on a quiet machine.
@@ -20,21 +21,40 @@ LONG_GROUPS = {"tests/reliability/test_faults.py": 400, "dashboard-world": 240, 
                "tests/e2e/test_authorization_matrix.py": 120, "tests/e2e/test_thin_journey.py": 90}
 
 
-def _group(item) -> str:
-    module = item.nodeid.split("::")[0]
+def _group(module: str) -> str:
     return SHARED_WORLDS.get(module, module)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the group marks
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """One module (or modules sharing a world) per worker: module-scoped platforms start once.
+    (xdist's own --dist loadgroup marks do not reach its scheduler under pytest 9.)"""
+    from xdist.scheduler import LoadFileScheduling
+
+    class ByModule(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(super()._split_scope(nodeid))
+
+    return ByModule(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = Path(str(item.fspath))
         for tier in ("integration", "e2e", "reliability"):
             if TESTS / tier in path.parents:
                 item.add_marker(getattr(pytest.mark, tier))
-        # one module (or shared world) per worker: module-scoped platforms start once
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
-    items.sort(key=lambda item: -LONG_GROUPS.get(_group(item), 0))  # stable: the rest keep their order
+    items.sort(key=lambda item: -LONG_GROUPS.get(_group(item.nodeid.split("::")[0]), 0))  # stable sort
+
+
+def pytest_collection_finish(session):
+    """Every test module is imported before any test runs: one that imports shared.runner patches
+    sockets and threads with eventlet for the whole run (clients then hang). Checked in every run,
+    on every worker, at no cost: the run stops here if it happened."""
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None and patcher.is_monkey_patched("socket"):
+        raise pytest.UsageError("collecting the tests monkey-patched this process with eventlet: a test module "
+                                "imports shared.runner (take EXIT_* from shared.observability.lifecycle)")
 
 
 # What each tier costs, printed at the end of every run (setup, call and teardown of its tests, so

@@ -148,8 +148,12 @@ def test_the_chase_answer_says_when_the_message_really_goes(world, stack):
     directive_id = issue(central, "มท ๐๘๑๐.๓/ว ๔๔", {"period": "2570-02", "due_at": due.isoformat()})
     obligation = obligation_of(central, directive_id, "LAO-180102")
     before = datetime.now(BANGKOK)
-    answer = district.post(f"{district.base}/notifications/chase", json={"obligation_id": obligation["id"]})
-    assert answer.status_code == 200, answer.text
+    # notifications learns of the obligation from its event, a moment after assessments lists it
+    def chase():
+        response = district.post(f"{district.base}/notifications/chase", json={"obligation_id": obligation["id"]})
+        return None if response.status_code == 404 else [response]
+    [answer] = wait_until(chase, timeout=90) or [None]
+    assert answer is not None and answer.status_code == 200, answer and answer.text
     body = answer.json()
     assert body["queued"] == 1 and body["unit_code"] == "LAO-180102"
     when = datetime.fromisoformat(body["scheduled_for"])

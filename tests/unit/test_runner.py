@@ -132,13 +132,3 @@ def test_a_stop_that_cannot_finish_ends_within_the_grace(probe_factory):
     assert code == EXIT_STOP_FORCED, probe.log_text()
     assert took < 3.5, f"stop took {took:.1f}s with a 3 s grace"
     assert "stop_grace_exceeded" in probe.log_text()
-
-
-def test_collecting_the_tests_does_not_patch_this_process_with_eventlet():
-    """Every test module is imported before any test runs: one that imports shared.runner patches
-    sockets and threads for the whole run."""
-    code = ("import sys, pytest; pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', 'tests']); "
-            "import eventlet.patcher; sys.exit(1 if eventlet.patcher.is_monkey_patched('socket') else 0)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=240)
-    assert result.returncode == 0, "a test module imports something that monkey-patches eventlet"
