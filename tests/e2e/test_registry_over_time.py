@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from services.plans.cli import registry_rows
 from shared.thai import BANGKOK, to_be_year
 from tests.e2e.conftest import client
+from tests.e2e.test_ui import DESKTOP, browser, expect, login, needs_chromium, new_page, shot  # noqa: F401 - fixture
 
 DISTRICT = "DLO-0115"
 
@@ -178,3 +179,41 @@ def test_upgrade_merger_future_opening_and_closing_through_the_api(stack):
     # the `on` parameter is declared in the API description
     spec = central.get(f"{stack.gateway_url}/api/openapi.json").json()
     assert "on" in {p["name"] for p in spec["paths"]["/api/v1/org-units"]["get"]["parameters"]}
+
+
+@needs_chromium
+def test_a_units_page_shows_its_history_with_links_to_predecessors_and_successors(stack, browser):
+    central = client(stack, "central")
+    today = datetime.now(BANGKOK).date()
+    offices = [u for u in mueang_chainat() if not u["code"].startswith("LAO-")]
+    laos = [{"code": code, "level": "lao", "lao_type": "sao", "parent_code": DISTRICT, "name_th": name,
+             "province_code": "9", "district_code": "115", "effective_date": "2020-01-01"}
+            for code, name in (("LAO-189001", "องค์การบริหารส่วนตำบลหนึ่ง"), ("LAO-189002", "องค์การบริหารส่วนตำบลสอง"))]
+    assert central.post(f"{central.base}/org-units", json={"units": offices + laos}).status_code == 200
+    merger = central.post(f"{central.base}/org-units", json={"units": [{
+        "code": "LAO-189003", "level": "lao", "lao_type": "subdistrict_municipality", "parent_code": DISTRICT,
+        "name_th": "เทศบาลตำบลหนึ่งสอง", "change_kind": "merged", "predecessor_codes": ["LAO-189001", "LAO-189002"],
+        "effective_date": (today - timedelta(days=3)).isoformat(), "reason": "ควบรวมตามประกาศกระทรวง"}]})
+    assert merger.status_code == 200, merger.text
+
+    page = new_page(browser, stack, DESKTOP)
+    login(page, "muang-chainat")
+    page.goto(f"{stack.gateway_url}/#/unit/LAO-189001")
+    expect(page.locator("h1#title")).to_have_text("องค์การบริหารส่วนตำบลหนึ่ง")
+    expect(page.locator("p.notice")).to_contain_text("ยุบเลิกเมื่อ")
+    expect(page.locator("table.history-table tbody tr")).to_have_count(1)
+    first = page.locator("tr[data-version='2020-01-01']")
+    expect(first).to_contain_text("ควบรวม")  # how it ended
+    last_day = today - timedelta(days=4)  # the day before the merger: the last day it existed
+    months = ["ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค."]
+    expect(first).to_contain_text(f"– {last_day.day} {months[last_day.month - 1]} {last_day.year + 543}")
+    page.locator("p.notice [data-unit-link='LAO-189003']").click()
+    expect(page.locator("h1#title")).to_have_text("เทศบาลตำบลหนึ่งสอง")
+    row = page.locator(f"tr[data-version='{(today - timedelta(days=3)).isoformat()}']")
+    expect(row).to_contain_text("ควบรวม")
+    expect(row).to_contain_text("ควบรวมตามประกาศกระทรวง")
+    expect(row.locator("[data-unit-link]")).to_have_count(3)  # the district it is under, and both predecessors
+    row.locator("[data-unit-link='LAO-189002']").click()
+    expect(page.locator("h1#title")).to_have_text("องค์การบริหารส่วนตำบลสอง")
+    shot(page, "unit-history")
+    assert page.errors == []

@@ -887,12 +887,13 @@ async function viewUnit(code) {
   S.units[code] = S.units[code] || last;
   const link = (c) => h('a', {href: '#/unit/' + enc(c), 'data-unit-link': c, text: uname(c) + (S.units[c] ? ` (${c})` : '')});
   const links = (codes) => (codes && codes.length ? h('span', null, codes.map((c, i) => [i ? ', ' : '', link(c)])) : '–');
-  const closed = last.valid_to && last.valid_to <= new Date().toISOString().slice(0, 10);
+  const closed = last.valid_to && last.valid_to <= new Date(Date.now() + 7 * 3600e3).toISOString().slice(0, 10);  // Bangkok today
+  const lastDay = (d) => { const x = new Date(d + 'T00:00:00Z'); x.setUTCDate(x.getUTCDate() - 1); return x.toISOString().slice(0, 10); };  // valid_to is exclusive
   const page = pageEl(last.name_th, `${code} · ${t('l_' + last.level)}${last.lao_type ? ' · ' + t('t_' + last.lao_type) : ''}`);
   if (closed) add(page, h('p', {class: 'notice', role: 'status'}, `${t('uh_closedOn')} ${fdate(last.valid_to)}`,
     last.successor_codes.length ? [' · ', t('uh_successors'), ': ', links(last.successor_codes)] : null));
   const rows = versions.slice().reverse().map((v) => h('tr', {'data-version': v.valid_from},
-    h('td', `${fdate(v.valid_from)} – ${v.valid_to ? fdate(v.valid_to) : t('uh_now')}`),
+    h('td', `${fdate(v.valid_from)} – ${v.valid_to ? fdate(lastDay(v.valid_to)) : t('uh_now')}`),
     h('td', null, badge(t('ck_' + v.change_kind)), v.forced ? [' ', badge(t('uh_forced'), 'bad')] : null),
     h('td', v.name_th), h('td', v.lao_type ? t('t_' + v.lao_type) : t('l_' + v.level)),
     h('td', null, v.parent_code ? link(v.parent_code) : '–'),
