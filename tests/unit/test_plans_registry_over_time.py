@@ -407,3 +407,28 @@ def test_the_on_date_of_a_registry_query_is_read_the_thai_way_or_refused_by_name
     with pytest.raises(InputError) as error:
         parse_on("yesterday")
     assert error.value.field == "on" and error.value.status == 422 and error.value.message_th
+
+
+def test_the_migration_repairs_a_closing_the_old_code_inverted(tmp_path):
+    """Issue #16's corrupt history: a closing asked for 2026-12-01 on 2026-12-07 left the version
+    [2000-01-01, 2026-12-07) and an inverted one [2026-12-07, 2026-12-01). After migration 0006 the
+    unit ends on the day asked, and the store refuses an inverted version."""
+    from alembic import command
+    from sqlalchemy import create_engine, exc, text
+
+    from shared.migrate import alembic_config
+    url = f"sqlite:///{tmp_path / 'plans.db'}"
+    config = alembic_config("plans", url)
+    command.upgrade(config, "0005_rpc_results")
+    engine = create_engine(url)
+    row = "INSERT INTO org_units (code, level, name_th, valid_from, valid_to) VALUES ('LAO-1', 'lao', 'x', :start, :end)"
+    with engine.begin() as connection:
+        connection.execute(text(row), {"start": "2000-01-01", "end": "2026-12-07"})
+        connection.execute(text(row), {"start": "2026-12-07", "end": "2026-12-01"})
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT valid_from, valid_to FROM org_units WHERE code = 'LAO-1'")).all()
+    assert [tuple(r) for r in rows] == [("2000-01-01", "2026-12-01")]
+    with pytest.raises(exc.IntegrityError), engine.begin() as connection:
+        connection.execute(text(row), {"start": "2027-01-01", "end": "2026-12-31"})
+    engine.dispose()
