@@ -11,7 +11,9 @@ from statistics import median
 
 # One definition platform-wide, used here and re-exported to queries.py as domain.achievement_status.
 from shared.indicators import achievement as achievement_status  # noqa: F401
+from shared.calendar import period_bounds
 from shared.thai import fiscal_year_be, fiscal_year_bounds
+from shared.unit_versions import version_for_period
 
 # Levels above the provinces: looking at any of them means looking at the nation.
 NATIONAL_LEVELS = frozenset({"ministry", "ministry_office", "department", "department_bureau"})
@@ -43,6 +45,35 @@ def unit_keys(code: str, level: str, parent: dict | None) -> tuple[str | None, s
     else:
         district = parent["district_unit"]
     return province, district
+
+
+# The bounds a row without a known period is counted by: the unit's latest version.
+NO_PERIOD = (date.max, date.max)
+
+
+def bounds_of(period: str | None) -> tuple[date, date]:
+    """First and last day of a period label; ``NO_PERIOD`` for none or a label outside the grammar."""
+    return (period_bounds(period) if period else None) or NO_PERIOD
+
+
+def counted_version(versions, period_start: date, period_end: date):
+    """The version of one unit a period counts it under: ``shared.unit_versions.version_for_period``
+    (its latest version valid during the period). A row about a period the unit did not exist in
+    (an obligation about to be cancelled, a value of a label outside the grammar) still needs keys:
+    the latest version begun by the period's end, else the first version. None without versions.
+    The projection's SQL (projection._version_key) is the same rule."""
+    versions = list(versions)
+    found = version_for_period(versions, period_start, period_end)
+    if found is not None or not versions:
+        return found
+    begun = [v for v in versions if _field(v, "valid_from") <= period_end]
+    if begun:
+        return max(begun, key=lambda v: _field(v, "valid_from"))
+    return min(versions, key=lambda v: _field(v, "valid_from"))
+
+
+def _field(record, name: str):
+    return record[name] if isinstance(record, dict) else getattr(record, name)
 
 
 def obligation_status(*, cancelled: bool, last_submitted_at: datetime | None, last_on_time: bool | None,

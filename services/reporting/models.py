@@ -78,6 +78,32 @@ Index("ix_rm_units_parent", units.c.parent_code)
 Index("ix_rm_units_province", units.c.province_unit)
 Index("ix_rm_units_district", units.c.district_unit)
 
+# Every version of every unit (issue #16, 0007): one row per (code, valid_from), the event with the
+# highest revision of that key (on a tie, the later occurred_at). ``rm_units`` above is each code's
+# latest version (names and the tree of the dashboards' nodes); counts use the version a period
+# counts the unit under (shared.unit_versions.version_for_period), carried to every obligation,
+# value and yearly aggregate row by the projection.
+unit_versions = Table(
+    "rm_unit_versions", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("valid_from", Date, primary_key=True),
+    Column("valid_to", Date, nullable=True),
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("level", String(32), nullable=False),
+    Column("lao_type", String(32), nullable=True),
+    Column("parent_code", String(32), nullable=True),
+    Column("name_th", Text, nullable=False),
+    Column("province_code", String(16), nullable=True),
+    Column("district_code", String(16), nullable=True),
+    Column("province_unit", String(32), nullable=True),
+    Column("district_unit", String(32), nullable=True),
+    Column("change_kind", String(16), nullable=True),
+    Column("successor_codes", Text, nullable=True),   # space-separated codes (a merger or split ending it)
+    Column("forced", Integer, nullable=False, server_default="0"),
+    Column("changed_at", UTCDateTime(), nullable=False),  # occurred_at of the event kept
+)
+Index("ix_rm_unit_versions_parent", unit_versions.c.parent_code)
+
 STATUS_SQL = (
     "CASE WHEN cancelled = 1 THEN 'cancelled' "
     "WHEN returned_at IS NOT NULL AND (last_submitted_at IS NULL OR returned_at >= last_submitted_at) "

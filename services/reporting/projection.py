@@ -10,11 +10,11 @@ Statements are built once per dialect (shared.db.prepared): this runs for every 
 """
 from __future__ import annotations
 
-from sqlalchemy import Float, bindparam, case, literal, or_, select, update
+from sqlalchemy import Date, Float, and_, bindparam, case, literal, or_, select, update
 
 from services.reporting import domain
 from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, indicators,
-                                       obligations, periods, targets, units, values)
+                                       obligations, periods, targets, unit_versions, units, values)
 from shared.contracts import Envelope
 from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, AssignmentStateChanged,
                                      DeadlineMissed, DirectiveForwarded, DirectiveIssued, Event, ExtensionGranted,
@@ -23,6 +23,7 @@ from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, 
                                      SubmissionReviewed, TargetSet)
 from shared.db import chunks, insert_new, prepared, upsert
 from shared.calendar import fiscal_year_of_period
+from shared.thai import fiscal_year_bounds
 
 
 def _later(new, old):
@@ -34,8 +35,25 @@ def _earlier(new, old):
     return case((old.is_(None), new), (new.is_(None), old), (new < old, new), else_=old)
 
 
-def _unit_key(column: str):
-    return select(units.c[column]).where(units.c.code == bindparam("unit_code")).scalar_subquery()
+def _version_key(column: str):
+    """A column of the version the row's period counts its unit under (``domain.counted_version`` in
+    SQL; the period's first and last day are bound as p_start and p_end, ``domain.NO_PERIOD`` when the
+    event does not say): the latest version overlapping the period, else the latest begun by its end,
+    else the first."""
+    v = unit_versions.c
+    start, end = bindparam("p_start", type_=Date), bindparam("p_end", type_=Date)
+    overlapping = and_(v.valid_from <= end, or_(v.valid_to.is_(None), v.valid_to > start))
+    begun = v.valid_from <= end
+    return (select(v[column]).where(v.code == bindparam("unit_code"))
+            .order_by(case((overlapping, 0), else_=1), case((begun, 0), else_=1),
+                      case((begun, v.valid_from)).desc(), v.valid_from)
+            .limit(1).scalar_subquery())
+
+
+def _bounds(params: dict, period: str | None) -> dict:
+    """The parameters with the bounds of the period the row is about (see _version_key)."""
+    params["p_start"], params["p_end"] = domain.bounds_of(period)
+    return params
 
 
 # --- obligations ---------------------------------------------------------------------------------------
@@ -46,8 +64,8 @@ def _obligation_upsert(session, name: str, insert_columns: tuple[str, ...], on_c
     def build(ins):
         statement = ins(obligations).values(
             {**{column: bindparam(column) for column in insert_columns},
-             "province_unit": _unit_key("province_unit"), "district_unit": _unit_key("district_unit"),
-             "lao_type": _unit_key("lao_type")})
+             "province_unit": _version_key("province_unit"), "district_unit": _version_key("district_unit"),
+             "lao_type": _version_key("lao_type")})
         return statement.on_conflict_do_update(index_elements=["obligation_id"],
                                                set_=on_conflict(statement.excluded))
     return prepared(session, f"rm:obligation:{name}", build)
@@ -57,6 +75,15 @@ def _keep(column: str):
     """Fill a column the row may not know yet (it was created by an event that arrived first)."""
     return lambda excluded: {column: case((obligations.c[column].is_(None), excluded[column]),
                                           else_=obligations.c[column])}
+
+
+def _keys_once_the_period_is_known(excluded):
+    """A row created by an event that did not know its period (an extension, a review) was keyed by
+    the unit's latest version: the first event that brings the period keys it by that period's version."""
+    c = obligations.c
+    known = and_(c.period.is_(None), excluded.period.is_not(None))
+    return {column: case((known, excluded[column]), else_=c[column])
+            for column in ("province_unit", "district_unit", "lao_type")}
 
 
 def _merge(*parts):
@@ -80,7 +107,7 @@ def _opened_statement(session):
 
 
 def _opened_params(event: ObligationOpened) -> dict:
-    return {column: getattr(event, column) for column in _OPENED_COLUMNS}
+    return _bounds({column: getattr(event, column) for column in _OPENED_COLUMNS}, event.period)
 
 
 def _on_obligation_opened(session, event: ObligationOpened) -> None:
@@ -108,7 +135,7 @@ def _submitted_statement(session):
         session, "submitted",
         ("obligation_id", "unit_code", "period", "first_submitted_at", "last_submitted_at", "last_on_time",
          "submissions"),
-        _merge(_keep("period"), lambda excluded: {
+        _merge(_keys_once_the_period_is_known, _keep("period"), lambda excluded: {
             "last_on_time": case((or_(c.last_submitted_at.is_(None),
                                       excluded.last_submitted_at >= c.last_submitted_at), excluded.last_on_time),
                                  else_=c.last_on_time),
@@ -118,9 +145,9 @@ def _submitted_statement(session):
 
 
 def _submitted_params(event: IndicatorSubmitted) -> dict:
-    return {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "period": event.period,
-            "first_submitted_at": event.submitted_at, "last_submitted_at": event.submitted_at,
-            "last_on_time": 1 if event.on_time else 0, "submissions": 1}
+    return _bounds({"obligation_id": event.obligation_id, "unit_code": event.unit_code, "period": event.period,
+                    "first_submitted_at": event.submitted_at, "last_submitted_at": event.submitted_at,
+                    "last_on_time": 1 if event.on_time else 0, "submissions": 1}, event.period)
 
 
 def _on_indicator_submitted(session, event: IndicatorSubmitted) -> None:
@@ -137,15 +164,16 @@ def _missed_statement(session):
     c = obligations.c
     return _obligation_upsert(
         session, "missed", ("obligation_id", "unit_code", "period", "indicator_code", "missed_at", "missed_due_at"),
-        _merge(_keep("period"), _keep("indicator_code"), lambda excluded: {
+        _merge(_keys_once_the_period_is_known, _keep("period"), _keep("indicator_code"), lambda excluded: {
             "missed_due_at": case((or_(c.missed_at.is_(None), excluded.missed_at >= c.missed_at),
                                    excluded.missed_due_at), else_=c.missed_due_at),
             "missed_at": _later(excluded.missed_at, c.missed_at)}))
 
 
 def _missed_params(event: DeadlineMissed) -> dict:
-    return {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "period": event.period,
-            "indicator_code": event.indicator_code, "missed_at": event.detected_at, "missed_due_at": event.due_at}
+    return _bounds({"obligation_id": event.obligation_id, "unit_code": event.unit_code, "period": event.period,
+                    "indicator_code": event.indicator_code, "missed_at": event.detected_at,
+                    "missed_due_at": event.due_at}, event.period)
 
 
 def _on_deadline_missed(session, event: DeadlineMissed) -> None:
@@ -160,8 +188,8 @@ def _extended_statement(session):
 
 
 def _extended_params(event: ExtensionGranted) -> dict:
-    return {"obligation_id": event.obligation_id, "unit_code": event.unit_code,
-            "extended_due_at": event.new_due_at, "extended": 1}
+    return _bounds({"obligation_id": event.obligation_id, "unit_code": event.unit_code,
+                    "extended_due_at": event.new_due_at, "extended": 1}, None)
 
 
 def _on_extension_granted(session, event: ExtensionGranted) -> None:
@@ -175,8 +203,8 @@ def _returned_statement(session):
 
 
 def _returned_params(event: SubmissionReviewed) -> dict:
-    return {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "returned": 1,
-            "returned_at": event.reviewed_at}
+    return _bounds({"obligation_id": event.obligation_id, "unit_code": event.unit_code, "returned": 1,
+                    "returned_at": event.reviewed_at}, None)
 
 
 def _flag_statement(session, name: str):
@@ -185,7 +213,11 @@ def _flag_statement(session, name: str):
 
 
 def _flag(session, name: str, obligation_id: str, unit_code: str) -> None:
-    session.execute(_flag_statement(session, name), {"obligation_id": obligation_id, "unit_code": unit_code, name: 1})
+    session.execute(_flag_statement(session, name), _flag_params(name, obligation_id, unit_code))
+
+
+def _flag_params(name: str, obligation_id: str, unit_code: str) -> dict:
+    return _bounds({"obligation_id": obligation_id, "unit_code": unit_code, name: 1}, None)
 
 
 # --- values and achievement ------------------------------------------------------------------------
@@ -274,23 +306,25 @@ def _project_values(session, events: list[IndicatorSubmitted]) -> None:
                 row[2] += delta
                 row[3] += first
             changed_years.add(year_key)
-    # The unit's rollup keys come along (NULL while the unit is unknown; _rekey fills them in later).
-    keys = {}
-    read_units = prepared(session, "rm:unit_keys_many", lambda ins: select(
-        units.c.code, units.c.province_unit, units.c.district_unit, units.c.level, units.c.lao_type).where(
-        units.c.code.in_(bindparam("codes", expanding=True))))
-    for chunk in chunks(sorted({event.unit_code for event, _, _ in submissions})):
-        for code, *row in session.execute(read_units, {"codes": chunk}):
-            keys[code] = row
     if not changed_values:
         return
-    none = (None, None, None, None)
+    # The unit's rollup keys come along, from the version the period (or fiscal year) counts it
+    # under (NULL while the unit is unknown; _refresh_units fills them in when its versions arrive).
+    versions = _versions_of(session, {event.unit_code for event, _, _ in submissions})
+    keys: dict = {}
+
+    def keys_of(unit: str, bounds: tuple) -> tuple:
+        found = keys.get((unit, bounds))
+        if found is None:
+            found = keys[(unit, bounds)] = _keys_of(domain.counted_version(versions.get(unit, ()), *bounds))
+        return found
+
     _write_rows(session, values, _VALUES_COLUMNS, 3, [
-        (unit, code, period, fiscal_year, *keys.get(unit, none)[:2], *state[(unit, code, period)])
+        (unit, code, period, fiscal_year, *keys_of(unit, domain.bounds_of(period))[:2], *state[(unit, code, period)])
         for (unit, code, period), fiscal_year in changed_values.items()])
     if changed_years:
         _write_rows(session, achievement, _ACHIEVEMENT_COLUMNS, 3, [
-            (code, fiscal_year, unit, *keys.get(unit, none), *years[(code, fiscal_year, unit)])
+            (code, fiscal_year, unit, *keys_of(unit, fiscal_year_bounds(fiscal_year)), *years[(code, fiscal_year, unit)])
             for code, fiscal_year, unit in changed_years])
 
 
@@ -299,7 +333,7 @@ _VALUES_COLUMNS = ("unit_code", "indicator_code", "period", "fiscal_year_be", "p
                    "value", "submitted_at")
 _ACHIEVEMENT_COLUMNS = ("indicator_code", "fiscal_year_be", "unit_code", "province_unit", "district_unit", "level",
                         "lao_type", "latest_period", "latest_value", "sum_value", "periods")
-_KEPT_ON_CONFLICT = {"province_unit", "district_unit", "level", "lao_type"}  # _rekey's business once the row exists
+_KEPT_ON_CONFLICT = {"province_unit", "district_unit", "level", "lao_type"}  # _refresh_units' once the row exists
 _RAW: dict = {}
 
 
@@ -345,59 +379,138 @@ def _write_rows(session, table, columns: tuple[str, ...], keys: int, rows: list[
 
 # --- registry, indicators, targets -----------------------------------------------------------------
 
-def _unit_row(session, code: str | None):
-    if code is None:
-        return None
-    statement = prepared(session, "rm:unit_row", lambda ins: select(
-        units.c.code, units.c.level, units.c.lao_type, units.c.parent_code, units.c.province_unit,
-        units.c.district_unit, units.c.changed_at).where(units.c.code == bindparam("code")))
-    return session.execute(statement, {"code": code}).mappings().first()
+_VERSION_KEYS = ("code", "valid_from", "valid_to", "level", "lao_type", "parent_code", "province_unit",
+                 "district_unit")
+
+
+def _keys_of(version) -> tuple:
+    """(province_unit, district_unit, level, lao_type) of a version; NULLs for none."""
+    if version is None:
+        return (None, None, None, None)
+    return (version["province_unit"], version["district_unit"], version["level"], version["lao_type"])
+
+
+def _versions_of(session, codes) -> dict[str, list[dict]]:
+    """Every stored version of these units, per code, oldest first."""
+    statement = prepared(session, "rm:versions_of", lambda ins: select(
+        *(unit_versions.c[column] for column in _VERSION_KEYS)).where(
+        unit_versions.c.code.in_(bindparam("codes", expanding=True))).order_by(unit_versions.c.code,
+                                                                               unit_versions.c.valid_from))
+    found: dict[str, list[dict]] = {}
+    for chunk in chunks(sorted(codes)):
+        for row in session.execute(statement, {"codes": chunk}).mappings():
+            found.setdefault(row["code"], []).append(dict(row))
+    return found
 
 
 def _on_org_unit_changed(session, event: OrgUnitChanged, envelope: Envelope) -> None:
-    current = _unit_row(session, event.code)
-    if current is not None and current["changed_at"] > envelope.occurred_at:
-        return  # an older version of the unit arrived late: the newer one stands
-    province, district = domain.unit_keys(event.code, event.level, _unit_row(session, event.parent_code))
-    upsert(session, units, {"code": event.code}, {
-        "level": event.level, "lao_type": event.lao_type, "parent_code": event.parent_code,
-        "name_th": event.name_th, "province_code": event.province_code, "district_code": event.district_code,
-        "province_unit": province, "district_unit": district, "valid_from": event.valid_from,
-        "valid_to": event.valid_to, "changed_at": envelope.occurred_at})
-    if current is None or (current["province_unit"], current["district_unit"], current["lao_type"],
-                           current["level"]) != (province, district, event.lao_type, event.level):
-        _rekey(session, event.code, event.level, province, district, event.lao_type)
+    """Keep the version (code, valid_from) of the event with the highest revision (on a tie, the
+    later occurred_at; the same event twice changes nothing), then bring the unit's latest version,
+    its rows' keys and its descendants up to date (_refresh_units)."""
+    v = unit_versions.c
+    stored = session.execute(prepared(session, "rm:version_revision", lambda ins: select(
+        v.revision, v.changed_at).where(v.code == bindparam("code"), v.valid_from == bindparam("valid_from"))),
+        {"code": event.code, "valid_from": event.valid_from}).first()
+    if stored is not None and (event.revision, envelope.occurred_at) < (stored[0], stored[1]):
+        return  # an older revision of this version arrived late: the newer one stands
+    upsert(session, unit_versions, {"code": event.code, "valid_from": event.valid_from}, {
+        "valid_to": event.valid_to, "revision": event.revision, "level": event.level, "lao_type": event.lao_type,
+        "parent_code": event.parent_code, "name_th": event.name_th, "province_code": event.province_code,
+        "district_code": event.district_code, "change_kind": event.change_kind,
+        "successor_codes": " ".join(event.successor_codes) or None, "forced": 1 if event.forced else 0,
+        "changed_at": envelope.occurred_at})
+    _refresh_units(session, event.code)
 
 
-def _rekey(session, code: str, level: str, province: str | None, district: str | None,
-           lao_type: str | None) -> None:
-    """A unit's rollup keys changed (it is new, moved, or its parent arrived late): carry them to its
-    obligations and recompute its descendants' keys (registry changes are rare next to reports)."""
-    carry = prepared(session, "rm:rekey_obligations", lambda ins: update(obligations).where(
-        obligations.c.unit_code == bindparam("code")).values(
-        province_unit=bindparam("p"), district_unit=bindparam("d"), lao_type=bindparam("t")))
-    carry_values = prepared(session, "rm:rekey_values", lambda ins: update(values).where(
-        values.c.unit_code == bindparam("code")).values(province_unit=bindparam("p"), district_unit=bindparam("d")))
-    carry_years = prepared(session, "rm:rekey_achievement", lambda ins: update(achievement).where(
-        achievement.c.unit_code == bindparam("code")).values(
-        province_unit=bindparam("p"), district_unit=bindparam("d"), level=bindparam("l"), lao_type=bindparam("t")))
-    children_of = prepared(session, "rm:unit_children", lambda ins: select(
-        units.c.code, units.c.level, units.c.lao_type, units.c.province_unit, units.c.district_unit).where(
-        units.c.parent_code == bindparam("code")))
-    set_keys = prepared(session, "rm:unit_keys", lambda ins: update(units).where(
-        units.c.code == bindparam("b_code")).values(province_unit=bindparam("p"), district_unit=bindparam("d")))
-    pending = [(code, level, province, district, lao_type)]
+def _refresh_units(session, code: str) -> None:
+    """A unit's versions changed (a new one, a new revision, or its parent's keys): key each of its
+    versions from its parent's latest version, make ``rm_units`` its latest version, carry to its
+    obligations, values and yearly aggregates the keys of the version their period counts it under,
+    and do the same for its children when its own keys changed. Registry changes are rare next to
+    reports: a few statements per unit."""
+    v = unit_versions.c
+    parent_of = prepared(session, "rm:unit_row", lambda ins: select(
+        units.c.code, units.c.level, units.c.province_unit, units.c.district_unit).where(
+        units.c.code == bindparam("code")))
+    set_version_keys = prepared(session, "rm:version_keys", lambda ins: update(unit_versions).where(
+        v.code == bindparam("b_code"), v.valid_from == bindparam("b_from")).values(
+        province_unit=bindparam("p"), district_unit=bindparam("d")))
+    children_of = prepared(session, "rm:unit_children", lambda ins: select(v.code).distinct().where(
+        v.parent_code == bindparam("code")))
+    pending, seen = [code], set()
     while pending:
-        code, level, province, district, lao_type = pending.pop()
-        session.execute(carry, {"code": code, "p": province, "d": district, "t": lao_type})
-        session.execute(carry_values, {"code": code, "p": province, "d": district})
-        session.execute(carry_years, {"code": code, "p": province, "d": district, "l": level, "t": lao_type})
-        parent = {"level": level, "province_unit": province, "district_unit": district}
-        for child in session.execute(children_of, {"code": code}).mappings().all():
-            keys = domain.unit_keys(child["code"], child["level"], parent)
-            if keys != (child["province_unit"], child["district_unit"]):
-                session.execute(set_keys, {"b_code": child["code"], "p": keys[0], "d": keys[1]})
-                pending.append((child["code"], child["level"], *keys, child["lao_type"]))
+        code = pending.pop()
+        if code in seen:
+            continue  # a cycle in the registry: each unit once
+        seen.add(code)
+        versions = _versions_of(session, [code]).get(code, [])
+        if not versions:
+            continue
+        parents: dict = {}
+        for version in versions:
+            parent_code = version["parent_code"]
+            if parent_code not in parents:
+                parents[parent_code] = (None if parent_code is None else
+                                        session.execute(parent_of, {"code": parent_code}).mappings().first())
+            keys = domain.unit_keys(code, version["level"], parents[parent_code])
+            if keys != (version["province_unit"], version["district_unit"]):
+                session.execute(set_version_keys, {"b_code": code, "b_from": version["valid_from"],
+                                                   "p": keys[0], "d": keys[1]})
+                version["province_unit"], version["district_unit"] = keys
+        before = session.execute(parent_of, {"code": code}).mappings().first()
+        latest = session.execute(select(unit_versions).where(
+            v.code == code, v.valid_from == versions[-1]["valid_from"])).mappings().one()
+        upsert(session, units, {"code": code}, {
+            column: latest[column] for column in ("level", "lao_type", "parent_code", "name_th", "province_code",
+                                                  "district_code", "province_unit", "district_unit", "valid_from",
+                                                  "valid_to", "changed_at")})
+        _carry_keys(session, code, versions)
+        if before is None or (before["level"], before["province_unit"], before["district_unit"]) != (
+                latest["level"], latest["province_unit"], latest["district_unit"]):
+            pending.extend(session.execute(children_of, {"code": code}).scalars().all())
+
+
+def _carry_keys(session, code: str, versions: list[dict]) -> None:
+    """Each obligation, value and yearly aggregate of the unit takes the keys of the version its
+    period (its fiscal year, for an aggregate) counts the unit under (domain.counted_version)."""
+    o, val, a = obligations.c, values.c, achievement.c
+    obligation_periods = prepared(session, "rm:unit_obligation_periods", lambda ins: select(o.period).distinct().where(
+        o.unit_code == bindparam("code")))
+    value_periods = prepared(session, "rm:unit_value_periods", lambda ins: select(val.period).distinct().where(
+        val.unit_code == bindparam("code")))
+    years = prepared(session, "rm:unit_years", lambda ins: select(a.fiscal_year_be).distinct().where(
+        a.unit_code == bindparam("code")))
+    carry = prepared(session, "rm:carry_obligations", lambda ins: update(obligations).where(
+        o.unit_code == bindparam("code"), o.period.is_not_distinct_from(bindparam("b_period"))).values(
+        province_unit=bindparam("p"), district_unit=bindparam("d"), lao_type=bindparam("t")))
+    carry_values = prepared(session, "rm:carry_values", lambda ins: update(values).where(
+        val.unit_code == bindparam("code"), val.period == bindparam("b_period")).values(
+        province_unit=bindparam("p"), district_unit=bindparam("d")))
+    carry_years = prepared(session, "rm:carry_achievement", lambda ins: update(achievement).where(
+        a.unit_code == bindparam("code"), a.fiscal_year_be == bindparam("b_fy")).values(
+        province_unit=bindparam("p"), district_unit=bindparam("d"), level=bindparam("l"), lao_type=bindparam("t")))
+
+    def keys(bounds):
+        return _keys_of(domain.counted_version(versions, *bounds))
+
+    params = []
+    for period in session.execute(obligation_periods, {"code": code}).scalars().all():
+        p, d, _, t = keys(domain.bounds_of(period))
+        params.append({"code": code, "b_period": period, "p": p, "d": d, "t": t})
+    if params:
+        session.execute(carry, params)
+    params = []
+    for period in session.execute(value_periods, {"code": code}).scalars().all():
+        p, d, _, _ = keys(domain.bounds_of(period))
+        params.append({"code": code, "b_period": period, "p": p, "d": d})
+    if params:
+        session.execute(carry_values, params)
+    params = []
+    for fiscal_year in session.execute(years, {"code": code}).scalars().all():
+        p, d, level, t = keys(fiscal_year_bounds(fiscal_year))
+        params.append({"code": code, "b_fy": fiscal_year, "p": p, "d": d, "l": level, "t": t})
+    if params:
+        session.execute(carry_years, params)
 
 
 def _on_indicators(session, specs) -> None:
@@ -611,7 +724,7 @@ def _project_group(session, events: list[Event]) -> None:
         (DeadlineMissed, _missed_statement, _missed_params, "obligation_id"),
         (ExtensionGranted, _extended_statement, _extended_params, "obligation_id"),
         (ObligationCancelled, lambda session: _flag_statement(session, "cancelled"),
-         lambda event: {"obligation_id": event.obligation_id, "unit_code": event.unit_code, "cancelled": 1},
+         lambda event: _flag_params("cancelled", event.obligation_id, event.unit_code),
          "obligation_id"),
         (SubmissionReviewed, _returned_statement, _returned_params, "obligation_id"),
         (NotificationSent, _sent_statement, _sent_params, "delivery_id"),
