@@ -422,6 +422,9 @@ def _on_org_unit_changed(session, event: OrgUnitChanged, envelope: Envelope) -> 
     _refresh_units(session, event.code)
 
 
+_MAX_REFRESHES = 100_000
+
+
 def _refresh_units(session, code: str) -> None:
     """A unit's versions changed (a new one, a new revision, or its parent's keys): key each of its
     versions from its parent's latest version, make ``rm_units`` its latest version, carry to its
@@ -436,13 +439,15 @@ def _refresh_units(session, code: str) -> None:
         v.code == bindparam("b_code"), v.valid_from == bindparam("b_from")).values(
         province_unit=bindparam("p"), district_unit=bindparam("d")))
     children_of = prepared(session, "rm:unit_children", lambda ins: select(v.code).distinct().where(
-        v.parent_code == bindparam("code")))
-    pending, seen = [code], set()
+        v.parent_code == bindparam("code")).order_by(v.code))
+    pending, rounds = [code], 0
     while pending:
         code = pending.pop()
-        if code in seen:
-            continue  # a cycle in the registry: each unit once
-        seen.add(code)
+        # A unit is refreshed again whenever one of its parents' keys changed (one that moved may
+        # hang below two units of the subtree); a cycle in the registry must not loop for ever.
+        rounds += 1
+        if rounds > _MAX_REFRESHES:
+            break
         versions = _versions_of(session, [code]).get(code, [])
         if not versions:
             continue

@@ -15,12 +15,14 @@ from sqlalchemy import and_, case, func, literal, select, true
 
 from services.reporting import domain
 from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, indicators,
-                                       obligations, periods, targets, units, values)
+                                       obligations, periods, targets, unit_versions, units, values)
 from shared import cascade as cascade_figures
 from shared.calendar import PERIOD_KINDS, period_kind, period_sort_key
 from shared.contracts import utcnow
 from shared.errors import InputError, invalid, not_found
 from shared.listing import order_by
+from shared.thai import fiscal_year_bounds
+from shared.unit_versions import version_for_period
 
 NATION = {"code": None, "name_th": "ทั้งประเทศ", "level": "nation"}
 
@@ -68,6 +70,17 @@ def _scope(table, n: Node):
                 table.c.unit_code if "unit_code" in table.c else table.c.code)
     column = table.c.unit_code if "unit_code" in table.c else table.c.code
     return column == n.code, column
+
+
+def _child_of(n: Node, code: str, province: str | None, district: str | None):
+    """``_scope`` in Python for one unit's keys: its child of ``n``, or False outside ``n``."""
+    if n.kind == "nation":
+        return province
+    if n.kind == "province":
+        return district if province == n.code else False
+    if n.kind == "district":
+        return code if (province, district) == (n.province, n.code) else False
+    return code if code == n.code else False
 
 
 def _unit_rows(session, codes) -> dict[str, dict]:
@@ -182,7 +195,8 @@ def compliance(session, unit_code: str | None = None, period: str | None = None,
             status = domain.status_at(row["status"], row["due_at"], row["extended_due_at"], now)
             single = {status: 1, "extended": row["extended"]}
             domain.add_counts(totals, single)
-            children.append({"code": n.code, "name_th": n.name_th, "level": n.level, "lao_type": n.lao_type,
+            # the LAO type of the version the obligation's period counts the unit under
+            children.append({"code": n.code, "name_th": n.name_th, "level": n.level, "lao_type": row["lao_type"],
                              "obligation_id": row["obligation_id"], "rule_id": row["rule_id"],
                              "directive_id": row["directive_id"], "period": row["period"],
                              "indicator_code": row["indicator_code"], "indicator_name_th": row["indicator_name_th"],
@@ -327,18 +341,27 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
     direction = indicator["direction"] or "increase"
     by_scope = _targets(session, indicator_code, fiscal_year_be, plan_id)
     months = domain.months_elapsed(fiscal_year_be, domain.today_bangkok(now or utcnow()))
-    a, u = achievement.c, units.c
+    a = achievement.c
     scope, group = _scope(achievement, n)
     query = (select(a.unit_code, a.latest_value, a.sum_value, a.level, a.lao_type, group)
              .where(a.indicator_code == indicator_code, a.fiscal_year_be == fiscal_year_be, scope))
     members = {row[0]: row for row in session.execute(query).all()}
-    # Units with a target of their own but no value yet count as "no data".
+    # Units with a target of their own but no value yet count as "no data", as the version the
+    # fiscal year counts them under (its LAO type, district and province), if they existed in it.
     own_targets = [s for s in by_scope if ":" not in s and s != "*" and s not in members]
-    unit_scope, unit_group = _scope(units, n)
+    year_start, year_end = fiscal_year_bounds(fiscal_year_be)
+    versions: dict[str, list] = defaultdict(list)
     for start in range(0, len(own_targets), 500):
-        extra = select(u.code, literal(None), literal(None), u.level, u.lao_type, unit_group).where(
-            u.code.in_(own_targets[start:start + 500]), u.level == "lao", unit_scope)
-        members.update((row[0], row) for row in session.execute(extra).all())
+        for row in session.execute(select(unit_versions).where(
+                unit_versions.c.code.in_(own_targets[start:start + 500]))).mappings():
+            versions[row["code"]].append(row)
+    for code, own in versions.items():
+        version = version_for_period(own, year_start, year_end)
+        if version is None or version["level"] != "lao":
+            continue
+        child = _child_of(n, version["code"], version["province_unit"], version["district_unit"])
+        if child is not False:
+            members[code] = (code, None, None, version["level"], version["lao_type"], child)
     summary = {"achieved": 0, "not_achieved": 0, "no_target": 0, "at_risk": 0, "no_data": 0}
     per_child: dict = defaultdict(lambda: defaultdict(int))
     classify = domain.classifier(direction, indicator["value_type"], months)
