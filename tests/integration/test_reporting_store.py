@@ -2,12 +2,13 @@
 that gives exactly the same read models."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from shared.db import Database
 from shared.migrate import upgrade
 from services.reporting import queries
 from services.reporting.rebuild import rebuild
+from shared.contracts.events import OrgUnitChanged
 from tests.unit.test_reporting import EXPECTED_STATUS, Feed, _achievement_world, _snapshot, scenario, statuses
 
 
@@ -19,6 +20,20 @@ def test_live_projection_queries_and_rebuild_on_a_migrated_store(database_url):
         _achievement_world(feed)
         for event in scenario():
             feed(event)
+        # LAO-C becomes a town municipality on 15 December 2026 (issue #16): the version it ends,
+        # then the one it opens; November still counts it as a subdistrict municipality
+        versions = ((date(2000, 1, 1), date(2026, 12, 15), "subdistrict_municipality", 1),
+                    (date(2026, 12, 15), None, "town_municipality", 2))
+        for valid_from, valid_to, lao_type, revision in versions:
+            feed(OrgUnitChanged(code="LAO-C", level="lao", lao_type=lao_type, parent_code="DLO-0102",
+                                name_th="ชื่อ LAO-C", valid_from=valid_from, valid_to=valid_to, revision=revision,
+                                change_kind="type_changed", effective_date=date(2026, 12, 15)))
+        with database.session() as session:
+            by_type = {period: {row["lao_type"]: row["expected"] for row in
+                                queries.compliance(session, period=period)["by_lao_type"]}
+                       for period in ("2569-11", "2569-12")}
+        assert by_type["2569-11"]["subdistrict_municipality"] == 2 and "town_municipality" not in by_type["2569-11"]
+        assert by_type["2569-12"]["town_municipality"] == 1 and "subdistrict_municipality" not in by_type["2569-12"]
         assert statuses(database) == {**EXPECTED_STATUS, **{k: v for k, v in statuses(database).items()
                                                              if k not in EXPECTED_STATUS}}
         now = datetime(2027, 1, 10, tzinfo=timezone.utc)

@@ -31,9 +31,26 @@ def random_stream(rng: random.Random, obligations: int = 40) -> list[tuple]:
     at = lambda: T0 + timedelta(minutes=rng.randint(0, 60 * 24 * 60))  # noqa: E731
     events = [(OrgUnitChanged(code=code, level=level, lao_type=lao_type, parent_code=parent, name_th=f"ชื่อ {code}",
                               valid_from=date(2000, 1, 1)), at()) for code, level, lao_type, parent in REGISTRY]
-    # a unit moves to another district later (or earlier: the older version then loses)
-    events.append((OrgUnitChanged(code="LAO-B", level="lao", lao_type="sao", parent_code="DLO-0201",
-                                  name_th="ย้าย", valid_from=date(2026, 1, 1)), at()))
+    # the registry over time (issue #16), each change as plans sends it: the version it ends again
+    # (valid_to = the effective day) and the version it opens, revisions rising, in any order; the
+    # periods before, across and after each change are reported (2569-09 .. FY2570-Q1)
+    def version(code, lao_type, parent, valid_from, valid_to, revision, kind, **links):
+        return OrgUnitChanged(code=code, level="lao", lao_type=lao_type, parent_code=parent, name_th=f"ชื่อ {code}",
+                              valid_from=valid_from, valid_to=valid_to, revision=revision, change_kind=kind,
+                              effective_date=valid_to or valid_from, **links)
+    old = date(2000, 1, 1)
+    changes = [
+        # LAO-B moves to another district on 1 November 2026
+        version("LAO-B", "sao", "DLO-0101", old, date(2026, 11, 1), 1, "moved"),
+        version("LAO-B", "sao", "DLO-0201", date(2026, 11, 1), None, 2, "moved"),
+        # LAO-A, an SAO, is upgraded mid-October 2026
+        version("LAO-A", "sao", "DLO-0101", old, date(2026, 10, 15), 1, "type_changed"),
+        version("LAO-A", "subdistrict_municipality", "DLO-0101", date(2026, 10, 15), None, 2, "type_changed"),
+        # LAO-D closes on 1 December 2026, merged into LAO-C
+        version("LAO-D", "sao", "DLO-0201", old, date(2026, 12, 1), 1, "merged", successor_codes=["LAO-C"]),
+    ]
+    events += [(change, at()) for change in changes]
+    events.append((rng.choice(changes), at()))  # a version sent twice
     specs = [IndicatorSpec(code=code, name_th=f"ตัวชี้วัด {code}", value_type="number") for code in CODES]
     events.append((PlanPublished(plan_id="p", title_th="แผน", plan_type="lao", period_be_start=2569,
                                  period_be_end=2570, indicators=specs), at()))
