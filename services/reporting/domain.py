@@ -7,6 +7,7 @@ obligation status rule row by row (``obligation_status`` is its executable speci
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from statistics import median
 
 # One definition platform-wide, used here and re-exported to queries.py as domain.achievement_status.
@@ -51,6 +52,7 @@ def unit_keys(code: str, level: str, parent: dict | None) -> tuple[str | None, s
 NO_PERIOD = (date.max, date.max)
 
 
+@lru_cache(maxsize=4096)
 def bounds_of(period: str | None) -> tuple[date, date]:
     """First and last day of a period label; ``NO_PERIOD`` for none or a label outside the grammar."""
     return (period_bounds(period) if period else None) or NO_PERIOD
