@@ -44,7 +44,7 @@ def _version_key(column: str):
     start, end = bindparam("p_start", type_=Date), bindparam("p_end", type_=Date)
     overlapping = and_(v.valid_from <= end, or_(v.valid_to.is_(None), v.valid_to > start))
     begun = v.valid_from <= end
-    return (select(v[column]).where(v.code == bindparam("unit_code"))
+    return (select(v[column]).where(v.code == bindparam("unit_code"), v.superseded == 0)
             .order_by(case((overlapping, 0), else_=1), case((begun, 0), else_=1),
                       case((begun, v.valid_from)).desc(), v.valid_from)
             .limit(1).scalar_subquery())
@@ -391,11 +391,11 @@ def _keys_of(version) -> tuple:
 
 
 def _versions_of(session, codes) -> dict[str, list[dict]]:
-    """Every stored version of these units, per code, oldest first."""
+    """Every version of these units that plans still holds (not superseded), per code, oldest first."""
     statement = prepared(session, "rm:versions_of", lambda ins: select(
         *(unit_versions.c[column] for column in _VERSION_KEYS)).where(
-        unit_versions.c.code.in_(bindparam("codes", expanding=True))).order_by(unit_versions.c.code,
-                                                                               unit_versions.c.valid_from))
+        unit_versions.c.code.in_(bindparam("codes", expanding=True)), unit_versions.c.superseded == 0).order_by(
+        unit_versions.c.code, unit_versions.c.valid_from))
     found: dict[str, list[dict]] = {}
     for chunk in chunks(sorted(codes)):
         for row in session.execute(statement, {"codes": chunk}).mappings():
@@ -438,6 +438,11 @@ def _refresh_units(session, code: str) -> None:
     set_version_keys = prepared(session, "rm:version_keys", lambda ins: update(unit_versions).where(
         v.code == bindparam("b_code"), v.valid_from == bindparam("b_from")).values(
         province_unit=bindparam("p"), district_unit=bindparam("d")))
+    every_version = prepared(session, "rm:every_version", lambda ins: select(
+        *(v[column] for column in _VERSION_KEYS), v.revision, v.change_kind, v.superseded).where(
+        v.code == bindparam("code")).order_by(v.valid_from))
+    set_superseded = prepared(session, "rm:version_superseded", lambda ins: update(unit_versions).where(
+        v.code == bindparam("b_code"), v.valid_from == bindparam("b_from")).values(superseded=bindparam("s")))
     children_of = prepared(session, "rm:unit_children", lambda ins: select(v.code).distinct().where(
         v.parent_code == bindparam("code")).order_by(v.code))
     pending, rounds = [code], 0
@@ -448,11 +453,20 @@ def _refresh_units(session, code: str) -> None:
         rounds += 1
         if rounds > _MAX_REFRESHES:
             break
-        versions = _versions_of(session, [code]).get(code, [])
-        if not versions:
+        # the versions plans removed (domain.superseded) count nowhere
+        stored = [dict(row) for row in session.execute(every_version, {"code": code}).mappings()]
+        if not stored:
             continue
+        flags = []
+        for row in stored:
+            flag = domain.superseded(row, stored)
+            if flag != bool(row["superseded"]):
+                flags.append({"b_code": code, "b_from": row["valid_from"], "s": int(flag)})
+                row["superseded"] = int(flag)
+        if flags:
+            session.execute(set_superseded, flags)
         parents: dict = {}
-        for version in versions:
+        for version in stored:  # superseded ones too: their keys never depend on the order of events
             parent_code = version["parent_code"]
             if parent_code not in parents:
                 parents[parent_code] = (None if parent_code is None else
@@ -462,6 +476,9 @@ def _refresh_units(session, code: str) -> None:
                 session.execute(set_version_keys, {"b_code": code, "b_from": version["valid_from"],
                                                    "p": keys[0], "d": keys[1]})
                 version["province_unit"], version["district_unit"] = keys
+        versions = [version for version in stored if not version["superseded"]]
+        if not versions:
+            continue  # cannot happen: the highest revision is never superseded
         before = session.execute(parent_of, {"code": code}).mappings().first()
         latest = session.execute(select(unit_versions).where(
             v.code == code, v.valid_from == versions[-1]["valid_from"])).mappings().one()

@@ -353,7 +353,7 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
     versions: dict[str, list] = defaultdict(list)
     for start in range(0, len(own_targets), 500):
         for row in session.execute(select(unit_versions).where(
-                unit_versions.c.code.in_(own_targets[start:start + 500]))).mappings():
+                unit_versions.c.code.in_(own_targets[start:start + 500]), unit_versions.c.superseded == 0)).mappings():
             versions[row["code"]].append(row)
     for code, own in versions.items():
         version = version_for_period(own, year_start, year_end)

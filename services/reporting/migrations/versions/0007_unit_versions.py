@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("successor_codes", sa.Text(), nullable=True),
         sa.Column("forced", sa.Integer(), server_default="0", nullable=False),
         sa.Column("changed_at", shared.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("superseded", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("code", "valid_from"),
     )
     with op.batch_alter_table("rm_unit_versions") as batch_op:
