@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -35,7 +36,10 @@ from shared.thai import BANGKOK, fiscal_year_be, fiscal_year_bounds, fiscal_year
 
 @dataclass(frozen=True)
 class Settings:
-    horizon: timedelta = timedelta(days=45)           # obligations exist this far ahead
+    # obligations exist this far ahead (units see what they will owe; a registry change dated ahead is
+    # applied to the periods already opened)
+    horizon: timedelta = field(default_factory=lambda: timedelta(
+        days=int(os.environ.get("THONGTHIN_OBLIGATION_HORIZON_DAYS", "45"))))
     closes_after: timedelta = timedelta(days=30)      # submissions refused this long after the due time
     resubmit_within: timedelta = timedelta(days=7)    # a returned report is awaited again this long
 
