@@ -36,11 +36,12 @@ run: venv system-deps-run
 migrate: venv
 	$(PY) -m shared.migrate
 
+# lint-imports first: no service imports another, shared imports no service ([tool.importlinter]).
 test: venv system-deps-test
-	$(PY) -m pytest -n $(TEST_WORKERS) --durations=20 tests/unit tests/integration tests/e2e tests/reliability
+	$(VENV)/bin/lint-imports && $(PY) -m pytest -n $(TEST_WORKERS) --durations=20 tests/unit tests/integration tests/e2e tests/reliability
 
 test-unit: venv
-	$(PY) -m pytest tests/unit
+	$(VENV)/bin/lint-imports && $(PY) -m pytest tests/unit
 
 test-integration: venv system-deps-test
 	$(PY) -m pytest tests/integration

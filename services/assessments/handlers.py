@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 
 from services.assessments import bulk, domain, schedule
 from services.assessments.registry import Registry, closing_reason
-from services.assessments.commands import (BatchItem, DecideExtension, RequestExtension, ReviewSubmission,
+from shared.contracts.commands.assessments import (BatchItem, DecideExtension, RequestExtension, ReviewSubmission,
                                            SubmitBatch, SubmitValues)
 from services.assessments.domain import ObligationState as O
 from services.assessments.models import (extension_requests, indicators, obligations, org_units, reviews,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import structlog
 
 from services.assessments import handlers
-from services.assessments.commands import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
+from shared.contracts.commands.assessments import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
                                            SubmitValues)
 from shared.messaging.nameko_ext import Inbox, config_timer, reliable_event_handler
 from shared.observability import metrics

@@ -16,7 +16,7 @@ from services.gateway.schemas import (DIRECTIVE_EXAMPLE, DOCUMENT_EXAMPLE, FLAG,
                                       DirectiveIssued, DocumentDetail, DocumentIssued, DocumentRecorded, Forwarded,
                                       IndicatorDetail, OrgUnitList, PlanAnomalyList, PlanDetail, PlanImported,
                                       PlanLinkList, PlanList, ReceiptRegistered, RegisterResult, TargetList, _limit,
-                                      _path, _sort, body, command, plan_commands, plan_io)
+                                      _path, _sort, body, command, plan_commands, plan_document)
 from shared.errors import InputError
 
 ASSIGNMENT_COLUMNS = columns(
@@ -264,7 +264,7 @@ class PlansRoutes:
            "only, else 403)", scope=PLAN_OWNER, write=True,
            roles=("central", "province", "district", "lao"), description="The body is " + PLAN_SHAPES + ".",
            params=[Param("dry_run", FLAG), Param("source", {"type": "string"}, description="name of the source file")],
-           body={JSON: {"schema": {"anyOf": [command(plan_io.PlanDocument, require=("format",)),
+           body={JSON: {"schema": {"anyOf": [command(plan_document.PlanDocument, require=("format",)),
                                              {"type": "object", "description": "another supported shape"}]},
                         "example": {"format": "thongthin.plan/v1",
                                     "plan": {"id": "LAO-189901-LDP-2566-2570", "type": "local_development",
@@ -302,7 +302,7 @@ class PlansRoutes:
 
     @route("GET", "/api/v1/plans/<string:plan_id>/export", tag="plans", th="ส่งออกแผน (thongthin.plan/v1)",
            en="The plan as a normalized document; importing it gives the same plan", scope=EVERYONE,
-           params=[_path("plan_id")], ok={"200": ("thongthin.plan/v1", ("out", plan_io.PlanDocument))},
+           params=[_path("plan_id")], ok={"200": ("thongthin.plan/v1", ("out", plan_document.PlanDocument))},
            errors=(404,) + READ_ERRORS)
     def export_plan(self, request, user, plan_id):
         return 200, self.plans.export_plan(plan_id)

@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.assessments import commands as assessment_commands
-from services.plans import commands as plan_commands
-from services.plans import plan_io
 from services.gateway.routing import Param
+from shared.contracts import plan_document
+from shared.contracts.commands import assessments as assessment_commands
+from shared.contracts.commands import plans as plan_commands
 
 # ================================================================================================
 # Response models: what the gateway returns (the services return dicts; these describe them)

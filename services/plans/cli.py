@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from services.plans import handlers, memo_import, plan_handlers, plan_io
-from services.plans.commands import IssueDocument, RegisterUnits
+from shared.contracts.commands.plans import IssueDocument, RegisterUnits
 from services.plans.registry import national_registry
 from shared.config import database_url
 from shared.db import Database

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import case, func, insert, or_, select, update
 
 from services.plans import domain, unit_changes
-from services.plans.commands import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
+from shared.contracts.commands.plans import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, DirectiveItemInput, ForwardAssignment,
                                      IssueDirective, IssueDocument, LaoType, Level, OrgUnitInput, RecordDocument,
                                      RegisterReceipt, RegisterUnits, ReportingInput)

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from services.plans import handlers
-from services.plans.commands import RecordDocument, RegisterReceipt, RegisterUnits
+from shared.contracts.commands.plans import RecordDocument, RegisterReceipt, RegisterUnits
 from shared.config import REPO_ROOT
 from shared.db import UnitOfWork
 

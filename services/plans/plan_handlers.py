@@ -25,6 +25,7 @@ from services.plans.plan_tables import (plan_elements, plan_indicators, plan_lin
                                         plan_targets)
 from shared.contracts import utcnow
 from shared.contracts.events import IndicatorSpec, PlanPublished, TargetSet
+from shared.contracts.plan_document import FORMAT, PlanDocument, plain_number
 from shared.db import UnitOfWork
 from shared.errors import InputError, forbidden, not_found
 from shared.thai import ThaiInputError, parse_be_year
@@ -425,7 +426,7 @@ def export_plan(session, plan_id: str) -> dict:
             for list_name in CHILD_LISTS.get(r["kind"], ("elements",)):
                 node[list_name] = []
         nodes[r["id"]] = node
-    document = {"format": plan_io.FORMAT, "source": details.get("source") or {},
+    document = {"format": FORMAT, "source": details.get("source") or {},
                 "strategic_issues": [], "goals": [], "strategies": [], "indicators": [],
                 "elements": [], "links": []}
     for r in rows:   # rows are in position order, so every list keeps its order
@@ -449,7 +450,7 @@ def export_plan(session, plan_id: str) -> dict:
         "parent_plan_ids": parent_plan_ids, "vision": details.get("vision"),
         "missions": details.get("missions") or [], "values": details.get("values"),
         "attributes": details.get("attributes") or {}}
-    return plan_io.PlanDocument.model_validate(document).model_dump(mode="json")
+    return PlanDocument.model_validate(document).model_dump(mode="json")
 
 
 # --- queries ------------------------------------------------------------------------------------
@@ -507,7 +508,7 @@ def _indicator_out(row: dict, targets: list[dict]) -> dict:
     return {"unit": row["unit"], "unit_th": row["unit_th"], "value_type": row["value_type"],
             "direction": canonical_direction(row["direction"]), "direction_basis": row["direction_basis"],
             "subject": row["subject"], "targets_status": row["targets_status"],
-            "declared_total": plan_io._plain(row["declared_total"]),
+            "declared_total": plain_number(row["declared_total"]),
             "declared_total_printed": row["declared_total_printed"],
             "total_semantics": row["total_semantics"], "flags": _unjson(row["flags"], []),
             "targets": [_target_row_out(t) for t in targets]}
@@ -515,7 +516,7 @@ def _indicator_out(row: dict, targets: list[dict]) -> dict:
 
 def _target_row_out(t: dict, indicator_code: str | None = None) -> dict:
     out = {"fiscal_year_be": t["fiscal_year_be"], "scope": t["scope"], "unit_code": t["unit_code"],
-           "unit_group": t["unit_group"], "value": plan_io._plain(t["value"]),
+           "unit_group": t["unit_group"], "value": plain_number(t["value"]),
            "no_target": t["value"] is None, "printed": t["value_printed"],
            "provenance": t["provenance"], "inferred": t["inferred"]}
     if indicator_code is not None:

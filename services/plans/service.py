@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import partial
 
 from services.plans import domain, handlers, plan_handlers, plan_io, unit_changes
-from services.plans.commands import (AcknowledgeAssignment, AddresseeRule, AddAttachment, ChangeAssignmentState,
+from shared.contracts.commands.plans import (AcknowledgeAssignment, AddresseeRule, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, ForwardAssignment, IssueDirective,
                                      IssueDocument, RecordDocument, RegisterReceipt, RegisterUnits)
 from shared.messaging.nameko_ext import Inbox, config_timer, reliable_event_handler

@@ -19,7 +19,7 @@ from datetime import date
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from services.plans import domain
-from services.plans.commands import OrgUnitInput, RegisterUnits
+from shared.contracts.commands.plans import OrgUnitInput, RegisterUnits
 from services.plans.models import assignments, directives, documents, org_unit_revisions, org_units, reported_periods
 from shared.contracts import utcnow
 from shared.contracts.events import AssignmentCreated, AssignmentStateChanged, OrgUnitChanged

@@ -31,7 +31,7 @@ from shared.db import Database
 from shared.messaging.publisher import declare_platform_topology
 from shared.messaging.tables import messaging_metadata
 from shared.observability import broker_metrics
-from shared.ops import cli
+from ops import cli
 from tests.support.amqp import Broker
 from tests.support.services import effects, effects_metadata
 
@@ -208,7 +208,7 @@ def test_a_dead_letter_that_cannot_be_routed_stays(amqp_uri, capsys, monkeypatch
 
         # the same through `thongthin` as pip installs it ([project.scripts]), in a fresh process
         result = subprocess.run(
-            [sys.executable, "-c", "import sys; from shared.ops.cli import main; sys.exit(main())",
+            [sys.executable, "-c", "import sys; from ops.cli import main; sys.exit(main())",
              "dead-letters", "list", "--json"],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, "AMQP_URI": amqp_uri})
         assert result.returncode == 0, result.stderr

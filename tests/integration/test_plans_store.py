@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from services.plans import handlers, memo_import, plan_handlers, plan_io
 from services.plans.cli import registry_rows
-from services.plans.commands import IssueDocument, RegisterUnits
+from shared.contracts.commands.plans import IssueDocument, RegisterUnits
 from services.plans.models import assignments
 from shared.config import REPO_ROOT
 from shared.db import Database

@@ -35,7 +35,7 @@ from devtools.stack import Stack
 from shared.config import REPO_ROOT, SERVICES
 from shared.messaging import topology as topo
 from shared.messaging.publisher import connection_params
-from shared.ops.status import scrape_metrics
+from ops.status import scrape_metrics
 
 FAULT_DIR = Path(__file__).parent / "faultinject"
 CONSUMERS = tuple(topo.SUBSCRIPTIONS)                      # services with a work queue

@@ -318,7 +318,7 @@ def _subscribers(event_type: str) -> list[str]:
 def test_05_poison_messages_are_dead_lettered_others_flow_and_replay_works(platform):
     """reporting's handler fails for anything mentioning "[poison]", and an undecodable body is
     published: both are dead-lettered with their reason while the rest flows; after the fix
-    (reporting restarted without the fault) the operator's replay (``python -m shared.ops.cli
+    (reporting restarted without the fault) the operator's replay (``python -m ops.cli
     dead-letters replay <ids>``) is processed once; the undecodable ones stay dead."""
     restart_with_fault(platform, "reporting", "poison:[poison]")
     platform.stack.wait_process_healthy("reporting")
@@ -351,8 +351,8 @@ def test_05_poison_messages_are_dead_lettered_others_flow_and_replay_works(platf
     platform.load.pause()
     restart_with_fault(platform, "reporting", None)
     platform.stack.wait_process_healthy("reporting")
-    # the operator's command (shared/ops/cli.py), as an operator would run it
-    command = subprocess.run([sys.executable, "-m", "shared.ops.cli", "dead-letters", "replay", *sorted(poison_ids),
+    # the operator's command (ops/cli.py), as an operator would run it
+    command = subprocess.run([sys.executable, "-m", "ops.cli", "dead-letters", "replay", *sorted(poison_ids),
                               "--amqp-uri", platform.stack.amqp_uri, "--json"],
                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     report = json.loads(command.stdout)

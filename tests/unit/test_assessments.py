@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from services.assessments import domain, handlers
-from services.assessments.commands import SubmitValues
+from shared.contracts.commands.assessments import SubmitValues
 from services.assessments.models import metadata, obligations
 from shared.contracts import decode, encode
 from shared.contracts.events import AssignmentCreated, ReportingRequirement

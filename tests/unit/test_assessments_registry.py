@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from services.assessments import handlers
-from services.assessments.commands import BatchItem, SubmitBatch, SubmitValues
+from shared.contracts.commands.assessments import BatchItem, SubmitBatch, SubmitValues
 from services.assessments.models import metadata, obligations, org_units
 from services.assessments.registry import Registry
 from shared.contracts import decode, encode

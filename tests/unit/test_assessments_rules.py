@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.assessments import handlers
-from services.assessments.commands import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
+from shared.contracts.commands.assessments import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
                                            SubmitValues)
 from services.assessments.models import metadata, obligations, submissions
 from shared.contracts import decode, encode

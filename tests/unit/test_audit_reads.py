@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from services.assessments import handlers as assessments
-from services.assessments.commands import RequestExtension, ReviewSubmission, SubmitValues
+from shared.contracts.commands.assessments import RequestExtension, ReviewSubmission, SubmitValues
 from services.plans import handlers as plans
-from services.plans.commands import AcknowledgeAssignment
+from shared.contracts.commands.plans import AcknowledgeAssignment
 from shared.errors import InputError
 from tests.unit.test_assessments_rules import IN_WINDOW, frozen_now, open_for, publish_rule, values, world  # noqa: F401
 from tests.unit.test_assessments_rules import run as run_assessments

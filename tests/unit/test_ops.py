@@ -9,9 +9,9 @@ from pathlib import Path
 import amqp
 import pytest
 
-from shared.ops import cli
-from shared.ops.deadletters import FAILURE_HEADERS, DeadLetter
-from shared.ops.status import service_url
+from ops import cli
+from ops.deadletters import FAILURE_HEADERS, DeadLetter
+from ops.status import service_url
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,7 +79,7 @@ def test_an_unreachable_broker_is_reported_not_raised(capsys):
 
 def test_the_console_script_is_registered():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["thongthin"] == "shared.ops.cli:main"
+    assert project["scripts"]["thongthin"] == "ops.cli:main"
     assert any(dep.startswith("rich==") for dep in project["dependencies"])
 
 
@@ -91,7 +91,7 @@ def test_rates_come_from_two_scrapes_of_a_real_metrics_endpoint(httpserver, monk
                                                                 consumed_per_s, published_per_s):
     """/health and /metrics served by a local HTTP peer, scraped twice: consumed and published per
     second; a counter that went down gives no rate rather than a negative one."""
-    from shared.ops.status import services_status
+    from ops.status import services_status
     totals = iter(scrapes)  # (processed, published) per scrape
 
     def metrics_page(request):

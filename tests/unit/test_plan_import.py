@@ -17,6 +17,7 @@ from services.plans.models import metadata
 from services.plans.plan_tables import (plan_elements, plan_indicators, plan_links, plan_plans,
                                         plan_targets)
 from shared.contracts import decode
+from shared.contracts.plan_document import FORMAT
 from shared.db import Database
 from shared.errors import InputError
 from shared.messaging.tables import outbox
@@ -228,7 +229,7 @@ def test_export_round_trips_through_a_fresh_database(new_database, name, plan_id
     first = new_database("a")
     load(first, name)
     exported = query(first, ph.export_plan, plan_id)
-    assert exported["format"] == plan_io.FORMAT
+    assert exported["format"] == FORMAT
     second = new_database("b")
     result = run_import(second, json.loads(json.dumps(exported)))   # as it would travel as JSON
     assert result["shape"] == "normalized" and result["status"] == "created"
@@ -341,7 +342,7 @@ def test_a_dangling_link_is_reported_when_the_higher_plan_drops_the_element(data
 # --- bad input ----------------------------------------------------------------------------------
 
 def _normalized(**overrides) -> dict:
-    doc = {"format": plan_io.FORMAT,
+    doc = {"format": FORMAT,
            "plan": {"id": "P-1", "type": "local_development", "title_th": "แผนทดสอบ",
                     "period_be_start": 2566, "period_be_end": 2570},
            "goals": [{"id": "G1", "title_th": "เป้าประสงค์"}],
@@ -558,7 +559,7 @@ def test_a_target_written_as_printed_is_the_number_in_the_indicators_unit(databa
                                                ("๑ แห่ง", "1"), ("80%", "80"), ("๑๒ แห่ง", "12")])
 def test_a_printed_number_of_several_digits_is_not_split_into_a_number_and_a_unit(printed, expected):
     """"๘๐" is eighty, not 8 in the unit "0" (the fuzz module's plan with a target ๘๐ was refused)."""
-    from services.plans.plan_io import _printed_target
+    from shared.contracts.plan_document import _printed_target
     assert _printed_target(printed, {"แห่ง", "ร้อยละ"}, 2567) in (printed, {"value": expected, "printed": printed})
     if expected != printed:
         assert _printed_target(printed, {"แห่ง", "ร้อยละ"}, 2567)["value"] == expected

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from services.plans import domain, handlers
-from services.plans.commands import AcknowledgeAssignment, IssueDirective, RegisterUnits
+from shared.contracts.commands.plans import AcknowledgeAssignment, IssueDirective, RegisterUnits
 from services.plans.models import assignments, metadata, org_units
 from services.plans.unit_changes import bangkok_today
 from shared.contracts import decode

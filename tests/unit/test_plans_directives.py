@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from services.plans import domain, handlers, memo_import
-from services.plans.commands import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
+from shared.contracts.commands.plans import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, ForwardAssignment, IssueDirective,
                                      IssueDocument, RegisterReceipt, RegisterUnits)
 from services.plans.models import assignments, metadata
@@ -236,7 +236,7 @@ def test_bad_reporting_rules_name_the_field(database, reporting, field):
 
 
 def test_a_ce_date_in_thai_form_and_a_be_date_are_the_same_day():
-    from services.plans.commands import RecordDocument
+    from shared.contracts.commands.plans import RecordDocument
     be = parse(RecordDocument, {"document_date": "๓ มกราคม ๒๕๖๕", "subject_th": "x"})
     ce = parse(RecordDocument, {"document_date": "2022-01-03", "subject_th": "x"})
     assert be.document_date == ce.document_date == date(2022, 1, 3)

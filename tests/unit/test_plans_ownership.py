@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from services.plans import domain, handlers, plan_handlers
-from services.plans.commands import (AddAttachment, IssueDocument, RecordDocument, RegisterReceipt,
+from shared.contracts.commands.plans import (AddAttachment, IssueDocument, RecordDocument, RegisterReceipt,
                                      RegisterUnits)
 from services.plans.domain import Actor, Unit
 from services.plans.models import assignments, attachments, documents, metadata, receipts
@@ -271,7 +271,7 @@ def test_receipts_only_for_visible_documents_with_one_number_in_either_digits(da
 
 
 def test_a_receipt_number_given_when_acknowledging_is_kept_with_arabic_digits(database):
-    from services.plans.commands import AcknowledgeAssignment
+    from shared.contracts.commands.plans import AcknowledgeAssignment
     draft = run(database, handlers.record_document,
                 memo(sender_code="DLA", items=[{"text_th": "x", "addressees": {"codes": ["LAO-180101"]}}]),
                 actor=CENTRAL)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
 from services.plans import handlers
-from services.plans.commands import RegisterUnits
+from shared.contracts.commands.plans import RegisterUnits
 from services.plans.models import assignments, metadata, org_units, reported_periods
 from shared.calendar import period_bounds
 from shared.contracts import decode
@@ -196,7 +196,7 @@ def test_a_split_ends_the_unit_and_opens_its_successors(database):
 
 
 def test_open_assignments_of_a_merged_unit_move_to_its_successor(database):
-    from services.plans.commands import IssueDirective
+    from shared.contracts.commands.plans import IssueDirective
     with database.unit_of_work() as uow:
         handlers.issue_directive(uow, parse(IssueDirective, {
             "document_number": "มท ๐๘๐๑.๒/ว ๙", "document_date": "2026-12-01", "urgency": "urgent",
@@ -213,7 +213,7 @@ def test_open_assignments_of_a_merged_unit_move_to_its_successor(database):
 
 def test_a_future_merger_moves_the_open_assignments_on_its_day_not_before(database):
     from services.plans import unit_changes
-    from services.plans.commands import IssueDirective
+    from shared.contracts.commands.plans import IssueDirective
     with database.unit_of_work() as uow:
         handlers.issue_directive(uow, parse(IssueDirective, {
             "document_number": "มท ๐๘๐๑.๒/ว ๑๑", "document_date": "2026-12-01", "urgency": "urgent",
@@ -236,7 +236,7 @@ def test_a_future_merger_moves_the_open_assignments_on_its_day_not_before(databa
 # --- as of a date: addressees ------------------------------------------------------------------------------
 
 def test_addressees_of_a_directive_are_the_units_of_its_issue_day(database):
-    from services.plans.commands import IssueDirective
+    from shared.contracts.commands.plans import IssueDirective
     register(database, {"units": [
         {"code": "LAO-LATER", "level": "lao", "lao_type": "sao", "parent_code": "DLO-0901", "name_th": "อบต.ภายหลัง",
          "effective_date": (date.today() + timedelta(days=400)).isoformat()},

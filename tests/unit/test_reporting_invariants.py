@@ -233,7 +233,7 @@ def _parse(value):
 @pytest.mark.parametrize("seed", range(3))
 def test_plans_and_reporting_cascades_agree_for_any_actions_in_any_order(national_plans, tmp_path, seed):
     from services.plans import handlers as plans
-    from services.plans.commands import AcknowledgeAssignment, ChangeAssignmentState, ForwardAssignment
+    from shared.contracts.commands.plans import AcknowledgeAssignment, ChangeAssignmentState, ForwardAssignment
     from services.plans.models import assignments
     from shared.contracts import decode
     from shared.db import Database
@@ -306,7 +306,7 @@ def _iso(value):
 def national_plans(tmp_path_factory):
     """The plans database with the national registry, its registry events kept in the outbox."""
     from services.plans import handlers as plans
-    from services.plans.commands import RegisterUnits
+    from shared.contracts.commands.plans import RegisterUnits
     from services.plans.models import metadata as plans_metadata
     from services.plans.registry import national_registry
     from tests.unit.test_plans_directives import run, unit_payload

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.assessments.commands import DecideExtension, RequestExtension, SubmitValues
+from shared.contracts.commands.assessments import DecideExtension, RequestExtension, SubmitValues
 from services.gateway.exports import columns, to_csv, to_xlsx
-from services.plans.commands import AddAttachment, IssueDirective, RecordDocument, RegisterUnits
+from shared.contracts.commands.plans import AddAttachment, IssueDirective, RecordDocument, RegisterUnits
 from services.plans.plan_io import load_document, read_plan
 from shared.errors import InputError
 from shared.validation import (MAX_FILENAME, NOT_IN_TEXT, TEXT_MAX, TITLE_MAX, bounded_int, check_json_depth,

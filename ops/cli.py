@@ -66,7 +66,7 @@ class Output:
 
 
 def cmd_status(args, out: Output) -> int:
-    from shared.ops.status import queue_status, services_status
+    from ops.status import queue_status, services_status
     services = services_status(timeout=args.timeout, rate_window=args.rate_window)
     try:
         queues = queue_status(args.amqp_uri)
@@ -131,7 +131,7 @@ def cmd_status(args, out: Output) -> int:
 
 
 def cmd_dead_letters_list(args, out: Output) -> int:
-    from shared.ops.deadletters import DeadLetterQueue
+    from ops.deadletters import DeadLetterQueue
     with DeadLetterQueue(args.amqp_uri) as dlq:
         letters, total = dlq.list()
     if args.queue:
@@ -159,7 +159,7 @@ def cmd_dead_letters_list(args, out: Output) -> int:
 
 
 def cmd_dead_letters_show(args, out: Output) -> int:
-    from shared.ops.deadletters import DeadLetterQueue
+    from ops.deadletters import DeadLetterQueue
     with DeadLetterQueue(args.amqp_uri) as dlq:
         letters = dlq.find(args.message_id)
     if not letters:
@@ -195,7 +195,7 @@ def cmd_dead_letters_show(args, out: Output) -> int:
 
 
 def cmd_dead_letters_replay(args, out: Output) -> int:
-    from shared.ops.deadletters import DeadLetterQueue
+    from ops.deadletters import DeadLetterQueue
     if bool(args.message_ids) == bool(args.all):
         out.error("name the message ids to replay, or --all")
         return FAILURE
