@@ -16,13 +16,13 @@ import json
 import os
 import re
 
-from nameko.exceptions import RemoteError
 from services.gateway.exports import columns, export_format, exported
-from services.gateway.http import PROBLEM, int_arg, parse_body, problem, read_json
+from services.gateway.http import int_arg, parse_body, problem, read_json
 from services.gateway.routing import EVERYONE, NATION, OWN, PUBLIC, Param, Resource, route
 from services.gateway.schemas import (FLAG, OFFSET, READ_ERRORS, WRITE_ERRORS, ChaseRequest, Chased, Deliveries, Inbox,
                                       InboxRead, LadderSteps, LineLinkCode, LineLinkRequest, LineWebhookResult,
                                       NotificationPreferences, ReminderLadder, ReminderLadders, _limit, _path, body)
+from services.gateway.upstream import upstream_response
 from shared.errors import InputError, invalid
 from shared.service_base import json_response
 
@@ -113,7 +113,7 @@ class NotificationsRoutes:
            en="Called by LINE; the X-Line-Signature header proves it", scope=PUBLIC,
            params=[Param("X-Line-Signature", {"type": "string"}, "header", description="base64 HMAC-SHA256 of the body")],
            body=body({"type": "object", "properties": {"events": {"type": "array", "items": {"type": "object"}}}}),
-           ok={"200": ("processed", LineWebhookResult)}, errors=(400, 401, 404, 502))
+           ok={"200": ("processed", LineWebhookResult)}, errors=(400, 401, 404, 502, 503))
     def notification_line_webhook(self, request):
         """Called by LINE (no bearer token): the signature proves it. A follower (or a group the
         account was invited to) who sends a link code gets linked; everything else is ignored."""
@@ -154,12 +154,11 @@ class NotificationsRoutes:
         except InputError as error:
             status, result = error.status, error.as_problem()
             return problem(error)
-        except RemoteError as error:
-            status = 502
-            result = {"type": "urn:thongthin:problem:upstream", "status": 502, "code": "upstream",
-                      "message_th": "บริการภายในขัดข้อง", "message_en": "an internal service failed",
-                      "detail": error.exc_type}
-            return json_response(502, result, PROBLEM)
+        except Exception as error:  # notifications failed (502) or gave no answer (503), as on every route
+            if (upstream := upstream_response(error, self.context)) is None:
+                raise
+            status, headers, text, result = upstream
+            return status, headers, text
         finally:
             self._audit(request, None, status, result)
 

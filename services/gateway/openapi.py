@@ -166,7 +166,8 @@ ERROR_TEXT = {
     422: "invalid input: field at fault in `field`",
     429: "account temporarily locked after repeated wrong passwords",
     502: "a service behind the gateway failed",
-    503: "not configured",
+    503: "a service behind the gateway did not answer (retry with the same Idempotency-Key; the request may "
+         "have taken effect), or not configured",
 }
 
 
@@ -177,7 +178,7 @@ def implied_errors(op: Route) -> set[int]:
         errors |= {400, 413, 415, 422}                # not JSON, too large, not application/json, invalid
     if op.public:
         return errors
-    errors |= {401, 502}
+    errors |= {401, 502, 503}                         # upstream.py: a service failed, or gave no answer
     if op.write or op.roles:
         errors.add(403)                               # the role, a read-only token, CSRF, out of scope
     if op.scope.targets:

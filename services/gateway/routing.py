@@ -16,7 +16,6 @@ its rule and its documentation; ``scope`` is a required argument.
 from __future__ import annotations
 
 import inspect
-import json
 import re
 from dataclasses import dataclass, field
 from functools import wraps
@@ -25,9 +24,9 @@ from typing import Any, Callable, Literal
 import structlog
 from werkzeug.wrappers import Response
 
-from services.gateway.http import PROBLEM, authenticate_request, problem, read_json
+from services.gateway.http import authenticate_request, problem, read_json
 from services.gateway.idempotency import replayed_response
-from services.gateway.upstream import problem_body, problem_headers, upstream_problem
+from services.gateway.upstream import upstream_response
 from shared.errors import InputError, forbidden
 from shared.service_base import json_response
 from shared.web import HttpEntrypoint, http
@@ -255,11 +254,10 @@ def _guarded(function, spec: Route):
             status, result = error.status, error.as_problem()
             return problem(error)
         except Exception as error:  # a service that failed or gave no answer: 502 / 503
-            if (upstream := upstream_problem(error)) is None:
+            if (upstream := upstream_response(error, self.context)) is None:
                 raise
-            status, result = upstream.status, problem_body(upstream, self.context)
-            return status, {"Content-Type": f"{PROBLEM}; charset=utf-8", **problem_headers(upstream)}, \
-                json.dumps(result, ensure_ascii=False)
+            status, headers, text, result = upstream
+            return status, headers, text
         finally:
             if spec.write:
                 self.idempotency.finish(status, result)

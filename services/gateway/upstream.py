@@ -8,8 +8,12 @@ request may or may not have taken effect. A client retries it with the same ``Id
 """
 from __future__ import annotations
 
+import json
+
 import structlog
 from nameko.exceptions import RemoteError, UnknownService
+
+from services.gateway.http import PROBLEM
 
 from shared.errors import InputError
 from shared.messaging.rpc import CONNECTION_ERRORS, RpcUnavailable
@@ -45,3 +49,15 @@ def problem_body(problem: InputError, correlation_id: str | None) -> dict:
 
 def problem_headers(problem: InputError) -> dict:
     return {"Retry-After": str(RETRY_AFTER_S)} if problem.status == 503 else {}
+
+
+def upstream_response(exc: BaseException, correlation_id: str | None) -> tuple[int, dict, str, dict] | None:
+    """What every route answers for an error raised by a call to a service: ``(status, headers, body
+    text, body)`` for nameko (the body dict for the audit log), or None when ``exc`` is not about a
+    call to a service (the caller re-raises it)."""
+    problem = upstream_problem(exc)
+    if problem is None:
+        return None
+    body = problem_body(problem, correlation_id)
+    headers = {"Content-Type": f"{PROBLEM}; charset=utf-8", **problem_headers(problem)}
+    return problem.status, headers, json.dumps(body, ensure_ascii=False), body
