@@ -157,7 +157,8 @@ def _request_hash(request) -> str:
 
 
 def replayed_response(status: int, body) -> tuple:
-    return status, {"Content-Type": "application/json; charset=utf-8", REPLAYED_HEADER: "true"}, json.dumps(
+    media = "application/problem+json" if status >= 400 else "application/json"  # as the first answer was
+    return status, {"Content-Type": f"{media}; charset=utf-8", REPLAYED_HEADER: "true"}, json.dumps(
         body, ensure_ascii=False, default=str)
 
 

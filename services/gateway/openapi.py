@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.gateway.routing import PUBLIC, Param, Route, declarations, route
-from services.gateway.schemas import CSV_MEDIA, EXPORT_PARAMS, JSON, PROBLEM, XLSX_MEDIA, Problem
+from services.gateway.routing import IDEMPOTENCY_ERRORS, PUBLIC, REPLAYED_HEADER, Param, Route, declarations, route
+from services.gateway.schemas import CSV_MEDIA, JSON, PROBLEM, XLSX_MEDIA, Problem
 
 OPENAPI_PATH = "/api/openapi.json"
 DOCS_PATH = "/api/docs"
@@ -152,6 +152,12 @@ def _description(op: Route) -> str:
     if op.write:
         lines.append("Audited (who, when, what, from where, before and after). With the session cookie, "
                      "send X-CSRF-Token.")
+    if op.idempotent:
+        lines.append("Idempotent with `Idempotency-Key` (optional header): a retry with the same key and request "
+                     "answers the first answer again, changing nothing; the same key with a different request: "
+                     "422 `idempotency_key_reused`.")
+    if op.documented:
+        lines.append("Query parameters are strict: one not listed here is refused (422, named in `field`).")
     return "\n\n".join(lines)
 
 
@@ -160,10 +166,10 @@ ERROR_TEXT = {
     401: "no valid bearer token or session",
     403: "the role may not do this, the unit is not the addressee, or the CSRF token is missing",
     404: "not found (or not within the caller's unit)",
-    409: "conflict with the current state",
+    409: "conflict with the current state (or: a request with this Idempotency-Key is still running)",
     413: "body or file too large",
     415: "unsupported Content-Type or file type",
-    422: "invalid input: field at fault in `field`",
+    422: "invalid input: field at fault in `field` (an unknown query parameter is named there too)",
     429: "account temporarily locked after repeated wrong passwords",
     502: "a service behind the gateway failed",
     503: "a service behind the gateway did not answer (retry with the same Idempotency-Key; the request may "
@@ -176,6 +182,8 @@ def implied_errors(op: Route) -> set[int]:
     errors: set[int] = set()
     if op.body and JSON in op.body:
         errors |= {400, 413, 415, 422}                # not JSON, too large, not application/json, invalid
+    if op.documented:
+        errors.add(422)                               # a query parameter the route does not declare
     if op.public:
         return errors
     errors |= {401, 502, 503}                         # upstream.py: a service failed, or gave no answer
@@ -185,6 +193,8 @@ def implied_errors(op: Route) -> set[int]:
         errors.add(403 if op.write else 404)          # out of scope
     if op.exports:
         errors.add(422)                               # an unknown format
+    if op.idempotent:
+        errors |= set(IDEMPOTENCY_ERRORS)             # Idempotency-Key: bad (400), in progress (409), reused (422)
     return errors
 
 
@@ -198,9 +208,8 @@ def build_document(service_cls) -> dict:
             "operationId": op.operation_id, "tags": [op.tag], "summary": f"{op.summary_en} — {op.summary_th}",
             "description": _description(op), "security": _security(op),
             "x-scope": op.scope.name, "x-roles": list(op.allowed_roles) if not op.public else []}
-        params = op.params + (EXPORT_PARAMS if op.exports else [])
-        if params:
-            operation["parameters"] = [_parameter(param) for param in params]
+        if op.all_params:
+            operation["parameters"] = [_parameter(param) for param in op.all_params]
         if op.body:
             content = {}
             for media, spec in op.body.items():
@@ -230,6 +239,13 @@ def build_document(service_cls) -> dict:
             else:
                 responses[str(status)] = {"description": ERROR_TEXT[status],
                                           "content": {PROBLEM: {"schema": problem_ref}}}
+        if op.idempotent:  # any final answer (2xx, 4xx) may be the replay of the key's first one
+            for status, response in responses.items():
+                if not status.startswith("5"):
+                    response["headers"] = {REPLAYED_HEADER: {
+                        "description": "`true` when this is the stored answer to an earlier request with the same "
+                                       "Idempotency-Key (nothing was done again)",
+                        "schema": {"type": "string", "enum": ["true"]}}}
         operation["responses"] = responses
         paths.setdefault(op.doc_path, {})[op.method.lower()] = operation
     return {

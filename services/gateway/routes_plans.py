@@ -110,10 +110,14 @@ class PlansRoutes:
                                      "in Bangkok: a unit opening later is not listed, one closing later is"),
                    Param("level", {"type": "string", "enum": list(plan_commands.Level.__args__)}),
                    Param("search", {"type": "string"}, description="in the Thai name or the code", example="ชัยนาท"),
+                   Param("within", {"type": "string"}, description="this unit and every unit below it "
+                         "(an unknown unit: 404)", example="PLO-09"),
+                   Param("codes", {"type": "string"}, description="only these units (codes, comma-separated)",
+                         example="LAO-180101,LAO-180102"),
                    Param("lao_type", {"type": "string", "enum": list(plan_commands.LaoType.__args__)},
                          description="LAOs of this type; any other value is 422"),
                    _limit(), OFFSET, _sort("code", "name_th", "level", "lao_type", "valid_from")],
-           ok={"200": ("units by code", OrgUnitList)}, errors=(400, 422) + READ_ERRORS)
+           ok={"200": ("units by code", OrgUnitList)}, errors=(400, 404, 422) + READ_ERRORS)
     def list_units(self, request, user):
         args = request.args
         codes = [c for c in args.get("codes", "").split(",") if c] or None

@@ -25,7 +25,8 @@ import structlog
 from werkzeug.wrappers import Response
 
 from services.gateway.http import authenticate_request, problem, read_json
-from services.gateway.idempotency import replayed_response
+from services.gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
+from services.gateway.idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER, replayed_response
 from services.gateway.upstream import upstream_response
 from shared.errors import InputError, forbidden
 from shared.service_base import json_response
@@ -175,6 +176,27 @@ class Param:
     example: Any = None
 
 
+# Parameters every route of a kind takes, whatever its declaration lists.
+EXPORT_PARAMS = [
+    Param("format", {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+          description="json (default), or the table as a file: csv (UTF-8 with BOM, for Excel) or xlsx"),
+    Param("lang", {"type": "string", "enum": ["th", "en"], "default": "th"},
+          description="the language of the file's column headers")]
+IDEMPOTENCY_KEY = Param(
+    IDEMPOTENCY_HEADER, {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
+    "header", description=(
+        f"Optional: a value of the client's own (1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID), "
+        "kept 24 hours per caller. Sending the same request again with the same key (after a timeout, a 503, a "
+        "dropped connection) answers the first final answer (2xx or 4xx) again, with the header "
+        f"`{REPLAYED_HEADER}: true`, and changes nothing more: one effect, however many retries. The same key "
+        "with another method, path, query or body: 422 `idempotency_key_reused`; while the first request with "
+        "the key is still running: 409 `idempotency_in_progress` (with Retry-After); a key that is not printable "
+        "ASCII or too long: 400. An answer of 5xx is not kept: the retry runs again (and the service still "
+        "applies the write at most once). / ส่งคำขอเดิมซ้ำด้วยค่าเดิมได้คำตอบแรกคืน โดยไม่เกิดผลซ้ำ"),
+    example="5f0c3d4e-9a1b-4c2d-8e7f-0a1b2c3d4e5f")
+IDEMPOTENCY_ERRORS = (400, 409, 422)   # a bad key; the key's first request still running; the key reused
+
+
 @dataclass
 class Route:
     method: str
@@ -209,6 +231,31 @@ class Route:
     def allowed_roles(self) -> tuple[str, ...]:
         return tuple(self.roles) if self.roles else ROLES
 
+    @property
+    def idempotent(self) -> bool:
+        """A signed-in caller's write honours ``Idempotency-Key`` (``_guarded``, idempotency.py)."""
+        return self.write and not self.public
+
+    @property
+    def all_params(self) -> list[Param]:
+        """Every parameter the route takes: its own, the export ones, the idempotency key."""
+        return [*self.params, *(EXPORT_PARAMS if self.exports else ()), *((IDEMPOTENCY_KEY,) if self.idempotent else ())]
+
+    @property
+    def query_names(self) -> frozenset[str]:
+        return frozenset(param.name for param in self.all_params if param.where == "query")
+
+    def check_query(self, request) -> None:
+        """Query parameters are strict, like bodies: one the route does not declare is refused (422)."""
+        if not self.documented:  # web pages and their assets (cache-busting ?v=) are not the API
+            return
+        unknown = sorted(set(request.args) - self.query_names)
+        if unknown:
+            names, known = ", ".join(unknown), ", ".join(sorted(self.query_names)) or "-"
+            raise InputError("unknown_parameter", unknown[0],
+                             f"ไม่รู้จักพารามิเตอร์ {names} (พารามิเตอร์ที่ใช้ได้: {known})",
+                             f"unknown query parameter {names} (this route takes: {known})", status=422)
+
 
 def route(method: str, path: str, *, tag: str, th: str, en: str, scope: Scope, **declaration):
     """Declare and serve one route (see the module docstring). A public handler is
@@ -223,12 +270,24 @@ def route(method: str, path: str, *, tag: str, th: str, en: str, scope: Scope, *
     def decorate(function):
         spec = Route(method, path, function.__name__, tag, th, en, scope, **declaration)
         if scope.public:
-            wrapper = function
+            wrapper = _strict_query(function, spec)
         else:
             wrapper = _guarded(function, spec)
         wrapper.route = spec
         return http(method, path)(wrapper)
     return decorate
+
+
+def _strict_query(function, spec: Route):
+    """A public handler answers as it likes, once its query parameters are known ones."""
+    @wraps(function)
+    def wrapper(self, request, *args, **kwargs):
+        try:
+            spec.check_query(request)
+        except InputError as error:
+            return problem(error)
+        return function(self, request, *args, **kwargs)
+    return wrapper
 
 
 def _guarded(function, spec: Route):
@@ -239,7 +298,8 @@ def _guarded(function, spec: Route):
             user = authenticate_request(self, request, spec.write)
             if user["role"] not in spec.allowed_roles:
                 raise forbidden(None, "บทบาทของท่านไม่มีสิทธิ์ทำรายการนี้", "your role may not do this")
-            if spec.write and (replay := self.idempotency.begin(request, user)) is not None:
+            spec.check_query(request)
+            if spec.idempotent and (replay := self.idempotency.begin(request, user)) is not None:
                 status, result = replay
                 return replayed_response(status, result)
             image = spec.scope.check(self, user, request, kwargs, spec.write)
@@ -259,8 +319,9 @@ def _guarded(function, spec: Route):
             status, headers, text, result = upstream
             return status, headers, text
         finally:
-            if spec.write:
+            if spec.idempotent:
                 self.idempotency.finish(status, result)
+            if spec.write:
                 # a write on an existing resource names it (target) and records it as it was (before)
                 self._audit(request, user, status, result, target=_target(spec.target, user, kwargs),
                             before=image if spec.target else None)

@@ -1056,11 +1056,6 @@ UNIT_PARAM = Param("unit_code", {"type": "string", "maxLength": 32},
 PERIOD_PARAM = Param("period", {"type": "string", "maxLength": 20},
                      description="a period label: 2569-01 (month), FY2569-Q1 (quarter), FY2569 (fiscal year)",
                      example="2569-01")
-EXPORT_PARAMS = [
-    Param("format", {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
-          description="json (default), or the table as a file: csv (UTF-8 with BOM, for Excel) or xlsx"),
-    Param("lang", {"type": "string", "enum": ["th", "en"], "default": "th"},
-          description="the language of the file's column headers")]
 CSV_MEDIA = "text/csv"
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OFFSET = Param("offset", {"type": "integer", "minimum": 0, "default": 0}, description="items to skip")

@@ -195,3 +195,91 @@ def test_the_readme_says_who_may_do_what_as_declared():
     start, end = readme.index(openapi.README_START), readme.index(openapi.README_END) + len(openapi.README_END)
     assert readme[start:end] == openapi.who_may_do_what(GatewayService), \
         "README's 'Who may do what' table is stale: run python -m services.gateway.openapi readme"
+
+
+# --- query parameters are declared, and strict -----------------------------------------------------------
+
+def _query_names_read(function) -> set[str]:
+    """The query parameters a handler reads: ``args.get("x")``, ``request.args["x"]``, ``int_arg(args, "x")``."""
+    import ast
+    import textwrap
+    tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(function))))
+
+    def is_args(node) -> bool:
+        return (isinstance(node, ast.Name) and node.id == "args") or (isinstance(node, ast.Attribute)
+                                                                       and node.attr == "args")
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            if isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "getlist") and is_args(node.func.value):
+                names.add(node.args[0].value)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "int_arg" and len(node.args) >= 2:
+            names.add(node.args[1].value)
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and is_args(node.value):
+            names.add(node.slice.value)
+    return names
+
+
+def test_every_query_parameter_a_handler_reads_is_declared():
+    """A handler cannot read a query parameter its declaration does not name: it would be refused (422)."""
+    undeclared = {}
+    for spec in routing.declarations(GatewayService):
+        read = _query_names_read(getattr(GatewayService, spec.operation_id))
+        if isinstance(spec.scope, routing.UnitParam):
+            read.add(spec.scope.param)
+        if spec.documented and read - spec.query_names:
+            undeclared[f"{spec.method} {spec.path}"] = sorted(read - spec.query_names)
+    assert undeclared == {}
+
+
+def test_an_unknown_query_parameter_is_refused_naming_it_in_thai_and_english():
+    from werkzeug.test import EnvironBuilder
+
+    from shared.errors import InputError
+    specs = {spec.operation_id: spec for spec in routing.declarations(GatewayService)}
+    request = EnvironBuilder(path="/api/v1/org-units", query_string="limit=5&colour=red&debug=1").get_request()
+    with pytest.raises(InputError) as refused:
+        specs["list_units"].check_query(request)
+    error = refused.value
+    assert (error.status, error.code, error.field) == (422, "unknown_parameter", "colour")
+    assert "colour, debug" in error.message_en and "colour, debug" in error.message_th
+    assert "ไม่รู้จักพารามิเตอร์" in error.message_th and "limit" in error.message_en  # what it takes
+    specs["list_units"].check_query(EnvironBuilder(query_string="limit=5&within=PLO-09").get_request())
+    # export parameters belong to the routes that export; an idempotency key is a header, not a parameter
+    exporting = next(spec for spec in specs.values() if spec.exports)
+    exporting.check_query(EnvironBuilder(query_string="format=csv&lang=en").get_request())
+    plain = specs["me"]
+    with pytest.raises(InputError):
+        plain.check_query(EnvironBuilder(query_string="format=csv").get_request())
+    with pytest.raises(InputError):
+        specs[next(i for i, s in specs.items() if s.idempotent)].check_query(
+            EnvironBuilder(query_string="Idempotency-Key=x").get_request())
+    # the web UI's pages are not the API: its assets are fetched with ?v=<hash>
+    specs["ui_static"].check_query(EnvironBuilder(query_string="v=abc").get_request())
+
+
+def test_every_documented_operation_documents_the_422_of_an_unknown_query_parameter(document):
+    for key, operation in documented(document).items():
+        assert "422" in operation["responses"], key
+
+
+# --- Idempotency-Key, documented where it is honoured -----------------------------------------------------
+
+def test_the_idempotency_key_is_documented_on_exactly_the_routes_that_honour_it(document):
+    ops = documented(document)
+    declared = {(spec.method, spec.doc_path): spec for spec in routing.declarations(GatewayService) if spec.documented}
+    honoured = {key for key, spec in declared.items() if spec.write and not spec.public}
+    assert honoured, "no idempotent write?"
+    with_header = {key for key, operation in ops.items()
+                   if any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))}
+    assert with_header == honoured
+    for key in honoured:
+        operation = ops[key]
+        [header] = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+        assert header["required"] is False and header["schema"]["maxLength"] == 200
+        assert "idempotency_key_reused" in header["description"] and "422" in header["description"]
+        assert {"400", "409", "422"} <= set(operation["responses"]), key
+        for status, response in operation["responses"].items():
+            assert ("Idempotent-Replayed" in response.get("headers", {})) == (not status.startswith("5")), (key, status)
+    for key in set(ops) - honoured:
+        assert not any(p["name"] == "Idempotency-Key" for p in ops[key].get("parameters", [])), key
