@@ -132,14 +132,33 @@ def printable_text(value: str) -> str:
     return value
 
 
+# The same rules as JSON Schema patterns, for the documents that describe the requests (OpenAPI): the
+# validators above enforce them (with their Thai and English messages), the patterns only say them.
+_TEXT_CLASS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffe\uffff"
+_LINE_CLASS = r"\u0000-\u001f\u007f-\u009f\ufffe\uffff"
+TEXT_PATTERN = f"^[^{_TEXT_CLASS}]*$"
+LINE_PATTERN = f"^[^{_LINE_CLASS}]*$"
+
+
+def _pattern(char_class: str, required: bool) -> str:
+    """Text of allowed characters; when required, one at least that is not a space (spaces are trimmed)."""
+    if not required:
+        return f"^[^{char_class}]*$"
+    return f"^[^{char_class}]*[^{char_class}\\s][^{char_class}]*$"
+
+
 def Line(max_length: int, min_length: int = 0):  # noqa: N802 - a type, used like one
     """One line of text: at most ``max_length`` characters, no control character at all."""
-    return Annotated[str, Field(min_length=min_length, max_length=max_length), AfterValidator(one_line)]
+    return Annotated[str, Field(min_length=min_length, max_length=max_length,
+                                json_schema_extra={"pattern": _pattern(_LINE_CLASS, min_length > 0)}),
+                     AfterValidator(one_line)]
 
 
 def LongText(max_length: int, min_length: int = 0):  # noqa: N802
     """Free text (a directive's wording, a note): tab and line breaks allowed, no other control character."""
-    return Annotated[str, Field(min_length=min_length, max_length=max_length), AfterValidator(printable_text)]
+    return Annotated[str, Field(min_length=min_length, max_length=max_length,
+                                json_schema_extra={"pattern": _pattern(_TEXT_CLASS, min_length > 0)}),
+                     AfterValidator(printable_text)]
 
 
 # The documented maximum lengths (characters) of free text; codes and ids have their own patterns.

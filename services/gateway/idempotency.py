@@ -9,7 +9,9 @@ What is guaranteed, per caller and key (kept ``THONGTHIN_IDEMPOTENCY_TTL_H``, 24
 * The same key with another method, path or body is refused (422 ``idempotency_key_reused``);
   while the first request is still running, a second copy is refused (409
   ``idempotency_in_progress``, ``Retry-After``) — never run twice at once.
-* A request that ended in 5xx (the 503 of a lost reply) stores nothing: the retry runs again.
+* A request that ended in 5xx (the 503 of a lost reply) stores nothing: the retry runs again. Nor
+  does one answered with a file: the retry answers it again.
+* An answer that set cookies (logout) is replayed without them: the body is the same.
   The service may have committed the first attempt all the same, so every write RPC carries a
   key derived from (caller, key) in its worker context; the service stores its result with the
   effect, in one transaction (``shared.service_base.run_command``), and returns the stored
@@ -30,6 +32,7 @@ import structlog
 from nameko.extensions import DependencyProvider
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
 
 from services.gateway.models import idempotency_keys
 from shared.contracts import utcnow
@@ -38,6 +41,7 @@ from shared.messaging.nameko_ext import DatabaseExtension
 from shared.messaging.rpc import IDEMPOTENCY_KEY
 
 log = structlog.get_logger(__name__)
+_NOT_KEPT = object()
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -108,8 +112,11 @@ class IdempotentRequest:
         if self.claim is None:
             return
         claim, self.claim = self.claim, None
+        if isinstance(body, Response):  # a complete answer (a file, cookies): kept only when it is JSON
+            body = json.loads(body.get_data()) if body.mimetype in ("application/json", "application/problem+json") \
+                else _NOT_KEPT
         try:
-            if status < 500:
+            if status < 500 and body is not _NOT_KEPT:
                 with self.database.unit_of_work() as uow:
                     uow.session.execute(update(idempotency_keys).where(
                         idempotency_keys.c.username == claim["username"], idempotency_keys.c.key == claim["key"])

@@ -199,7 +199,9 @@ class NotificationsRoutes:
 
     @route("PUT", "/api/v1/notifications/reminder-ladders/<string:key>", tag="notifications", th="กำหนดลำดับการเตือน",
            en="Set a reminder ladder (default, rule:<id> or directive:<id>)", scope=NATION, write=True,
-           roles=("central",), params=[_path("key")],
+           roles=("central",),
+           params=[Param("key", {"type": "string", "pattern": "^(default|(rule|directive):[^/]+)$"}, "path", True,
+                         "default, rule:<rule id> or directive:<directive id>")],
            body=body(LadderSteps, {"steps": ["-P7D", "-P3D", "-P1D", "MORNING"]}),
            ok={"200": ("stored", ReminderLadder)}, errors=WRITE_ERRORS, target="reminder_ladder:{key}",
            before=_ladder_before)

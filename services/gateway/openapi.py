@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from services.gateway.routing import IDEMPOTENCY_ERRORS, PUBLIC, REPLAYED_HEADER, Param, Route, declarations, route
 from services.gateway.schemas import CSV_MEDIA, JSON, PROBLEM, XLSX_MEDIA, Problem
+from shared.validation import TEXT_PATTERN
 
 OPENAPI_PATH = "/api/openapi.json"
 DOCS_PATH = "/api/docs"
@@ -198,11 +199,39 @@ def implied_errors(op: Route) -> set[int]:
     return errors
 
 
+def _no_control_characters(schema, components: dict, seen: set) -> None:
+    """Every text of a JSON body is refused if it holds a control character (read_json; tab and line
+    breaks only where the field allows them): say it, as a pattern, on every string that says nothing
+    narrower (its own pattern, a list of values, a format)."""
+    if isinstance(schema, list):
+        for item in schema:
+            _no_control_characters(item, components, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        if name not in seen:
+            seen.add(name)
+            _no_control_characters(components.get(name), components, seen)
+    kinds = schema.get("type")
+    if (kinds == "string" or (isinstance(kinds, list) and "string" in kinds)) and not (
+            {"pattern", "enum", "const", "format"} & set(schema)):
+        schema["pattern"] = TEXT_PATTERN
+    for key in ("properties", "patternProperties", "$defs"):
+        for sub in (schema.get(key) or {}).values():
+            _no_control_characters(sub, components, seen)
+    for key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "prefixItems", "not"):
+        if key in schema:
+            _no_control_characters(schema[key], components, seen)
+
+
 def build_document(service_cls) -> dict:
     """The OpenAPI 3.1 document of the gateway, from the route declarations of ``service_cls``."""
     components = _Components()
     problem_ref = {"$ref": REF.format(model="Problem")}
     paths: dict[str, dict] = {}
+    bodies: list[dict] = []   # the JSON request bodies' schemas
     for op in operations(service_cls):
         operation: dict[str, Any] = {
             "operationId": op.operation_id, "tags": [op.tag], "summary": f"{op.summary_en} — {op.summary_th}",
@@ -248,6 +277,9 @@ def build_document(service_cls) -> dict:
                         "schema": {"type": "string", "enum": ["true"]}}}
         operation["responses"] = responses
         paths.setdefault(op.doc_path, {})[op.method.lower()] = operation
+        bodies += [entry["schema"] for media, entry in operation.get("requestBody", {}).get("content", {}).items()
+                   if media == JSON]
+    _no_control_characters(bodies, components.schemas, set())
     return {
         "openapi": "3.1.0",
         "info": {

@@ -320,8 +320,8 @@ class PlansRoutes:
 
     @route("GET", "/api/v1/targets", tag="plans", th="ค่าเป้าหมาย", en="Targets by plan, indicator, year, unit",
            scope=EVERYONE, params=[Param("plan_id", {"type": "string"}), Param("indicator_id", {"type": "string"}),
-                   Param("fiscal_year_be", {"type": "integer", "minimum": 0},
-                         description="a Buddhist-era fiscal year (2400-2699); 0 or absent: every year", example=2568),
+                   Param("fiscal_year_be", {"type": "integer", "minimum": 2400, "maximum": 2699},
+                         description="a Buddhist-era fiscal year (2400-2699); absent: every year", example=2568),
                    Param("unit_code", {"type": "string"}), Param("unit_group", {"type": "string"}),
                    _limit(1000), OFFSET],
            ok={"200": ("targets", TargetList)}, errors=(400, 422) + READ_ERRORS)

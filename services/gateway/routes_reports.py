@@ -22,15 +22,14 @@ from services.gateway.http import int_arg
 from shared.calendar import parse_period
 from services.gateway.routes_plans import DIRECTIVE_VISIBLE
 from services.gateway.routing import REPORT_UNIT, AllOf, Param, route
-from services.gateway.schemas import (OFFSET, PERIOD_PARAM, READ_ERRORS, UNIT_PARAM, AchievementReport, CascadeReport,
-                                      Compliance, ComplianceMatrix, ComplianceReport, NotificationEffectiveness,
+from services.gateway.schemas import (MAX_PERIODS, OFFSET, PERIOD_PARAM, PERIODS_OF_ONE_KIND, READ_ERRORS, UNIT_PARAM,
+                                      AchievementReport, CascadeReport, Compliance, ComplianceMatrix, ComplianceReport, NotificationEffectiveness,
                                       OverdueReport, _limit, _path, _sort)
 from shared.errors import InputError, invalid
 from shared.thai import BANGKOK, fiscal_year_be
 
 UNIT_CODE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 LAO_TYPES = ("pao", "city_municipality", "town_municipality", "subdistrict_municipality", "sao", "special")
-MAX_PERIODS = 36
 
 COUNTS = (("expected", "ต้องรายงาน", "expected"), ("due", "ถึงกำหนดแล้วหรือส่งแล้ว", "due or submitted"),
           ("on_time", "ตรงเวลา", "on time"), ("late", "ล่าช้า", "late"),
@@ -172,9 +171,10 @@ class ReportsRoutes:
 
     @route("GET", "/api/v1/reports/compliance/matrix", tag="reports", th="อัตราการรายงานตรงเวลา หน่วยงาน × งวด",
            en="On-time rate per child unit and period (heatmap, trend)", scope=REPORT_UNIT,
-           params=[UNIT_PARAM, Param("periods", {"type": "string", "maxLength": 400},
-                                     description="comma-separated period labels of one kind (at most 36), sorted "
-                                             "chronologically; default: the last 12 of `kind`",
+           params=[UNIT_PARAM, Param("periods", {"type": "string", "maxLength": 400, "pattern": PERIODS_OF_ONE_KIND},
+                                     description="comma-separated period labels of one kind (at most 36), shown "
+                                             "chronologically; default: the last 12 of `kind` (given with `periods`, "
+                                             "`kind` must be theirs)",
                                      example="2569-01,2569-02"),
                    Param("kind", {"type": "string", "enum": ["month", "quarter", "year"]},
                          description="without periods: months (default when any), quarters or fiscal years"),

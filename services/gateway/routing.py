@@ -7,7 +7,9 @@
     def submit(self, request, user, obligation_id): ...
 
 The decorator is nameko's ``@http`` plus the work every route needs, in this order: authenticate
-(bearer token, or the session cookie and for a write its CSRF token), check the role (403), apply
+(bearer token, or the session cookie and for a write its CSRF token), refuse a query parameter the
+route does not declare (422; public routes too), check the role (403), for a write honour its
+``Idempotency-Key`` (idempotency.py), apply
 the **scope rule** (out of scope: a read answers 404, a write 403; the rule's look-up of the target
 is also the audit's before-image), call the handler, turn errors into problem+json, and audit every
 write. ``build_document`` (openapi.py) walks the same declarations, so a route cannot exist without
@@ -176,6 +178,37 @@ class Param:
     example: Any = None
 
 
+INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
+def check_query_value(param: Param, raw: str) -> None:
+    """A query value against the declared schema of its parameter (the subset the declarations use:
+    integer with bounds; string with enum, pattern, lengths). Raises InputError (422) naming it."""
+    schema, name = param.schema, param.name
+
+    def refuse(th: str, en: str):
+        raise InputError("invalid", name, f"{name}: {th}", f"{name}: {en}", status=422)
+    if schema.get("type") == "integer":
+        if not INTEGER.fullmatch(raw):
+            refuse("ต้องเป็นจำนวนเต็ม", "must be a whole number")
+        value = int(raw)
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"{low if low is not None else '…'}–{high if high is not None else '…'}"
+            refuse(f"ต้องอยู่ในช่วง {bounds}", f"must be within {bounds}")
+        return
+    if "enum" in schema and raw not in schema["enum"]:
+        choices = ", ".join(map(str, schema["enum"]))
+        refuse(f"ต้องเป็นหนึ่งใน {choices}", f"must be one of {choices}")
+    if len(raw) > schema.get("maxLength", len(raw)):
+        refuse(f"ยาวได้ไม่เกิน {schema['maxLength']} ตัวอักษร", f"at most {schema['maxLength']} characters")
+    if len(raw) < schema.get("minLength", 0):
+        refuse(f"ต้องมีอย่างน้อย {schema['minLength']} ตัวอักษร", f"at least {schema['minLength']} characters")
+    if "pattern" in schema and not re.search(schema["pattern"], raw):
+        example = f" (e.g. {param.example})" if param.example is not None else ""
+        refuse(f"รูปแบบไม่ถูกต้อง{example}", f"not in the expected form {schema['pattern']}{example}")
+
+
 # Parameters every route of a kind takes, whatever its declaration lists.
 EXPORT_PARAMS = [
     Param("format", {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
@@ -185,15 +218,15 @@ EXPORT_PARAMS = [
 IDEMPOTENCY_KEY = Param(
     IDEMPOTENCY_HEADER, {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
     "header", description=(
-        f"Optional: a value of the client's own (1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID), "
+        f"Optional: a value of the client's own (1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID "
+        "such as 5f0c3d4e-9a1b-4c2d-8e7f-0a1b2c3d4e5f, new for each new request), "
         "kept 24 hours per caller. Sending the same request again with the same key (after a timeout, a 503, a "
         "dropped connection) answers the first final answer (2xx or 4xx) again, with the header "
         f"`{REPLAYED_HEADER}: true`, and changes nothing more: one effect, however many retries. The same key "
         "with another method, path, query or body: 422 `idempotency_key_reused`; while the first request with "
         "the key is still running: 409 `idempotency_in_progress` (with Retry-After); a key that is not printable "
         "ASCII or too long: 400. An answer of 5xx is not kept: the retry runs again (and the service still "
-        "applies the write at most once). / ส่งคำขอเดิมซ้ำด้วยค่าเดิมได้คำตอบแรกคืน โดยไม่เกิดผลซ้ำ"),
-    example="5f0c3d4e-9a1b-4c2d-8e7f-0a1b2c3d4e5f")
+        "applies the write at most once). / ส่งคำขอเดิมซ้ำด้วยค่าเดิมได้คำตอบแรกคืน โดยไม่เกิดผลซ้ำ"))
 IDEMPOTENCY_ERRORS = (400, 409, 422)   # a bad key; the key's first request still running; the key reused
 
 
@@ -246,7 +279,8 @@ class Route:
         return frozenset(param.name for param in self.all_params if param.where == "query")
 
     def check_query(self, request) -> None:
-        """Query parameters are strict, like bodies: one the route does not declare is refused (422)."""
+        """Query parameters are strict, like bodies: one the route does not declare is refused (422), and
+        each value must fit its declared schema (422 naming it)."""
         if not self.documented:  # web pages and their assets (cache-busting ?v=) are not the API
             return
         unknown = sorted(set(request.args) - self.query_names)
@@ -255,6 +289,13 @@ class Route:
             raise InputError("unknown_parameter", unknown[0],
                              f"ไม่รู้จักพารามิเตอร์ {names} (พารามิเตอร์ที่ใช้ได้: {known})",
                              f"unknown query parameter {names} (this route takes: {known})", status=422)
+        for param in self.all_params:
+            if param.where == "query" and param.name in request.args:
+                values = request.args.getlist(param.name)
+                if len(values) > 1:
+                    raise InputError("invalid", param.name, f"ระบุ {param.name} ได้ครั้งเดียว",
+                                     f"give {param.name} once", status=422)
+                check_query_value(param, values[0])
 
 
 def route(method: str, path: str, *, tag: str, th: str, en: str, scope: Scope, **declaration):
@@ -296,9 +337,9 @@ def _guarded(function, spec: Route):
         user, status, result, image = None, 500, None, None
         try:
             user = authenticate_request(self, request, spec.write)
+            spec.check_query(request)  # the request's shape first: its parameters are public knowledge
             if user["role"] not in spec.allowed_roles:
                 raise forbidden(None, "บทบาทของท่านไม่มีสิทธิ์ทำรายการนี้", "your role may not do this")
-            spec.check_query(request)
             if spec.idempotent and (replay := self.idempotency.begin(request, user)) is not None:
                 status, result = replay
                 return replayed_response(status, result)

@@ -1050,15 +1050,24 @@ def _sort(*columns: str) -> Param:
                  example=f"-{columns[0]},{columns[1]}")
 
 
-UNIT_PARAM = Param("unit_code", {"type": "string", "maxLength": 32},
+# Period labels as the API writes them (Buddhist-era years 2400-2699): a month, a quarter, a fiscal year.
+MONTH_LABEL = r"2[4-6][0-9]{2}-(?:0[1-9]|1[0-2])"
+QUARTER_LABEL = r"FY2[4-6][0-9]{2}-Q[1-4]"
+YEAR_LABEL = r"FY2[4-6][0-9]{2}"
+PERIOD_LABEL = f"(?:{MONTH_LABEL}|{QUARTER_LABEL}|{YEAR_LABEL})"
+MAX_PERIODS = 36
+# 1 to 36 labels of one kind, comma-separated
+PERIODS_OF_ONE_KIND = "^(?:" + "|".join(f"{label}(?:,{label}){{0,{MAX_PERIODS - 1}}}"
+                                         for label in (MONTH_LABEL, QUARTER_LABEL, YEAR_LABEL)) + ")$"
+UNIT_PARAM = Param("unit_code", {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"},
                    description="the unit looked at (default: the caller's own; the nation for central and ops)",
                    example="PLO-09")
-PERIOD_PARAM = Param("period", {"type": "string", "maxLength": 20},
-                     description="a period label: 2569-01 (month), FY2569-Q1 (quarter), FY2569 (fiscal year)",
+PERIOD_PARAM = Param("period", {"type": "string", "pattern": f"^{PERIOD_LABEL}$"},
+                     description="a period label, Buddhist era: 2569-01 (month), FY2569-Q1 (quarter), FY2569 (fiscal year)",
                      example="2569-01")
 CSV_MEDIA = "text/csv"
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-OFFSET = Param("offset", {"type": "integer", "minimum": 0, "default": 0}, description="items to skip")
+OFFSET = Param("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 0}, description="items to skip")
 FLAG = {"type": "string", "enum": ["0", "1", "true", "false"]}
 JSON = "application/json"
 PROBLEM = "application/problem+json"

@@ -33,6 +33,7 @@ from shared.validation import printable
 
 
 SCOPE_CACHE_S = 60.0
+MAX_TOKEN_ID = 2**31 - 1   # token ids are 32-bit; a larger one names no token
 AUDIT_COLUMNS = columns(("at", "เวลา", "at"), ("username", "ผู้ใช้", "user"), ("action", "การกระทำ", "action"),
                         ("status", "ผล (HTTP)", "status"), ("remote_addr", "จากที่อยู่", "from address"),
                         ("target", "รายการที่ถูกแก้ไข", "target"),
@@ -188,17 +189,20 @@ class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes,
             return 200, {"items": auth.list_tokens(session, user["username"])}
 
     @route("DELETE", "/api/v1/tokens/<int:token_id>", tag="auth", th="ยกเลิกโทเคน", en="Revoke one of my tokens",
-           scope=OWN, write=True, params=[Param("token_id", {"type": "integer", "minimum": 0}, "path", True)],
+           scope=OWN, write=True,
+           params=[Param("token_id", {"type": "integer", "minimum": 0, "maximum": MAX_TOKEN_ID}, "path", True)],
            ok={"200": ("revoked", TokenRevoked)}, errors=(401, 403, 404, 502), target="token:{token_id}",
            before=lambda self, user, token_id: self._token_before(user, token_id))
     def revoke_token(self, request, user, token_id):
+        if token_id > MAX_TOKEN_ID:  # no such token (and no integer the database could compare)
+            raise InputError("not_found", "token_id", "ไม่พบโทเคนนี้", "no such token", status=404)
         with self.uow() as uow:
             auth.revoke_token(uow.session, user["username"], token_id)
             uow.commit()
         return 200, {"id": token_id, "revoked": True}
 
     @route("GET", "/api/v1/audit", tag="platform", th="บันทึกการใช้งาน", en="The audit log (ops)", scope=NATION,
-           roles=("ops",), params=[Param("username", {"type": "string"}), Param("status", {"type": "integer"}),
+           roles=("ops",), params=[Param("username", {"type": "string"}), Param("status", {"type": "integer", "minimum": 100, "maximum": 599}),
                    Param("target", {"type": "string", "maxLength": 200}, description="exactly, e.g. assignment:<id>",
                          example="assignment:3f1c2a9e-0000-4000-8000-000000000000"),
                    Param("action", {"type": "string"}, description="part of 'METHOD path'", example="POST /api/v1/directives"),

@@ -280,3 +280,30 @@ def test_the_audit_log_export_survives_an_anonymous_body_full_of_control_charact
     for kind in ("xlsx", "csv"):
         rows = readable(ops.get(f"{ops.base}/audit", params={"format": kind, "limit": 200}), kind)
         assert len(rows) > 2
+
+
+# --- 12. query parameters are strict, like bodies ------------------------------------------------------------
+
+def test_an_unknown_query_parameter_is_refused_on_every_route_naming_it(stack, world):
+    """Every documented route, with every parameter it declares known and one it does not: 422 naming the
+    unknown one (Thai and English), before anything is looked up or changed; a write stays unwritten."""
+    from services.gateway.routing import CONVERTER, declarations
+    from services.gateway.service import GatewayService
+    before = state(stack, world)
+    central = world["central"]
+    specs = [spec for spec in declarations(GatewayService) if spec.documented]
+    assert len(specs) > 60
+    for spec in specs:
+        path = CONVERTER.sub(lambda match: "0" if match.group(1) == "token_id" else "x", spec.path)
+        session = requests if spec.public else central
+        response = session.request(spec.method, stack.gateway_url + path, params={"colour": "ม่วง"}, timeout=30,
+                                   **({"json": {}} if spec.body else {}))
+        body = problem_of(response, 422, "colour")
+        assert body["code"] == "unknown_parameter" and "ม่วง" not in body["message_en"], (spec.method, spec.path)
+        assert "ไม่รู้จักพารามิเตอร์ colour" in body["message_th"], body
+        assert "unknown query parameter colour" in body["message_en"], body
+    # a declared one still works, and a known parameter beside an unknown one does not hide it
+    assert central.get(f"{central.base}/org-units", params={"within": "PLO-09", "limit": 1}).status_code == 200
+    problem_of(central.get(f"{central.base}/org-units", params={"limit": 1, "debug": "1"}), 422, "debug")
+    problem_of(central.get(f"{central.base}/me", params={"format": "csv"}), 422, "format")  # not an export
+    assert state(stack, world) == before
