@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from functools import wraps
 from typing import Any, Callable, Literal
 
@@ -179,11 +180,12 @@ class Param:
 
 
 INTEGER = re.compile(r"-?[0-9]{1,18}")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def check_query_value(param: Param, raw: str) -> None:
     """A query value against the declared schema of its parameter (the subset the declarations use:
-    integer with bounds; string with enum, pattern, lengths). Raises InputError (422) naming it."""
+    integer with bounds; string with a date format, enum, pattern, lengths). Raises InputError (422) naming it."""
     schema, name = param.schema, param.name
 
     def refuse(th: str, en: str):
@@ -197,6 +199,13 @@ def check_query_value(param: Param, raw: str) -> None:
             bounds = f"{low if low is not None else '…'}–{high if high is not None else '…'}"
             refuse(f"ต้องอยู่ในช่วง {bounds}", f"must be within {bounds}")
         return
+    if schema.get("format") == "date":
+        try:
+            if not DATE.fullmatch(raw):
+                raise ValueError(raw)
+            date.fromisoformat(raw)
+        except ValueError:
+            refuse("ต้องเป็นวันที่ YYYY-MM-DD", "must be a date, YYYY-MM-DD")
     if "enum" in schema and raw not in schema["enum"]:
         choices = ", ".join(map(str, schema["enum"]))
         refuse(f"ต้องเป็นหนึ่งใน {choices}", f"must be one of {choices}")

@@ -283,3 +283,24 @@ def test_the_idempotency_key_is_documented_on_exactly_the_routes_that_honour_it(
             assert ("Idempotent-Replayed" in response.get("headers", {})) == (not status.startswith("5")), (key, status)
     for key in set(ops) - honoured:
         assert not any(p["name"] == "Idempotency-Key" for p in ops[key].get("parameters", [])), key
+
+
+def test_a_query_value_must_fit_its_declared_schema():
+    from shared.errors import InputError
+    cases = [  # (schema, accepted, refused)
+        ({"type": "integer", "minimum": 1, "maximum": 1000}, ["1", "1000", "007"], ["0", "1001", "1.5", " 1", "1_0", "",
+                                                                                     "9" * 30]),
+        ({"type": "string", "enum": ["0", "1"]}, ["0", "1"], ["", "true", "2"]),
+        ({"type": "string", "maxLength": 3}, ["", "abc"], ["abcd"]),
+        ({"type": "string", "pattern": "^-?(code|level)(,-?(code|level))*$"}, ["code", "-level,code"], ["", "name"]),
+        ({"type": "string", "format": "date"}, ["2026-12-07", "2569-12-31"], ["", "2026-13-01", "7/12/2026"]),
+    ]
+    for schema, accepted, refused in cases:
+        param = routing.Param("p", schema)
+        for value in accepted:
+            routing.check_query_value(param, value)
+        for value in refused:
+            with pytest.raises(InputError) as error:
+                routing.check_query_value(param, value)
+            assert (error.value.status, error.value.field) == (422, "p"), (schema, value)
+            assert error.value.message_th and error.value.message_en
