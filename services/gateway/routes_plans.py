@@ -105,8 +105,9 @@ class PlansRoutes:
     @route("GET", "/api/v1/org-units", tag="registry", th="รายการหน่วยงานที่มีอยู่ในวันที่ระบุ (ค่าเริ่มต้น วันนี้)",
            en="Units as they are on a date (default today, Bangkok)",
            scope=EVERYONE, params=[Param("parent_code", {"type": "string"}, description="children of this unit"),
-                   Param("on", {"type": "string", "format": "date"}, example="2026-12-07",
-                         description="the day the units are listed as (ISO, or a Thai/BE date); default today "
+                   Param("on", {"type": "string", "maxLength": 40}, example="2026-12-07",
+                         description="the day the units are listed as (ISO, CE or BE, or a Thai date such as "
+                                     "7/12/2569; not a date: 422); empty or absent: today "
                                      "in Bangkok: a unit opening later is not listed, one closing later is"),
                    Param("level", {"type": "string", "enum": list(plan_commands.Level.__args__)}),
                    Param("search", {"type": "string"}, description="in the Thai name or the code", example="ชัยนาท"),
