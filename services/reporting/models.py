@@ -56,20 +56,27 @@ directive_units.append_column(Column("received_at", UTCDateTime(), nullable=True
 
 # --- read models of issue #7 (0002_read_models) ------------------------------------------------------
 
+def _unit_attributes() -> list[Column]:
+    """What a unit is, as the rollups read it: the same columns in ``rm_units`` and ``rm_unit_versions``."""
+    return [
+        Column("level", String(32), nullable=False),
+        Column("lao_type", String(32), nullable=True),
+        Column("parent_code", String(32), nullable=True),
+        Column("name_th", Text, nullable=False),
+        Column("province_code", String(16), nullable=True),
+        Column("district_code", String(16), nullable=True),
+        Column("province_unit", String(32), nullable=True),
+        Column("district_unit", String(32), nullable=True),
+    ]
+
+
 # The registry as reporting sees it (from org_unit_changed). ``province_unit`` and ``district_unit``
 # are the unit's ancestors at the provincial and district office levels (or the unit itself when it
 # hangs directly below a higher level, e.g. a PAO below its PLO): the keys every rollup groups by.
 units = Table(
     "rm_units", metadata,
     Column("code", String(32), primary_key=True),
-    Column("level", String(32), nullable=False),
-    Column("lao_type", String(32), nullable=True),
-    Column("parent_code", String(32), nullable=True),
-    Column("name_th", Text, nullable=False),
-    Column("province_code", String(16), nullable=True),
-    Column("district_code", String(16), nullable=True),
-    Column("province_unit", String(32), nullable=True),
-    Column("district_unit", String(32), nullable=True),
+    *_unit_attributes(),
     Column("valid_from", Date, nullable=True),
     Column("valid_to", Date, nullable=True),
     Column("changed_at", UTCDateTime(), nullable=False),  # occurred_at of the newest event applied
@@ -89,14 +96,7 @@ unit_versions = Table(
     Column("valid_from", Date, primary_key=True),
     Column("valid_to", Date, nullable=True),
     Column("revision", Integer, nullable=False, server_default="0"),
-    Column("level", String(32), nullable=False),
-    Column("lao_type", String(32), nullable=True),
-    Column("parent_code", String(32), nullable=True),
-    Column("name_th", Text, nullable=False),
-    Column("province_code", String(16), nullable=True),
-    Column("district_code", String(16), nullable=True),
-    Column("province_unit", String(32), nullable=True),
-    Column("district_unit", String(32), nullable=True),
+    *_unit_attributes(),
     Column("change_kind", String(16), nullable=True),
     Column("successor_codes", Text, nullable=True),   # space-separated codes (a merger or split ending it)
     Column("forced", Integer, nullable=False, server_default="0"),

@@ -1,6 +1,9 @@
 """The platform as real processes for end-to-end tests: one stack per test module."""
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
 import pytest
 import requests
 
@@ -11,21 +14,30 @@ from devtools.stack import Stack, free_port
 PASSWORDS = {username: password for username, password, *_ in DEMO_USERS}
 
 
-@pytest.fixture(scope="module")
-def stack(rabbit, tmp_path_factory):
-    """Every service on its own vhost and SQLite files, a mail sink, the demo users; the sweep is
-    slowed down so tests decide when deadlines are judged."""
+@contextmanager
+def platform_stack(rabbit, tmp_path_factory, **env: str):
+    """Every service on its own vhost and SQLite files, a mail sink (``stack.mail``) and the demo
+    users; ``env`` adds to the services' environment."""
     from tests.conftest import new_vhost
     sink = MailSink(port=free_port()).start()
     platform = Stack(amqp_uri=new_vhost(rabbit), var_dir=tmp_path_factory.mktemp("var"),
-                     extra_env={"SMTP_PORT": str(sink.port), "THONGTHIN_SWEEP_INTERVAL_S": "3600"})
+                     extra_env={"SMTP_PORT": str(sink.port), **env})
     platform.migrate()
     create_users(platform.database_urls["gateway"])
     platform.start()
     platform.mail = sink
-    yield platform
-    platform.stop()
-    sink.stop()
+    try:
+        yield platform
+    finally:
+        platform.stop()
+        sink.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(rabbit, tmp_path_factory):
+    """The sweep is slowed down so tests decide when deadlines are judged."""
+    with platform_stack(rabbit, tmp_path_factory, THONGTHIN_SWEEP_INTERVAL_S="3600") as platform:
+        yield platform
 
 
 def client(stack, username: str, password: str | None = None) -> requests.Session:
@@ -45,25 +57,16 @@ def client(stack, username: str, password: str | None = None) -> requests.Sessio
 def sweeping_stack(rabbit, tmp_path_factory):
     """Like ``stack``, but deadlines are judged every 2 s, so a test can let one pass (one for the
     whole run: it carries the dashboard world, which takes real deadlines ~2 min to build)."""
-    from tests.conftest import new_vhost
-    sink = MailSink(port=free_port()).start()
-    platform = Stack(amqp_uri=new_vhost(rabbit), var_dir=tmp_path_factory.mktemp("var"),
-                     extra_env={"SMTP_PORT": str(sink.port), "THONGTHIN_SWEEP_INTERVAL_S": "2"})
-    platform.migrate()
-    create_users(platform.database_urls["gateway"])
-    platform.start()
-    platform.mail = sink
-    yield platform
-    platform.stop()
-    sink.stop()
+    with platform_stack(rabbit, tmp_path_factory, THONGTHIN_SWEEP_INTERVAL_S="2") as platform:
+        yield platform
 
 
 DASHBOARD_PROVINCES = ("8", "9")   # Sing Buri and Chainat: 99 LAOs, 14 district offices
 INDICATOR = "DISB-PCT"
 
 
-def _wait(check, timeout=90, what="condition"):
-    import time
+def wait_for(check, timeout=90, what="condition"):
+    """Poll ``check`` until it returns something truthy (returned), failing after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not (result := check()):
         if time.monotonic() > deadline:
@@ -132,7 +135,7 @@ def build_dashboard_world(stack) -> dict:
             items += page
             if len(page) < 1000:
                 return items
-    everything = _wait(lambda: len(items := [o for o in obligations() if o["directive_id"] in ids]) == 4 * len(laos) and items,
+    everything = wait_for(lambda: len(items := [o for o in obligations() if o["directive_id"] in ids]) == 4 * len(laos) and items,
                        what="an obligation per LAO and period")
     by = {(o["unit_code"], ids[o["directive_id"]]): o for o in everything}
     fates = {}
@@ -153,7 +156,7 @@ def build_dashboard_world(stack) -> dict:
     assert datetime.now(BANGKOK) < due, "the on-time reports were not in before the deadline: a slow machine"
     # the deadline passes; the sweep marks every unreported obligation of the past periods missed
     missing_then = sum(1 for (code, k), what in fates.items() if k < 3 and what != "on_time")
-    _wait(lambda: len([o for o in obligations() if o["directive_id"] in ids and o["state"] == "missed"]) == missing_then,
+    wait_for(lambda: len([o for o in obligations() if o["directive_id"] in ids and o["state"] == "missed"]) == missing_then,
           timeout=150, what="the sweep")
     submit([key for key, what in fates.items() if what == "late"])
     # Chainat returns one on-time report; LAO-180101 asks for more time on the current period and gets it
@@ -186,7 +189,7 @@ def dashboard_world(sweeping_stack):
     central = world["central"]
     everything = expected_counts(world, set(world["laos"]))
     # the read model follows the events: wait until every late report and the flags have arrived
-    _wait(lambda: (t := central.get(f"{central.base}/reports/compliance").json().get("totals", {}))
+    wait_for(lambda: (t := central.get(f"{central.base}/reports/compliance").json().get("totals", {}))
           and all(t.get(k) == everything[k] for k in DASHBOARD_COUNT_KEYS)
           and t.get("returned") == 1 and t.get("extended") == 1,
           timeout=90, what="the reporting read model")

@@ -28,7 +28,7 @@ from services.gateway.routing import declarations
 from services.gateway.service import GatewayService
 from services.plans.cli import registry_rows
 from shared.db import Database
-from tests.e2e.conftest import PASSWORDS
+from tests.e2e.conftest import PASSWORDS, wait_for
 
 USERS = {"central": "central", "province": "chainat", "district": "muang-chainat", "lao": "lao-180101",
          "reviewer": "reviewer", "ops": "ops"}
@@ -199,15 +199,6 @@ def _login(stack, username):
     return response.json()["token"]
 
 
-def _wait(check, timeout=90, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
-    return result
-
-
 @pytest.fixture(scope="module")
 def world(rabbit, tmp_path_factory):
     """Chainat (PLO-09, in every demo user's reach) and Sing Buri (PLO-08, outside all but central's and
@@ -254,15 +245,15 @@ def world(rabbit, tmp_path_factory):
         outside = directive(["PLO-08"], "มท ๐๘๑๐/ว ๒")
         directive(["LAO-180101", "LAO-180102"], "มท ๐๘๑๐/ว ๓", reporting=reporting)
         directive(["LAO-170101"], "มท ๐๘๑๐/ว ๔", reporting=reporting)
-        mine = _wait(lambda: call("lao", "GET", "/obligations")["items"], what="LAO-180101's obligation")[0]
-        theirs = _wait(lambda: call(OUTSIDER[0], "GET", "/obligations")["items"], what="LAO-170101's obligation")[0]
+        mine = wait_for(lambda: call("lao", "GET", "/obligations")["items"], what="LAO-180101's obligation")[0]
+        theirs = wait_for(lambda: call(OUTSIDER[0], "GET", "/obligations")["items"], what="LAO-170101's obligation")[0]
         assignments = {}
         for role in ("central", "province", "district", "lao"):
-            [row] = _wait(lambda: call(role, "GET", "/assignments",
+            [row] = wait_for(lambda: call(role, "GET", "/assignments",
                                        params={"directive_id": inside["directive_id"]})["items"],
                           what=f"the assignment of {ORG[role]}")
             assignments[ORG[role]] = row["id"]
-        [assignment_out] = _wait(lambda: call("central", "GET", "/assignments", params={
+        [assignment_out] = wait_for(lambda: call("central", "GET", "/assignments", params={
             "mine": "0", "directive_id": outside["directive_id"]})["items"], what="PLO-08's assignment")
         submission_in = call("lao", "POST", f"/obligations/{mine['id']}/submissions",
                              json={"values": [{"indicator_code": "X", "value": 10}]})["submission_id"]
@@ -290,7 +281,7 @@ def world(rabbit, tmp_path_factory):
 
         for directive_id in (inside["directive_id"], outside["directive_id"]):  # the reports know them
             for report in ("compliance", "cascade"):
-                _wait(lambda: requests.get(f"{base}/reports/directives/{directive_id}/{report}", timeout=30,
+                wait_for(lambda: requests.get(f"{base}/reports/directives/{directive_id}/{report}", timeout=30,
                                            headers={"Authorization": f"Bearer {tokens['central']}"}
                                            ).status_code == 200, what=f"the {report} report")
         plan_text = (stack_repo_root() / "data" / "reference" / "tai_mueang_sao_plan.yaml").read_bytes()

@@ -6,7 +6,6 @@ cancelled saying when and into whom, the municipality owes them instead (once, e
 events come twice), and a report from a merged SAO for such a period is refused saying it closed."""
 from __future__ import annotations
 
-import time
 from datetime import date, datetime
 
 import pytest
@@ -17,17 +16,9 @@ from shared.contracts.events import OrgUnitChanged
 from shared.messaging.publisher import ConfirmingPublisher, OutgoingMessage
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.thai import BANGKOK
-from tests.e2e.conftest import client
+from tests.e2e.conftest import client, wait_for
 
 
-
-def wait_for(check, timeout=90, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
-    return result
 
 
 def publish(stack, *events):

@@ -6,12 +6,11 @@ would rewrite a period already reported is refused (409) unless central forces i
 from __future__ import annotations
 
 import json
-import time
 from datetime import date, datetime, timedelta, timezone
 
 from services.plans.cli import registry_rows
 from shared.thai import BANGKOK, to_be_year
-from tests.e2e.conftest import client
+from tests.e2e.conftest import client, wait_for
 from tests.e2e.test_ui import DESKTOP, browser, expect, login, needs_chromium, new_page, shot  # noqa: F401 - fixture
 
 DISTRICT = "DLO-0115"
@@ -40,14 +39,6 @@ def history(session, code: str) -> list[dict]:
     response = session.get(f"{session.base}/org-units/{code}/history")
     assert response.status_code == 200, response.text
     return response.json()["items"]
-
-
-def wait_until(check, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
-    return result
 
 
 def test_upgrade_merger_future_opening_and_closing_through_the_api(stack):
@@ -134,7 +125,7 @@ def test_upgrade_merger_future_opening_and_closing_through_the_api(stack):
                       "period": period, "due_at": (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()}})
     assert reporting.status_code == 201, reporting.text
     lao = client(stack, "lao-180101")
-    obligation = wait_until(lambda: [o for o in lao.get(f"{lao.base}/obligations").json()["items"]
+    obligation = wait_for(lambda: [o for o in lao.get(f"{lao.base}/obligations").json()["items"]
                                      if o["period"] == period])[0]
     submitted = lao.post(f"{lao.base}/obligations/{obligation['id']}/submissions",
                          json={"values": [{"indicator_code": "BUD-DISBURSED-PCT", "value": 61.5}]})
@@ -142,7 +133,7 @@ def test_upgrade_merger_future_opening_and_closing_through_the_api(stack):
     month_start = today.replace(day=1)
     closing = {"code": "LAO-180101", "change_kind": "closed", "effective_date": (month_start - timedelta(days=1)).isoformat()}
     # (a Response of status >= 400 is falsy: wait for a list holding it)
-    [refused] = wait_until(lambda: [r for r in [central.post(f"{central.base}/org-units",
+    [refused] = wait_for(lambda: [r for r in [central.post(f"{central.base}/org-units",
                                                              json={"units": [closing], "dry_run": True})]
                                     if r.status_code == 409])
     problem = refused.json()

@@ -9,14 +9,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from devtools.demo import create_users
-from devtools.mailsink import MailSink
-from devtools.stack import Stack, free_port
 from shared.calendar import period_bounds
 from shared.thai import BANGKOK
-from tests.e2e.conftest import client
+from tests.e2e.conftest import client, platform_stack, wait_for
 from tests.e2e.test_registry_over_time import DISTRICT, mueang_chainat
-from tests.e2e.test_values_periods_returns import MONTHLY, directive, obligations, wait_for
+from tests.e2e.test_values_periods_returns import MONTHLY, directive, obligations
 
 UPGRADED, MERGED, SUCCESSOR = "LAO-180102", ("LAO-180104", "LAO-180105"), "LAO-180199"
 
@@ -24,17 +21,9 @@ UPGRADED, MERGED, SUCCESSOR = "LAO-180102", ("LAO-180104", "LAO-180105"), "LAO-1
 @pytest.fixture(scope="module")
 def stack(rabbit, tmp_path_factory):
     """Obligations opened ~4 months ahead, so one rule spans periods before and after the changes."""
-    from tests.conftest import new_vhost
-    sink = MailSink(port=free_port()).start()
-    platform = Stack(amqp_uri=new_vhost(rabbit), var_dir=tmp_path_factory.mktemp("var"),
-                     extra_env={"SMTP_PORT": str(sink.port), "THONGTHIN_SWEEP_INTERVAL_S": "3600",
-                                "THONGTHIN_OBLIGATION_HORIZON_DAYS": "130"})
-    platform.migrate()
-    create_users(platform.database_urls["gateway"])
-    platform.start()
-    yield platform
-    platform.stop()
-    sink.stop()
+    with platform_stack(rabbit, tmp_path_factory, THONGTHIN_SWEEP_INTERVAL_S="3600",
+                        THONGTHIN_OBLIGATION_HORIZON_DAYS="130") as platform:
+        yield platform
 
 
 def figures(session, unit_code: str, period: str) -> dict:

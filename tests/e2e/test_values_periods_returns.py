@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from devtools.demo import create_users
-from devtools.mailsink import MailSink
-from devtools.stack import Stack, free_port
 from services.plans.cli import registry_rows
 from shared.thai import BANGKOK
-from tests.e2e.conftest import client
+from tests.e2e.conftest import client, platform_stack, wait_for
 
 REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference"
 MONTHLY = "ELDERLY-VOL-DISBURSED-PCT"   # seed 004's day-3 report, as the memo import records it
@@ -24,25 +21,8 @@ MONTHLY = "ELDERLY-VOL-DISBURSED-PCT"   # seed 004's day-3 report, as the memo i
 
 @pytest.fixture(scope="module")
 def stack(rabbit, tmp_path_factory):
-    from tests.conftest import new_vhost
-    sink = MailSink(port=free_port()).start()
-    platform = Stack(amqp_uri=new_vhost(rabbit), var_dir=tmp_path_factory.mktemp("var"),
-                     extra_env={"SMTP_PORT": str(sink.port), "THONGTHIN_SWEEP_INTERVAL_S": "2"})
-    platform.migrate()
-    create_users(platform.database_urls["gateway"])
-    platform.start()
-    yield platform
-    platform.stop()
-    sink.stop()
-
-
-def wait_for(check, timeout=90, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
-    return result
+    with platform_stack(rabbit, tmp_path_factory, THONGTHIN_SWEEP_INTERVAL_S="2") as platform:
+        yield platform
 
 
 @pytest.fixture(scope="module")
