@@ -20,24 +20,27 @@ CHANGE_KINDS: tuple[str, ...] = get_args(ChangeKind)
 # changes that alter who is counted where in a period (existence, LAO type, district or province);
 # a rename or new contact details never change a count
 COUNTING_CHANGES = frozenset({"opened", "type_changed", "moved", "merged", "split", "closed"})
+# changes that end a unit (a merger or split ends each unit merged or split)
+ENDING_KINDS = frozenset({"closed", "merged", "split"})
 
 Version = TypeVar("Version")
 
 
-def _field(record, name: str):
+def field_of(record, name: str):
+    """A version's field, whether the version is a mapping (a row, a dict) or an object (an event)."""
     return record[name] if isinstance(record, Mapping) else getattr(record, name)
 
 
 def holds_on(version, day: date) -> bool:
     """The version is the unit's truth on ``day``."""
-    valid_to = _field(version, "valid_to")
-    return _field(version, "valid_from") <= day and (valid_to is None or day < valid_to)
+    valid_to = field_of(version, "valid_to")
+    return field_of(version, "valid_from") <= day and (valid_to is None or day < valid_to)
 
 
 def overlaps(version, period_start: date, period_end: date) -> bool:
     """The version holds on at least one day of the period (both ends inclusive)."""
-    valid_to = _field(version, "valid_to")
-    return _field(version, "valid_from") <= period_end and (valid_to is None or valid_to > period_start)
+    valid_to = field_of(version, "valid_to")
+    return field_of(version, "valid_from") <= period_end and (valid_to is None or valid_to > period_start)
 
 
 def versions_on(versions: Iterable[Version], day: date) -> list[Version]:
@@ -57,9 +60,9 @@ def expected_units(units: Iterable[Version], period_start: date, period_end: dat
     for unit in units:
         if not overlaps(unit, period_start, period_end):
             continue
-        code = _field(unit, "code")
+        code = field_of(unit, "code")
         kept = latest_by_code.get(code)
-        if kept is None or _field(unit, "valid_from") > _field(kept, "valid_from"):
+        if kept is None or field_of(unit, "valid_from") > field_of(kept, "valid_from"):
             latest_by_code[code] = unit
     return list(latest_by_code.values())
 
@@ -80,17 +83,37 @@ def check_versions(versions: Iterable[Version]) -> None:
     code are disjoint (ordered by valid_from, each ends no later than the next begins)."""
     by_code: dict[str, list] = {}
     for version in versions:
-        valid_from, valid_to = _field(version, "valid_from"), _field(version, "valid_to")
+        valid_from, valid_to = field_of(version, "valid_from"), field_of(version, "valid_to")
         if valid_to is not None and valid_to <= valid_from:
-            raise VersionConflict(f"{_field(version, 'code')}: valid_to {valid_to} is not after valid_from {valid_from}")
-        by_code.setdefault(_field(version, "code"), []).append(version)
+            raise VersionConflict(f"{field_of(version, 'code')}: valid_to {valid_to} is not after valid_from {valid_from}")
+        by_code.setdefault(field_of(version, "code"), []).append(version)
     for code, own in by_code.items():
-        own.sort(key=lambda v: _field(v, "valid_from"))
+        own.sort(key=lambda v: field_of(v, "valid_from"))
         for earlier, later in zip(own, own[1:]):
-            end = _field(earlier, "valid_to")
-            if end is None or end > _field(later, "valid_from"):
-                raise VersionConflict(f"{code}: the version from {_field(earlier, 'valid_from')} overlaps the "
-                                      f"one from {_field(later, 'valid_from')}")
+            end = field_of(earlier, "valid_to")
+            if end is None or end > field_of(later, "valid_from"):
+                raise VersionConflict(f"{code}: the version from {field_of(earlier, 'valid_from')} overlaps the "
+                                      f"one from {field_of(later, 'valid_from')}")
+
+
+def superseded(version, versions) -> bool:
+    """Did plans remove this version? Plans never lets a unit's versions overlap and sends every
+    version a change touches again with the unit's next revision, but sends nothing for a version it
+    removes (a closing removes the versions after it; a change may replace one). So a version is
+    stale when a version of the same unit with a higher revision overlaps it, or is a closing
+    (closed, merged, split) that ends on or before it begins. Versions of one revision (an older
+    platform sent revision 0 only) never supersede each other."""
+    end = field_of(version, "valid_to") or date.max
+    for other in versions:
+        if field_of(other, "revision") <= field_of(version, "revision"):
+            continue
+        other_end = field_of(other, "valid_to")
+        if field_of(other, "valid_from") < end and (other_end is None or other_end > field_of(version, "valid_from")):
+            return True
+        if (field_of(other, "change_kind") in ENDING_KINDS and other_end is not None
+                and other_end <= field_of(version, "valid_from")):
+            return True
+    return False
 
 
 def rewrites_period(kind: str, effective: date, period_start: date, period_end: date) -> bool:
@@ -101,7 +124,7 @@ def rewrites_period(kind: str, effective: date, period_start: date, period_end: 
     start says the unit did not exist when it reported. Renames and contact changes never do."""
     if kind not in COUNTING_CHANGES:
         return False
-    if kind in ("closed", "merged", "split"):
+    if kind in ENDING_KINDS:
         return period_start >= effective
     if kind == "opened":
         return effective > period_start

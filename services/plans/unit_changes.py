@@ -22,15 +22,14 @@ from services.plans import domain
 from shared.contracts.commands.plans import OrgUnitInput, RegisterUnits
 from services.plans.models import assignments, directives, documents, org_unit_revisions, org_units, reported_periods
 from shared.contracts import utcnow
-from shared.contracts.events import AssignmentCreated, AssignmentStateChanged, OrgUnitChanged
+from shared.contracts.events import AssignmentStateChanged, OrgUnitChanged
 from shared.db import UnitOfWork, chunks
 from shared.errors import InputError, conflict, forbidden, invalid
 from shared.thai import BANGKOK
-from shared.unit_versions import COUNTING_CHANGES, VersionConflict, check_versions, holds_on, rewrites_period
+from shared.unit_versions import COUNTING_CHANGES, ENDING_KINDS, VersionConflict, check_versions, holds_on, rewrites_period
 
 VERSION_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "province_code", "district_code",
                   "subdistrict_code", "contact_email", "head_name_th", "head_email", "head_phone")
-ENDING_KINDS = ("closed", "merged", "split")
 COUNTED_FIELDS = ("level", "lao_type", "parent_code", "district_code", "province_code")
 KIND_TH = {"opened": "การจัดตั้ง", "updated": "การแก้ไขข้อมูล", "renamed": "การเปลี่ยนชื่อ",
            "type_changed": "การเปลี่ยนประเภท", "moved": "การย้ายสังกัด", "merged": "การควบรวม",
@@ -200,7 +199,7 @@ class RegistryPlan:
             return Planned(unit.code, "unchanged")
         inferred = infer_kind(holder, after)
         kind = kind or inferred
-        if kind in ENDING_KINDS + ("opened",) and not linking:
+        if (kind in ENDING_KINDS or kind == "opened") and not linking:
             kind = inferred
         if "parent_code" in differing:
             self._parent_exists(where, values.get("parent_code"), effective)

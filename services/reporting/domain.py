@@ -14,7 +14,7 @@ from statistics import median
 from shared.indicators import achievement as achievement_status  # noqa: F401
 from shared.calendar import period_bounds
 from shared.thai import fiscal_year_be, fiscal_year_bounds
-from shared.unit_versions import version_for_period
+from shared.unit_versions import field_of, version_for_period
 
 # Levels above the provinces: looking at any of them means looking at the nation.
 NATIONAL_LEVELS = frozenset({"ministry", "ministry_office", "department", "department_bureau"})
@@ -68,37 +68,10 @@ def counted_version(versions, period_start: date, period_end: date):
     found = version_for_period(versions, period_start, period_end)
     if found is not None or not versions:
         return found
-    begun = [v for v in versions if _field(v, "valid_from") <= period_end]
+    begun = [v for v in versions if field_of(v, "valid_from") <= period_end]
     if begun:
-        return max(begun, key=lambda v: _field(v, "valid_from"))
-    return min(versions, key=lambda v: _field(v, "valid_from"))
-
-
-ENDING_KINDS = frozenset({"closed", "merged", "split"})
-
-
-def superseded(version, versions) -> bool:
-    """Did plans remove this version? Plans never lets a unit's versions overlap and sends every
-    version a change touches again with the unit's next revision, but sends nothing for a version it
-    removes (a closing removes the versions after it; a change may replace one). So a version is
-    stale when a version of the same unit with a higher revision overlaps it, or is a closing
-    (closed, merged, split) that ends on or before it begins. Versions of one revision (an older
-    platform sent revision 0 only) never supersede each other."""
-    end = _field(version, "valid_to") or date.max
-    for other in versions:
-        if _field(other, "revision") <= _field(version, "revision"):
-            continue
-        other_end = _field(other, "valid_to")
-        if _field(other, "valid_from") < end and (other_end is None or other_end > _field(version, "valid_from")):
-            return True
-        if (_field(other, "change_kind") in ENDING_KINDS and other_end is not None
-                and other_end <= _field(version, "valid_from")):
-            return True
-    return False
-
-
-def _field(record, name: str):
-    return record[name] if isinstance(record, dict) else getattr(record, name)
+        return max(begun, key=lambda v: field_of(v, "valid_from"))
+    return min(versions, key=lambda v: field_of(v, "valid_from"))
 
 
 def obligation_status(*, cancelled: bool, last_submitted_at: datetime | None, last_on_time: bool | None,

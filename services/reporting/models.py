@@ -101,7 +101,7 @@ unit_versions = Table(
     Column("successor_codes", Text, nullable=True),   # space-separated codes (a merger or split ending it)
     Column("forced", Integer, nullable=False, server_default="0"),
     Column("changed_at", UTCDateTime(), nullable=False),  # occurred_at of the event kept
-    # 1: plans removed this version (no event says so; domain.superseded infers it): counted nowhere
+    # 1: plans removed this version (no event says so; shared.unit_versions.superseded infers it): counted nowhere
     Column("superseded", Integer, nullable=False, server_default="0"),
 )
 Index("ix_rm_unit_versions_parent", unit_versions.c.parent_code)

@@ -24,6 +24,7 @@ from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, 
 from shared.db import chunks, insert_new, prepared, upsert
 from shared.calendar import fiscal_year_of_period
 from shared.thai import fiscal_year_bounds
+from shared.unit_versions import superseded
 
 
 def _later(new, old):
@@ -453,13 +454,13 @@ def _refresh_units(session, code: str) -> None:
         rounds += 1
         if rounds > _MAX_REFRESHES:
             break
-        # the versions plans removed (domain.superseded) count nowhere
+        # the versions plans removed (shared.unit_versions.superseded) count nowhere
         stored = [dict(row) for row in session.execute(every_version, {"code": code}).mappings()]
         if not stored:
             continue
         flags = []
         for row in stored:
-            flag = domain.superseded(row, stored)
+            flag = superseded(row, stored)
             if flag != bool(row["superseded"]):
                 flags.append({"b_code": code, "b_from": row["valid_from"], "s": int(flag)})
                 row["superseded"] = int(flag)
