@@ -22,7 +22,7 @@ import pytest
 from services.gateway.exports import table_values
 from services.gateway.routes_reports import COMPLIANCE_COLUMNS
 from shared.config import REPO_ROOT
-from tests.e2e.conftest import DASHBOARD_COUNT_KEYS, INDICATOR, _wait
+from tests.e2e.conftest import DASHBOARD_COUNT_KEYS, INDICATOR, wait_for
 from tests.e2e.test_ui import DESKTOP, PHONE, SHOTS, STATIC, browser, login, needs_chromium, new_page, no_horizontal_overflow  # noqa: F401
 
 DOCS = {"dashboard-national": REPO_ROOT / "docs" / "screenshots" / "dashboard-national.png",
@@ -152,7 +152,7 @@ def test_central_walks_the_nation_down_to_a_district_and_downloads_the_table(wor
     # one period only
     page.get_by_label("งวด", exact=True).select_option(world["periods"][0])
     one = central.get(f"{central.base}/reports/compliance", params={"unit_code": "DLO-0115", "period": world["periods"][0]}).json()
-    _wait(lambda: number(page.locator('.dcounts [data-count="expected"] .n').inner_text()) == one["totals"]["expected"], 15, "the period")
+    wait_for(lambda: number(page.locator('.dcounts [data-count="expected"] .n').inner_text()) == one["totals"]["expected"], 15, "the period")
     check_counts_and_children(page, one)
     shot(page, "dashboard-district-period")
     # the LAO: its obligations
