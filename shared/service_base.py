@@ -78,7 +78,7 @@ def run_command(uow_factory, handler, command, **kwargs):
     key = getattr(uow_factory, "idempotency_key", None)
     if not key:
         with uow_factory(**kwargs) as uow:
-            result = handler(uow, command)
+            result = handler(command, uow)
             uow.commit()
             return result
     where = dict(call=f"{getattr(uow_factory, 'entrypoint', '?')}:{_handler_name(handler)}"[:120],
@@ -89,7 +89,7 @@ def run_command(uow_factory, handler, command, **kwargs):
     try:
         with uow_factory(**kwargs) as uow:
             _purge_old_results(uow.session)
-            result = handler(uow, command)
+            result = handler(command, uow)
             uow.session.execute(insert(rpc_results).values(
                 result=json.dumps(result, ensure_ascii=False, default=_json_default),
                 committed_at=utcnow(), **where))

@@ -682,7 +682,7 @@ def _obligation(session, obligation_id: str, field: str = "obligation_id") -> di
     return dict(row)
 
 
-def submit_values(uow: UnitOfWork, command: SubmitValues, *, now: datetime | None = None) -> dict:
+def submit_values(command: SubmitValues, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
     now = now or utcnow()
     row = _obligation(uow.session, command.obligation_id)
     ctx = _Context(uow.session)
@@ -751,7 +751,7 @@ def _check_batch(ctx: _Context, items: list[BatchItem], submitter_unit_code: str
     return good, errors
 
 
-def submit_batch(uow: UnitOfWork, command: SubmitBatch, *, now: datetime | None = None) -> dict:
+def submit_batch(command: SubmitBatch, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
     """Validate every item, then store: all or nothing (default), or the good items only.
     Returns a report: accepted submissions and, per rejected item, the field and reason."""
     now = now or utcnow()
@@ -813,7 +813,7 @@ def submit_file(uow: UnitOfWork, *, content_base64: str, filename: str, submitte
 
 # --- reviews and extensions -------------------------------------------------------------------------------
 
-def review_submission(uow: UnitOfWork, command: ReviewSubmission, *, now: datetime | None = None) -> dict:
+def review_submission(command: ReviewSubmission, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
     now = now or utcnow()
     session = uow.session
     submission = session.execute(select(submissions).where(submissions.c.id == command.submission_id)).mappings().first()
@@ -850,7 +850,7 @@ def review_submission(uow: UnitOfWork, command: ReviewSubmission, *, now: dateti
             "resubmit_due_at": resubmit_due_at.isoformat() if resubmit_due_at else None}
 
 
-def request_extension(uow: UnitOfWork, command: RequestExtension, *, now: datetime | None = None) -> dict:
+def request_extension(command: RequestExtension, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
     now = now or utcnow()
     row = _obligation(uow.session, command.obligation_id)
     if row["unit_code"] != command.unit_code:
@@ -872,7 +872,7 @@ def request_extension(uow: UnitOfWork, command: RequestExtension, *, now: dateti
     return {"request_id": request_id, "status": "pending"}
 
 
-def decide_extension(uow: UnitOfWork, command: DecideExtension, *, now: datetime | None = None) -> dict:
+def decide_extension(command: DecideExtension, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
     now = now or utcnow()
     session = uow.session
     request = session.execute(select(extension_requests).where(extension_requests.c.id == command.request_id)

@@ -63,12 +63,12 @@ def main(argv: list[str]) -> int:
             if args.command == "import-units":
                 text = args.file.read_text("utf-8-sig")
                 rows = json.loads(text) if args.file.suffix == ".json" else handlers.units_from_csv(text)
-                result = handlers.register_units(uow, parse(RegisterUnits, {"units": rows, "dry_run": args.dry_run}))
+                result = handlers.register_units(parse(RegisterUnits, {"units": rows, "dry_run": args.dry_run}), uow)
                 print(_summary(result))
                 for change in result["changes"][:50]:
                     print(f"  {change['action']:<7} {change['code']} {change.get('fields', '')}")
             elif args.command == "national-registry":
-                result = handlers.register_units(uow, RegisterUnits(units=registry_rows(), dry_run=args.dry_run))
+                result = handlers.register_units(RegisterUnits(units=registry_rows(), dry_run=args.dry_run), uow)
                 print(f"national registry: {_summary(result)}")
             elif args.command == "import-plan":
                 document = plan_io.load_document(args.file.read_text("utf-8"))
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
                 ids = memo_import.record_memo(uow)
                 print(f"seed 004 recorded: documents {ids['documents']}")
                 if args.issue:
-                    issued = handlers.issue_document(uow, IssueDocument(document_id=ids["documents"]["D3"]))
+                    issued = handlers.issue_document(IssueDocument(document_id=ids["documents"]["D3"]), uow)
                     print(f"D3 issued: {len(issued['directives'])} items, {issued['assignment_count']} assignments")
             uow.commit()
     except InputError as error:

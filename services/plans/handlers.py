@@ -54,10 +54,10 @@ def _domain_units(current: dict[str, dict]) -> list[domain.Unit]:
                         district_code=row["district_code"]) for row in current.values()]
 
 
-def register_units(uow: UnitOfWork, command: RegisterUnits, *, actor: domain.Actor | dict | None = None,
+def register_units(command: RegisterUnits, uow: UnitOfWork, *, actor: domain.Actor | dict | None = None,
                    today: date | None = None) -> dict:
     """Create, change, merge, split or close units on their effective dates (services/plans/unit_changes.py)."""
-    return unit_changes.register_units(uow, command, actor=actor, today=today)
+    return unit_changes.register_units(command, uow, actor=actor, today=today)
 
 
 def on_indicator_submitted(event: IndicatorSubmitted, uow: UnitOfWork, envelope: Envelope) -> None:
@@ -157,7 +157,7 @@ def find_duplicate(session, number_normalized: str | None, sender_code: str | No
         .order_by(documents.c.created_at).limit(1)).scalar()
 
 
-def record_document(uow: UnitOfWork, command: RecordDocument, *, created_by: str | None = None,
+def record_document(command: RecordDocument, uow: UnitOfWork, *, created_by: str | None = None,
                     actor: domain.Actor | dict | None = None) -> dict:
     """Record an official document and its directive items (drafts until issued).
 
@@ -236,7 +236,7 @@ def _editable_document(session, document_id: str, actor: domain.Actor | dict | N
     return document
 
 
-def add_attachment(uow: UnitOfWork, command: AddAttachment, *, actor: domain.Actor | dict | None = None) -> dict:
+def add_attachment(command: AddAttachment, uow: UnitOfWork, *, actor: domain.Actor | dict | None = None) -> dict:
     _editable_document(uow.session, command.document_id, actor)
     try:
         content = base64.b64decode(command.content_base64, validate=True)
@@ -318,7 +318,7 @@ def _create_assignments(uow: UnitOfWork, directive: dict, document: dict, codes:
     return ids
 
 
-def issue_document(uow: UnitOfWork, command: IssueDocument, *, actor: domain.Actor | dict | None = None) -> dict:
+def issue_document(command: IssueDocument, uow: UnitOfWork, *, actor: domain.Actor | dict | None = None) -> dict:
     """Issue the draft items of a document (every one, or those named in ``items``): one assignment
     per addressee, events for all. The addressees are checked against the sender's reach again, as
     the registry may have changed since the draft was recorded."""
@@ -387,7 +387,7 @@ def issue_document(uow: UnitOfWork, command: IssueDocument, *, actor: domain.Act
             "assignment_count": sum(item["assignment_count"] for item in issued)}
 
 
-def issue_directive(uow: UnitOfWork, command: IssueDirective, *, actor: domain.Actor | dict | None = None) -> dict:
+def issue_directive(command: IssueDirective, uow: UnitOfWork, *, actor: domain.Actor | dict | None = None) -> dict:
     """Record a one-item document and issue it in the same transaction."""
     current = _units_on(uow.session)
     if command.issuer_code not in current:
@@ -397,16 +397,16 @@ def issue_directive(uow: UnitOfWork, command: IssueDirective, *, actor: domain.A
     domain.resolve_addressees(command.addressees.model_dump(exclude_none=True), _domain_units(current))
     if command.reporting and command.reporting.rrule:
         domain.validate_rrule(command.reporting.rrule)
-    recorded = record_document(uow, RecordDocument(
+    recorded = record_document(RecordDocument(
         form="circular" if domain.is_circular(command.document_number) else "memo",
         document_number=command.document_number, document_date=command.document_date,
         urgency=command.urgency, subject_th=command.subject_th, sender_code=command.issuer_code,
         items=[DirectiveItemInput(kind=command.kind, issuer_code=command.issuer_code, text_th=command.text_th,
                                   addressees=command.addressees, acknowledge_due_at=command.acknowledge_due_at,
                                   reporting=command.reporting)],
-        allow_duplicate=True),  # issuing at once is not recording a received memo again
+        allow_duplicate=True), uow,  # issuing at once is not recording a received memo again
         actor=actor)
-    result = issue_document(uow, IssueDocument(document_id=recorded["document_id"]), actor=actor)
+    result = issue_document(IssueDocument(document_id=recorded["document_id"]), uow, actor=actor)
     return {"directive_id": result["directives"][0]["directive_id"], "document_id": recorded["document_id"],
             "assignment_count": result["assignment_count"]}
 
@@ -432,7 +432,7 @@ def _own_assignment(session, assignment_id: str, unit_code: str) -> dict:
     return dict(row)
 
 
-def acknowledge_assignment(uow: UnitOfWork, command: AcknowledgeAssignment) -> dict:
+def acknowledge_assignment(command: AcknowledgeAssignment, uow: UnitOfWork) -> dict:
     row = _own_assignment(uow.session, command.assignment_id, command.unit_code)
     new_state = domain.acknowledge(row["state"])
     if new_state is None:
@@ -466,12 +466,12 @@ def _move(uow: UnitOfWork, row: dict, target: domain.AssignmentState, note: str 
     return {"assignment_id": row["id"], "state": str(new_state), "changed": True}
 
 
-def change_assignment_state(uow: UnitOfWork, command: ChangeAssignmentState) -> dict:
+def change_assignment_state(command: ChangeAssignmentState, uow: UnitOfWork) -> dict:
     row = _own_assignment(uow.session, command.assignment_id, command.unit_code)
     return _move(uow, row, domain.AssignmentState(command.to_state), command.note)
 
 
-def declare_applicability(uow: UnitOfWork, command: DeclareApplicability) -> dict:
+def declare_applicability(command: DeclareApplicability, uow: UnitOfWork) -> dict:
     row = _own_assignment(uow.session, command.assignment_id, command.unit_code)
     if not command.applicable:
         return _move(uow, row, domain.S.NOT_APPLICABLE, command.note, applicable=False,
@@ -486,7 +486,7 @@ def declare_applicability(uow: UnitOfWork, command: DeclareApplicability) -> dic
     return {"assignment_id": row["id"], "state": row["state"], "changed": True}
 
 
-def forward_assignment(uow: UnitOfWork, command: ForwardAssignment) -> dict:
+def forward_assignment(command: ForwardAssignment, uow: UnitOfWork) -> dict:
     """Pass a directive down: child assignments for units inside the forwarding unit's subtree."""
     session = uow.session
     row = _own_assignment(session, command.assignment_id, command.unit_code)
@@ -521,7 +521,7 @@ def forward_assignment(uow: UnitOfWork, command: ForwardAssignment) -> dict:
     return {"assignment_id": row["id"], "child_assignment_ids": child_ids, "already_assigned": sorted(already)}
 
 
-def register_receipt(uow: UnitOfWork, command: RegisterReceipt, *, actor: domain.Actor | dict | None = None) -> dict:
+def register_receipt(command: RegisterReceipt, uow: UnitOfWork, *, actor: domain.Actor | dict | None = None) -> dict:
     """ลงทะเบียนรับ. Receipt numbers are unique per unit per calendar year, whether typed with Thai
     or Arabic digits (stored with Arabic ones); a document may be registered by several units
     (seed 004: DLA 296, its secretariat 15, a section 002). A unit registers only for itself (central

@@ -91,7 +91,7 @@ class PlansService(ServiceBase):
     def record_document(self, payload: dict, actor: dict) -> dict:
         command = parse(RecordDocument, payload)
         with self.uow() as uow:
-            result = handlers.record_document(uow, command, created_by=domain.Actor.of(actor).username, actor=actor)
+            result = handlers.record_document(command, uow, created_by=domain.Actor.of(actor).username, actor=actor)
             uow.commit()
             return result
 

@@ -423,7 +423,7 @@ def _rewrites(where: str, code: str, kind: str, effective: date, period: dict) -
                  "period": period["period"], "period_start": start, "period_end": end})
 
 
-def register_units(uow: UnitOfWork, command: RegisterUnits, *, actor: domain.Actor | dict | None = None,
+def register_units(command: RegisterUnits, uow: UnitOfWork, *, actor: domain.Actor | dict | None = None,
                    today: date | None = None) -> dict:
     """Create, change, merge, split or close units, each on its effective date; with dry_run, say
     exactly what would change and change nothing."""

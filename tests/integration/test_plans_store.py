@@ -19,11 +19,11 @@ def test_seed_004_and_the_reference_plans_on_a_migrated_store(database_url):
     upgrade("plans", database_url)
     database = Database(database_url)
     with database.unit_of_work() as uow:
-        handlers.register_units(uow, RegisterUnits(units=registry_rows()))
+        handlers.register_units(RegisterUnits(units=registry_rows()), uow)
         ids = memo_import.record_memo(uow)
         uow.commit()
     with database.unit_of_work() as uow:
-        issued = handlers.issue_document(uow, IssueDocument(document_id=ids["documents"]["D3"]))
+        issued = handlers.issue_document(IssueDocument(document_id=ids["documents"]["D3"]), uow)
         uow.commit()
     with database.session() as session:
         d4 = handlers.get_document(session, ids["documents"]["D4"])

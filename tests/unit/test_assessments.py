@@ -47,9 +47,9 @@ def emitted(database, event_type):
 
 def submit(database, obligation_id, unit="LAO-1", value=12.5, now=None):
     with database.unit_of_work() as uow:
-        result = handlers.submit_values(uow, SubmitValues(
+        result = handlers.submit_values(SubmitValues(
             obligation_id=obligation_id, unit_code=unit,
-            values=[{"indicator_code": "BUD-1", "value": value}]), now=now)
+            values=[{"indicator_code": "BUD-1", "value": value}]), uow, now=now)
         uow.commit()
     return result
 

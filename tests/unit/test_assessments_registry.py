@@ -173,8 +173,8 @@ def test_a_closed_units_report_for_a_later_period_is_refused_saying_when_and_int
     in_window = datetime(2027, 1, 30, 3, 0, tzinfo=timezone.utc)
     with world.database.unit_of_work() as uow:
         with pytest.raises(InputError) as refused:
-            handlers.submit_values(uow, SubmitValues(obligation_id=january["id"], unit_code="SAO-A",
-                                                     values=[{"indicator_code": "DISB-PCT", "value": 50}]),
+            handlers.submit_values(SubmitValues(obligation_id=january["id"], unit_code="SAO-A",
+                                                     values=[{"indicator_code": "DISB-PCT", "value": 50}]), uow,
                                    now=in_window)
     error = refused.value
     assert error.status == 409 and error.field == "unit_code" and error.code == "unit_closed"
@@ -183,16 +183,16 @@ def test_a_closed_units_report_for_a_later_period_is_refused_saying_when_and_int
     assert "not open yet" not in error.message_en
     # by period in a batch: the same reason on the item's unit_code, nothing stored
     with world.database.unit_of_work() as uow:
-        report = handlers.submit_batch(uow, SubmitBatch(submitter_unit_code="DLO-1", items=[BatchItem(
-            unit_code="SAO-A", period="2570-01", values=[{"indicator_code": "DISB-PCT", "value": 50}])]),
+        report = handlers.submit_batch(SubmitBatch(submitter_unit_code="DLO-1", items=[BatchItem(
+            unit_code="SAO-A", period="2570-01", values=[{"indicator_code": "DISB-PCT", "value": 50}])]), uow,
             now=in_window)
     assert report["accepted"] == 0
     assert report["errors"][0]["field"] == "items[0].unit_code" and report["errors"][0]["code"] == "unit_closed"
     # December (before the closing) is still its own to report
     december = next(r for r in world.all("SAO-A") if r["period"] == "2569-12")
     with world.database.unit_of_work() as uow:
-        handlers.submit_values(uow, SubmitValues(obligation_id=december["id"], unit_code="SAO-A",
-                                                 values=[{"indicator_code": "DISB-PCT", "value": 50}]),
+        handlers.submit_values(SubmitValues(obligation_id=december["id"], unit_code="SAO-A",
+                                                 values=[{"indicator_code": "DISB-PCT", "value": 50}]), uow,
                                now=datetime(2026, 12, 30, 3, 0, tzinfo=timezone.utc))
         uow.commit()
 
@@ -429,8 +429,8 @@ def test_a_value_is_judged_against_the_target_of_the_type_the_unit_had_in_the_pe
 
     def submit(period, at):
         with world.database.unit_of_work() as uow:
-            result = handlers.submit_values(uow, SubmitValues(obligation_id=by_period[period]["id"], unit_code="SAO-A",
-                                                              values=[{"indicator_code": "DISB-PCT", "value": 70}]),
+            result = handlers.submit_values(SubmitValues(obligation_id=by_period[period]["id"], unit_code="SAO-A",
+                                                              values=[{"indicator_code": "DISB-PCT", "value": 70}]), uow,
                                             now=at)
             uow.commit()
         return result

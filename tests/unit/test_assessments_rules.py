@@ -72,7 +72,7 @@ def frozen_now(monkeypatch):
 
 def run(database, handler, command, **kwargs):
     with database.unit_of_work() as uow:
-        result = handler(uow, command, **kwargs)
+        result = handler(command, uow, **kwargs)
         uow.commit()
     return result
 

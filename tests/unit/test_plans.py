@@ -37,7 +37,7 @@ def database(tmp_path):
 
 def run(database, handler, command):
     with database.unit_of_work() as uow:
-        result = handler(uow, command)
+        result = handler(command, uow)
         uow.commit()
     return result
 

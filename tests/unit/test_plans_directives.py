@@ -55,7 +55,7 @@ def database(national, tmp_path):
 
 def run(database, handler, command, **kwargs):
     with database.unit_of_work() as uow:
-        result = handler(uow, command, **kwargs)
+        result = handler(command, uow, **kwargs)
         uow.commit()
     return result
 

@@ -149,7 +149,7 @@ UNITS = [
 def database(tmp_path):
     database = sqlite_database(tmp_path, metadata)
     with database.unit_of_work() as uow:
-        handlers.register_units(uow, RegisterUnits(units=UNITS))
+        handlers.register_units(RegisterUnits(units=UNITS), uow)
         uow.commit()
     yield database
     database.dispose()
@@ -157,7 +157,7 @@ def database(tmp_path):
 
 def run(database, handler, command, **kwargs):
     with database.unit_of_work() as uow:
-        result = handler(uow, command, **kwargs)
+        result = handler(command, uow, **kwargs)
         uow.commit()
     return result
 

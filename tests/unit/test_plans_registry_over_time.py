@@ -50,7 +50,7 @@ def new_database(path: Path):
 
 def register(database, body: dict, actor: dict | None = None, today: date = TODAY) -> dict:
     with database.unit_of_work() as uow:
-        result = handlers.register_units(uow, parse(RegisterUnits, body), actor=actor, today=today)
+        result = handlers.register_units(parse(RegisterUnits, body), uow, actor=actor, today=today)
         uow.commit()
     return result
 
@@ -198,10 +198,10 @@ def test_a_split_ends_the_unit_and_opens_its_successors(database):
 def test_open_assignments_of_a_merged_unit_move_to_its_successor(database):
     from shared.contracts.commands.plans import IssueDirective
     with database.unit_of_work() as uow:
-        handlers.issue_directive(uow, parse(IssueDirective, {
+        handlers.issue_directive(parse(IssueDirective, {
             "document_number": "มท ๐๘๐๑.๒/ว ๙", "document_date": "2026-12-01", "urgency": "urgent",
             "subject_th": "รายงาน", "issuer_code": "DLA", "text_th": "ให้รายงาน",
-            "addressees": {"codes": ["LAO-A", "LAO-B"]}}))
+            "addressees": {"codes": ["LAO-A", "LAO-B"]}}), uow)
         uow.commit()
     register(database, {"units": [{"code": "LAO-A", "change_kind": "merged", "successor_codes": ["LAO-C"],
                                    "effective_date": "2026-12-01", "reason": "ควบรวม"}]})
@@ -215,9 +215,9 @@ def test_a_future_merger_moves_the_open_assignments_on_its_day_not_before(databa
     from services.plans import unit_changes
     from shared.contracts.commands.plans import IssueDirective
     with database.unit_of_work() as uow:
-        handlers.issue_directive(uow, parse(IssueDirective, {
+        handlers.issue_directive(parse(IssueDirective, {
             "document_number": "มท ๐๘๐๑.๒/ว ๑๑", "document_date": "2026-12-01", "urgency": "urgent",
-            "subject_th": "รายงาน", "issuer_code": "DLA", "text_th": "ให้รายงาน", "addressees": {"codes": ["LAO-B"]}}))
+            "subject_th": "รายงาน", "issuer_code": "DLA", "text_th": "ให้รายงาน", "addressees": {"codes": ["LAO-B"]}}), uow)
         uow.commit()
     real_today = unit_changes.bangkok_today()
     day = real_today + timedelta(days=10)
@@ -242,10 +242,10 @@ def test_addressees_of_a_directive_are_the_units_of_its_issue_day(database):
          "effective_date": (date.today() + timedelta(days=400)).isoformat()},
         {"code": "LAO-A", "change_kind": "closed", "effective_date": (date.today() + timedelta(days=400)).isoformat()}]})
     with database.unit_of_work() as uow:
-        result = handlers.issue_directive(uow, parse(IssueDirective, {
+        result = handlers.issue_directive(parse(IssueDirective, {
             "document_number": "มท ๐๘๐๑.๒/ว ๑๐", "document_date": "2026-12-01", "urgency": "urgent",
             "subject_th": "รายงาน", "issuer_code": "DLA", "text_th": "ให้รายงาน",
-            "addressees": {"level": "lao", "within": "DLO-0901"}}))
+            "addressees": {"level": "lao", "within": "DLO-0901"}}), uow)
         uow.commit()
     with database.session() as session:
         addressed = set(session.execute(select(assignments.c.unit_code).where(
