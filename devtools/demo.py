@@ -20,7 +20,7 @@ import yaml
 
 from services.plans import memo_import
 from services.plans.cli import registry_rows
-from shared.cascade import LEVEL_ORDER
+from shared.vocabulary import level_rank
 from shared.config import REPO_ROOT, database_url
 from shared.db import Database
 from shared.thai import BANGKOK
@@ -94,7 +94,7 @@ def load(gateway: str, *, log=print) -> dict:
     rows = registry_rows()
     known = {row["code"] for row in rows}
     rows += [unit for unit in memo_import.memo_units(memo_import.load_memo()) if unit["code"] not in known]
-    rows.sort(key=lambda row: LEVEL_ORDER.index(row["level"]))  # parents before children
+    rows.sort(key=lambda row: level_rank(row["level"]))  # parents before children
     created = 0
     for start in range(0, len(rows), 2000):
         result = session.post(f"{gateway}/api/v1/org-units", json={"units": rows[start:start + 2000]}, timeout=300)

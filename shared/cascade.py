@@ -8,17 +8,16 @@ came first), ``acknowledged_at`` (ลงรับ), ``forwarded_at`` (the unit f
 assignment it was forwarded from (none when the issuer sent it directly) and the directive's issue
 time. All durations are in **seconds**.
 
-Pure Python, standard library only.
+Pure Python; the level order is the vocabulary's (shared.vocabulary).
 """
 from __future__ import annotations
 
 from datetime import datetime
 from statistics import median
 
-__all__ = ["LEVEL_ORDER", "level_figures", "levels", "seconds", "unit_figures"]
+from shared.vocabulary import level_rank
 
-LEVEL_ORDER = ("ministry", "ministry_office", "department", "department_bureau", "provincial_office",
-               "district_office", "lao")
+__all__ = ["level_figures", "level_rank", "levels", "seconds", "unit_figures"]
 
 
 def seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -56,10 +55,6 @@ def level_figures(rows: list[dict]) -> dict:
             "acknowledgement_rate": round(acknowledged / len(rows), 4) if rows else None,
             "median_hop_s": _median(hops), "max_hop_s": max(hops) if hops else None,
             "median_acknowledge_s": _median(acks), "max_acknowledge_s": max(acks) if acks else None}
-
-
-def level_rank(level: str | None) -> int:
-    return LEVEL_ORDER.index(level) if level in LEVEL_ORDER else len(LEVEL_ORDER)
 
 
 def levels(rows: list[dict]) -> list[dict]:

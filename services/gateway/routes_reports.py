@@ -27,9 +27,9 @@ from services.gateway.schemas import (MAX_PERIODS, OFFSET, PERIOD_PARAM, PERIODS
                                       OverdueReport, _limit, _path, _sort)
 from shared.errors import InputError, invalid
 from shared.thai import BANGKOK, fiscal_year_be
+from shared.vocabulary import LAO_TYPES
 
 UNIT_CODE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
-LAO_TYPES = ("pao", "city_municipality", "town_municipality", "subdistrict_municipality", "sao", "special")
 
 COUNTS = (("expected", "ต้องรายงาน", "expected"), ("due", "ถึงกำหนดแล้วหรือส่งแล้ว", "due or submitted"),
           ("on_time", "ตรงเวลา", "on time"), ("late", "ล่าช้า", "late"),
@@ -152,8 +152,7 @@ class ReportsRoutes:
            description="Without unit_code: the caller's own unit (the nation for central and ops). A unit outside "
                        "the caller's subtree answers 404. The file holds the children table.",
            params=[UNIT_PARAM, PERIOD_PARAM, Param("rule_id", {"type": "string", "maxLength": 64}),
-                   Param("lao_type", {"type": "string", "enum": ["pao", "city_municipality", "town_municipality",
-                                                                 "subdistrict_municipality", "sao", "special"]})],
+                   Param("lao_type", {"type": "string", "enum": list(LAO_TYPES)})],
            exports=True, ok={"200": ("totals and children", ComplianceReport)}, errors=(400, 404, 422) + READ_ERRORS)
     def report_compliance(self, request, user):
         args = request.args

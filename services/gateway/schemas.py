@@ -14,6 +14,7 @@ from services.gateway.routing import Param
 from shared.contracts import plan_document
 from shared.contracts.commands import assessments as assessment_commands
 from shared.contracts.commands import plans as plan_commands
+from shared import vocabulary
 
 # ================================================================================================
 # Response models: what the gateway returns (the services return dicts; these describe them)
@@ -24,11 +25,10 @@ class Out(BaseModel):
 
 
 Role = Literal["central", "province", "district", "lao", "reviewer", "ops"]
-Urgency = Literal["most_urgent", "very_urgent", "urgent", "normal"]
 DirectiveKind = Literal["order", "guideline", "observation", "inspection_focus"]
-AssignmentState = Literal["issued", "received", "acknowledged", "forwarded", "in_progress", "reported", "closed",
-                          "not_applicable", "cancelled"]
-ObligationState = Literal["open", "submitted", "accepted", "returned", "missed", "cancelled"]
+AssignmentState = vocabulary.AssignmentStateName
+ObligationState = vocabulary.ObligationStateName
+Urgency = vocabulary.Urgency
 ExtensionStatus = Literal["pending", "granted", "denied"]
 
 
@@ -130,8 +130,8 @@ class Health(Out):
 
 class OrgUnit(Out):
     code: str
-    level: plan_commands.Level
-    lao_type: plan_commands.LaoType | None
+    level: vocabulary.Level
+    lao_type: vocabulary.LaoType | None
     parent_code: str | None
     name_th: str
     name_en: str | None

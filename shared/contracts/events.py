@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.unit_versions import ChangeKind
+from shared.vocabulary import CanonicalDirection, LaoType, Level, Urgency, ValueType
 
 
 class Event(BaseModel):
@@ -31,7 +32,6 @@ def register(cls: type[Event]) -> type[Event]:
     return cls
 
 
-Urgency = Literal["most_urgent", "very_urgent", "urgent", "normal"]  # ด่วนที่สุด ด่วนมาก ด่วน ปกติ
 
 
 class IndicatorSpec(BaseModel):
@@ -42,8 +42,8 @@ class IndicatorSpec(BaseModel):
     name_th: str
     name_en: str | None = None
     unit_of_measure: str | None = None
-    value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
-    direction: Literal["increase", "decrease", "maintain", "none"] = "increase"
+    value_type: ValueType = "number"
+    direction: CanonicalDirection = "increase"
     minimum: float | None = None
     maximum: float | None = None
 
@@ -77,8 +77,8 @@ class OrgUnitChanged(Event):
     TYPE: ClassVar[str] = "plans.org_unit_changed.v1"
     PRODUCER: ClassVar[str] = "plans"
     code: str
-    level: str
-    lao_type: str | None = None
+    level: Level
+    lao_type: LaoType | None = None
     parent_code: str | None = None
     name_th: str
     name_en: str | None = None

@@ -31,7 +31,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from shared.thai import ThaiInputError, from_thai_digits, parse_be_year
 from shared.validation import TEXT_MAX, LongText, ThaiValueError, control_character_problem, one_line
-from shared.vocabulary import Direction
+from shared.vocabulary import Direction, ValueType
 
 __all__ = [
     "FORMAT", "ISSUE", "GOAL", "STRATEGY", "INDICATOR", "TYPED_KINDS", "PERCENT_UNITS", "NO_TARGET_MARKS",
@@ -208,7 +208,7 @@ class Indicator(Strict):
     name_en: OptText | None = None
     unit: OptText | None = Field(default=None, description="unit code, e.g. percent, count, times")
     unit_th: OptText | None = Field(default=None, description="unit as printed, e.g. ร้อยละ, ครั้ง")
-    value_type: Literal["number", "integer", "percent", "count", "boolean"] | None = None
+    value_type: ValueType | None = None
     direction: Direction | None = Field(default=None, description="increase / decrease / maintain / none "
                                                                    "(higher / lower accepted)")
     direction_basis: Literal["stated", "inferred"] | None = None

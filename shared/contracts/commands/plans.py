@@ -13,12 +13,7 @@ from shared.thai import ThaiInputError, parse_be_year
 from shared.validation import (ADDRESS_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, Body, Code, Command, Flag, Line, LongText,
                                Moment, Name, Note, Number, ThaiDate, ThaiValueError, Title, refuse_control_characters,
                                safe_filename)
-from shared.vocabulary import Direction
-
-Level = Literal["ministry", "ministry_office", "department", "department_bureau",
-                "provincial_office", "district_office", "lao"]
-LaoType = Literal["pao", "city_municipality", "town_municipality", "subdistrict_municipality", "sao",
-                  "special"]
+from shared.vocabulary import Direction, LaoType, Level, Urgency, ValueType
 
 
 Strict = Command  # every text field below is a Line, LongText or a pattern: no control characters
@@ -97,7 +92,7 @@ class IndicatorInput(Strict):
     code: Code
     name_th: Line(TITLE_MAX, 1)
     unit_of_measure: Name | None = None
-    value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
+    value_type: ValueType = "number"
     direction: Direction = "increase"
     minimum: Number | None = None
     maximum: Number | None = None
@@ -111,7 +106,7 @@ class ReportingInput(Strict):
     indicator_code: Code
     indicator_name_th: Line(TITLE_MAX, 1)
     unit_of_measure: Name | None = None
-    value_type: Literal["number", "integer", "percent", "count", "boolean"] = "number"
+    value_type: ValueType = "number"
     direction: Direction = "increase"
     minimum: Number | None = None
     maximum: Number | None = None
@@ -186,7 +181,7 @@ class RecordDocument(Strict):
     document_number: Line(160) | None = Field(default=None,
                                               description="as printed, Thai digits kept, e.g. มท ๐๘๐๑.๒/ว ๕๒")
     document_date: ThaiDate
-    urgency: Literal["most_urgent", "very_urgent", "urgent", "normal"] = "normal"
+    urgency: Urgency = "normal"
     subject_th: Line(TITLE_MAX, 1)
     subject_en: Title | None = None
     sender_code: Code | None = None
@@ -211,7 +206,7 @@ class IssueDirective(Strict):
 
     document_number: Line(160, 1)
     document_date: ThaiDate
-    urgency: Literal["most_urgent", "very_urgent", "urgent", "normal"] = "normal"
+    urgency: Urgency = "normal"
     subject_th: Line(TITLE_MAX, 1)
     issuer_code: Code
     kind: Literal["order", "guideline", "observation", "inspection_focus"] = "order"
