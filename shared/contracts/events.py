@@ -110,6 +110,8 @@ class OrgUnitChanged(Event):
 
 @register
 class DirectiveIssued(Event):
+    """A directive (ข้อสั่งการ) was issued: its text, issuer, addressees and reporting rule, if any."""
+
     TYPE: ClassVar[str] = "plans.directive_issued.v1"
     PRODUCER: ClassVar[str] = "plans"
     directive_id: str
@@ -125,6 +127,8 @@ class DirectiveIssued(Event):
 
 @register
 class AssignmentCreated(Event):
+    """One addressee owes a directive: the unit, its acknowledgement deadline, who sent it."""
+
     TYPE: ClassVar[str] = "plans.assignment_created.v1"
     PRODUCER: ClassVar[str] = "plans"
     assignment_id: str
@@ -140,6 +144,8 @@ class AssignmentCreated(Event):
 
 @register
 class AssignmentAcknowledged(Event):
+    """The addressee acknowledged (รับทราบ) its assignment."""
+
     TYPE: ClassVar[str] = "plans.assignment_acknowledged.v1"
     PRODUCER: ClassVar[str] = "plans"
     assignment_id: str
@@ -205,6 +211,8 @@ class ReportingRulePublished(Event):
 
 @register
 class DirectiveForwarded(Event):
+    """A unit passed a directive down to units of its subtree."""
+
     TYPE: ClassVar[str] = "plans.directive_forwarded.v1"
     PRODUCER: ClassVar[str] = "plans"
     directive_id: str
@@ -234,6 +242,8 @@ class AssignmentStateChanged(Event):
 
 @register
 class ObligationOpened(Event):
+    """A unit owes one report: a rule's indicators for one period, with its window and deadline."""
+
     TYPE: ClassVar[str] = "assessments.obligation_opened.v1"
     PRODUCER: ClassVar[str] = "assessments"
     obligation_id: str
@@ -270,6 +280,8 @@ class SubmittedValue(BaseModel):
 
 @register
 class IndicatorSubmitted(Event):
+    """A unit sent its values for an obligation, judged on time or late once, here."""
+
     TYPE: ClassVar[str] = "assessments.indicator_submitted.v1"
     PRODUCER: ClassVar[str] = "assessments"
     submission_id: str
@@ -285,6 +297,8 @@ class IndicatorSubmitted(Event):
 
 @register
 class DeadlineMissed(Event):
+    """An obligation's effective deadline passed with no report (swept once)."""
+
     TYPE: ClassVar[str] = "assessments.deadline_missed.v1"
     PRODUCER: ClassVar[str] = "assessments"
     obligation_id: str
@@ -298,6 +312,8 @@ class DeadlineMissed(Event):
 
 @register
 class SubmissionReviewed(Event):
+    """A supervisor accepted a report or returned it, with a resubmission deadline."""
+
     TYPE: ClassVar[str] = "assessments.submission_reviewed.v1"
     PRODUCER: ClassVar[str] = "assessments"
     submission_id: str
@@ -313,6 +329,8 @@ class SubmissionReviewed(Event):
 
 @register
 class ExtensionRequested(Event):
+    """A unit asked for more time on an obligation, with its reason."""
+
     TYPE: ClassVar[str] = "assessments.extension_requested.v1"
     PRODUCER: ClassVar[str] = "assessments"
     request_id: str
@@ -339,6 +357,8 @@ class ExtensionGranted(Event):
 
 @register
 class ExtensionDenied(Event):
+    """The request for more time was refused; the deadline stands."""
+
     TYPE: ClassVar[str] = "assessments.extension_denied.v1"
     PRODUCER: ClassVar[str] = "assessments"
     request_id: str
@@ -369,6 +389,8 @@ NotificationKind = Literal["reminder", "escalation", "directive"]
 
 @register
 class NotificationSent(Event):
+    """A message reached a channel (e-mail, LINE, SMS or the in-app inbox)."""
+
     TYPE: ClassVar[str] = "notifications.notification_sent.v1"
     PRODUCER: ClassVar[str] = "notifications"
     delivery_id: str
@@ -384,6 +406,8 @@ class NotificationSent(Event):
 
 @register
 class NotificationFailed(Event):
+    """A message could not be delivered on a channel (final or to be retried)."""
+
     TYPE: ClassVar[str] = "notifications.notification_failed.v1"
     PRODUCER: ClassVar[str] = "notifications"
     delivery_id: str
