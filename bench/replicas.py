@@ -168,8 +168,8 @@ def main() -> int:
     parser.add_argument("--replicas", default="1,2", help="replica counts of assessments and reporting to compare")
     args = parser.parse_args()
     results = []
-    for count in args.replicas.split(","):
-        results.append(run_cycle(int(count), args.laos, args.clients))
+    for replicas in args.replicas.split(","):
+        results.append(run_cycle(int(replicas), args.laos, args.clients))
         print(json.dumps(results[-1], ensure_ascii=False), flush=True)  # each run as it ends
     rows = []
     for result in results:

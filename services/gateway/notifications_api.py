@@ -23,7 +23,7 @@ from services.gateway.schemas import (FLAG, OFFSET, READ_ERRORS, WRITE_ERRORS, C
                                       InboxRead, LadderSteps, LineLinkCode, LineLinkRequest, LineWebhookResult,
                                       NotificationPreferences, ReminderLadder, ReminderLadders, _limit, _path, body)
 from services.gateway.upstream import upstream_response
-from shared.errors import InputError, invalid
+from shared.errors import InputError
 from shared.service_base import json_response
 
 DELIVERY_COLUMNS = columns(

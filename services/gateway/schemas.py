@@ -11,8 +11,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway.routing import Param
-from shared.contracts import plan_document
-from shared.contracts.commands import assessments as assessment_commands
 from shared.contracts.commands import plans as plan_commands
 from shared import vocabulary
 

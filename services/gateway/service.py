@@ -12,8 +12,7 @@ from werkzeug.wrappers import Response
 from services.gateway import auth
 from services.gateway.exports import columns, export_format, exported
 from services.gateway.idempotency import Idempotency
-from services.gateway.http import (CSRF_COOKIE, SESSION_COOKIE, int_arg, parse_body, problem, read_json,
-                                   without_secrets)
+from services.gateway.http import (CSRF_COOKIE, SESSION_COOKIE, int_arg, parse_body, problem, without_secrets)
 from services.gateway.models import api_tokens, audit_log, users
 from services.gateway.notifications_api import NotificationsRoutes
 from services.gateway.openapi import ApiDocsRoutes
