@@ -9,7 +9,8 @@ from services.gateway.routing import REPORT_UNIT, SUBTREE_LIST, Delegated, Param
 from services.gateway.schemas import (FLAG, OFFSET, READ_ERRORS, SUBMIT_EXAMPLE, WRITE_ERRORS, AchievementList,
                                       BatchReport, ExtensionDecided, ExtensionRequested, ExtensionRequestList,
                                       FileReport, ObligationDetail, ObligationList, ObligationState, Reviewed,
-                                      SubmissionAccepted, _limit, _path, _sort, assessment_commands, body, command)
+                                      SubmissionAccepted, _limit, _path, _sort, body, command)
+from shared.contracts.commands import assessments as assessment_commands
 from shared.errors import InputError
 from shared.upload_format import UPLOAD_COLUMNS
 

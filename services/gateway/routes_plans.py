@@ -16,7 +16,8 @@ from services.gateway.schemas import (DIRECTIVE_EXAMPLE, DOCUMENT_EXAMPLE, FLAG,
                                       DirectiveIssued, DocumentDetail, DocumentIssued, DocumentRecorded, Forwarded,
                                       IndicatorDetail, OrgUnitList, PlanAnomalyList, PlanDetail, PlanImported,
                                       PlanLinkList, PlanList, ReceiptRegistered, RegisterResult, TargetList, _limit,
-                                      _path, _sort, body, command, plan_commands, plan_document)
+                                      _path, _sort, body, command, plan_commands)
+from shared.contracts import plan_document
 from shared.errors import InputError
 
 ASSIGNMENT_COLUMNS = columns(
