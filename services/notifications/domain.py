@@ -1,6 +1,8 @@
-"""Pure rules of notifications: message classes, ladders, step times, allowed sending times,
-catch-up, preferences. No nameko, no SQLAlchemy (holiday data comes from assessments' pure
-schedule module, so both services agree on what a working day is)."""
+"""Pure rules of notifications, as functions over plain data: message classes, ladders, step
+times, allowed sending times (quiet hours, working days), catch-up, whether a message is still
+worth sending, what a unit's closing means for its messages, preferences. No nameko, no
+SQLAlchemy; the use cases (planning, dispatch, people) load the rows and call these. Working days
+come from ``shared.calendar``, so every service agrees on what a working day is."""
 from __future__ import annotations
 
 import re
@@ -37,6 +39,15 @@ LADDER_CLASSES = ("reminder", "ack_reminder")
 CHANNELS = ("email", "line", "sms", "inapp")
 DEFAULT_FALLBACK = ("email", "line", "sms", "inapp")
 PERSON_FALLBACK = ("line", "email", "sms", "inapp")
+
+
+# Message classes about one obligation (subject_ref is its id), and about one assignment.
+OBLIGATION_CLASSES = ("reminder", "chase", "deadline_missed", "extension", "extension_request", "review")
+ASSIGNMENT_CLASSES = ("directive", "ack_reminder", "ack_overdue")
+OPEN_ASSIGNMENT = ("issued", "received")
+CLOSED_ASSIGNMENT = ("closed", "not_applicable", "cancelled")
+# What a submission makes pointless for its obligation.
+SUBMISSION_ENDS = ("reminder", "chase", "deadline_missed", "extension")
 
 
 def is_critical(message_class: str) -> bool:
@@ -360,6 +371,13 @@ class SendWindow:
         return None
 
 
+def send_window(default_quiet: QuietHours | None, working_days_only: bool,
+                own_quiet: str | None = None) -> SendWindow:
+    """A recipient's window: their own quiet hours if they chose some ("" = none), else the default."""
+    quiet = parse_quiet_hours(own_quiet) if own_quiet is not None else default_quiet
+    return SendWindow(quiet=quiet, working_days_only=working_days_only)
+
+
 def place_before_deadline(at: datetime, deadline: datetime, window: SendWindow) -> datetime:
     """Move a step to the next allowed time; if that would pass the deadline, to the latest
     allowed time before the step instead (a reminder after the deadline helps nobody)."""
@@ -391,6 +409,123 @@ def local_day_start(moment: datetime) -> datetime:
 def retry_delay(attempt: int, delays: list[float]) -> timedelta:
     """Backoff after the ``attempt``-th failure on a channel (1-based)."""
     return timedelta(seconds=delays[min(attempt, len(delays)) - 1])
+
+
+def superseded_steps(due: Iterable[tuple[str, tuple, datetime]]) -> list[str]:
+    """Catch-up: of several due steps of one ladder (``(id, (recipient, subject, class), nominal
+    time)``), only the latest goes; the ids of the others."""
+    due = list(due)
+    latest: dict[tuple, datetime] = {}
+    for _, key, nominal in due:
+        latest[key] = max(latest.get(key, nominal), nominal)
+    return [message_id for message_id, key, nominal in due if nominal < latest[key]]
+
+
+# --- is a message still worth sending? -------------------------------------------------------------
+
+def why_not_to(recipient: dict | None, message_class: str, now: datetime) -> str | None:
+    """None if this recipient may get a message of this class now, else why not: unknown, their
+    unit closed (``valid_to``, an ISO day, has come), or they opted out of an optional class."""
+    if recipient is None:
+        return "recipient unknown"
+    if recipient.get("valid_to") and recipient["valid_to"] <= now.astimezone(BANGKOK).date().isoformat():
+        return "unit closed"
+    if message_class in recipient["opt_out"] and not is_critical(message_class):
+        return "opted out"
+    return None
+
+
+def relevance(message_class: str, subject: dict | None, now: datetime, *, decision: str | None = None,
+              reminded: bool = False) -> str | None:
+    """None if a message is still worth sending, else why not. ``subject`` is the tracked
+    obligation (for OBLIGATION_CLASSES) or assignment (ASSIGNMENT_CLASSES) as it stands now;
+    ``decision`` an extension message's decision; ``reminded``: a reminder of the same report has
+    already gone to this recipient (a directive notice would say it twice). Escalation digests and
+    daily digests decide when they are composed."""
+    if message_class in OBLIGATION_CLASSES:
+        if subject is None:
+            return "obligation unknown"
+        state = subject["state"]
+        if message_class == "reminder":
+            if state != "open":
+                return f"obligation is {state}"
+            if subject["due_at"] <= now:
+                return "deadline passed"
+        elif message_class == "chase" and state not in ("open", "missed"):
+            return f"obligation is {state}"
+        elif message_class == "deadline_missed" and state != "missed":
+            return f"obligation is {state}"
+        elif message_class == "extension" and decision != "denied" and state != "open":
+            return f"obligation is {state}"
+        elif message_class in ("extension", "extension_request") and state in ("cancelled", "accepted"):
+            return f"obligation is {state}"
+        return None
+    if message_class in ASSIGNMENT_CLASSES:
+        if subject is None:
+            return "assignment unknown"
+        state = subject["state"]
+        if message_class == "directive" and state in CLOSED_ASSIGNMENT:
+            return f"assignment is {state}"
+        if message_class == "directive" and reminded:
+            return "covered by a reminder of the same report, already sent"
+        if message_class in ("ack_reminder", "ack_overdue") and state not in OPEN_ASSIGNMENT:
+            return f"assignment is {state}"
+        if message_class == "ack_reminder" and subject["acknowledge_due_at"] and subject["acknowledge_due_at"] <= now:
+            return "acknowledgement deadline passed"
+    return None
+
+
+def digest_reason(message_class: str, wants_digest: bool, sent_today: int, daily_cap: int) -> str | None:
+    """Why an optional message waits for the recipient's daily digest (None: it goes alone).
+    Critical messages always go alone and are not counted against the cap."""
+    if is_critical(message_class):
+        return None
+    capped = sent_today >= daily_cap
+    if capped and not wants_digest:
+        return "daily cap reached: in the daily digest"
+    return "in the daily digest" if wants_digest or capped else None
+
+
+# --- units that close ------------------------------------------------------------------------------
+
+CLOSED_REASON_PREFIX = "unit closed on "
+
+
+@dataclass(frozen=True)
+class UnitState:
+    """What the versions of a unit say after an event: the day it closes (ISO, None while it lasts)
+    and who took over."""
+
+    code: str
+    closes_on: str | None
+    successors: list[str]
+    change_kind: str
+
+
+def version_holding(versions: list[dict], day: str) -> dict:
+    """Of a unit's versions (ordered by ``valid_from``, ISO days), the one that stands for it on
+    ``day``: the version holding that day, else (closed) the last one begun, else (not open yet)
+    the first."""
+    holding = [v for v in versions if v["valid_from"] <= day and (v["valid_to"] is None or day < v["valid_to"])]
+    if holding:
+        return holding[0]
+    started = [v for v in versions if v["valid_from"] <= day]
+    return started[-1] if started else versions[0]
+
+
+def closing_reason(state: UnitState) -> str:
+    how = {"merged": "merged into", "split": "split into"}.get(state.change_kind, "succeeded by")
+    into = f" ({how} {', '.join(state.successors)})" if state.successors else ""
+    return f"{CLOSED_REASON_PREFIX}{state.closes_on}{into}"
+
+
+def closed_by(recipient: dict, at: datetime) -> str | None:
+    """The reason a message due at ``at`` is not scheduled for this recipient: its unit closes
+    (``closes_on``, an ISO day) on or before that day."""
+    closes_on = recipient.get("closes_on")
+    if closes_on and at.astimezone(BANGKOK).date().isoformat() >= closes_on:
+        return f"{CLOSED_REASON_PREFIX}{closes_on}: nothing is scheduled for it after"
+    return None
 
 
 # --- digests and texts -------------------------------------------------------------------------------
