@@ -18,11 +18,12 @@ from werkzeug.wrappers import Response
 
 from devtools.mailsink import MailSink
 from devtools.stack import free_port
-from services.notifications import handlers
+from services.notifications import bootstrap, dispatch
 from services.notifications.channels import (ChannelError, Channels, EmailChannel, LineChannel, SmsChannel,
                                              provider_key)
 from services.notifications.models import deliveries, metadata, recipients
 from services.notifications.rendering import Rendered
+from services.notifications.settings import Settings
 from shared.contracts import encode
 from shared.contracts.events import DeadlineMissed, ObligationOpened, OrgUnitChanged
 from shared.db import Database
@@ -257,12 +258,12 @@ def make_database(url: str) -> Database:
 class Platform:
     def __init__(self, url, channels, **settings):
         self.database = make_database(url)
-        self.settings = replace(handlers.Settings(quiet_hours=None, working_days_only=False,
+        self.settings = replace(Settings(quiet_hours=None, working_days_only=False,
                                                   retry_delays_s=(1.0, 2.0)), **settings)
         self.channels = channels
         self.now = DUE - timedelta(days=10)
         self.consumer = ReliableConsumer("notifications.events", self.database,
-                                         handlers.make_event_handlers(self.settings, clock=lambda: self.now), [10])
+                                         bootstrap.event_handlers(self.settings, clock=lambda: self.now), [10])
 
     def deliver(self, event_or_body):
         body = event_or_body if isinstance(event_or_body, bytes) else encode(event_or_body, correlation_id="c").to_json()
@@ -271,7 +272,7 @@ class Platform:
 
     def dispatch(self, at):
         self.now = at
-        return handlers.dispatch_due(self.database, self.channels, self.settings, now=at)
+        return dispatch.dispatch_due(self.database, self.channels, self.settings, now=at)
 
     def ledger(self):
         with self.database.session() as session:
@@ -320,8 +321,8 @@ def test_a_crash_after_line_accepted_is_absorbed_by_the_retry_key(tmp_path, line
         uow.commit()
     platform.deliver(opened(1))
     at = DUE - timedelta(days=7)
-    claim = handlers.claim_due(platform.database, platform.channels, platform.settings, at)
-    handlers.send_job(platform.channels, claim.jobs[0])            # LINE took it; then the process died
+    claim = dispatch.claim_due(platform.database, platform.channels, platform.settings, at)
+    dispatch.send_job(platform.channels, claim.jobs[0])            # LINE took it; then the process died
     assert platform.dispatch(at + timedelta(minutes=1)) == {}      # within the lease nothing happens
     assert platform.dispatch(at + timedelta(minutes=11)) == {"requeued": 1, "sent": 1}
     assert len(line.requests) == 2 and len(line.accepted) == 1     # the repeat got 409: one delivery

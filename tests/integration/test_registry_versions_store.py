@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select, text
 
 from services.assessments import handlers as assessments
 from services.assessments.models import obligations, org_units
-from services.notifications import handlers as notifications
+from services.notifications import planning as notifications
 from services.notifications.models import org_unit_versions, recipients
 from shared.contracts import encode
 from shared.contracts.events import IndicatorSpec, OrgUnitChanged, ReportingRulePublished

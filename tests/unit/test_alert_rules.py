@@ -15,7 +15,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-from services.notifications import handlers
+from services.notifications import dispatch
 from services.notifications.channels import ChannelError, Channels, InAppChannel
 from services.notifications.rendering import Rendered
 from shared.observability import broker_metrics, metrics
@@ -133,10 +133,10 @@ class _Refusing:
 def test_each_delivery_attempt_is_counted_by_channel_class_and_result(channel, flags, result):
     """The counter the failure-rate alert divides, incremented by the dispatcher's real send step."""
     kind = f"probe-{result}"  # a class of its own per case: the counter is process-wide
-    job = handlers.Job(message={"kind": kind, "dedupe_key": f"k-{result}"}, delivery_id="d",
+    job = dispatch.Job(message={"kind": kind, "dedupe_key": f"k-{result}"}, delivery_id="d",
                        channel=channel.name, address="0800000000",
                        rendered=Rendered(subject="ทดสอบ", body="ทดสอบ", link=""))
-    handlers.send_job(Channels(channel), job)
+    dispatch.send_job(Channels(channel), job)
     assert _sample(channel.name, kind, result) == 1
     others = [other for other in metrics.NOTIFICATION_RESULTS if other != result]
     # the other results exist at 0 from the first attempt, so rate() sees their first increment

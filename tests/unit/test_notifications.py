@@ -8,14 +8,17 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
-from services.notifications import domain, handlers
+from services.notifications import bootstrap, dispatch, domain, people, views
+from services.notifications.audience import schedule
 from services.notifications.channels import ChannelError, Channels, SendResult
 from services.notifications.models import deliveries, inbox_items, metadata, scheduled_messages, tracked_obligations
+from services.notifications.settings import Settings
 from shared.contracts import encode
 from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowledged, AssignmentCreated,
                                      DeadlineMissed, DirectiveIssued, ExtensionGranted, IndicatorSubmitted,
                                      ObligationCancelled, ObligationOpened, OrgUnitChanged, ReportingRequirement,
                                      SubmittedValue)
+from shared.errors import InputError
 from shared.messaging.inbox import ReliableConsumer
 from shared.messaging.tables import outbox
 from shared.thai import BANGKOK
@@ -66,7 +69,7 @@ class World:
     def __init__(self, tmp_path, **settings):
         self.database = sqlite_database(tmp_path, metadata)
         self.clock = Clock(DUE - timedelta(days=10))
-        base = handlers.Settings(escalation_ladder=[("lao_head", timedelta(days=1)), ("district", timedelta(days=3)),
+        base = Settings(escalation_ladder=[("lao_head", timedelta(days=1)), ("district", timedelta(days=3)),
                                                     ("province", timedelta(days=7))],
                                  quiet_hours=None, working_days_only=False, retry_delays_s=(60.0, 300.0))
         self.settings = replace(base, **settings)
@@ -74,7 +77,7 @@ class World:
         self.line = FakeChannel("line", idempotent=True)
         self.channels = Channels(self.email, self.line)
         self.consumer = ReliableConsumer("notifications.events", self.database,
-                                         handlers.make_event_handlers(self.settings, clock=self.clock), [10])
+                                         bootstrap.event_handlers(self.settings, clock=self.clock), [10])
         for unit in UNITS:
             self.deliver(unit)
 
@@ -86,7 +89,7 @@ class World:
     def dispatch(self, now=None):
         now = now or self.clock.now
         self.clock.now = now
-        return handlers.dispatch_due(self.database, self.channels, self.settings, now=now)
+        return dispatch.dispatch_due(self.database, self.channels, self.settings, now=now)
 
     def rows(self, **where):
         with self.database.session() as session:
@@ -152,7 +155,7 @@ def test_a_ladder_is_validated_naming_the_bad_step():
     assert domain.validate_ladder(["-p3d", "morning"]) == ["-P3D", "MORNING"]
     for bad, field in ((["-P3D", "soon"], "steps[1]"), (["P1D"], "steps[0]"), ([], "steps"),
                        (["-P1D", "-P1D"], "steps")):
-        with pytest.raises(handlers.InputError) as error:
+        with pytest.raises(InputError) as error:
             domain.validate_ladder(bad)
         assert error.value.field == field and error.value.message_th and error.value.message_en
 
@@ -195,7 +198,7 @@ def test_a_step_that_would_move_past_the_deadline_moves_back_instead():
 def test_quiet_hours_parse_and_disable():
     assert str(domain.parse_quiet_hours("20:00-07:00")) == "20:00-07:00"
     assert domain.parse_quiet_hours("") is None and domain.parse_quiet_hours("off") is None
-    with pytest.raises(handlers.InputError) as error:
+    with pytest.raises(InputError) as error:
         domain.parse_quiet_hours("25:00-07:00")
     assert error.value.field == "quiet_hours.start"
 
@@ -263,12 +266,12 @@ def test_reminders_carry_the_document_number_due_time_in_thai_and_a_link(world):
 
 def test_a_ladder_per_rule_overrides_the_default(world):
     with world.database.unit_of_work() as uow:
-        handlers.set_reminder_ladder(uow, "rule:r-9", ["-P2D"], "central")
+        people.set_reminder_ladder(uow, "rule:r-9", ["-P2D"], "central")
         uow.commit()
     world.deliver(opened(1, rule_id="r-9"))
     assert sorted(r["step"] for r in world.rows(recipient_code="LAO-1")) == ["reminder:-P2D"]
-    with world.database.unit_of_work() as uow, pytest.raises(handlers.InputError) as error:
-        handlers.set_reminder_ladder(uow, "rule:r-9", ["-P2D", "tomorrow"], "central")
+    with world.database.unit_of_work() as uow, pytest.raises(InputError) as error:
+        people.set_reminder_ladder(uow, "rule:r-9", ["-P2D", "tomorrow"], "central")
     assert error.value.field == "steps[1]"
 
 
@@ -367,7 +370,7 @@ def test_redelivered_events_and_repeated_ticks_never_send_twice(world):
 def test_a_claim_that_never_finished_is_marked_uncertain_not_resent(world):
     world.deliver(opened(1))
     at = DUE - timedelta(days=6, hours=23)
-    claim = handlers.claim_due(world.database, world.channels, world.settings, at)  # ... and the process dies
+    claim = dispatch.claim_due(world.database, world.channels, world.settings, at)  # ... and the process dies
     assert len(claim.jobs) == 1
     world.dispatch(at + timedelta(minutes=5))   # within the lease: left alone
     world.dispatch(at + timedelta(minutes=30))  # lease over: uncertain, not repeated
@@ -390,8 +393,8 @@ def test_a_crash_after_line_accepted_is_repeated_with_the_same_key_and_absorbed(
         uow.commit()
     world.deliver(opened(1))
     at = DUE - timedelta(days=6, hours=23)
-    claim = handlers.claim_due(world.database, world.channels, world.settings, at)
-    job = handlers.send_job(world.channels, claim.jobs[0])   # LINE accepted it ... and the process died
+    claim = dispatch.claim_due(world.database, world.channels, world.settings, at)
+    job = dispatch.send_job(world.channels, claim.jobs[0])   # LINE accepted it ... and the process died
     assert job.error is None and len(world.line.sent) == 1
     world.dispatch(at + timedelta(minutes=30))               # repeated with the same retry key
     assert len(world.line.sent) == 1                         # the provider absorbed the repeat
@@ -404,7 +407,7 @@ def test_a_crash_after_line_accepted_is_repeated_with_the_same_key_and_absorbed(
 def test_a_duplicate_scheduling_race_cannot_create_a_second_message(world):
     world.deliver(opened(1))
     with world.database.unit_of_work(correlation_id="c") as uow:
-        assert not handlers._schedule(uow, kind="reminder", recipient_code="LAO-1", subject_ref="o-1",
+        assert not schedule(uow, kind="reminder", recipient_code="LAO-1", subject_ref="o-1",
                                       step="reminder:-P7D", nominal_at=DUE, due_at=DUE)
     from sqlalchemy.exc import IntegrityError
     row = world.rows(step="reminder:-P7D")[0]
@@ -571,7 +574,7 @@ def test_a_daily_cap_folds_further_non_critical_messages_into_the_next_digest(tm
 def test_a_person_gets_non_critical_messages_in_one_daily_digest(world):
     user = {"username": "somchai", "org_code": "LAO-1", "display_name": "สมชาย", "role": "lao"}
     with world.database.unit_of_work() as uow:
-        handlers.upsert_person(uow, user, {"channels": {"email": "somchai@x.test"}}, world.settings)
+        people.upsert_person(uow, user, {"channels": {"email": "somchai@x.test"}}, world.settings)
         uow.commit()
     world.deliver(opened(1))
     world.deliver(opened(2))  # another unit: not for him
@@ -598,13 +601,13 @@ def test_preferences_are_validated_naming_the_field_and_change_nothing_on_error(
              ({"fallback_order": ["email", "fax"]}, "fallback_order[1]"), ({"colour": "red"}, "colour"),
              ({"language": "fr"}, "language")]
     for body, field in cases:
-        with world.database.unit_of_work() as uow, pytest.raises(handlers.InputError) as error:
-            handlers.upsert_person(uow, user, body, world.settings)
+        with world.database.unit_of_work() as uow, pytest.raises(InputError) as error:
+            people.upsert_person(uow, user, body, world.settings)
         assert error.value.field == field, body
     with world.database.session() as session:
-        assert handlers.get_preferences(session, user, world.settings)["channels"]["email"] is None
+        assert views.get_preferences(session, user, world.settings)["channels"]["email"] is None
     with world.database.unit_of_work() as uow:
-        saved = handlers.upsert_person(uow, user, {
+        saved = people.upsert_person(uow, user, {
             "language": "en", "date_digits": "arabic", "channels": {"email": "s@x.test", "sms": "081-234-5678"},
             "fallback_order": ["sms", "email"], "quiet_hours": {"start": "21:00", "end": "06:30"},
             "opt_out": ["directive"], "digest": False}, world.settings)
@@ -616,41 +619,41 @@ def test_preferences_are_validated_naming_the_field_and_change_nothing_on_error(
 def test_inapp_inbox_read_and_unread(world):
     user = {"username": "somchai", "org_code": "LAO-1", "display_name": "สมชาย", "role": "lao"}
     with world.database.unit_of_work() as uow:
-        handlers.upsert_person(uow, user, {"fallback_order": ["inapp"], "digest": False}, world.settings)
+        people.upsert_person(uow, user, {"fallback_order": ["inapp"], "digest": False}, world.settings)
         uow.commit()
     world.deliver(opened(1))
     world.dispatch(DUE - timedelta(days=6, hours=23))
     with world.database.session() as session:
-        box = handlers.inbox(session, user)
+        box = views.list_inbox(session, user)
     assert box["unread"] == 1 and box["items"][0]["read"] is False
     with world.database.unit_of_work() as uow:
-        handlers.mark_read(uow, user, box["items"][0]["id"])
+        people.mark_read(uow, user, box["items"][0]["id"])
         uow.commit()
     with world.database.session() as session:
-        assert handlers.inbox(session, user)["unread"] == 0
-        assert handlers.inbox(session, user, unread_only=True)["items"] == []
+        assert views.list_inbox(session, user)["unread"] == 0
+        assert views.list_inbox(session, user, unread_only=True)["items"] == []
     other = {"username": "x", "org_code": "LAO-2"}
-    with world.database.unit_of_work() as uow, pytest.raises(handlers.InputError) as error:
-        handlers.mark_read(uow, other, box["items"][0]["id"])
+    with world.database.unit_of_work() as uow, pytest.raises(InputError) as error:
+        people.mark_read(uow, other, box["items"][0]["id"])
     assert error.value.status == 404
 
 
 def test_line_link_with_a_one_time_code(world):
     user = {"username": "somchai", "org_code": "LAO-1", "display_name": "สมชาย", "role": "lao"}
     with world.database.unit_of_work() as uow:
-        link = handlers.create_line_link(uow, user, "me", world.settings)
+        link = people.create_line_link(uow, user, "me", world.settings)
         uow.commit()
     assert link["code"].startswith("TT-") and "LINE" in link["instructions_th"]
     line_id = "U" + "c" * 32
     with world.database.unit_of_work() as uow:
-        done = handlers.complete_line_link(uow, f"รหัส {link['code'].lower()}", line_id)
+        done = people.complete_line_link(uow, f"รหัส {link['code'].lower()}", line_id)
         uow.commit()
     assert done == {"linked": True, "recipient_code": "user:somchai", "username": "somchai"}
-    with world.database.unit_of_work() as uow, pytest.raises(handlers.InputError) as error:
-        handlers.complete_line_link(uow, link["code"], line_id)   # one-time
+    with world.database.unit_of_work() as uow, pytest.raises(InputError) as error:
+        people.complete_line_link(uow, link["code"], line_id)   # one-time
     assert error.value.field == "code"
     with world.database.session() as session:
-        assert handlers.get_preferences(session, user, world.settings)["channels"]["line"] == {"linked": True,
+        assert views.get_preferences(session, user, world.settings)["channels"]["line"] == {"linked": True,
                                                                                                 "count": 1}
 
 
@@ -660,23 +663,23 @@ def test_a_chase_goes_now_but_never_twice_the_same_day(world):
     officer = {"username": "dlo", "org_code": "DLO-1", "display_name": "ท้องถิ่นอำเภอ", "role": "district"}
     now = DUE + timedelta(hours=2)
     with world.database.unit_of_work() as uow:
-        first = handlers.chase(uow, "o-1", officer, "DLO-1", now, world.settings)
-        again = handlers.chase(uow, "o-1", officer, "DLO-1", now + timedelta(hours=1), world.settings)
+        first = people.chase(uow, "o-1", officer, "DLO-1", now, world.settings)
+        again = people.chase(uow, "o-1", officer, "DLO-1", now + timedelta(hours=1), world.settings)
         uow.commit()
     assert first["queued"] == 1 and again == {**first, "queued": 0, "already_chased_today": 1}
     world.dispatch(now + timedelta(hours=1))
     chased = [s for a, s, _ in world.email.sent if s.startswith("[ติดตาม]")]
     assert len(chased) == 1 and "สถอ.หนึ่ง" in chased[0]
     stranger = {"username": "p2", "org_code": "PLO-2", "role": "province"}
-    with world.database.unit_of_work() as uow, pytest.raises(handlers.InputError) as error:
-        handlers.chase(uow, "o-1", stranger, "PLO-2", now, world.settings)
+    with world.database.unit_of_work() as uow, pytest.raises(InputError) as error:
+        people.chase(uow, "o-1", stranger, "PLO-2", now, world.settings)
     assert error.value.status == 403
 
 
 def test_english_recipients_get_english_with_ce_dates(world):
     user = {"username": "john", "org_code": "LAO-1", "display_name": "John", "role": "lao"}
     with world.database.unit_of_work() as uow:
-        handlers.upsert_person(uow, user, {"language": "en", "channels": {"email": "j@x.test"}, "digest": False},
+        people.upsert_person(uow, user, {"language": "en", "channels": {"email": "j@x.test"}, "digest": False},
                                world.settings)
         uow.commit()
     world.deliver(opened(1))
@@ -689,11 +692,11 @@ def test_deliveries_ledger_filters_and_bad_filters(world):
     world.deliver(opened(1))
     world.dispatch(DUE - timedelta(days=6, hours=23))
     with world.database.session() as session:
-        sent = handlers.list_deliveries(session, {"status": "sent", "channel": "email"})
+        sent = views.list_deliveries(session, {"status": "sent", "channel": "email"})
         assert sent["total"] == 1 and sent["items"][0]["attempts"][0]["status"] == "sent"
         for bad, field in (({"status": "lost"}, "status"), ({"limit": 0}, "limit"), ({"since": "yesterday"}, "since")):
-            with pytest.raises(handlers.InputError) as error:
-                handlers.list_deliveries(session, bad)
+            with pytest.raises(InputError) as error:
+                views.list_deliveries(session, bad)
             assert error.value.field == field
 
 
@@ -734,8 +737,8 @@ def test_a_chase_says_when_it_will_really_go(tmp_path):
     officer = {"username": "dlo", "org_code": "DLO-1", "display_name": "ท้องถิ่นอำเภอ", "role": "district"}
     friday_night = bkk(2026, 12, 4, 21, 30)   # then Father's Day, Sunday and the substitution Monday
     with world.database.unit_of_work() as uow:
-        answer = handlers.chase(uow, "o-1", officer, "DLO-1", friday_night, world.settings)
-        again = handlers.chase(uow, "o-1", officer, "DLO-1", friday_night + timedelta(minutes=5), world.settings)
+        answer = people.chase(uow, "o-1", officer, "DLO-1", friday_night, world.settings)
+        again = people.chase(uow, "o-1", officer, "DLO-1", friday_night + timedelta(minutes=5), world.settings)
         uow.commit()
     assert answer["queued"] == 1 and answer["sends_now"] is False and answer["status"] == "scheduled"
     assert datetime.fromisoformat(answer["scheduled_for"]) == bkk(2026, 12, 8, 7, 0)
@@ -743,7 +746,7 @@ def test_a_chase_says_when_it_will_really_go(tmp_path):
     assert again["already_chased_today"] == 1 and again["scheduled_for"] == answer["scheduled_for"]
     tuesday = bkk(2026, 12, 8, 10, 0)
     with world.database.unit_of_work() as uow:
-        now_answer = handlers.chase(uow, "o-1", officer, "DLO-1", tuesday, world.settings)
+        now_answer = people.chase(uow, "o-1", officer, "DLO-1", tuesday, world.settings)
         uow.commit()
     assert now_answer["sends_now"] is True and datetime.fromisoformat(now_answer["scheduled_for"]) == tuesday
 

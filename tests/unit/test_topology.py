@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from services.assessments.handlers import EVENT_HANDLERS as ASSESSMENTS
-from services.notifications.handlers import Settings, make_event_handlers
+from services.notifications.planning import EVENT_HANDLERS as NOTIFICATIONS
 from services.plans.handlers import EVENT_HANDLERS as PLANS
 from services.reporting.handlers import event_handlers
 from shared.contracts import REGISTRY
@@ -11,7 +11,7 @@ from shared.messaging import topology
 
 def test_each_service_is_bound_to_exactly_the_event_types_it_handles():
     assert set(topology.SUBSCRIPTIONS["assessments"]) == set(ASSESSMENTS)
-    assert set(topology.SUBSCRIPTIONS["notifications"]) == set(make_event_handlers(Settings()))
+    assert set(topology.SUBSCRIPTIONS["notifications"]) == set(NOTIFICATIONS)
     assert set(topology.SUBSCRIPTIONS["plans"]) == set(PLANS)
     assert set(topology.SUBSCRIPTIONS["reporting"]) == set(event_handlers(topology.SUBSCRIPTIONS["reporting"]))
 
