@@ -838,3 +838,82 @@ def test_a_recipient_is_the_version_that_holds_today(world):
     world.deliver(_lao(1, revision=1, valid_to=date(2027, 1, 1), change_kind="renamed"))  # again, later
     row = _recipient(world, "LAO-1")
     assert (row["name_th"], row["email"]) == ("ทต.หนึ่ง", "tm1@x.test")
+
+
+# --- the pure rules, without a database -------------------------------------------------------------
+
+def test_relevance_of_a_message_is_a_rule_over_its_subject_as_it_stands():
+    now = datetime(2026, 2, 3, 9, 0, tzinfo=BANGKOK)
+    open_one = {"state": "open", "due_at": now + timedelta(days=1)}
+    assert domain.relevance("reminder", open_one, now) is None
+    assert domain.relevance("reminder", {**open_one, "due_at": now}, now) == "deadline passed"
+    assert domain.relevance("reminder", {**open_one, "state": "submitted"}, now) == "obligation is submitted"
+    assert domain.relevance("reminder", None, now) == "obligation unknown"
+    assert domain.relevance("chase", {**open_one, "state": "missed"}, now) is None
+    assert domain.relevance("extension", {**open_one, "state": "missed"}, now, decision="denied") is None
+    assert domain.relevance("extension", {**open_one, "state": "missed"}, now) == "obligation is missed"
+    assignment = {"state": "issued", "acknowledge_due_at": now - timedelta(minutes=1)}
+    assert domain.relevance("ack_reminder", assignment, now) == "acknowledgement deadline passed"
+    assert domain.relevance("directive", assignment, now, reminded=True) == \
+        "covered by a reminder of the same report, already sent"
+    assert domain.relevance("escalation", None, now) is None  # decided when the digest is composed
+
+
+def test_who_may_get_a_message_and_when_it_waits_for_the_digest():
+    now = datetime(2026, 2, 3, 9, 0, tzinfo=BANGKOK)
+    person = {"opt_out": ["review"], "valid_to": None}
+    assert domain.why_not_to(None, "reminder", now) == "recipient unknown"
+    assert domain.why_not_to({**person, "valid_to": "2026-02-03"}, "reminder", now) == "unit closed"
+    assert domain.why_not_to(person, "review", now) == "opted out"
+    assert domain.why_not_to({**person, "opt_out": ["chase"]}, "chase", now) is None  # critical
+    assert domain.digest_reason("reminder", True, 0, 20) == "in the daily digest"
+    assert domain.digest_reason("reminder", False, 20, 20) == "daily cap reached: in the daily digest"
+    assert domain.digest_reason("reminder", False, 19, 20) is None
+    assert domain.digest_reason("chase", True, 99, 20) is None
+
+
+def test_catch_up_keeps_the_latest_due_step_of_each_ladder():
+    t = datetime(2026, 2, 3, 9, 0, tzinfo=BANGKOK)
+    due = [("a", ("LAO-1", "o-1", "reminder"), t), ("b", ("LAO-1", "o-1", "reminder"), t + timedelta(days=1)),
+           ("c", ("LAO-2", "o-1", "reminder"), t)]
+    assert domain.superseded_steps(due) == ["a"]
+
+
+def test_a_unit_stands_as_the_version_holding_the_day_and_its_closing_says_so():
+    versions = [{"valid_from": "2026-01-01", "valid_to": "2026-06-01", "id": 1},
+                {"valid_from": "2026-06-01", "valid_to": "2026-09-01", "id": 2}]
+    assert domain.version_holding(versions, "2025-12-31")["id"] == 1  # not open yet: as it will open
+    assert domain.version_holding(versions, "2026-06-01")["id"] == 2
+    assert domain.version_holding(versions, "2027-01-01")["id"] == 2  # closed: as it last stood
+    state = domain.UnitState("LAO-1", "2026-09-01", ["LAO-9"], "merged")
+    assert domain.closing_reason(state) == "unit closed on 2026-09-01 (merged into LAO-9)"
+    assert domain.closed_by({"closes_on": "2026-09-01"}, datetime(2026, 9, 1, 8, tzinfo=BANGKOK))
+    assert domain.closed_by({"closes_on": "2026-09-01"}, datetime(2026, 8, 31, 23, tzinfo=BANGKOK)) is None
+
+
+# --- the composition root ---------------------------------------------------------------------------
+
+def test_bootstrap_binds_each_event_handler_to_its_settings_and_clock(monkeypatch):
+    from services.notifications import planning
+    monkeypatch.setenv("THONGTHIN_DAILY_CAP", "7")
+    monkeypatch.setenv("THONGTHIN_SEND_CONCURRENCY", "3")
+    app = bootstrap.bootstrap({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": 8025, "MAIL_FROM": "t@x.test"})
+    assert (app.settings.daily_cap, app.settings.send_concurrency) == (7, 3)
+    assert set(app.event_handlers) == set(planning.EVENT_HANDLERS)
+    assert app.event_handlers[ObligationOpened.TYPE].keywords == {"settings": app.settings, "clock": app.clock}
+    submitted = app.event_handlers[IndicatorSubmitted.TYPE]  # needs neither: as it is, with its set-based twin
+    assert submitted is planning.on_indicator_submitted and submitted.many is planning.on_indicators_submitted
+
+
+def test_no_setting_is_read_at_import(tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "THONGTHIN_DIGEST_TIME": "not a time"}
+    done = subprocess.run([sys.executable, "-c", "import services.notifications.service"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(InputError):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("THONGTHIN_DIGEST_TIME", "not a time")
+            bootstrap.settings_from_env()
