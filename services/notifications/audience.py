@@ -3,7 +3,8 @@ from events), people (a chase by hand) and dispatch (composing digests for an ar
 
 * ``recipient_view``: a recipients row with its JSON columns read and its defaults resolved;
 * ``audience``: the org contact point of a unit and the people of that unit who want a class;
-* ``ancestor_at`` / ``subtree_codes``: walks of the org tree, over our copy of the registry;
+* ``ancestor_at`` / ``is_within`` / ``subtree_codes``: our copy of the registry walked by
+  ``shared.orgtree`` (the one implementation of above and below);
 * ``schedule`` / ``message_row``: a message is keyed by (recipient, subject, step) and written
   once; a row ever attempted is never scheduled again.
 """
@@ -17,6 +18,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 
 from services.notifications import domain
 from services.notifications.models import recipients, scheduled_messages
+from shared import orgtree
 from shared.contracts import utcnow
 from shared.db import UnitOfWork, insert_new, prepared
 from shared.errors import invalid
@@ -82,35 +84,42 @@ def escalation_target_of_unit(session, unit_code: str) -> str:
     return head_code(unit_code) if head is not None and any(head) else unit_code
 
 
-# --- the org tree, as our copy of the registry knows it ----------------------------------------------
+# --- the org tree, as our copy of the registry knows it (walked by shared.orgtree) ---------------------
+
+class _Column:
+    """A read-only mapping code -> one column of that unit's recipients row, read when asked: a
+    walk up the tree touches a handful of units, loading the registry for it would not pay."""
+
+    def __init__(self, session, column):
+        self.session, self.column, self.known = session, column, {}
+
+    def get(self, code, default=None):
+        if code not in self.known:
+            self.known[code] = self.session.execute(select(self.column).where(recipients.c.code == code)).first()
+        row = self.known[code]
+        return default if row is None else row[0]
+
 
 def ancestor_at(session, unit_code: str, level: str) -> str | None:
     """The unit's nearest ancestor of that level (a district or provincial office), if any."""
-    code = unit_code
-    for _ in range(8):
-        row = session.execute(select(recipients.c.parent_code).where(recipients.c.code == code)).first()
-        if row is None or row[0] is None:
-            return None
-        code = row[0]
-        found = session.execute(select(recipients.c.level).where(recipients.c.code == code)).first()
-        if found is not None and found[0] == level:
-            return code
-    return None
+    return orgtree.ancestor_at(unit_code, _Column(session, recipients.c.parent_code),
+                               _Column(session, recipients.c.level), level)
 
 
-def subtree_codes(session, root: str) -> set[str]:
+def is_within(session, unit_code: str, root: str) -> bool:
+    """``unit_code`` is ``root`` or below it."""
+    return orgtree.is_within(unit_code, root, _Column(session, recipients.c.parent_code))
+
+
+def org_children(session) -> dict[str, list[str]]:
+    """Parent code -> the codes of its units (the whole registry copy: load it once per batch)."""
+    return orgtree.children_of(dict(session.execute(
+        select(recipients.c.code, recipients.c.parent_code).where(recipients.c.kind == "org")).all()))
+
+
+def subtree_codes(session, root: str, children: dict[str, list[str]] | None = None) -> set[str]:
     """Org codes below ``root`` (not including it)."""
-    found: set[str] = set()
-    frontier = [root]
-    for _ in range(8):
-        if not frontier:
-            break
-        children = [code for (code,) in session.execute(
-            select(recipients.c.code).where(recipients.c.parent_code.in_(frontier),
-                                            recipients.c.kind == "org")).all()]
-        frontier = [code for code in children if code not in found]
-        found.update(frontier)
-    return found
+    return orgtree.subtree(root, children=org_children(session) if children is None else children) - {root}
 
 
 # --- writing a message row -----------------------------------------------------------------------------

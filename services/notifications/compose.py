@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from services.notifications import domain
-from services.notifications.audience import SM, recipient_view, subtree_codes
+from services.notifications.audience import SM, org_children, recipient_view, subtree_codes
 from services.notifications.models import recipients, tracked_assignments, tracked_directives, tracked_obligations
 from services.notifications.rendering import Rendered, render
 from services.notifications.settings import Settings
@@ -46,6 +46,7 @@ class Context:
             .join(tracked_obligations, tracked_obligations.c.obligation_id == SM.c.subject_ref)
             .where(tracked_obligations.c.assignment_id.in_(notices), SM.c.kind == "reminder",
                    SM.c.status.in_(("sent", "sending")))).all()) if notices else set()
+        self._children: dict[str, list[str]] | None = None
         self.claims: list[dict] = []
         self.attempts: list[dict] = []
         day_start = domain.local_day_start(now)
@@ -62,6 +63,12 @@ class Context:
             for key, value in getattr(more, name).items():
                 getattr(self, name).setdefault(key, value)
         self.reminded |= more.reminded
+
+    def below(self, root: str) -> set[str]:
+        """Org codes below ``root``; the tree is loaded once per batch, when a digest first asks."""
+        if self._children is None:
+            self._children = org_children(self.session)
+        return subtree_codes(self.session, root, self._children)
 
     def document_number(self, directive_id: str | None) -> str | None:
         directive = self.directives.get(directive_id) if directive_id else None
@@ -149,7 +156,7 @@ def compose(ctx: Context, row: dict, recipient: dict) -> Rendered | str:
 
 def _compose_escalation_digest(ctx: Context, row: dict, recipient: dict, base: dict) -> Rendered | str:
     session = ctx.session
-    below = subtree_codes(session, recipient["org_code"])
+    below = ctx.below(recipient["org_code"])
     names = aliased(recipients)
     group = session.execute(
         select(tracked_obligations, names.c.name_th.label("unit_name_th"))
@@ -173,7 +180,7 @@ def _compose_escalation_digest(ctx: Context, row: dict, recipient: dict, base: d
 def _compose_ack_digest(ctx: Context, row: dict, recipient: dict, base: dict) -> Rendered | str:
     session = ctx.session
     directive_id = row["subject_ref"].split(":", 1)[1]
-    below = subtree_codes(session, recipient["org_code"])
+    below = ctx.below(recipient["org_code"])
     names = aliased(recipients)
     group = session.execute(
         select(tracked_assignments, names.c.name_th.label("unit_name_th"))

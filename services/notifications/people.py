@@ -18,8 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 
 from services.notifications import domain
-from services.notifications.audience import (SM, audience, check_user, json_list, person_code, schedule,
-                                             subtree_codes)
+from services.notifications.audience import SM, audience, check_user, is_within, json_list, person_code, schedule
 from services.notifications.models import inbox_items, line_link_codes, recipients, reminder_ladders, tracked_obligations
 from services.notifications.settings import Settings
 from services.notifications.views import preferences_of, preferences_view
@@ -150,8 +149,7 @@ def chase(uow: UnitOfWork, obligation_id: str, user: dict, scope_root: str | Non
         tracked_obligations.c.obligation_id == str(obligation_id))).mappings().first()
     if obligation is None:
         raise not_found("obligation_id", "ภาระการรายงาน", "obligation", obligation_id)
-    if scope_root is not None and obligation["unit_code"] != scope_root and \
-            obligation["unit_code"] not in subtree_codes(session, scope_root):
+    if scope_root is not None and not is_within(session, obligation["unit_code"], scope_root):
         raise forbidden("obligation_id", "หน่วยงานนี้ไม่อยู่ในความรับผิดชอบของท่าน", "that unit is outside your area")
     if obligation["state"] not in ("open", "missed"):
         raise conflict("obligation_id", f"ไม่ต้องติดตาม: ภาระนี้อยู่ในสถานะ {obligation['state']}",
