@@ -34,6 +34,7 @@ from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowled
 from shared.db import UnitOfWork, insert_new, prepared, upsert
 from shared.messaging.inbox import handles_many
 from shared.thai import BANGKOK
+from shared.vocabulary import DISTRICT_LEVEL, PROVINCE_LEVEL
 
 Clock = Callable[[], datetime]
 
@@ -322,8 +323,7 @@ def on_deadline_missed(event: DeadlineMissed, uow: UnitOfWork, envelope: Envelop
                        unit_code=escalation_target_of_unit(session, event.unit_code),
                        subject_ref=event.obligation_id, step="escalation:lao_head", revive=True)
             continue
-        target = ancestor_at(session, event.unit_code,
-                             "district_office" if level == "district" else "provincial_office")
+        target = ancestor_at(session, event.unit_code, DISTRICT_LEVEL if level == "district" else PROVINCE_LEVEL)
         if target:
             notify_now(uow, settings, at, message_class="escalation", unit_code=target, subject_ref=group,
                        step=f"escalation:{level}", revive=True)
@@ -338,7 +338,7 @@ def on_extension_requested(event: ExtensionRequested, uow: UnitOfWork, envelope:
     session = uow.session
     payload = {"request_id": event.request_id, "requested_due_at": event.requested_due_at.isoformat(),
                "reason": event.reason}
-    for level in ("district_office", "provincial_office"):
+    for level in (DISTRICT_LEVEL, PROVINCE_LEVEL):
         reviewer = ancestor_at(session, event.unit_code, level)
         if reviewer:
             notify_now(uow, settings, clock(), message_class="extension_request", unit_code=reviewer,
