@@ -31,7 +31,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.common import machine, registry_at_scale, report
-from services.reporting import handlers, queries
+from services.reporting import projection, views
 from services.reporting.models import values
 from shared.contracts import encode
 from shared.contracts.events import (DeadlineMissed, ExtensionGranted, IndicatorSpec, IndicatorSubmitted,
@@ -133,13 +133,13 @@ def _cycle_events(laos: list[str], period: str, rng: random.Random):
 
 
 def _project(database: Database, events, batch: int) -> int:
-    """Through the consumer's code (event log + projection, handlers.record_and_project_many: the
+    """Through the consumer's code (event log + projection, projection.record_and_project_many: the
     rows record_and_project gives one event at a time, set-based), ``batch`` events per transaction."""
     done = 0
     for start in range(0, len(events), batch):
         chunk = events[start:start + batch]
         with database.unit_of_work() as uow:
-            handlers.record_and_project_many(uow, [(encode(event, correlation_id="bench", occurred_at=at), event)
+            projection.record_and_project_many(uow, [(encode(event, correlation_id="bench", occurred_at=at), event)
                                                    for event, at in chunk])
             uow.commit()
         done += len(chunk)
@@ -207,13 +207,13 @@ def run_queries(database: Database, provinces: list[str], runs: int, seed: int =
     rng = random.Random(seed)
     now = datetime(2026, 6, 15, tzinfo=UTC)  # inside FY 2569: at-risk is computed too
     kinds = {
-        "national compliance": lambda s: queries.compliance(s, None, rng.choice(PERIODS)),
-        "national compliance (year)": lambda s: queries.compliance(s, None, None),
-        "national matrix": lambda s: queries.compliance_matrix(s, None, PERIODS),
-        "national achievement": lambda s: queries.achievement_report(s, rng.choice(INDICATORS), FISCAL_YEAR, now=now),
-        "province compliance": lambda s: queries.compliance(s, rng.choice(provinces), rng.choice(PERIODS)),
-        "province matrix": lambda s: queries.compliance_matrix(s, rng.choice(provinces), PERIODS),
-        "province achievement": lambda s: queries.achievement_report(s, rng.choice(INDICATORS), FISCAL_YEAR,
+        "national compliance": lambda s: views.compliance(s, None, rng.choice(PERIODS)),
+        "national compliance (year)": lambda s: views.compliance(s, None, None),
+        "national matrix": lambda s: views.compliance_matrix(s, None, PERIODS),
+        "national achievement": lambda s: views.achievement_report(s, rng.choice(INDICATORS), FISCAL_YEAR, now=now),
+        "province compliance": lambda s: views.compliance(s, rng.choice(provinces), rng.choice(PERIODS)),
+        "province matrix": lambda s: views.compliance_matrix(s, rng.choice(provinces), PERIODS),
+        "province achievement": lambda s: views.achievement_report(s, rng.choice(INDICATORS), FISCAL_YEAR,
                                                                      rng.choice(provinces), now=now),
     }
     samples: dict[str, list[tuple]] = {name: [] for name in kinds}

@@ -1,16 +1,18 @@
-"""reporting: the nameko service. Entrypoints only translate: decode, call a handler, return."""
+"""reporting: the nameko service. Entrypoints only translate: decode, call a use case, return.
+
+Events go to the projection (bootstrap.event_handlers: projection.record_and_project), queries to
+views.py, each in its own read session. The figures are defined in docs/reporting.md (Definitions).
+"""
 from __future__ import annotations
 
-
-from services.reporting import handlers
+from services.reporting import bootstrap, views
 from shared.messaging.nameko_ext import Inbox, reliable_event_handler
-from shared.messaging.topology import SUBSCRIPTIONS
 from shared.service_base import ServiceBase, rpc
 
 
 class ReportingService(ServiceBase):
     name = "reporting"
-    inbox = Inbox(handlers.event_handlers(SUBSCRIPTIONS["reporting"]))
+    inbox = Inbox(bootstrap.event_handlers())
 
     @reliable_event_handler()
     def consume(self, messages: list[tuple[bytes, int]]):
@@ -22,42 +24,42 @@ class ReportingService(ServiceBase):
 
     @rpc
     def directive_compliance(self, directive_id: str, unit_codes: list[str] | None = None) -> dict:
-        return self._read(handlers.directive_compliance, directive_id, unit_codes)
+        return self._read(views.directive_compliance, directive_id, unit_codes)
 
     @rpc
     def event_count(self) -> int:
-        return self._read(handlers.event_count)
+        return self._read(views.event_count)
 
     # --- dashboards (docs/reporting.md) --------------------------------------------------------
 
     @rpc
     def compliance(self, unit_code: str | None = None, period: str | None = None, rule_id: str | None = None,
                    lao_type: str | None = None) -> dict:
-        return self._read(handlers.compliance, unit_code, period, rule_id, lao_type)
+        return self._read(views.compliance, unit_code, period, rule_id, lao_type)
 
     @rpc
     def compliance_matrix(self, unit_code: str | None = None, periods: list[str] | None = None,
                           rule_id: str | None = None, kind: str | None = None) -> dict:
-        return self._read(handlers.compliance_matrix, unit_code, periods, rule_id, kind)
+        return self._read(views.compliance_matrix, unit_code, periods, rule_id, kind)
 
     @rpc
     def cascade(self, directive_id: str, unit_code: str | None = None) -> dict:
-        return self._read(handlers.cascade, directive_id, unit_code)
+        return self._read(views.cascade, directive_id, unit_code)
 
     @rpc
     def achievement(self, indicator_code: str, fiscal_year_be: int, unit_code: str | None = None,
                     plan_id: str | None = None) -> dict:
-        return self._read(handlers.achievement_report, indicator_code, fiscal_year_be, unit_code, plan_id)
+        return self._read(views.achievement_report, indicator_code, fiscal_year_be, unit_code, plan_id)
 
     @rpc
     def notification_effectiveness(self, unit_code: str | None = None, period: str | None = None) -> dict:
-        return self._read(handlers.notification_effectiveness, unit_code, period)
+        return self._read(views.notification_effectiveness, unit_code, period)
 
     @rpc
     def overdue(self, unit_code: str | None = None, limit: int = 100, offset: int = 0,
                 sort: str | None = None) -> dict:
-        return self._read(handlers.overdue, unit_code, limit, offset, sort)
+        return self._read(views.overdue, unit_code, limit, offset, sort)
 
     @rpc
     def dashboard_periods(self) -> list[str]:
-        return self._read(handlers.known_periods)
+        return self._read(views.known_periods)

@@ -251,7 +251,7 @@ def test_status_of_real_services(amqp_uri, tmp_path, capsys, monkeypatch):
 
 
 def test_rebuild_reporting_shows_progress_and_counts(tmp_path, capsys):
-    from services.reporting.handlers import log_row
+    from services.reporting.projection import log_row
     from services.reporting.models import event_log, metadata
     database_url = f"sqlite:///{tmp_path / 'reporting.db'}"
     database = Database(database_url)

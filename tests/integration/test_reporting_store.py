@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 from shared.db import Database
 from shared.migrate import upgrade
-from services.reporting import queries
+from services.reporting import views
 from services.reporting.rebuild import rebuild
 from shared.contracts.events import OrgUnitChanged
 from tests.unit.test_reporting import EXPECTED_STATUS, Feed, _achievement_world, _snapshot, scenario, statuses
@@ -30,7 +30,7 @@ def test_live_projection_queries_and_rebuild_on_a_migrated_store(database_url):
                                 change_kind="type_changed", effective_date=date(2026, 12, 15)))
         with database.session() as session:
             by_type = {period: {row["lao_type"]: row["expected"] for row in
-                                queries.compliance(session, period=period)["by_lao_type"]}
+                                views.compliance(session, period=period)["by_lao_type"]}
                        for period in ("2569-11", "2569-12")}
         assert by_type["2569-11"]["subdistrict_municipality"] == 2 and "town_municipality" not in by_type["2569-11"]
         assert by_type["2569-12"]["town_municipality"] == 1 and "subdistrict_municipality" not in by_type["2569-12"]
@@ -38,10 +38,10 @@ def test_live_projection_queries_and_rebuild_on_a_migrated_store(database_url):
                                                              if k not in EXPECTED_STATUS}}
         now = datetime(2027, 1, 10, tzinfo=timezone.utc)
         with database.session() as session:
-            national = queries.compliance(session)
-            achievement = queries.achievement_report(session, "BUD-1", 2570, now=now)
-            matrix = queries.compliance_matrix(session, "PLO-01")
-            late = queries.overdue(session, now=now)
+            national = views.compliance(session)
+            achievement = views.achievement_report(session, "BUD-1", 2570, now=now)
+            matrix = views.compliance_matrix(session, "PLO-01")
+            late = views.overdue(session, now=now)
         assert national["totals"]["on_time_rate"] is not None and national["totals"]["on_time_rate"] <= 1
         # the scenario adds BMA's 50 against the LAO-wide 60: a second unit short and at risk
         assert achievement["summary"] == {"achieved": 2, "not_achieved": 2, "no_target": 1, "at_risk": 2,
@@ -53,7 +53,7 @@ def test_live_projection_queries_and_rebuild_on_a_migrated_store(database_url):
         assert _snapshot(database) == live
         assert result["events"] == len(feed.bodies)
         with database.session() as session:
-            assert queries.compliance(session) == national
+            assert views.compliance(session) == national
     finally:
         database.dispose()
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from services.reporting import domain as reporting_domain
-from services.reporting import handlers, queries
+from services.reporting import bootstrap, projection, views
 from services.reporting.models import event_log, metadata, obligations
 from services.reporting.rebuild import READ_MODELS, rebuild
 from shared.contracts import encode
@@ -54,7 +54,7 @@ class Feed:
     def __init__(self, database):
         self.database = database
         self.consumer = ReliableConsumer("reporting.events", database,
-                                         handlers.event_handlers(SUBSCRIPTIONS["reporting"]), [10])
+                                         bootstrap.event_handlers(SUBSCRIPTIONS["reporting"]), [10])
         self.clock = T0
         self.bodies = []
 
@@ -92,7 +92,7 @@ def missed(oid, unit, period="2569-11", detected=DUE + timedelta(hours=1), due=D
 
 def compliance(database, **kwargs):
     with database.session() as session:
-        return queries.compliance(session, **kwargs)
+        return views.compliance(session, **kwargs)
 
 
 def statuses(database):
@@ -193,7 +193,7 @@ def test_several_events_for_one_row_in_one_transaction(database):
     """Batched consumption: the handler runs for several events before one commit."""
     feed = Feed(database)
     feed.registry()
-    handler = handlers.record_and_project
+    handler = projection.record_and_project
     with database.unit_of_work() as uow:
         for i, event in enumerate([opened("o", "LAO-A"), missed("o", "LAO-A"), submitted("o", "LAO-A", AFTER, False),
                                    submitted("o", "LAO-A", AFTER + timedelta(hours=1), False,
@@ -202,7 +202,7 @@ def test_several_events_for_one_row_in_one_transaction(database):
         uow.commit()
     assert statuses(database)["o"] == "late"
     with database.session() as session:
-        row = queries.achievement_report(session, "BUD-1", 2570, "LAO-A", now=T0)["rows"][0]
+        row = views.achievement_report(session, "BUD-1", 2570, "LAO-A", now=T0)["rows"][0]
     assert row["actual"] == 70.0
 
 
@@ -251,7 +251,7 @@ def test_rates_never_exceed_one_and_counts_add_up(database):
             assert row["on_time"] + row["late"] + row["missing"] + row["pending"] + row["returned"] == row["expected"]
             assert row["on_time_rate"] is None or 0 <= row["on_time_rate"] <= row["reported_rate"] <= 1
     with database.session() as session:
-        matrix = queries.compliance_matrix(session, None, ["2569-10", "2569-11"])
+        matrix = views.compliance_matrix(session, None, ["2569-10", "2569-11"])
     assert all(cell is None or 0 <= cell <= 1 for row in matrix["rows"] for cell in row["cells"].values())
 
 
@@ -263,8 +263,8 @@ def test_matrix_children_by_period(database):
     feed(opened("o-oct", "LAO-A", period="2569-10", due=DUE - timedelta(days=30)))
     feed(submitted("o-oct", "LAO-A", DUE - timedelta(days=31), True, period="2569-10"))
     with database.session() as session:
-        matrix = queries.compliance_matrix(session, "DLO-0101")
-        assert queries.compliance_matrix(session, None, ["2569-10"])["rows"] == [
+        matrix = views.compliance_matrix(session, "DLO-0101")
+        assert views.compliance_matrix(session, None, ["2569-10"])["rows"] == [
             {"code": "PLO-01", "name_th": "ชื่อ PLO-01", "cells": {"2569-10": 1.0}}]
     assert matrix["periods"] == ["2569-10", "2569-11", "2569-12"]
     assert matrix["rows"] == [
@@ -273,12 +273,12 @@ def test_matrix_children_by_period(database):
 
 
 @pytest.mark.parametrize("call", [
-    lambda s: queries.compliance(s, unit_code="NOPE"),
-    lambda s: queries.compliance_matrix(s, "NOPE"),
-    lambda s: queries.cascade(s, "no-such-directive"),
-    lambda s: queries.achievement_report(s, "NOPE", 2570),
-    lambda s: queries.notification_effectiveness(s, "NOPE"),
-    lambda s: queries.overdue(s, "NOPE"),
+    lambda s: views.compliance(s, unit_code="NOPE"),
+    lambda s: views.compliance_matrix(s, "NOPE"),
+    lambda s: views.cascade(s, "no-such-directive"),
+    lambda s: views.achievement_report(s, "NOPE", 2570),
+    lambda s: views.notification_effectiveness(s, "NOPE"),
+    lambda s: views.overdue(s, "NOPE"),
 ])
 def test_unknown_things_are_404_naming_the_field(database, call):
     Feed(database).registry()
@@ -310,8 +310,8 @@ def test_cascade_levels_hops_and_subtree(database):
     feed(AssignmentCreated(assignment_id="a3", directive_id="d", document_number="มท ๑", title_th="t",
                            unit_code="DLO-0101", parent_assignment_id="a1"), at=issued + timedelta(hours=3))
     with database.session() as session:
-        result = queries.cascade(session, "d")
-        province = queries.cascade(session, "d", "PLO-01")
+        result = views.cascade(session, "d")
+        province = views.cascade(session, "d", "PLO-01")
     levels = {row["level"]: row for row in result["levels"]}
     assert levels["provincial_office"]["units"] == 2 and levels["provincial_office"]["acknowledged"] == 1
     assert levels["provincial_office"]["acknowledgement_rate"] == 0.5
@@ -365,12 +365,12 @@ def test_achievement_statuses_targets_and_trend(database):
     _achievement_world(feed)
     now = datetime(2027, 1, 10, tzinfo=UTC)  # FY 2570 runs: 4th month
     with database.session() as session:
-        nation = queries.achievement_report(session, "BUD-1", 2570, now=now)
-        district = queries.achievement_report(session, "BUD-1", 2570, "DLO-0101", now=now)
-        province = queries.achievement_report(session, "BUD-1", 2570, "PLO-01", now=now)
-        waste = queries.achievement_report(session, "WASTE", 2570, "DLO-0102", now=now)
-        events = queries.achievement_report(session, "EVENTS", 2570, "LAO-C", now=now)
-        closed = queries.achievement_report(session, "BUD-1", 2570, now=datetime(2027, 11, 1, tzinfo=UTC))
+        nation = views.achievement_report(session, "BUD-1", 2570, now=now)
+        district = views.achievement_report(session, "BUD-1", 2570, "DLO-0101", now=now)
+        province = views.achievement_report(session, "BUD-1", 2570, "PLO-01", now=now)
+        waste = views.achievement_report(session, "WASTE", 2570, "DLO-0102", now=now)
+        events = views.achievement_report(session, "EVENTS", 2570, "LAO-C", now=now)
+        closed = views.achievement_report(session, "BUD-1", 2570, now=datetime(2027, 11, 1, tzinfo=UTC))
     # LAO-A 65 >= 60 achieved; LAO-B 40 < 60 not achieved and at risk; PAO no target; LAO-C 90 achieved;
     # LAO-D has a target of its own and no value: no data
     assert nation["summary"] == {"achieved": 2, "not_achieved": 1, "no_target": 1, "at_risk": 1, "no_data": 1}
@@ -387,7 +387,7 @@ def test_achievement_statuses_targets_and_trend(database):
     assert events["rows"][0]["actual"] == 4.0  # a count adds up: 1 + 1 + 2 (the resubmission replaced 1)
     assert closed["summary"]["at_risk"] == 0  # the year is over: final statuses, nothing at risk
     with database.session() as session, pytest.raises(InputError) as error:
-        queries.achievement_report(session, "BUD-1", 2025)
+        views.achievement_report(session, "BUD-1", 2025)
     assert error.value.field == "fiscal_year_be"
 
 
@@ -405,10 +405,10 @@ def test_notification_effectiveness_and_overdue(database):
     feed(NotificationFailed(delivery_id="n3", kind="reminder", channel="sms", recipient_code="LAO-C",
                             subject_ref="o-missing", step="-P1D", failed_at=BEFORE, reason="gateway 500", final=True))
     with database.session() as session:
-        effect = queries.notification_effectiveness(session)
-        scoped = queries.notification_effectiveness(session, "DLO-0101", "2569-11")
-        late = queries.overdue(session, now=AFTER + timedelta(days=1))
-        page = queries.overdue(session, limit=1, offset=1, sort="unit_code", now=AFTER + timedelta(days=1))
+        effect = views.notification_effectiveness(session)
+        scoped = views.notification_effectiveness(session, "DLO-0101", "2569-11")
+        late = views.overdue(session, now=AFTER + timedelta(days=1))
+        page = views.overdue(session, limit=1, offset=1, sort="unit_code", now=AFTER + timedelta(days=1))
     assert effect["rows"] == [
         {"kind": "reminder", "step": "-P1D", "channel": "email", "sent": 1, "failed": 0, "late": 0,
          "submitted_after": 1, "submission_rate": 1.0, "median_s_to_submission": 7200.0},
@@ -422,7 +422,7 @@ def test_notification_effectiveness_and_overdue(database):
     assert late["items"][0]["days_late"] == 3 and late["items"][0]["province_code"] == "PLO-01"
     assert page["total"] == 2 and [item["unit_code"] for item in page["items"]] == ["LAO-D"]
     with database.session() as session, pytest.raises(InputError) as error:
-        queries.overdue(session, sort="secret")
+        views.overdue(session, sort="secret")
     assert error.value.field == "sort"
 
 
@@ -545,5 +545,5 @@ def test_any_stream_returned_is_never_missing_and_every_rate_is_a_share(tmp_path
                 assert counted[name] is None or 0 <= counted[name] <= 1
             assert counted["on_time_rate"] is None or counted["on_time_rate"] <= counted["reported_rate"]
     with database.session() as session:
-        matrix = queries.compliance_matrix(session, None, ["2569-10", "2569-11"])
+        matrix = views.compliance_matrix(session, None, ["2569-10", "2569-11"])
     assert all(cell is None or 0 <= cell <= 1 for row in matrix["rows"] for cell in row["cells"].values())

@@ -148,7 +148,7 @@ def _event_log(database) -> list[str]:
 def test_the_live_consumer_in_batches_gives_the_rows_of_one_message_at_a_time(tmp_path, seed, monkeypatch):
     """reporting's consumer hands a batch's runs to record_and_project_many: same read models and
     event log as messages one by one, duplicates (within a batch and across) included."""
-    from services.reporting import handlers
+    from services.reporting import bootstrap
     rng = random.Random(seed)
     stream = random_stream(rng)
     rng.shuffle(stream)
@@ -158,10 +158,10 @@ def test_the_live_consumer_in_batches_gives_the_rows_of_one_message_at_a_time(tm
         (tmp_path / name).mkdir()
     one, batches = (sqlite_database(tmp_path / name, metadata) for name in ("one", "batches"))
     try:
-        single = ReliableConsumer("reporting.events", one, handlers.event_handlers(types), [10])
+        single = ReliableConsumer("reporting.events", one, bootstrap.event_handlers(types), [10])
         for body in bodies:
             assert single.process(body).outcome == "processed"
-        batched = ReliableConsumer("reporting.events", batches, handlers.event_handlers(types), [10])
+        batched = ReliableConsumer("reporting.events", batches, bootstrap.event_handlers(types), [10])
         runs = []
         real_many = projection.project_many
         monkeypatch.setattr(projection, "project_many", lambda session, items: (runs.append(len(items)),

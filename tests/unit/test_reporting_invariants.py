@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.reporting import domain, queries
+from services.reporting import domain, views
 from services.reporting.models import metadata
 from shared.calendar import (fiscal_year_of_period, is_period, parse_period, period_bounds, period_kind,
                              period_sort_key)
@@ -115,19 +115,19 @@ def test_any_accepted_period_label_parses_in_every_report(tmp_path_factory, pair
                               indicator_code="X", indicator_name_th="x", period=label, due_at=T0))
     now = T0 + timedelta(days=1)
     with database.session() as session:
-        national = queries.compliance(session, now=now)
+        national = views.compliance(session, now=now)
         assert national["invalid_periods"] == ["T1796651760"]
         assert sorted(national["periods"]) == sorted(set(labels))
         for label in set(labels):
-            assert queries.compliance(session, period=label, now=now)["totals"]["expected"] >= 1
-            matrix = queries.compliance_matrix(session, None, [label], now=now)
+            assert views.compliance(session, period=label, now=now)["totals"]["expected"] >= 1
+            matrix = views.compliance_matrix(session, None, [label], now=now)
             assert matrix["periods"] == [label] and matrix["kind"] == period_kind(label)
         for kind in ("month", "quarter", "year"):
-            matrix = queries.compliance_matrix(session, None, kind=kind, now=now)
+            matrix = views.compliance_matrix(session, None, kind=kind, now=now)
             assert all(period_kind(p) == kind for p in matrix["periods"])
             assert matrix["periods"] == sorted(matrix["periods"], key=period_sort_key)
-        queries.notification_effectiveness(session)
-        queries.overdue(session, now=now)
+        views.notification_effectiveness(session)
+        views.overdue(session, now=now)
     database.dispose()
 
 
@@ -185,14 +185,14 @@ def test_rates_stay_in_0_1_not_yet_due_never_counts_and_every_view_agrees(tmp_pa
     with database.session() as session:
         # every rate in [0, 1], at every node and in every cell
         for unit in (None, "PLO-01", "DLO-0101", "LAO-A"):
-            report = queries.compliance(session, unit_code=unit, now=now)
+            report = views.compliance(session, unit_code=unit, now=now)
             for row in [report["totals"], *report["children"], *report.get("by_lao_type", [])]:
                 assert all(rate is None or 0 <= rate <= 1 for rate in _rates(row))
                 assert row["due"] == row["on_time"] + row["late"] + row["missing"] + row["returned"]
                 assert row["expected"] == row["due"] + row["pending"]
         # not yet due and not submitted: pending, never missing, whatever events arrived
         for lao in LAOS:
-            for row in queries.compliance(session, unit_code=lao, now=now)["children"]:
+            for row in views.compliance(session, unit_code=lao, now=now)["children"]:
                 due = domain.effective_due(_parse(row["due_at"]), _parse(row["extended_due_at"]))
                 # (a return proves a submission, even when its event has not arrived yet)
                 if row["submitted_at"] is None and row["status"] != "returned" and due is not None and due > now:
@@ -202,17 +202,17 @@ def test_rates_stay_in_0_1_not_yet_due_never_counts_and_every_view_agrees(tmp_pa
                     assert _stored_status(session, row["obligation_id"]) != "returned"  # returned is never missing
         # one number per fact: compliance for a period == the matrix's totals == the sum of its LAO rows
         for kind in ("month", "quarter", "year"):
-            matrix = queries.compliance_matrix(session, None, kind=kind, now=now)
+            matrix = views.compliance_matrix(session, None, kind=kind, now=now)
             for period in matrix["periods"]:
-                per_period = queries.compliance(session, period=period, now=now)["totals"]
+                per_period = views.compliance(session, period=period, now=now)["totals"]
                 assert {k: per_period[k] for k in matrix["totals"][period]} == matrix["totals"][period]
                 on_time = sum(row["on_time"] for lao in LAOS
-                              for row in queries.compliance(session, unit_code=lao, period=period, now=now)["children"])
+                              for row in views.compliance(session, unit_code=lao, period=period, now=now)["children"])
                 assert on_time == per_period["on_time"]
                 for row in matrix["rows"]:
                     cell = row["cells"][period]
                     assert cell is None or 0 <= cell <= 1
-                    child = queries.compliance(session, unit_code=row["code"], period=period, now=now)["totals"]
+                    child = views.compliance(session, unit_code=row["code"], period=period, now=now)["totals"]
                     assert cell == child["on_time_rate"]
     database.dispose()
 
@@ -281,7 +281,7 @@ def test_plans_and_reporting_cascades_agree_for_any_actions_in_any_order(nationa
     for envelope, event in registry + others:
         feed(event, at=envelope.occurred_at)
     with reporting_db.session() as session:
-        report = queries.cascade(session, directive_id)
+        report = views.cascade(session, directive_id)
     reporting_db.dispose()
     figures = ("units", "received", "acknowledged", "forwarded", "not_applicable", "acknowledgement_rate",
                "median_hop_s", "max_hop_s", "median_acknowledge_s", "max_acknowledge_s")

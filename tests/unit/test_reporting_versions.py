@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from services.reporting import handlers, queries
+from services.reporting import projection, views
 from services.reporting.models import achievement, metadata, obligations, unit_versions, units, values
 from services.reporting.rebuild import rebuild
 from shared.calendar import period_bounds
@@ -196,7 +196,7 @@ def live(database, items) -> None:
     """One message at a time, as the live consumer projects them (the event log included)."""
     with database.unit_of_work() as uow:
         for envelope, event in items:
-            handlers.record_and_project(event, uow, envelope)
+            projection.record_and_project(event, uow, envelope)
         uow.commit()
 
 
@@ -205,7 +205,7 @@ def in_batches(database, items, rng: random.Random) -> None:
         start = 0
         while start < len(items):
             size = rng.choice([1, 4, 25, len(items)])
-            handlers.record_and_project_many(uow, items[start:start + size])
+            projection.record_and_project_many(uow, items[start:start + size])
             start += size
         uow.commit()
 
@@ -224,18 +224,18 @@ def shuffled_with_duplicates(items, rng: random.Random) -> list[tuple]:
 def period_figures(database, period: str) -> dict:
     """Every count by LAO type, province and district a period's dashboards show."""
     with database.session() as session:
-        national = queries.compliance(session, period=period, now=LATER)
+        national = views.compliance(session, period=period, now=LATER)
         figures = {"totals": national["totals"],
                    "by_type": {row["lao_type"]: row["expected"] for row in national["by_lao_type"]},
                    "provinces": {row["code"]: row["expected"] for row in national["children"]}}
         for province in ("PLO-01", "PLO-02"):
             figures[province] = {row["code"]: row["expected"] for row in
-                                 queries.compliance(session, province, period=period, now=LATER)["children"]}
+                                 views.compliance(session, province, period=period, now=LATER)["children"]}
         for district in DISTRICTS:
             figures[district] = {row["code"]: row["expected"] for row in
-                                 queries.compliance(session, district, period=period, now=LATER)["children"]}
+                                 views.compliance(session, district, period=period, now=LATER)["children"]}
         for lao_type in TYPES:
-            figures[f"type:{lao_type}"] = queries.compliance(session, period=period, lao_type=lao_type,
+            figures[f"type:{lao_type}"] = views.compliance(session, period=period, lao_type=lao_type,
                                                              now=LATER)["totals"]["expected"]
     return figures
 
@@ -260,14 +260,14 @@ def assert_counts_by_the_periods_truth(database, registry: Registry, periods: li
 def assert_rates_are_shares(database) -> None:
     with database.session() as session:
         for unit in (None, "PLO-01", "PLO-02", *DISTRICTS):
-            report = queries.compliance(session, unit, now=LATER)
+            report = views.compliance(session, unit, now=LATER)
             for row in [report["totals"], *report["children"], *report["by_lao_type"]]:
                 assert row["on_time"] + row["late"] + row["missing"] + row["pending"] + row["returned"] \
                     == row["expected"]
                 for name in ("on_time_rate", "reported_rate"):
                     assert row[name] is None or 0 <= row[name] <= 1
             for kind in ("month", "quarter", "year"):
-                matrix = queries.compliance_matrix(session, unit, kind=kind, now=LATER)
+                matrix = views.compliance_matrix(session, unit, kind=kind, now=LATER)
                 assert all(cell is None or 0 <= cell <= 1 for row in matrix["rows"] for cell in row["cells"].values())
                 assert all(t["on_time_rate"] is None or 0 <= t["on_time_rate"] <= 1 for t in matrix["totals"].values())
 
@@ -402,7 +402,7 @@ def test_an_sao_upgraded_in_february_counts_as_sao_until_january_and_as_a_munici
     assert_counts_by_the_periods_truth(database, registry, FY2570)
     with database.session() as session:
         # the unit's own report lists each obligation with its period's LAO type
-        rows = queries.compliance(session, "LAO-0", now=LATER)["children"]
+        rows = views.compliance(session, "LAO-0", now=LATER)["children"]
         assert {row["period"]: row["lao_type"] for row in rows}["2570-01"] == "sao"
         assert {row["period"]: row["lao_type"] for row in rows}["2570-02"] == "subdistrict_municipality"
         # values carry their period's district, the year's aggregate the fiscal year's version

@@ -4,7 +4,7 @@ from __future__ import annotations
 from services.assessments.handlers import EVENT_HANDLERS as ASSESSMENTS
 from services.notifications.planning import EVENT_HANDLERS as NOTIFICATIONS
 from services.plans.handlers import EVENT_HANDLERS as PLANS
-from services.reporting.handlers import event_handlers
+from services.reporting.bootstrap import event_handlers
 from shared.contracts import REGISTRY
 from shared.messaging import topology
 

@@ -218,9 +218,9 @@ PATCHES = {
     "kill_before_commit": {"shared.db": patch_shared_db},
     "kill_before_ack": {"shared.db": patch_shared_db, "kombu.message": patch_kombu_message},
     "kill_before_mark_sent": {"shared.messaging.outbox": patch_outbox},
-    "poison": {"services.reporting.handlers": patch_reporting_handlers},
-    "block": {"services.reporting.handlers": patch_reporting_handlers},
-    "slow": {"services.reporting.handlers": patch_reporting_handlers},
+    "poison": {"services.reporting.projection": patch_reporting_handlers},
+    "block": {"services.reporting.projection": patch_reporting_handlers},
+    "slow": {"services.reporting.projection": patch_reporting_handlers},
     "slow_rpc": {"services.plans.handlers": patch_plans_handlers},
 }
 

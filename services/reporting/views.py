@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, literal, select, true
 
 from services.reporting import domain
-from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, indicators,
-                                       obligations, periods, targets, unit_versions, units, values)
+from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, event_log,
+                                       indicators, obligations, periods, targets, unit_versions, units, values)
 from shared import cascade as cascade_figures
 from shared.calendar import PERIOD_KINDS, period_kind, period_sort_key
 from shared.contracts import utcnow
@@ -317,6 +317,50 @@ def cascade(session, directive_id: str, unit_code: str | None = None) -> dict:
 
 # --- achievement -----------------------------------------------------------------------------------
 
+def directive_compliance(session, directive_id: str, unit_codes: list[str] | None = None, now=None) -> dict:
+    """On time / late / missed / pending per addressee (only ``unit_codes`` when given); the report
+    status is the obligation's status at ``now`` (``domain.status_at``, as on every dashboard): an
+    addressee whose report is not yet due is pending, never missed, and the on-time rate counts only
+    reports due or submitted."""
+    summary = session.execute(select(directive_summary).where(
+        directive_summary.c.directive_id == directive_id)).mappings().first()
+    if summary is None:
+        raise not_found("directive_id", "ข้อสั่งการ", "directive", directive_id)
+    now = now or utcnow()
+    o = obligations.c
+    query = (select(directive_units, o.status.label("obligation_status"), o.extended_due_at)
+             .select_from(directive_units.outerjoin(obligations, o.obligation_id == directive_units.c.obligation_id))
+             .where(directive_units.c.directive_id == directive_id))
+    if unit_codes is not None:
+        query = query.where(directive_units.c.unit_code.in_(unit_codes))
+    units = []
+    for row in session.execute(query.order_by(directive_units.c.unit_code)).mappings().all():
+        row = dict(row)
+        stored, extended_due_at = row.pop("obligation_status"), row.pop("extended_due_at")
+        if stored is not None and stored != "cancelled":
+            status = domain.status_at(stored, row["due_at"], extended_due_at, now)
+            row["report_status"] = "missed" if status == "missing" else status
+        units.append(row)
+    counts = {status: 0 for status in ("pending", "on_time", "late", "missed", "returned")}
+    for row in units:
+        counts[row["report_status"]] += 1
+    expected = len(units)
+    due = counts["on_time"] + counts["late"] + counts["missed"] + counts["returned"]
+    acknowledged = sum(1 for row in units if row["acknowledged_at"])
+    return {
+        "directive_id": directive_id,
+        "document_number": summary["document_number"],
+        "title_th": summary["title_th"],
+        "expected": expected,
+        "due": due,
+        "counts": counts,
+        "on_time_rate": domain.rate(counts["on_time"], due),
+        "acknowledgement_rate": domain.rate(acknowledged, expected),
+        "units": [{key: (value.isoformat() if hasattr(value, "isoformat") else value)
+                   for key, value in row.items()} for row in units],
+    }
+
+
 def _targets(session, indicator_code: str, fiscal_year: int, plan_id: str | None) -> dict[str, float | None]:
     """Target per scope; when several plans set one for the same scope, the latest set wins."""
     query = select(targets.c.scope, targets.c.value, targets.c.set_at).where(
@@ -519,5 +563,11 @@ def overdue(session, unit_code: str | None = None, limit: int = 100, offset: int
     return {"total": total, "items": items}
 
 
-__all__ = ["achievement_report", "cascade", "compliance", "compliance_matrix", "invalid_periods", "known_periods", "node",
-           "notification_effectiveness", "overdue"]
+
+def event_count(session) -> int:
+    """Events reporting has kept (event_log): every event it consumed, projected or not."""
+    return session.execute(select(func.count()).select_from(event_log)).scalar_one()
+
+
+__all__ = ["achievement_report", "cascade", "compliance", "compliance_matrix", "directive_compliance", "event_count",
+           "invalid_periods", "known_periods", "node", "notification_effectiveness", "overdue"]
