@@ -1,8 +1,15 @@
-"""Pure rules of the reporting read models: where a unit sits in the rollup tree, what status an
-obligation has, rates, and achievement against targets. No SQLAlchemy, no nameko.
+"""Pure rules of the reporting read models: where a unit sits in the rollup tree, which version of
+a unit a period counts, what status an obligation has, and the counts and rates of a node. No
+SQLAlchemy, no nameko.
 
-The definitions are the ones docs/reporting.md states; the SQL in projection.py applies the same
-obligation status rule row by row (``obligation_status`` is its executable specification).
+These functions are what the Definitions of docs/reporting.md state in words (docs/reporting.md,
+Definitions); keep the two together.
+The SQL applies the same rules row by row: the obligation status column (models.STATUS_SQL, whose
+executable specification is ``obligation_status``), the version a row is keyed by
+(projection.sql.version_key, ``counted_version``) and the status at ``now`` (views._status_now,
+``status_at``). Achievement against targets is not decided here: shared.indicators holds the one
+rule (achieved, at risk, target precedence) and the dashboard's classifier built from it; only the
+months of a fiscal year elapsed, as the dashboard counts them, are reporting's.
 """
 from __future__ import annotations
 
@@ -10,16 +17,12 @@ from datetime import date, datetime
 from functools import lru_cache
 from statistics import median
 
-# One definition platform-wide, used here and re-exported to queries.py as domain.achievement_status.
-from shared.indicators import achievement as achievement_status  # noqa: F401
 from shared.calendar import period_bounds
 from shared.thai import fiscal_year_be, fiscal_year_bounds
 from shared.unit_versions import field_of, version_for_period
-
 # Levels above the provinces: looking at any of them means looking at the nation.
-NATIONAL_LEVELS = frozenset({"ministry", "ministry_office", "department", "department_bureau"})
-PROVINCE_LEVEL = "provincial_office"
-DISTRICT_LEVEL = "district_office"
+from shared.vocabulary import DISTRICT_LEVEL, NATIONAL_LEVELS, PROVINCE_LEVEL
+
 
 STATUSES = ("on_time", "late", "missing", "pending", "returned")
 FLAGS = ("extended",)
@@ -41,7 +44,7 @@ def unit_keys(code: str, level: str, parent: dict | None) -> tuple[str | None, s
         province = parent["province_unit"]
     if level == PROVINCE_LEVEL:
         district = None
-    elif level == DISTRICT_LEVEL or parent is None or parent_level in NATIONAL_LEVELS | {PROVINCE_LEVEL}:
+    elif level == DISTRICT_LEVEL or parent is None or parent_level in (*NATIONAL_LEVELS, PROVINCE_LEVEL):
         district = code
     else:
         district = parent["district_unit"]
@@ -63,7 +66,7 @@ def counted_version(versions, period_start: date, period_end: date):
     (its latest version valid during the period). A row about a period the unit did not exist in
     (an obligation about to be cancelled, a value of a label outside the grammar) still needs keys:
     the latest version begun by the period's end, else the first version. None without versions.
-    The projection's SQL (projection._version_key) is the same rule."""
+    The projection's SQL (projection.sql.version_key) is the same rule."""
     versions = list(versions)
     found = version_for_period(versions, period_start, period_end)
     if found is not None or not versions:
@@ -145,28 +148,7 @@ def add_counts(total: dict, part: dict) -> None:
         total[key] = total.get(key, 0) + part.get(key, 0)
 
 
-# --- achievement -------------------------------------------------------------------------------------
-
-def target_scopes(unit_code: str, level: str | None, lao_type: str | None) -> list[str]:
-    """Most specific first, as assessments resolves them: the unit, its LAO type, its level, everyone."""
-    return ([unit_code] + ([f"lao_type:{lao_type}"] if lao_type else [])
-            + ([f"level:{level}"] if level else []) + ["*"])
-
-
-def resolve_target(by_scope: dict[str, float | None], unit_code: str, level: str | None,
-                   lao_type: str | None) -> tuple[bool, float | None]:
-    """(a target row applies, its value). A row whose value is None means "no target that year"."""
-    for scope in target_scopes(unit_code, level, lao_type):
-        if scope in by_scope:
-            return True, by_scope[scope]
-    return False, None
-
-
-def is_cumulative(value_type: str | None) -> bool:
-    """A count adds up over the year (the year's actual is the sum); any other value is a level
-    (the year's actual is the latest one). Same rule as assessments' achievement."""
-    return value_type == "count"
-
+# --- achievement: the rule is shared.indicators'; the dashboard's calendar is here ---------------------
 
 def months_elapsed(fiscal_year: int, today: date) -> int | None:
     """Months of a fiscal year begun by ``today`` (1..12) while it runs; None before or after it."""
@@ -174,49 +156,6 @@ def months_elapsed(fiscal_year: int, today: date) -> int | None:
     if not start <= today <= end:
         return None
     return (today.year - start.year) * 12 + today.month - start.month + 1
-
-
-def classifier(direction: str | None, value_type: str | None, months: int | None):
-    """A fast ``(latest_value, sum_value, target) -> (actual, status, at_risk)`` for one indicator and
-    year (the national dashboard classifies every LAO on each request).
-
-    status: achieved / not_achieved (actual against target by direction) / no_target / no_data,
-    exactly assessments.domain.achievement. at_risk, only while the fiscal year runs (``months`` =
-    months elapsed): the year-to-date sum of a count short of the pro-rated target, or the latest
-    level short of the target, by more than 10 % (assessments.domain.at_risk). After the year ends
-    the status is final and nothing is at risk. A test holds both to assessments' functions.
-    """
-    direction = direction or "increase"
-    cumulative = is_cumulative(value_type)
-    share = (months or 0) / 12 if cumulative else 1.0
-    decrease, neutral = direction == "decrease", direction == "none"
-
-    def classify(latest: float | None, total: float | None, target: float | None):
-        actual = (total if cumulative else latest) if latest is not None else None
-        if target is None:
-            return actual, "no_target", False
-        if actual is None:
-            return actual, "no_data", False
-        if neutral:
-            return actual, "achieved", False
-        missed = actual > target if decrease else actual < target
-        risky = False
-        if months:
-            expected = target * share
-            risky = actual > expected * 1.1 if decrease else actual < expected * 0.9
-        return actual, "not_achieved" if missed else "achieved", risky
-    return classify
-
-
-def unit_achievement(*, direction: str, value_type: str | None, target: float | None,
-                     latest_value: float | None, sum_value: float | None, months: int | None) -> dict:
-    """Status and at-risk flag of one unit for one indicator and fiscal year (see ``classifier``)."""
-    actual, status, risky = classifier(direction, value_type, months)(latest_value, sum_value, target)
-    return {"actual": actual, "status": status, "at_risk": risky}
-
-
-def mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 4) if values else None
 
 
 def median_seconds(values: list[float]) -> float | None:
@@ -229,6 +168,6 @@ def today_bangkok(now: datetime) -> date:
     return now.astimezone(BANGKOK).date()
 
 
-__all__ = ["NATIONAL_LEVELS", "STATUSES", "add_counts", "counts", "effective_due", "status_at", "fiscal_year_be", "mean", "median_seconds",
-           "months_elapsed", "obligation_status", "rate", "resolve_target", "classifier", "unit_achievement",
-           "unit_keys"]
+__all__ = ["NATIONAL_LEVELS", "NO_PERIOD", "STATUSES", "add_counts", "bounds_of", "counted_version", "counts",
+           "effective_due", "fiscal_year_be", "median_seconds", "months_elapsed", "obligation_status", "rate",
+           "status_at", "today_bangkok", "unit_keys"]

@@ -17,12 +17,14 @@ from services.reporting import domain
 from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, event_log,
                                        indicators, obligations, periods, targets, unit_versions, units, values)
 from shared import cascade as cascade_figures
+from shared import indicators as rules
 from shared.calendar import PERIOD_KINDS, period_kind, period_sort_key
 from shared.contracts import utcnow
 from shared.errors import InputError, invalid, not_found
 from shared.listing import order_by
 from shared.thai import fiscal_year_bounds
 from shared.unit_versions import version_for_period
+from shared.vocabulary import LAO_LEVEL, NATIONAL_LEVELS
 
 NATION = {"code": None, "name_th": "ทั้งประเทศ", "level": "nation"}
 
@@ -46,9 +48,9 @@ def node(session, unit_code: str | None, field: str = "unit_code") -> Node:
     row = session.execute(select(units).where(units.c.code == unit_code)).mappings().first()
     if row is None:
         raise not_found(field, "หน่วยงาน", "unit", unit_code)
-    if row["level"] in domain.NATIONAL_LEVELS:
+    if row["level"] in NATIONAL_LEVELS:
         kind = "nation"
-    elif row["level"] == "lao":
+    elif row["level"] == LAO_LEVEL:
         kind = "unit"
     elif row["district_unit"] == unit_code:
         kind = "district"
@@ -392,7 +394,7 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
     members = {row[0]: row for row in session.execute(query).all()}
     # Units with a target of their own but no value yet count as "no data", as the version the
     # fiscal year counts them under (its LAO type, district and province), if they existed in it.
-    own_targets = [s for s in by_scope if ":" not in s and s != "*" and s not in members]
+    own_targets = [s for s in by_scope if ":" not in s and s != rules.EVERYONE and s not in members]
     year_start, year_end = fiscal_year_bounds(fiscal_year_be)
     versions: dict[str, list] = defaultdict(list)
     for start in range(0, len(own_targets), 500):
@@ -401,14 +403,14 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
             versions[row["code"]].append(row)
     for code, own in versions.items():
         version = version_for_period(own, year_start, year_end)
-        if version is None or version["level"] != "lao":
+        if version is None or version["level"] != LAO_LEVEL:
             continue
         child = _child_of(n, version["code"], version["province_unit"], version["district_unit"])
         if child is not False:
             members[code] = (code, None, None, version["level"], version["lao_type"], child)
     summary = {"achieved": 0, "not_achieved": 0, "no_target": 0, "at_risk": 0, "no_data": 0}
     per_child: dict = defaultdict(lambda: defaultdict(int))
-    classify = domain.classifier(direction, indicator["value_type"], months)
+    classify = rules.classifier(direction, indicator["value_type"], months)
     group_targets: dict = {}  # (level, lao_type) -> target: the same for every unit without its own
     for code, latest, total, level, lao_type, child in members.values():
         if code in by_scope:
@@ -416,7 +418,7 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
         else:
             key = (level, lao_type)
             if key not in group_targets:
-                group_targets[key] = domain.resolve_target(by_scope, "", level, lao_type)[1]
+                group_targets[key] = rules.resolve_target(by_scope, "", level, lao_type)[1]
             target = group_targets[key]
         actual, status, risky = classify(latest, total, target)
         summary[status] += 1
@@ -437,13 +439,13 @@ def achievement_report(session, indicator_code: str, fiscal_year_be: int, unit_c
     for child in sorted(per_child, key=lambda c: c or ""):
         acc = per_child[child]
         info = names.get(child) or {"name_th": n.name_th, "level": n.level}
-        if acc["units"] == 1 and info.get("level") == "lao":
+        if acc["units"] == 1 and info.get("level") == LAO_LEVEL:
             actual, target, status = acc["last"]
         else:
             actual = round(acc["sum_actual"] / acc["n_actual"], 4) if acc["n_actual"] else None
             target = by_scope[child] if child in by_scope else (
                 round(acc["sum_target"] / acc["n_target"], 4) if acc["n_target"] else None)
-            status = domain.achievement_status(direction, actual, target)
+            status = rules.achievement(direction, actual, target)
         rows.append({"code": child, "name_th": info["name_th"], "level": info.get("level"),
                      "actual": actual, "target": target, "status": status, "units": acc["units"],
                      "at_risk": acc["at_risk"],
