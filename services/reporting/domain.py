@@ -2,8 +2,8 @@
 a unit a period counts, what status an obligation has, and the counts and rates of a node. No
 SQLAlchemy, no nameko.
 
-These functions are what the Definitions of docs/reporting.md state in words (docs/reporting.md,
-Definitions); keep the two together.
+They are the executable form of docs/reporting.md, Definitions: that text is normative, and a
+change of a rule here changes it in the same commit.
 The SQL applies the same rules row by row: the obligation status column (models.STATUS_SQL, whose
 executable specification is ``obligation_status``), the version a row is keyed by
 (projection.sql.version_key, ``counted_version``) and the status at ``now`` (views._status_now,

@@ -1,4 +1,6 @@
-"""Dashboard queries over the read models (the RPC contract in docs/reporting.md).
+"""Every query of reporting, the read side: dashboards, the per-directive compliance, the event
+count. Each takes a read session and returns plain data. The contract is docs/reporting.md, RPCs;
+every figure is defined in docs/reporting.md, Definitions (domain.py holds the rules).
 
 A node is the nation (``None``, or a unit at a national level such as MOI or DLA), a province
 (a PLO, or a unit directly below the nation such as BMA), a district (a DLO) or a unit. Its
