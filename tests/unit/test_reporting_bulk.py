@@ -180,3 +180,12 @@ def test_the_live_consumer_in_batches_gives_the_rows_of_one_message_at_a_time(tm
     finally:
         one.dispose()
         batches.dispose()
+
+
+def test_every_event_kind_is_projected_or_deliberately_only_logged():
+    """PROJECTORS is the one table of the kinds reporting folds into read models: a new event kind
+    lands here or in the list of kinds reporting only keeps in its log (rebuild can replay them)."""
+    from shared.contracts import REGISTRY
+    only_logged = {"assessments.acknowledgement_overdue.v1", "assessments.extension_denied.v1",
+                   "assessments.extension_requested.v1"}
+    assert {kind.TYPE for kind in projection.PROJECTORS} == set(REGISTRY) - only_logged
