@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, func, select, text, update
 from bench.common import (MemorySampler, Sampler, bench_platform, cpu_by_service, load_registry, login, machine,
                           messages_consumed, report, run_cli, wait_queues_empty)
 from devtools.demo import DEMO_USERS, create_users
-from services.assessments import handlers as assessments
+from services.assessments import sweeps as assessments_sweeps
 from services.assessments.models import obligations
 from services.gateway import auth
 from shared.db import Database
@@ -303,9 +303,9 @@ def sweep(stack, node) -> dict:
         session.commit()
         open_before = session.execute(open_query).scalar_one()
     started = time.monotonic()
-    missed = assessments.sweep_deadlines(database)
+    missed = assessments_sweeps.sweep_deadlines(database)
     sweep_s = time.monotonic() - started
-    again = assessments.sweep_deadlines(database)
+    again = assessments_sweeps.sweep_deadlines(database)
     with database.session() as session:
         emitted = session.execute(select(func.count()).select_from(outbox).where(
             outbox.c.event_type == "assessments.deadline_missed.v1")).scalar_one()

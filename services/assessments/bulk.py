@@ -12,30 +12,34 @@ row; a quoted multi-line CSV cell still counts as one row) and whose ``column`` 
 canonical column name (``value``), the header as typed for an unknown column, or None when the
 problem is the whole row or the whole file (row 0). Whether good rows are accepted despite
 errors in others is an explicit ``mode``.
+
+What a value must look like (``IndicatorRule``, ``parse_value``) is the domain's rule, the same for a
+form and a JSON batch: this module applies it to cells and re-exports the names.
 """
 from __future__ import annotations
 
 import codecs
 import csv
 import io
-import math
 import re
 import zipfile
 from collections import defaultdict
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date
 from functools import lru_cache
 from typing import Literal, get_args
 
 import openpyxl
 
+from services.assessments.domain import IndicatorRule, ValueProblem, parse_value  # noqa: F401  (re-exported)
+from services.assessments.domain import format_number as _format_number
+from services.assessments.domain import plain_text as _text
 from services.assessments.schedule import parse_period_label
 from shared.errors import InputError
 from shared.thai import from_thai_digits
 from shared.upload_format import UPLOAD_COLUMNS, headers_text
 from shared.validation import ADDRESS_MAX, control_character_problem
-from shared import indicators
 
 __all__ = [
     "BulkParseResult",
@@ -48,8 +52,6 @@ __all__ = [
     "parse_bulk",
 ]
 
-ValueType = Literal["number", "integer", "percent", "count", "boolean"]
-Direction = Literal["increase", "decrease", "maintain", "none"]
 Mode = Literal["all_or_nothing", "keep_good_rows"]
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -61,34 +63,9 @@ XLSX_MAX_EXPANSION = 10
 REQUIRED_COLUMNS = tuple(column for column, _, required, _ in UPLOAD_COLUMNS if required)
 COLUMNS = tuple(column for column, *_ in UPLOAD_COLUMNS)
 _COLUMN_BY_HEADER = {**{column: column for column in COLUMNS}, **{thai: column for column, thai, *_ in UPLOAD_COLUMNS}}
-_TRUE_WORDS = {"1", "TRUE", "YES", "Y", "ใช่", "มี"}
-_FALSE_WORDS = {"0", "FALSE", "NO", "N", "ไม่ใช่", "ไม่มี"}
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls
 _DATA_SHEET_NAMES = {"ข้อมูล", "data"}
-
-
-@dataclass(frozen=True)
-class IndicatorRule:
-    """What a value of one indicator must look like; build it from an ``IndicatorSpec`` and a target."""
-
-    code: str
-    value_type: ValueType = "number"
-    minimum: float | None = None
-    maximum: float | None = None
-    target: float | None = None
-    direction: Direction = "increase"
-
-    @classmethod
-    def from_spec(cls, spec, target: float | None = None) -> IndicatorRule:
-        """From anything shaped like ``IndicatorSpec`` (code, value_type, minimum, maximum, direction)."""
-        return cls(code=spec.code, value_type=spec.value_type, minimum=spec.minimum,
-                   maximum=spec.maximum, target=target, direction=spec.direction)
-
-    def misses_target(self, value: float) -> bool:
-        return indicators.misses_target(self.direction, value, self.target)
 
 
 @dataclass(frozen=True)
@@ -303,12 +280,6 @@ def _unreadable_xlsx() -> _FileProblem:
 
 # --- Validating rows --------------------------------------------------------------------------
 
-class ValueProblem(Exception):
-    def __init__(self, code: str, message_th: str, message_en: str):
-        super().__init__(code)
-        self.code, self.message_th, self.message_en = code, message_th, message_en
-
-
 def _validate(records: Records, indicators: Mapping[str, IndicatorRule]
               ) -> tuple[list[BulkRow], list[RowError], int]:
     indicator_by_key = {_code_key(code): rule for code, rule in indicators.items()}
@@ -452,76 +423,7 @@ def _duplicate_errors(rows_by_key: dict[tuple[str, str, str], list[int]], errors
     return duplicate_rows
 
 
-def parse_value(raw, rule: IndicatorRule) -> float:
-    if rule.value_type == "boolean":
-        return _parse_boolean(raw)
-    if isinstance(raw, (bool, date, time)):  # a datetime is a date
-        raise _not_a_number(raw)
-    if isinstance(raw, (int, float)):
-        number = float(raw)
-    else:
-        text = from_thai_digits(str(raw)).strip().replace("\u2212", "-")
-        if rule.value_type == "percent":
-            text = text.removesuffix("%").rstrip()
-        if _GROUPED_NUMBER.fullmatch(text):
-            text = text.replace(",", "")
-        if not _NUMBER.fullmatch(text):
-            raise _not_a_number(raw)
-        number = float(text)
-    if not math.isfinite(number):
-        raise _not_a_number(raw)
-
-    if rule.value_type in ("integer", "count") and not number.is_integer():
-        raise ValueProblem("wrong_type", f"ตัวชี้วัด {rule.code} ต้องเป็นจำนวนเต็ม (ได้รับ {raw})",
-                           f"indicator {rule.code} takes whole numbers (got {raw})")
-    minimum = rule.minimum
-    if rule.value_type == "count":
-        minimum = max(minimum if minimum is not None else 0.0, 0.0)
-    if (minimum is not None and number < minimum) or (rule.maximum is not None and number > rule.maximum):
-        allowed_th, allowed_en = _range_text(minimum, rule.maximum)
-        raise ValueProblem("out_of_range", f"ค่า {_format_number(number)} อยู่นอกช่วงที่อนุญาต ({allowed_th})",
-                           f"value {_format_number(number)} is out of range ({allowed_en})")
-    return number
-
-
-def _parse_boolean(raw) -> float:
-    if isinstance(raw, bool):
-        return float(raw)
-    word = _text(raw).upper()
-    if word in _TRUE_WORDS:
-        return 1.0
-    if word in _FALSE_WORDS:
-        return 0.0
-    raise ValueProblem("wrong_type", f"ค่า {raw!r} ต้องเป็นใช่/ไม่ใช่ (1/0)", f"value {raw!r} must be yes/no (1/0)")
-
-
-def _not_a_number(raw) -> ValueProblem:
-    return ValueProblem("not_a_number", f"ค่า {raw!r} ไม่ใช่ตัวเลข", f"value {raw!r} is not a number")
-
-
-def _range_text(minimum: float | None, maximum: float | None) -> tuple[str, str]:
-    if minimum is not None and maximum is not None:
-        return (f"{_format_number(minimum)} ถึง {_format_number(maximum)}",
-                f"{_format_number(minimum)} to {_format_number(maximum)}")
-    if minimum is not None:
-        return f"อย่างน้อย {_format_number(minimum)}", f"at least {_format_number(minimum)}"
-    return f"ไม่เกิน {_format_number(maximum)}", f"at most {_format_number(maximum)}"
-
-
-def _format_number(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
-
-
 # --- Cells ------------------------------------------------------------------------------------
-
-def _text(cell) -> str:
-    """A cell as trimmed text: Excel numbers lose a spurious ".0" (unit code 820801.0 → 820801)."""
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell).strip()
-
 
 # A file repeats a handful of periods thousands of times.
 _period_label = lru_cache(maxsize=256)(parse_period_label)

@@ -8,7 +8,8 @@ from datetime import date, datetime, timezone
 from alembic import command
 from sqlalchemy import create_engine, select, text
 
-from services.assessments import handlers as assessments
+from services.assessments import copies
+from services.assessments import obligations as obligation_cases
 from services.assessments.models import obligations, org_units
 from services.notifications import planning as notifications
 from services.notifications.models import org_unit_versions, recipients
@@ -44,16 +45,17 @@ def test_assessments_keeps_versions_and_hands_a_rule_to_the_successor(database_u
                                 "VALUES ('SAO-A', 'lao', 'sao', 'DLO-1', '2000-01-01')"))
     engine.dispose()
     upgrade("assessments", database_url)
-    monkeypatch.setattr(assessments, "utcnow", lambda: NOW)
+    for module in (copies, obligation_cases):
+        monkeypatch.setattr(module, "utcnow", lambda: NOW)
     database = Database(database_url)
     try:
-        apply(database, assessments.on_org_unit_changed, unit("SAO-B"))
+        apply(database, copies.on_org_unit_changed, unit("SAO-B"))
         rule = ReportingRulePublished(rule_id="r", indicators=[IndicatorSpec(code="I", name_th="ตัวชี้วัด")],
                                       unit_codes=["SAO-A", "SAO-B"], rrule="FREQ=MONTHLY;BYMONTHDAY=3")
         with database.unit_of_work() as uow:
-            assessments.on_reporting_rule_published(rule, uow, encode(rule, correlation_id="c"), now=NOW)
+            obligation_cases.on_reporting_rule_published(rule, uow, encode(rule, correlation_id="c"), now=NOW)
             uow.commit()
-        apply(database, assessments.on_org_unit_changed,
+        apply(database, copies.on_org_unit_changed,
               unit("SAO-A", valid_to=MERGED_ON, revision=2, change_kind="merged", successor_codes=["TM-1"]),
               unit("SAO-A", revision=1),                                       # stale: ignored
               unit("TM-1", valid_from=MERGED_ON, change_kind="merged", predecessor_codes=["SAO-A"]))

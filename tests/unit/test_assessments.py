@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from services.assessments import domain, handlers
+from services.assessments import domain, submissions, sweeps
+from services.assessments.bootstrap import bootstrap
 from shared.contracts.commands.assessments import SubmitValues
 from services.assessments.models import metadata, obligations
 from shared.contracts import decode, encode
@@ -32,7 +33,7 @@ def assignment(unit="LAO-1", due=DUE) -> AssignmentCreated:
 
 
 def open_obligations(database, *units, due=DUE):
-    consumer = ReliableConsumer("assessments.events", database, handlers.EVENT_HANDLERS, [10])
+    consumer = ReliableConsumer("assessments.events", database, bootstrap(domain.DEFAULTS).event_handlers, [10])
     for unit in units:
         consumer.process(encode(assignment(unit, due), correlation_id="corr-d1").to_json())
     with database.session() as session:
@@ -47,7 +48,7 @@ def emitted(database, event_type):
 
 def submit(database, obligation_id, unit="LAO-1", value=12.5, now=None):
     with database.unit_of_work() as uow:
-        result = handlers.submit_values(SubmitValues(
+        result = submissions.submit_values(SubmitValues(
             obligation_id=obligation_id, unit_code=unit,
             values=[{"indicator_code": "BUD-1", "value": value}]), uow, now=now)
         uow.commit()
@@ -55,7 +56,7 @@ def submit(database, obligation_id, unit="LAO-1", value=12.5, now=None):
 
 
 def test_an_assignment_with_a_reporting_rule_opens_one_obligation_even_if_redelivered(database):
-    consumer = ReliableConsumer("assessments.events", database, handlers.EVENT_HANDLERS, [10])
+    consumer = ReliableConsumer("assessments.events", database, bootstrap(domain.DEFAULTS).event_handlers, [10])
     body = encode(assignment(), correlation_id="c").to_json()
     consumer.process(body)
     consumer.process(body)
@@ -91,7 +92,7 @@ def test_a_batch_of_assignments_opens_the_same_obligations_as_one_at_a_time(tmp_
     for name in ("one", "batch"):
         (tmp_path / name).mkdir()
         database = sqlite_database(tmp_path / name, metadata)
-        consumer = ReliableConsumer("assessments.events", database, handlers.EVENT_HANDLERS, [10])
+        consumer = ReliableConsumer("assessments.events", database, bootstrap(domain.DEFAULTS).event_handlers, [10])
         if name == "one":
             outcomes = [consumer.process(body) for body in [*bodies, bodies[0]]]
         else:
@@ -136,9 +137,9 @@ def test_the_sweep_emits_each_miss_once_and_spares_submissions(database):
     ids = open_obligations(database, "LAO-1", "LAO-2", "LAO-3")
     submit(database, ids["LAO-1"], "LAO-1", now=DUE - timedelta(hours=1))
     after = DUE + timedelta(minutes=1)
-    assert handlers.sweep_deadlines(database, now=DUE) == 0, "not yet past due"
-    assert handlers.sweep_deadlines(database, now=after) == 2
-    assert handlers.sweep_deadlines(database, now=after + timedelta(hours=5)) == 0
+    assert sweeps.sweep_deadlines(database, now=DUE) == 0, "not yet past due"
+    assert sweeps.sweep_deadlines(database, now=after) == 2
+    assert sweeps.sweep_deadlines(database, now=after + timedelta(hours=5)) == 0
     misses = emitted(database, "assessments.deadline_missed.v1")
     assert sorted(event.unit_code for _, event in misses) == ["LAO-2", "LAO-3"]
     assert all(envelope.correlation_id == "corr-d1" for envelope, _ in misses)
@@ -146,12 +147,12 @@ def test_the_sweep_emits_each_miss_once_and_spares_submissions(database):
 
 def test_a_sweep_after_downtime_catches_up_in_batches(database):
     open_obligations(database, *[f"LAO-{i}" for i in range(25)])
-    assert handlers.sweep_deadlines(database, now=DUE + timedelta(days=30), batch_size=10) == 25
+    assert sweeps.sweep_deadlines(database, now=DUE + timedelta(days=30), batch_size=10) == 25
 
 
 def test_a_late_submission_after_a_miss_is_accepted_and_marked_late(database):
     ids = open_obligations(database, "LAO-1")
-    handlers.sweep_deadlines(database, now=DUE + timedelta(minutes=1))
+    sweeps.sweep_deadlines(database, now=DUE + timedelta(minutes=1))
     result = submit(database, ids["LAO-1"], now=DUE + timedelta(hours=2))
     assert result["on_time"] is False
 

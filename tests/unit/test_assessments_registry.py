@@ -5,7 +5,6 @@ unit's report for a later period is refused saying so."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from services.assessments import handlers
+from services.assessments import schedule, submissions
+from services.assessments.bootstrap import bootstrap
+from services.assessments.domain import Settings
 from shared.contracts.commands.assessments import BatchItem, SubmitBatch, SubmitValues
 from services.assessments.models import metadata, obligations, org_units
 from services.assessments.registry import Registry
@@ -24,6 +25,7 @@ from shared.messaging.inbox import ReliableConsumer
 from shared.messaging.tables import outbox
 from shared.unit_versions import check_versions, overlaps
 from tests.fakes import sqlite_database
+from tests.unit.test_assessments_rules import freeze
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)
 SPEC = IndicatorSpec(code="DISB-PCT", name_th="ร้อยละการเบิกจ่าย", value_type="percent", minimum=0, maximum=100)
@@ -32,15 +34,18 @@ BASE = date(2000, 1, 1)
 
 @pytest.fixture(autouse=True)
 def frozen(monkeypatch):
-    monkeypatch.setattr(handlers, "utcnow", lambda: NOW)
-    # half a year of monthly periods ahead: Nov 2026 (due 3 Dec) .. Apr 2027
-    monkeypatch.setattr(handlers, "SETTINGS", replace(handlers.SETTINGS, horizon=timedelta(days=165)))
+    freeze(monkeypatch, NOW)
+
+
+# half a year of monthly periods ahead: Nov 2026 (due 3 Dec) .. Apr 2027
+SETTINGS = Settings(horizon=timedelta(days=165))
 
 
 class World:
     def __init__(self, path):
         self.database = sqlite_database(path, metadata)
-        self.consumer = ReliableConsumer("assessments.events", self.database, handlers.EVENT_HANDLERS, [10])
+        self.consumer = ReliableConsumer("assessments.events", self.database, bootstrap(SETTINGS).event_handlers,
+                                         [10])
 
     def deliver(self, event):
         outcome = self.consumer.process(encode(event, correlation_id="c").to_json())  # a new message id each time
@@ -173,7 +178,7 @@ def test_a_closed_units_report_for_a_later_period_is_refused_saying_when_and_int
     in_window = datetime(2027, 1, 30, 3, 0, tzinfo=timezone.utc)
     with world.database.unit_of_work() as uow:
         with pytest.raises(InputError) as refused:
-            handlers.submit_values(SubmitValues(obligation_id=january["id"], unit_code="SAO-A",
+            submissions.submit_values(SubmitValues(obligation_id=january["id"], unit_code="SAO-A",
                                                      values=[{"indicator_code": "DISB-PCT", "value": 50}]), uow,
                                    now=in_window)
     error = refused.value
@@ -183,7 +188,7 @@ def test_a_closed_units_report_for_a_later_period_is_refused_saying_when_and_int
     assert "not open yet" not in error.message_en
     # by period in a batch: the same reason on the item's unit_code, nothing stored
     with world.database.unit_of_work() as uow:
-        report = handlers.submit_batch(SubmitBatch(submitter_unit_code="DLO-1", items=[BatchItem(
+        report = submissions.submit_batch(SubmitBatch(submitter_unit_code="DLO-1", items=[BatchItem(
             unit_code="SAO-A", period="2570-01", values=[{"indicator_code": "DISB-PCT", "value": 50}])]), uow,
             now=in_window)
     assert report["accepted"] == 0
@@ -191,7 +196,7 @@ def test_a_closed_units_report_for_a_later_period_is_refused_saying_when_and_int
     # December (before the closing) is still its own to report
     december = next(r for r in world.all("SAO-A") if r["period"] == "2569-12")
     with world.database.unit_of_work() as uow:
-        handlers.submit_values(SubmitValues(obligation_id=december["id"], unit_code="SAO-A",
+        submissions.submit_values(SubmitValues(obligation_id=december["id"], unit_code="SAO-A",
                                                  values=[{"indicator_code": "DISB-PCT", "value": 50}]), uow,
                                now=datetime(2026, 12, 30, 3, 0, tzinfo=timezone.utc))
         uow.commit()
@@ -385,7 +390,7 @@ def test_any_history_delivered_in_any_order_owes_each_period_by_exactly_the_unit
     check_versions(final.values())
     # each period: exactly the units valid in it, each once
     live = world.live()
-    periods = {period: handlers.schedule.period_bounds(period) for period in PERIODS}
+    periods = {period: schedule.period_bounds(period) for period in PERIODS}
     assert {row["period"] for row in world.all()} <= set(PERIODS)
     assert len({(r["unit_code"], r["period"]) for r in live}) == len(live)
     table = owed(world)
@@ -429,7 +434,7 @@ def test_a_value_is_judged_against_the_target_of_the_type_the_unit_had_in_the_pe
 
     def submit(period, at):
         with world.database.unit_of_work() as uow:
-            result = handlers.submit_values(SubmitValues(obligation_id=by_period[period]["id"], unit_code="SAO-A",
+            result = submissions.submit_values(SubmitValues(obligation_id=by_period[period]["id"], unit_code="SAO-A",
                                                               values=[{"indicator_code": "DISB-PCT", "value": 70}]), uow,
                                             now=at)
             uow.commit()

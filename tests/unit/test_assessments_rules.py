@@ -11,7 +11,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from services.assessments import handlers
+from services.assessments import copies, domain, facts, reviews, sweeps, views
+from services.assessments import obligations as obligation_cases
+from services.assessments import submissions as submission_cases
+from services.assessments.bootstrap import bootstrap
 from shared.contracts.commands.assessments import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
                                            SubmitValues)
 from services.assessments.models import metadata, obligations, submissions
@@ -35,7 +38,7 @@ SPECS = [IndicatorSpec(code="DISB-PCT", name_th="ร้อยละการเ�
 @pytest.fixture
 def world(tmp_path):
     database = sqlite_database(tmp_path, metadata)
-    consumer = ReliableConsumer("assessments.events", database, handlers.EVENT_HANDLERS, [10])
+    consumer = ReliableConsumer("assessments.events", database, bootstrap(domain.DEFAULTS).event_handlers, [10])
 
     def deliver(event, correlation_id="corr-rule"):
         outcome = consumer.process(encode(event, correlation_id=correlation_id).to_json())
@@ -65,9 +68,18 @@ def open_for(database, unit, period=None):
         return session.execute(query.order_by(obligations.c.due_at)).mappings().all()
 
 
+# The modules of assessments that read the clock.
+CLOCKED = (copies, facts, obligation_cases, reviews, submission_cases, sweeps, views)
+
+
+def freeze(monkeypatch, moment):
+    for module in CLOCKED:
+        monkeypatch.setattr(module, "utcnow", lambda: moment)
+
+
 @pytest.fixture(autouse=True)
 def frozen_now(monkeypatch):
-    monkeypatch.setattr(handlers, "utcnow", lambda: NOW)
+    freeze(monkeypatch, NOW)
 
 
 def run(database, handler, command, **kwargs):
@@ -104,9 +116,9 @@ def test_rolling_forward_opens_the_next_period_once_and_shifts_off_weekends(worl
     database, deliver = world
     publish_rule(deliver)
     later = NOW + timedelta(days=30)
-    monkeypatch.setattr(handlers, "utcnow", lambda: later)
-    assert handlers.extend_all(database, now=later) == 3   # February's report
-    assert handlers.extend_all(database, now=later) == 0
+    freeze(monkeypatch, later)
+    assert sweeps.extend_all(database, now=later) == 3   # February's report
+    assert sweeps.extend_all(database, now=later) == 0
     assert open_for(database, "LAO-1", "2570-01")[0]["due_at"].date() == date(2027, 2, 3)
 
 
@@ -114,7 +126,7 @@ def test_a_new_rule_version_cancels_only_future_unreported_obligations(world):
     database, deliver = world
     publish_rule(deliver)
     first = open_for(database, "LAO-1")[0]
-    run(database, handlers.submit_values, SubmitValues(obligation_id=open_for(database, "LAO-2")[0]["id"],
+    run(database, submission_cases.submit_values, SubmitValues(obligation_id=open_for(database, "LAO-2")[0]["id"],
                                                         unit_code="LAO-2", values=values()), now=IN_WINDOW)
     publish_rule(deliver, version=2, units=["LAO-1", "LAO-2"])
     with database.session() as session:
@@ -141,7 +153,7 @@ def test_values_are_checked_against_the_indicator_and_the_target(world):
     obligation = open_for(database, "LAO-1")[0]
 
     def submit(vals):
-        return run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+        return run(database, submission_cases.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
                                                                  values=vals), now=IN_WINDOW)
     for bad, field, code in [(values(disb=130), "values[0].value", "out_of_range"),
                              (values(elderly=2.5), "values[1].value", "wrong_type"),
@@ -159,28 +171,28 @@ def test_resubmission_keeps_history_and_review_follows_the_hierarchy(world):
     database, deliver = world
     publish_rule(deliver)
     obligation = open_for(database, "LAO-1")[0]
-    first = run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+    first = run(database, submission_cases.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
                                                                 values=values()), now=IN_WINDOW)
     with pytest.raises(InputError) as error:   # a sibling LAO is no supervisor
-        run(database, handlers.review_submission, ReviewSubmission(
+        run(database, reviews.review_submission, ReviewSubmission(
             submission_id=first["submission_id"], reviewer_unit_code="LAO-2", decision="accepted"))
     assert error.value.status == 403
     with pytest.raises(InputError):
         parse(ReviewSubmission, {"submission_id": first["submission_id"], "reviewer_unit_code": "DLO-1",
                                  "decision": "returned"})  # a return needs a comment
-    run(database, handlers.review_submission, ReviewSubmission(
+    run(database, reviews.review_submission, ReviewSubmission(
         submission_id=first["submission_id"], reviewer_unit_code="DLO-1", decision="returned", comment="ตัวเลขไม่ตรง"))
-    second = run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+    second = run(database, submission_cases.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
                                                                  values=values(disb=81)), now=IN_WINDOW)
-    run(database, handlers.review_submission, ReviewSubmission(
+    run(database, reviews.review_submission, ReviewSubmission(
         submission_id=second["submission_id"], reviewer_unit_code="PLO-1", decision="accepted"))
     with database.session() as session:
-        detail = handlers.get_obligation(session, obligation["id"])
+        detail = views.get_obligation(session, obligation["id"])
     assert detail["state"] == "accepted"
     assert [s["status"] for s in detail["submissions"]] == ["returned", "accepted"]
     assert detail["submissions"][0]["reviews"][0]["comment"] == "ตัวเลขไม่ตรง"
     with pytest.raises(InputError) as error:
-        run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+        run(database, submission_cases.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
                                                            values=values()), now=IN_WINDOW)
     assert error.value.status == 409
 
@@ -190,21 +202,21 @@ def test_an_extension_moves_the_deadline_and_the_sweep_respects_it(world):
     publish_rule(deliver)
     obligation = open_for(database, "LAO-1")[0]
     new_due = obligation["due_at"] + timedelta(days=7)
-    request = run(database, handlers.request_extension, RequestExtension(
+    request = run(database, reviews.request_extension, RequestExtension(
         obligation_id=obligation["id"], unit_code="LAO-1", requested_due_at=new_due, reason="น้ำท่วมสำนักงาน"))
     with pytest.raises(InputError) as error:
-        run(database, handlers.decide_extension, DecideExtension(request_id=request["request_id"],
+        run(database, reviews.decide_extension, DecideExtension(request_id=request["request_id"],
                                                                  decider_unit_code="LAO-1", approve=True))
     assert error.value.status == 403
-    run(database, handlers.decide_extension, DecideExtension(request_id=request["request_id"],
+    run(database, reviews.decide_extension, DecideExtension(request_id=request["request_id"],
                                                              decider_unit_code="DLO-1", approve=True))
     after_old_due = obligation["due_at"] + timedelta(days=1)
-    missed = handlers.sweep_deadlines(database, now=after_old_due)
+    missed = sweeps.sweep_deadlines(database, now=after_old_due)
     assert missed == 2  # December's LAO-2 and LAO-3, not LAO-1
-    late = run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+    late = run(database, submission_cases.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
                                                                values=values()), now=after_old_due)
     assert late["on_time"] is True  # within the extension
-    assert handlers.sweep_deadlines(database, now=new_due + timedelta(days=1)) == 0
+    assert sweeps.sweep_deadlines(database, now=new_due + timedelta(days=1)) == 0
 
 
 def test_a_province_submits_a_batch_for_its_laos_all_or_nothing_by_default(world):
@@ -212,14 +224,14 @@ def test_a_province_submits_a_batch_for_its_laos_all_or_nothing_by_default(world
     publish_rule(deliver)
     items = [{"unit_code": code, "period": "2569-11", "values": values()} for code in LAOS]
     items[2]["values"][0]["value"] = 500  # out of range
-    report = run(database, handlers.submit_batch, parse(SubmitBatch, {"items": items, "submitter_unit_code": "PLO-1"}),
+    report = run(database, submission_cases.submit_batch, parse(SubmitBatch, {"items": items, "submitter_unit_code": "PLO-1"}),
                  now=IN_WINDOW)
     assert report["accepted"] == 0 and report["errors"][0]["field"] == "items[2].values[0].value"
     assert count(database, submissions) == 0
-    report = run(database, handlers.submit_batch, parse(SubmitBatch, {"items": items, "submitter_unit_code": "PLO-1",
+    report = run(database, submission_cases.submit_batch, parse(SubmitBatch, {"items": items, "submitter_unit_code": "PLO-1",
                                                                       "mode": "keep_good"}), now=IN_WINDOW)
     assert report["accepted"] == 2 and report["rejected"] == 1
-    outsider = run(database, handlers.submit_batch, parse(SubmitBatch, {
+    outsider = run(database, submission_cases.submit_batch, parse(SubmitBatch, {
         "items": [{"unit_code": "LAO-3", "period": "2569-11", "values": values()}], "submitter_unit_code": "LAO-1"}),
         now=IN_WINDOW)
     assert outsider["errors"][0]["code"] == "forbidden"
@@ -240,7 +252,7 @@ def test_a_file_upload_reports_errors_by_row_and_column_and_stores_nothing_by_de
             ["LAO-2", "DISB-PCT", "2569-11", "abc", ""], ["LAO-2", "ELDERLY", "2569-11", "3", ""],
             ["LAO-9", "DISB-PCT", "2569-11", "50", ""], ["LAO-9", "ELDERLY", "2569-11", "1", ""]]
     with database.unit_of_work() as uow:
-        report = handlers.submit_file(uow, content_base64=_csv(rows, "cp874"), filename="พฤศจิกายน.csv",
+        report = submission_cases.submit_file(uow, content_base64=_csv(rows, "cp874"), filename="พฤศจิกายน.csv",
                                       submitter_unit_code="PLO-1", submitted_by="chainat", now=IN_WINDOW)
         uow.commit()
     assert report["encoding"] in ("cp874", "tis-620") and report["accepted_submissions"] == 0
@@ -249,7 +261,7 @@ def test_a_file_upload_reports_errors_by_row_and_column_and_stores_nothing_by_de
     assert {(6, "unit_code"), (7, "unit_code")} <= {(r, c) for r, c, _ in problems}  # LAO-9: not PLO-1's
     assert count(database, submissions) == 0
     with database.unit_of_work() as uow:
-        kept = handlers.submit_file(uow, content_base64=_csv(rows), filename="data.csv", submitter_unit_code="PLO-1",
+        kept = submission_cases.submit_file(uow, content_base64=_csv(rows), filename="data.csv", submitter_unit_code="PLO-1",
                                     submitted_by="chainat", mode="keep_good_rows", now=IN_WINDOW)
         uow.commit()
     assert kept["accepted_submissions"] == 1 and count(database, submissions) == 1
@@ -261,10 +273,10 @@ def test_achievement_and_risk_against_targets(world):
     deliver(TargetSet(plan_id="p", indicator_code="DISB-PCT", fiscal_year_be=2570, unit_code="LAO-1", value=60,
                       provenance="test"))
     obligation = open_for(database, "LAO-1")[0]
-    run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
+    run(database, submission_cases.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code="LAO-1",
                                                        values=values(disb=75)), now=IN_WINDOW)
     with database.session() as session:
-        result = {r["indicator_code"]: r for r in handlers.achievement(session, unit_code="LAO-1", fiscal_year_be=2570,
+        result = {r["indicator_code"]: r for r in views.achievement(session, unit_code="LAO-1", fiscal_year_be=2570,
                                                                        now=NOW)}
     assert result["DISB-PCT"]["status"] == "achieved" and result["DISB-PCT"]["at_risk"] is False
     assert result["ELDERLY"]["status"] == "no_target"
@@ -277,8 +289,8 @@ def test_unacknowledged_assignments_are_flagged_once(world):
         deliver(AssignmentCreated(assignment_id=f"a-{code}", directive_id="d", document_number="x", title_th="t",
                                   unit_code=code, acknowledge_due_at=due))
     deliver(AssignmentAcknowledged(assignment_id="a-LAO-1", directive_id="d", unit_code="LAO-1", acknowledged_at=due))
-    assert handlers.sweep_acknowledgements(database, now=NOW) == 1
-    assert handlers.sweep_acknowledgements(database, now=NOW + timedelta(hours=1)) == 0
+    assert sweeps.sweep_acknowledgements(database, now=NOW) == 1
+    assert sweeps.sweep_acknowledgements(database, now=NOW + timedelta(hours=1)) == 0
     [overdue] = [decode(b)[1] for b in _outbox(database, "assessments.acknowledgement_overdue.v1")]
     assert overdue.unit_code == "LAO-2"
 
@@ -286,7 +298,7 @@ def test_unacknowledged_assignments_are_flagged_once(world):
 # --- issue #15: returned reports, the period's fiscal year, one obligation per period, declared ranges ---
 
 def _submit(database, obligation, vals, now, unit="LAO-1"):
-    return run(database, handlers.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code=unit,
+    return run(database, submission_cases.submit_values, SubmitValues(obligation_id=obligation["id"], unit_code=unit,
                                                               values=vals), now=now)
 
 
@@ -302,24 +314,24 @@ def test_a_returned_late_report_awaits_resubmission_and_is_never_swept_missed(wo
     late = obligation["due_at"] + timedelta(days=2)
     first = _submit(database, obligation, values(), late)
     assert first["on_time"] is False
-    reviewed = run(database, handlers.review_submission, ReviewSubmission(
+    reviewed = run(database, reviews.review_submission, ReviewSubmission(
         submission_id=first["submission_id"], reviewer_unit_code="DLO-1", decision="returned",
         comment="ตัวเลขไม่ตรงกับฎีกา"), now=late + timedelta(hours=1))
-    resubmit_by = late + timedelta(hours=1) + handlers.SETTINGS.resubmit_within
+    resubmit_by = late + timedelta(hours=1) + domain.DEFAULTS.resubmit_within
     assert reviewed["obligation_state"] == "returned" and reviewed["resubmit_due_at"] == resubmit_by.isoformat()
     assert _state(database, obligation["id"])["resubmit_due_at"] == resubmit_by
     [event] = [decode(b)[1] for b in _outbox(database, "assessments.submission_reviewed.v1")]
     assert event.resubmit_due_at == resubmit_by
     # the sweep, before and after the resubmission deadline: never missed (the LAO reported)
     for at in (late + timedelta(days=1), resubmit_by + timedelta(days=3)):
-        handlers.sweep_deadlines(database, now=at)
+        sweeps.sweep_deadlines(database, now=at)
         assert _state(database, obligation["id"])["state"] == "returned"
     assert all(decode(b)[1].obligation_id != obligation["id"]
                for b in _outbox(database, "assessments.deadline_missed.v1"))
     with database.session() as session:  # overdue only once its resubmission deadline passed
-        assert obligation["id"] not in {o["id"] for o in handlers.list_obligations(
+        assert obligation["id"] not in {o["id"] for o in views.list_obligations(
             session, unit_code="LAO-1", overdue=True, now=resubmit_by - timedelta(hours=1))}
-        assert obligation["id"] in {o["id"] for o in handlers.list_obligations(
+        assert obligation["id"] in {o["id"] for o in views.list_obligations(
             session, unit_code="LAO-1", overdue=True, now=resubmit_by + timedelta(hours=1))}
     again = _submit(database, obligation, values(disb=81), resubmit_by - timedelta(days=1))
     assert _state(database, obligation["id"])["state"] == "submitted" and again["on_time"] is False  # still late
@@ -332,19 +344,19 @@ def test_a_report_returned_on_time_and_resubmitted_by_its_deadline_stays_on_time
     first = _submit(database, obligation, values(), IN_WINDOW)
     chosen = obligation["due_at"] + timedelta(days=10)
     with pytest.raises(InputError) as error:  # a deadline in the past is refused, naming it
-        run(database, handlers.review_submission, ReviewSubmission(
+        run(database, reviews.review_submission, ReviewSubmission(
             submission_id=first["submission_id"], reviewer_unit_code="PLO-1", decision="returned", comment="x",
             resubmit_due_at=IN_WINDOW - timedelta(days=1)), now=IN_WINDOW)
     assert error.value.field == "resubmit_due_at"
-    run(database, handlers.review_submission, ReviewSubmission(
+    run(database, reviews.review_submission, ReviewSubmission(
         submission_id=first["submission_id"], reviewer_unit_code="PLO-1", decision="returned", comment="แนบหลักฐาน",
         resubmit_due_at=chosen), now=IN_WINDOW)
     assert _submit(database, obligation, values(), chosen - timedelta(hours=1))["on_time"] is True
     # a second return, resubmitted after that deadline: judged against the report's own due time
     with database.session() as session:
-        second = [s for s in handlers.get_obligation(session, obligation["id"])["submissions"]
+        second = [s for s in views.get_obligation(session, obligation["id"])["submissions"]
                   if s["status"] == "pending"][0]
-    run(database, handlers.review_submission, ReviewSubmission(
+    run(database, reviews.review_submission, ReviewSubmission(
         submission_id=second["id"], reviewer_unit_code="PLO-1", decision="returned", comment="ยังไม่ครบ"),
         now=chosen)
     assert _submit(database, obligation, values(), chosen + timedelta(days=8))["on_time"] is False
@@ -383,7 +395,7 @@ def test_values_of_fiscal_year_2563_due_in_2569_are_judged_and_filed_under_2563(
     assert "2" in error.value.message_en and error.value.message_th
     submit(1, 1, note="งบประมาณไม่เพียงพอ")
     with database.session() as session:
-        by_year = {year: {r["indicator_code"]: r for r in handlers.achievement(
+        by_year = {year: {r["indicator_code"]: r for r in views.achievement(
             session, unit_code="LAO-820801", fiscal_year_be=year, now=NOW)} for year in (2563, 2570)}
     assert by_year[2570] == {}
     assert by_year[2563]["TM-K13"]["status"] == "achieved" and by_year[2563]["TM-K17"]["status"] == "not_achieved"
@@ -410,7 +422,7 @@ def test_one_obligation_per_unit_indicator_and_period_whatever_asks_for_it(world
     assert [r["period"] for r in open_for(database, "LAO-1")] == ["2569-11", "2569-12"]
     assert sorted(r["period"] for r in open_for(database, "LAO-2")) == ["2569-11", "2569-12", "2570-12"]
     # the upload for that period finds its obligation (one, not two)
-    report = run(database, handlers.submit_batch, parse(SubmitBatch, {
+    report = run(database, submission_cases.submit_batch, parse(SubmitBatch, {
         "items": [{"unit_code": "LAO-1", "period": "2569-11", "values": values()}], "submitter_unit_code": "PLO-1"}),
         now=IN_WINDOW)
     assert report["accepted"] == 1, report
@@ -434,13 +446,13 @@ def test_a_declared_percent_range_is_enforced_on_a_one_off_report_by_form_batch_
         with pytest.raises(InputError) as error:
             _submit(database, obligation, [{"indicator_code": "VOL-PCT", "value": bad}], NOW)
         assert (error.value.code, error.value.field, error.value.status) == ("out_of_range", "values[0].value", 422)
-        report = run(database, handlers.submit_batch, parse(SubmitBatch, {
+        report = run(database, submission_cases.submit_batch, parse(SubmitBatch, {
             "items": [{"unit_code": "LAO-1", "period": "2569-11",
                        "values": [{"indicator_code": "VOL-PCT", "value": bad}]}], "submitter_unit_code": "PLO-1"}),
             now=NOW)
         assert report["errors"][0]["field"] == "items[0].values[0].value"
         with database.unit_of_work() as uow:
-            uploaded = handlers.submit_file(uow, content_base64=_csv([["LAO-1", "VOL-PCT", "2569-11", str(bad), ""]]),
+            uploaded = submission_cases.submit_file(uow, content_base64=_csv([["LAO-1", "VOL-PCT", "2569-11", str(bad), ""]]),
                                             filename="x.csv", submitter_unit_code="PLO-1", submitted_by="p", now=NOW)
         assert (uploaded["errors"][0]["row"], uploaded["errors"][0]["column"]) == (2, "value")
     assert count(database, submissions) == 0

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.assessments import handlers as assessments
+from services.assessments import reviews, submissions, views
 from shared.contracts.commands.assessments import RequestExtension, ReviewSubmission, SubmitValues
 from services.plans import handlers as plans
 from shared.contracts.commands.plans import AcknowledgeAssignment
@@ -21,19 +21,19 @@ def test_get_submission_shows_values_and_reviews_as_they_are(world):
     database, deliver = world
     publish_rule(deliver)
     obligation = open_for(database, "LAO-1")[0]
-    sent = run_assessments(database, assessments.submit_values, SubmitValues(
+    sent = run_assessments(database, submissions.submit_values, SubmitValues(
         obligation_id=obligation["id"], unit_code="LAO-1", values=values(disb=42.5, note="ตามแผน")), now=IN_WINDOW)
     with database.session() as session:
-        before = assessments.get_submission(session, sent["submission_id"])
+        before = views.get_submission(session, sent["submission_id"])
     assert before["status"] == "pending" and before["unit_code"] == "LAO-1" and before["reviews"] == []
     assert {v["indicator_code"]: v["value"] for v in before["values"]} == {"DISB-PCT": 42.5, "ELDERLY": 12}
     assert all("submission_id" not in v for v in before["values"])
-    run_assessments(database, assessments.review_submission, ReviewSubmission(
+    run_assessments(database, reviews.review_submission, ReviewSubmission(
         submission_id=sent["submission_id"], reviewer_unit_code="DLO-1", decision="returned", comment="ไม่ตรง"))
     with database.session() as session:
-        after = assessments.get_submission(session, sent["submission_id"])
+        after = views.get_submission(session, sent["submission_id"])
         with pytest.raises(InputError) as error:
-            assessments.get_submission(session, "no-such-submission")
+            views.get_submission(session, "no-such-submission")
     assert after["status"] == "returned" and [r["comment"] for r in after["reviews"]] == ["ไม่ตรง"]
     assert error.value.status == 404 and error.value.field == "submission_id"
 
@@ -42,13 +42,13 @@ def test_get_extension_request_as_stored(world):
     database, deliver = world
     publish_rule(deliver)
     obligation = open_for(database, "LAO-1")[0]
-    asked = run_assessments(database, assessments.request_extension, RequestExtension(
+    asked = run_assessments(database, reviews.request_extension, RequestExtension(
         obligation_id=obligation["id"], unit_code="LAO-1", requested_due_at=obligation["due_at"] + timedelta(days=5),
         reason="น้ำท่วม"))
     with database.session() as session:
-        row = assessments.get_extension_request(session, asked["request_id"])
+        row = views.get_extension_request(session, asked["request_id"])
         with pytest.raises(InputError) as error:
-            assessments.get_extension_request(session, "nope")
+            views.get_extension_request(session, "nope")
     assert row["status"] == "pending" and row["reason"] == "น้ำท่วม" and row["unit_code"] == "LAO-1"
     assert isinstance(row["requested_due_at"], str)  # JSON-ready for the RPC and the audit log
     assert error.value.status == 404 and error.value.field == "request_id"

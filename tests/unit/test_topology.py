@@ -1,7 +1,7 @@
 """The one topology matches what the services handle; every registered event is routable."""
 from __future__ import annotations
 
-from services.assessments.handlers import EVENT_HANDLERS as ASSESSMENTS
+from services.assessments.bootstrap import EVENT_HANDLERS as ASSESSMENTS
 from services.notifications.planning import EVENT_HANDLERS as NOTIFICATIONS
 from services.plans.handlers import EVENT_HANDLERS as PLANS
 from services.reporting.bootstrap import event_handlers
