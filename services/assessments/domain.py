@@ -10,9 +10,10 @@ decided in between is decided here, so it is unit-tested without SQLite
   JSON batch and a file; ``bulk`` reads files and applies it).
 - Whether a submission is acceptable: ``check_window`` (the obligation: whose, open, closed, the
   unit still existing) then ``check_values`` (the indicators and their values against their rules).
-- Who may act for a unit (``may_act_for``: the unit or one above it), which target applies
-  (``target_of``: the unit, its LAO type, its level, everyone, by the unit as it was in the period),
-  and a year's achievement (``yearly_achievement``).
+- Who may act for a unit (``may_act_for``: the unit or one above it, ``shared.orgtree``), which
+  target applies (``target_of``: ``shared.indicators``' precedence, by the unit as it was in the
+  period), and a year's achievement (``yearly_achievement``: ``shared.indicators``' achievement and
+  at-risk rules, re-exported here with ``misses_target``).
 
 Errors are ``InputError`` naming the field; a rule raises, the shell maps nothing.
 """
@@ -23,24 +24,18 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
-from typing import Literal
 
-from shared import indicators
+from shared import indicators, orgtree
 from shared.errors import InputError, forbidden, invalid
+from shared.indicators import achievement, at_risk, misses_target  # noqa: F401  (the one rule, re-exported)
 from shared.thai import fiscal_year_be, fiscal_year_of_period, from_thai_digits
 from shared.unit_versions import version_for_period
+from shared.vocabulary import CanonicalDirection as Direction
+from shared.vocabulary import ObligationState, ValueType
 
 
-class ObligationState(StrEnum):
-    OPEN = "open"
-    SUBMITTED = "submitted"      # a submission waits for review
-    ACCEPTED = "accepted"
-    RETURNED = "returned"        # the supervisor sent it back: resubmit by resubmit_due_at
-    MISSED = "missed"            # the deadline passed without any submission
-    CANCELLED = "cancelled"
-
-
+# open; submitted (a submission waits for review); accepted; returned (the supervisor sent it back:
+# resubmit by resubmit_due_at); missed (the deadline passed without any submission); cancelled
 O = ObligationState
 # The only state the deadline sweep turns into MISSED once its effective due time has passed. A
 # returned report was reported: it awaits its resubmission, it is never missing (issue #15).
@@ -128,10 +123,6 @@ def extension_granted(obligation: Mapping, requested_due_at: datetime, settings:
 
 
 # --- what a value must look like -------------------------------------------------------------------
-
-ValueType = Literal["number", "integer", "percent", "count", "boolean"]
-Direction = Literal["increase", "decrease", "maintain", "none"]
-
 
 @dataclass(frozen=True)
 class IndicatorRule:
@@ -247,18 +238,9 @@ def format_number(number: float) -> str:
 
 # --- the org tree and targets ---------------------------------------------------------------------
 
-def ancestors(code: str, parent_of: Mapping[str, str | None]) -> list[str]:
-    """The units above ``code``, nearest first (``code`` excluded; a cycle ends the walk)."""
-    chain, seen = [], set()
-    while (code := parent_of.get(code)) and code not in seen:
-        seen.add(code)
-        chain.append(code)
-    return chain
-
-
 def may_act_for(actor: str | None, unit_code: str, parent_of: Mapping[str, str | None]) -> bool:
     """A unit acts for itself and for the units below it (None: the system itself)."""
-    return actor is None or actor == unit_code or actor in ancestors(unit_code, parent_of)
+    return actor is None or orgtree.is_within(unit_code, actor, parent_of)
 
 
 def unit_in_period(unit: Mapping | None, versions: Iterable[Mapping] | None, period_start: date | None,
@@ -269,10 +251,11 @@ def unit_in_period(unit: Mapping | None, versions: Iterable[Mapping] | None, per
     return unit
 
 
-def target_of(by_scope: Mapping[str, float], unit_code: str, unit: Mapping | None) -> float | None:
-    """The most specific target: the unit, its LAO type, its level, then everyone."""
-    scopes = [unit_code] + ([f"lao_type:{unit['lao_type']}", f"level:{unit['level']}"] if unit else []) + ["*"]
-    return next((by_scope[scope] for scope in scopes if scope in by_scope), None)
+def target_of(by_scope: Mapping[str, float | None], unit_code: str, unit: Mapping | None) -> float | None:
+    """The most specific target of a unit (``shared.indicators.resolve_target``: the unit, its LAO
+    type, its level, then everyone), from its row as it was in the period."""
+    return indicators.resolve_target(by_scope, unit_code, unit["level"] if unit else None,
+                                     unit["lao_type"] if unit else None)[1]
 
 
 def fiscal_year_reported(obligation: Mapping) -> int:
@@ -354,25 +337,6 @@ def check_values(wanted: list[str], values, rules: Mapping[str, IndicatorRule], 
 
 # --- achievement ---------------------------------------------------------------------------------
 
-misses_target, achievement = indicators.misses_target, indicators.achievement  # one rule: shared.indicators
-
-
-def at_risk(direction: str, cumulative: bool, values: list[float], periods_elapsed: int,
-            periods_total: int, target: float | None, tolerance: float = 0.1) -> bool:
-    """Off the yearly trajectory: for a cumulative indicator the year-to-date sum against the
-    pro-rata share of the target; for a level indicator the latest value against the target,
-    both with a tolerance (10 % by default)."""
-    if target is None or not values or periods_total <= 0 or direction == "none":
-        return False
-    if cumulative:
-        actual, expected = sum(values), target * periods_elapsed / periods_total
-    else:
-        actual, expected = values[-1], target
-    if direction == "decrease":
-        return actual > expected * (1 + tolerance)
-    return actual < expected * (1 - tolerance)
-
-
 def months_elapsed(now: datetime, year_start: date) -> int:
     """Months of a fiscal year begun by ``now`` (the current one counted), 0 to 12."""
     return max(0, min(12, (now.year - year_start.year) * 12 + now.month - year_start.month + 1))
@@ -386,7 +350,7 @@ def yearly_achievement(code: str, fiscal_year: int, points: Iterable[tuple[str, 
     for period, _submitted_at, value in sorted(points, key=lambda p: (p[0], p[1])):
         latest_per_period[period] = value
     values = [latest_per_period[p] for p in sorted(latest_per_period)]
-    cumulative = rule.value_type == "count"
+    cumulative = indicators.is_cumulative(rule.value_type)
     actual = sum(values) if cumulative else values[-1]
     return {
         "indicator_code": code, "fiscal_year_be": fiscal_year, "direction": rule.direction,

@@ -15,6 +15,7 @@ from services.assessments.obligations import load_registry
 from services.assessments.registry import Registry
 from shared.contracts import utcnow
 from shared.db import chunks
+from shared import orgtree
 from shared.errors import InputError
 from shared.thai import BANGKOK
 
@@ -49,7 +50,7 @@ class Facts:
 
     def ancestors(self, code: str) -> list[str]:
         self.load_units([code])
-        return domain.ancestors(code, self.parent_of)
+        return orgtree.ancestors(code, self.parent_of)
 
     def may_act_for(self, actor: str | None, unit_code: str) -> bool:
         if actor is not None and actor != unit_code:
