@@ -45,10 +45,10 @@ class AssessmentsService(ServiceBase):
         if mode not in ("all_or_nothing", "keep_good_rows"):
             raise invalid("mode", "mode ต้องเป็น all_or_nothing หรือ keep_good_rows",
                           "mode must be all_or_nothing or keep_good_rows")
-        with self.uow() as uow:
-            result = submissions.submit_file(uow, content_base64=content_base64, filename=filename,
-                                             submitter_unit_code=submitter_unit_code, submitted_by=submitted_by,
-                                             mode=mode)
+        upload = submissions.SubmitFile(content_base64=content_base64, filename=filename,
+                                        submitter_unit_code=submitter_unit_code, submitted_by=submitted_by, mode=mode)
+        with self.uow() as uow:  # not through run_command: no idempotency record, as before
+            result = submissions.submit_file(upload, uow)
             uow.commit()
             return result
 

@@ -14,6 +14,7 @@ import binascii
 import json
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import insert, select, update
@@ -179,15 +180,27 @@ FILE_COLUMNS = {"value": "value", "note": "note", "indicator_code": "indicator_c
                 "period": "period", "obligation_id": "period"}
 
 
-def submit_file(uow: UnitOfWork, *, content_base64: str, filename: str, submitter_unit_code: str,
-                submitted_by: str | None, mode: str = "all_or_nothing", now: datetime | None = None) -> dict:
+@dataclass(frozen=True)
+class SubmitFile:
+    """An uploaded file of values, as the RPC entrypoint receives it (base64 content)."""
+
+    content_base64: str
+    filename: str
+    submitter_unit_code: str
+    submitted_by: str | None = None
+    mode: str = "all_or_nothing"   # or keep_good_rows
+
+
+def submit_file(command: SubmitFile, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
     """A CSV/XLSX file of rows (unit, indicator, period, value, note). Rows are checked one by one
     and grouped into one submission per (unit, period); every problem comes back by row and
     column. By default one bad row rejects the whole file; ``keep_good_rows`` stores the
     submissions whose rows are all good."""
     now = now or utcnow()
+    filename, submitter_unit_code, submitted_by, mode = (command.filename, command.submitter_unit_code,
+                                                         command.submitted_by, command.mode)
     try:
-        data = base64.b64decode(content_base64, validate=True)
+        data = base64.b64decode(command.content_base64, validate=True)
     except (binascii.Error, ValueError):
         raise invalid("file", "ไฟล์เสียหาย", "the file is not valid base64") from None
     facts = Facts(uow.session)

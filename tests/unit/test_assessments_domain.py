@@ -195,3 +195,18 @@ def test_the_domain_loads_no_file_parser_database_or_framework():
                              "{'openpyxl', 'sqlalchemy', 'nameko', 'eventlet', 'kombu'}))"],
                             capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+def test_the_service_container_bootstraps_once_from_the_environment_for_its_inbox_and_workers(monkeypatch):
+    from nameko.containers import ServiceContainer
+
+    from services.assessments.bootstrap import AssessmentsInbox, Composed, Composition
+    from services.assessments.service import AssessmentsService
+    monkeypatch.setenv("THONGTHIN_OBLIGATION_HORIZON_DAYS", "165")
+    container = ServiceContainer(AssessmentsService, {"AMQP_URI": "memory://", "DATABASE_URL": "sqlite://"})
+    [composed] = [extension for extension in container.extensions if isinstance(extension, Composed)]
+    [inbox] = [d for d in container.dependencies if isinstance(d, AssessmentsInbox)]
+    [composition] = [d for d in container.dependencies if isinstance(d, Composition)]
+    assert inbox.composed is composition.composed is composed
+    assert composed.app.settings.horizon == timedelta(days=165)
+    assert set(composed.app.event_handlers) == set(EVENT_HANDLERS)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from services.assessments import copies, domain, facts, reviews, sweeps, views
 from services.assessments import obligations as obligation_cases
 from services.assessments import submissions as submission_cases
+from services.assessments.submissions import SubmitFile
 from services.assessments.bootstrap import bootstrap
 from shared.contracts.commands.assessments import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
                                            SubmitValues)
@@ -252,8 +253,9 @@ def test_a_file_upload_reports_errors_by_row_and_column_and_stores_nothing_by_de
             ["LAO-2", "DISB-PCT", "2569-11", "abc", ""], ["LAO-2", "ELDERLY", "2569-11", "3", ""],
             ["LAO-9", "DISB-PCT", "2569-11", "50", ""], ["LAO-9", "ELDERLY", "2569-11", "1", ""]]
     with database.unit_of_work() as uow:
-        report = submission_cases.submit_file(uow, content_base64=_csv(rows, "cp874"), filename="พฤศจิกายน.csv",
-                                      submitter_unit_code="PLO-1", submitted_by="chainat", now=IN_WINDOW)
+        report = submission_cases.submit_file(SubmitFile(
+            content_base64=_csv(rows, "cp874"), filename="พฤศจิกายน.csv", submitter_unit_code="PLO-1",
+            submitted_by="chainat"), uow, now=IN_WINDOW)
         uow.commit()
     assert report["encoding"] in ("cp874", "tis-620") and report["accepted_submissions"] == 0
     problems = {(e["row"], e["column"], e["code"]) for e in report["errors"]}
@@ -261,8 +263,9 @@ def test_a_file_upload_reports_errors_by_row_and_column_and_stores_nothing_by_de
     assert {(6, "unit_code"), (7, "unit_code")} <= {(r, c) for r, c, _ in problems}  # LAO-9: not PLO-1's
     assert count(database, submissions) == 0
     with database.unit_of_work() as uow:
-        kept = submission_cases.submit_file(uow, content_base64=_csv(rows), filename="data.csv", submitter_unit_code="PLO-1",
-                                    submitted_by="chainat", mode="keep_good_rows", now=IN_WINDOW)
+        kept = submission_cases.submit_file(SubmitFile(
+            content_base64=_csv(rows), filename="data.csv", submitter_unit_code="PLO-1", submitted_by="chainat",
+            mode="keep_good_rows"), uow, now=IN_WINDOW)
         uow.commit()
     assert kept["accepted_submissions"] == 1 and count(database, submissions) == 1
 
@@ -452,8 +455,9 @@ def test_a_declared_percent_range_is_enforced_on_a_one_off_report_by_form_batch_
             now=NOW)
         assert report["errors"][0]["field"] == "items[0].values[0].value"
         with database.unit_of_work() as uow:
-            uploaded = submission_cases.submit_file(uow, content_base64=_csv([["LAO-1", "VOL-PCT", "2569-11", str(bad), ""]]),
-                                            filename="x.csv", submitter_unit_code="PLO-1", submitted_by="p", now=NOW)
+            uploaded = submission_cases.submit_file(SubmitFile(
+                content_base64=_csv([["LAO-1", "VOL-PCT", "2569-11", str(bad), ""]]), filename="x.csv",
+                submitter_unit_code="PLO-1", submitted_by="p"), uow, now=NOW)
         assert (uploaded["errors"][0]["row"], uploaded["errors"][0]["column"]) == (2, "value")
     assert count(database, submissions) == 0
     assert _submit(database, obligation, [{"indicator_code": "VOL-PCT", "value": 100}], NOW)["on_time"] is True
