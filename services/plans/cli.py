@@ -13,7 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from services.plans import handlers, memo_import, plan_handlers, plan_io
+from services.plans import document_actions, memo_import, unit_changes, unit_csv
+from services.plans.development_plans import importing, reading
 from shared.contracts.commands.plans import IssueDocument, RegisterUnits
 from services.plans.registry import national_registry
 from shared.config import database_url
@@ -45,9 +46,9 @@ def _summary(result: dict) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    importing = commands.add_parser("import-units", help="create/update units from a CSV or JSON file")
-    importing.add_argument("file", type=Path)
-    importing.add_argument("--dry-run", action="store_true")
+    units_command = commands.add_parser("import-units", help="create/update units from a CSV or JSON file")
+    units_command.add_argument("file", type=Path)
+    units_command.add_argument("--dry-run", action="store_true")
     national = commands.add_parser("national-registry", help="load the generated national registry")
     national.add_argument("--dry-run", action="store_true")
     memo = commands.add_parser("seed-memo", help="record seed 004 (documents, receipts, 24 items)")
@@ -62,23 +63,23 @@ def main(argv: list[str]) -> int:
         with database.unit_of_work(correlation_id=f"cli-{args.command}") as uow:
             if args.command == "import-units":
                 text = args.file.read_text("utf-8-sig")
-                rows = json.loads(text) if args.file.suffix == ".json" else handlers.units_from_csv(text)
-                result = handlers.register_units(parse(RegisterUnits, {"units": rows, "dry_run": args.dry_run}), uow)
+                rows = json.loads(text) if args.file.suffix == ".json" else unit_csv.units_from_csv(text)
+                result = unit_changes.register_units(parse(RegisterUnits, {"units": rows, "dry_run": args.dry_run}), uow)
                 print(_summary(result))
                 for change in result["changes"][:50]:
                     print(f"  {change['action']:<7} {change['code']} {change.get('fields', '')}")
             elif args.command == "national-registry":
-                result = handlers.register_units(RegisterUnits(units=registry_rows(), dry_run=args.dry_run), uow)
+                result = unit_changes.register_units(RegisterUnits(units=registry_rows(), dry_run=args.dry_run), uow)
                 print(f"national registry: {_summary(result)}")
             elif args.command == "import-plan":
-                document = plan_io.load_document(args.file.read_text("utf-8"))
-                result = plan_handlers.import_plan(uow, document, source_name=args.file.name, dry_run=args.dry_run)
+                document = reading.load_document(args.file.read_text("utf-8"))
+                result = importing.import_plan(document, uow, source_name=args.file.name, dry_run=args.dry_run)
                 print(f"{args.file.name}: {json.dumps(result, ensure_ascii=False, default=str)[:400]}")
             else:
                 ids = memo_import.record_memo(uow)
                 print(f"seed 004 recorded: documents {ids['documents']}")
                 if args.issue:
-                    issued = handlers.issue_document(IssueDocument(document_id=ids["documents"]["D3"]), uow)
+                    issued = document_actions.issue_document(IssueDocument(document_id=ids["documents"]["D3"]), uow)
                     print(f"D3 issued: {len(issued['directives'])} items, {issued['assignment_count']} assignments")
             uow.commit()
     except InputError as error:

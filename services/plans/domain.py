@@ -157,6 +157,21 @@ def resolve_addressees(rule: dict, units: list[Unit], *, field: str = "addressee
     return sorted(candidates)
 
 
+def reporting_units(addressee_codes: list[str], level: str | None, units: list[Unit]) -> list[str]:
+    """Who reports on a directive: the addressees themselves, or the units of the reporting level
+    at or below them."""
+    if level is None:
+        return addressee_codes
+    level_of = {unit.code: unit.level for unit in units}
+    reporters = set()
+    for code in addressee_codes:
+        if level_of[code] == level:
+            reporters.add(code)
+        else:
+            reporters |= {c for c in subtree(code, units) if level_of[c] == level}
+    return sorted(reporters)
+
+
 def check_forwarding(from_unit: str, targets: list[str], units: list[Unit]) -> None:
     """A unit forwards only inside its own subtree."""
     inside = subtree(from_unit, units) - {from_unit}
@@ -245,6 +260,19 @@ def may_change_plan(actor: Actor, owner_code: str | None, stored_owner_code: str
     return owner_code == actor.org_code and (not exists or stored_owner_code == actor.org_code)
 
 
+def check_may_change_plan(actor: Actor, owner_code: str | None, stored_owner_code: str | None,
+                          exists: bool) -> None:
+    """Refused (403) unless ``may_change_plan``: naming the stored owner when the plan is another
+    unit's, else the owner the import states."""
+    if may_change_plan(actor, owner_code, stored_owner_code, exists):
+        return
+    if exists and stored_owner_code != actor.org_code:
+        raise forbidden("plan.id", f"แผนนี้เป็นของ {stored_owner_code or 'ส่วนกลาง'}: แก้ไขได้เฉพาะเจ้าของแผนหรือส่วนกลาง",
+                        f"this plan belongs to {stored_owner_code or 'central'}: only its owner or central may change it")
+    raise forbidden("plan.owner_code", f"นำเข้าได้เฉพาะแผนของหน่วยงานของท่าน ({actor.org_code})",
+                    f"you may import only your own unit's plan (owner_code {actor.org_code}), not {owner_code or 'none'}")
+
+
 # --- documents ----------------------------------------------------------------------------------
 
 def normalize_receipt_number(printed: str) -> str:
@@ -264,6 +292,11 @@ def normalize_document_number(printed: str | None) -> str | None:
 def is_circular(printed: str | None) -> bool:
     """ว after the slash marks a circular letter (หนังสือเวียน)."""
     return bool(printed) and re.search(r"/\s*ว", printed) is not None
+
+
+def normalize_received_time(printed: str | None) -> str | None:
+    """'9.30' -> '09:30': the time a document was received, as a receipt book writes it."""
+    return printed.replace(".", ":").zfill(5) if printed else None
 
 
 def forwarded_before_received(forwarding_date: date, receipt_dates: list[date]) -> dict | None:

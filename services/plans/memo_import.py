@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from services.plans import handlers
+from services.plans import assignment_actions, document_actions, unit_changes
 from shared.contracts.commands.plans import RecordDocument, RegisterReceipt, RegisterUnits
 from shared.config import REPO_ROOT
 from shared.db import UnitOfWork
@@ -80,7 +80,7 @@ def item_command(item: dict) -> dict:
 def record_memo(uow: UnitOfWork, memo: dict | None = None) -> dict:
     """Record seed 004 in one transaction; returns the new ids by the extract's ids."""
     memo = memo or load_memo()
-    handlers.register_units(RegisterUnits(units=memo_units(memo)), uow)
+    unit_changes.register_units(RegisterUnits(units=memo_units(memo)), uow)
     documents = {d["id"]: d for d in memo["documents"]}
     ids: dict[str, str] = {}
     for key in ("D1", "D2", "D3"):
@@ -89,7 +89,7 @@ def record_memo(uow: UnitOfWork, memo: dict | None = None) -> dict:
         ids[key] = _record(uow, doc, ids, items)
     stamps = {}
     for stamp in memo["receipt_stamps"]:
-        result = handlers.register_receipt(RegisterReceipt(
+        result = assignment_actions.register_receipt(RegisterReceipt(
             unit_code=stamp["receiving_org_id"], document_id=ids[stamp["registered_on_doc_id"]],
             receipt_no=stamp["receipt_no"], received_on=stamp["date"], received_time=stamp.get("time"),
             routed_from_receipt_id=stamps.get(stamp.get("routed_from_receipt_id"))), uow)
@@ -108,4 +108,4 @@ def _record(uow: UnitOfWork, doc: dict, ids: dict[str, str], items: list[dict]) 
         references=[ids[r] for r in doc.get("references") or [] if r in ids],
         forwards_document_id=ids.get(doc.get("forwards")) if doc.get("forwards") else None,
         status="referenced_only" if doc["status"] == "referenced_only" else "recorded", items=items)
-    return handlers.record_document(command, uow, created_by="seed-004")["document_id"]
+    return document_actions.record_document(command, uow, created_by="seed-004")["document_id"]

@@ -19,13 +19,15 @@ from datetime import date
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from services.plans import domain
-from shared.contracts.commands.plans import OrgUnitInput, RegisterUnits
+from services.plans.document_actions import create_assignments, draft_reporting
+from services.plans.lookups import bangkok_today, domain_units, units_on
 from services.plans.models import assignments, directives, documents, org_unit_revisions, org_units, reported_periods
-from shared.contracts import utcnow
-from shared.contracts.events import AssignmentStateChanged, OrgUnitChanged
+from shared.calendar import period_bounds
+from shared.contracts import Envelope, utcnow
+from shared.contracts.commands.plans import OrgUnitInput, RegisterUnits
+from shared.contracts.events import AssignmentStateChanged, IndicatorSubmitted, OrgUnitChanged
 from shared.db import UnitOfWork, chunks
 from shared.errors import InputError, conflict, forbidden, invalid
-from shared.thai import BANGKOK
 from shared.unit_versions import COUNTING_CHANGES, ENDING_KINDS, VersionConflict, check_versions, holds_on, rewrites_period
 
 VERSION_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "province_code", "district_code",
@@ -36,10 +38,6 @@ KIND_TH = {"opened": "การจัดตั้ง", "updated": "การแ�
            "split": "การแยก", "closed": "การยุบเลิก"}
 KIND_EN = {"opened": "opening", "updated": "update", "renamed": "renaming", "type_changed": "type change",
            "moved": "move", "merged": "merger", "split": "split", "closed": "closing"}
-
-
-def bangkok_today() -> date:
-    return utcnow().astimezone(BANGKOK).date()
 
 
 def infer_kind(before: dict, after: dict) -> str:
@@ -452,6 +450,19 @@ def register_units(command: RegisterUnits, uow: UnitOfWork, *, actor: domain.Act
             "forced": sorted({unit.code for unit in command.units if unit.force})}
 
 
+def on_indicator_submitted(event: IndicatorSubmitted, uow: UnitOfWork, envelope: Envelope) -> None:
+    """Keep the periods each unit has reported: a registry change may not rewrite them unless forced.
+    Idempotent (the inbox drops repeats; a period seen twice is kept once)."""
+    bounds = period_bounds(event.period)
+    if bounds is None:
+        return
+    exists = uow.session.execute(select(reported_periods.c.unit_code).where(
+        reported_periods.c.unit_code == event.unit_code, reported_periods.c.period == event.period)).first()
+    if exists is None:
+        uow.session.execute(insert(reported_periods).values(unit_code=event.unit_code, period=event.period,
+                                                            period_start=bounds[0], period_end=bounds[1]))
+
+
 # --- what follows from an ending: the unit's open assignments ---------------------------------------
 
 OPEN_STATES = (domain.S.ISSUED, domain.S.RECEIVED, domain.S.ACKNOWLEDGED, domain.S.FORWARDED, domain.S.IN_PROGRESS,
@@ -464,8 +475,6 @@ def settle_assignments(uow: UnitOfWork, code: str, effective: date, kind: str, s
     the reason (AssignmentStateChanged), and when the unit ended by a merger or split each successor
     that exists now is sent the same directive (AssignmentCreated, same parent), unless it has it
     already: the work follows the unit that took over, and the ended unit's record stays as it was."""
-    from services.plans.handlers import _create_assignments, _draft_reporting, _reporting_units, _units_on, _domain_units
-
     session = uow.session
     rows = session.execute(select(assignments).where(assignments.c.unit_code == code,
                                                      assignments.c.state.in_([str(s) for s in OPEN_STATES]))
@@ -475,8 +484,8 @@ def settle_assignments(uow: UnitOfWork, code: str, effective: date, kind: str, s
     successors_th = ", ".join(successors)
     note = (f"{kind}: {code} ended on {effective.isoformat()}" + (f", taken over by {successors_th}" if successors else "")
             + (f" ({reason})" if reason else ""))
-    current = _units_on(session, today)
-    units = _domain_units(current)
+    current = units_on(session, today)
+    units = domain_units(current)
     now = utcnow()
     for row in rows:
         cancelled = uow.session.execute(update(assignments).where(
@@ -497,29 +506,25 @@ def settle_assignments(uow: UnitOfWork, code: str, effective: date, kind: str, s
             continue
         directive = dict(session.execute(select(directives).where(directives.c.id == row["directive_id"])).mappings().one())
         document = dict(session.execute(select(documents).where(documents.c.id == directive["document_id"])).mappings().one())
-        reporting = _draft_reporting(directive, "reporting") if directive["reporting"] else None
-        reporters = set(_reporting_units(targets, reporting.reporting_level, units, current)) & set(targets) \
+        reporting = draft_reporting(directive, "reporting") if directive["reporting"] else None
+        reporters = set(domain.reporting_units(targets, reporting.reporting_level, units)) & set(targets) \
             if reporting else set()
-        _create_assignments(uow, directive, document, targets, current, parent_assignment_id=row["parent_assignment_id"],
-                            acknowledge_due_at=directive["acknowledge_due_at"], reporting=reporting,
-                            reporters=reporters, now=now)
-
-
+        create_assignments(uow, directive, document, targets, current, parent_assignment_id=row["parent_assignment_id"],
+                           acknowledge_due_at=directive["acknowledge_due_at"], reporting=reporting,
+                           reporters=reporters, now=now)
 
 
 def settle_ended_units(database, today: date | None = None) -> int:
     """The sweep for endings dated in the future when they were registered: every unit that no
     longer exists today (its last version ended on or before today) and still has open assignments
     is settled as on the day it ended (``settle_assignments``). Returns how many units were settled."""
-    from services.plans.handlers import _units_on
-
     today = today or bangkok_today()
     settled = 0
     with database.unit_of_work() as uow:
         session = uow.session
         open_codes = set(session.execute(select(assignments.c.unit_code).where(
             assignments.c.state.in_([str(s) for s in OPEN_STATES])).distinct()).scalars())
-        for code in sorted(open_codes - set(_units_on(session, today))):
+        for code in sorted(open_codes - set(units_on(session, today))):
             last = session.execute(select(org_units).where(org_units.c.code == code)
                                    .order_by(org_units.c.valid_from.desc()).limit(1)).mappings().first()
             if last is None or last["valid_to"] is None or last["valid_to"] > today:

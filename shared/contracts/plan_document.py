@@ -1,6 +1,6 @@
 """The plan file format ``thongthin.plan/v1``: the normalized plan document, as imported and exported.
 
-This is a contract: the plans service reads and writes it (``services/plans/plan_io.py`` adapts other
+This is a contract: the plans service reads and writes it (``services/plans/development_plans/`` adapts other
 source shapes to it and flattens it into the plan tree), and the gateway documents it as the body of
 ``POST /api/v1/plans`` and the answer of a plan export. Pure pydantic; every problem is a
 ``ThaiValueError`` (Thai and English), reported by the reader with the field's path in the file.

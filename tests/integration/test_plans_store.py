@@ -5,7 +5,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from services.plans import handlers, memo_import, plan_handlers, plan_io
+from services.plans import document_actions, memo_import, unit_changes, views
+from services.plans.development_plans import importing, reading
+from services.plans.development_plans import views as plan_views
 from services.plans.cli import registry_rows
 from shared.contracts.commands.plans import IssueDocument, RegisterUnits
 from services.plans.models import assignments
@@ -19,15 +21,15 @@ def test_seed_004_and_the_reference_plans_on_a_migrated_store(database_url):
     upgrade("plans", database_url)
     database = Database(database_url)
     with database.unit_of_work() as uow:
-        handlers.register_units(RegisterUnits(units=registry_rows()), uow)
+        unit_changes.register_units(RegisterUnits(units=registry_rows()), uow)
         ids = memo_import.record_memo(uow)
         uow.commit()
     with database.unit_of_work() as uow:
-        issued = handlers.issue_document(IssueDocument(document_id=ids["documents"]["D3"]), uow)
+        issued = document_actions.issue_document(IssueDocument(document_id=ids["documents"]["D3"]), uow)
         uow.commit()
     with database.session() as session:
-        d4 = handlers.get_document(session, ids["documents"]["D4"])
-        d3 = handlers.get_document(session, ids["documents"]["D3"])
+        d4 = views.get_document(session, ids["documents"]["D4"])
+        d3 = views.get_document(session, ids["documents"]["D3"])
         per_level = dict(session.execute(select(assignments.c.unit_level, func.count())
                                          .group_by(assignments.c.unit_level)).all())
         events = Counter(session.execute(select(outbox.c.event_type)).scalars())
@@ -37,13 +39,13 @@ def test_seed_004_and_the_reference_plans_on_a_migrated_store(database_url):
     assert events["plans.assignment_created.v1"] == issued["assignment_count"]
     assert events["plans.reporting_rule_published.v1"] == 1
     for name in ("dla_strategic_plan.yaml", "chainat_provincial_plan.yaml", "tai_mueang_sao_plan.yaml"):
-        document = plan_io.load_document((REPO_ROOT / "data" / "reference" / name).read_text("utf-8"))
+        document = reading.load_document((REPO_ROOT / "data" / "reference" / name).read_text("utf-8"))
         with database.unit_of_work() as uow:
-            plan_handlers.import_plan(uow, document, source_name=name)
+            importing.import_plan(document, uow, source_name=name)
             uow.commit()
     with database.session() as session:
-        plans = plan_handlers.list_plans(session)
-        anomalies = plan_handlers.list_anomalies(session)
+        plans = plan_views.list_plans(session)
+        anomalies = plan_views.list_anomalies(session)
     assert {p["counts"]["indicators"] for p in plans} >= {49, 15}
     assert {a["code"] for a in anomalies} >= {"declared_total_mismatch"}
     database.dispose()

@@ -9,7 +9,7 @@ import pytest
 
 from bench import national_cycle, run
 from bench.common import registry_at_scale
-from services.plans import plan_io
+from services.plans.development_plans import reading
 
 
 def _laos(rows):
@@ -36,7 +36,7 @@ def test_a_small_scale_still_reaches_every_province():
 
 
 def test_the_bench_plan_is_a_valid_plan_with_30_indicators_and_targets():
-    plan = plan_io.read_plan(national_cycle.plan_document([2569, 2570]))
+    plan = reading.read_plan(national_cycle.plan_document([2569, 2570]))
     document = plan.document if hasattr(plan, "document") else plan
     dumped = json.dumps(document.model_dump(mode="json") if hasattr(document, "model_dump") else str(document))
     assert all(code in dumped for code in national_cycle.TARGETS)

@@ -6,10 +6,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from services.plans import domain, handlers
+from services.plans import assignment_actions, document_actions, domain, unit_changes
 from shared.contracts.commands.plans import AcknowledgeAssignment, IssueDirective, RegisterUnits
 from services.plans.models import assignments, metadata, org_units
-from services.plans.unit_changes import bangkok_today
+from services.plans.lookups import bangkok_today
 from shared.contracts import decode
 from shared.errors import InputError
 from shared.messaging.tables import outbox
@@ -31,7 +31,7 @@ UNITS = [
 @pytest.fixture
 def database(tmp_path):
     database = sqlite_database(tmp_path, metadata)
-    run(database, handlers.register_units, parse(RegisterUnits, {"units": UNITS}))
+    run(database, unit_changes.register_units, parse(RegisterUnits, {"units": UNITS}))
     return database
 
 
@@ -62,13 +62,13 @@ def directive(**overrides):
 
 def test_registering_publishes_one_change_per_unit_and_is_idempotent(database):
     assert len(events(database, "plans.org_unit_changed.v1")) == len(UNITS)
-    again = run(database, handlers.register_units, parse(RegisterUnits, {"units": UNITS}))
+    again = run(database, unit_changes.register_units, parse(RegisterUnits, {"units": UNITS}))
     assert (again["created"], again["changed"], again["unchanged"]) == (0, 0, len(UNITS))
     assert len(events(database, "plans.org_unit_changed.v1")) == len(UNITS)
 
 
 def test_issuing_to_a_level_within_a_subtree_creates_one_assignment_per_unit(database):
-    result = run(database, handlers.issue_directive, directive())
+    result = run(database, document_actions.issue_directive, directive())
     assert result["assignment_count"] == 3
     created = events(database, "plans.assignment_created.v1")
     assert sorted(e.unit_code for e in created) == ["LAO-180101", "LAO-180102", "LAO-180103"]
@@ -80,7 +80,7 @@ def test_issuing_to_a_level_within_a_subtree_creates_one_assignment_per_unit(dat
 def test_unknown_addressee_codes_are_refused_and_nothing_changes(database):
     before = len(events(database))
     with pytest.raises(InputError) as error:
-        run(database, handlers.issue_directive,
+        run(database, document_actions.issue_directive,
             directive(addressees={"codes": ["LAO-180101", "LAO-999999"]}))
     assert error.value.field == "addressees.codes" and "LAO-999999" in error.value.message_en
     assert error.value.message_th.startswith("ไม่พบ")
@@ -88,23 +88,23 @@ def test_unknown_addressee_codes_are_refused_and_nothing_changes(database):
 
 
 def test_acknowledging_twice_changes_state_once_and_emits_one_event(database):
-    run(database, handlers.issue_directive, directive())
+    run(database, document_actions.issue_directive, directive())
     with database.session() as session:
         assignment = session.execute(select(assignments).limit(1)).mappings().one()
     command = AcknowledgeAssignment(assignment_id=assignment["id"], unit_code=assignment["unit_code"],
                                     receipt_number="296")
-    first = run(database, handlers.acknowledge_assignment, command)
-    second = run(database, handlers.acknowledge_assignment, command)
+    first = run(database, assignment_actions.acknowledge_assignment, command)
+    second = run(database, assignment_actions.acknowledge_assignment, command)
     assert (first["changed"], second["changed"]) == (True, False)
     assert len(events(database, "plans.assignment_acknowledged.v1")) == 1
 
 
 def test_another_unit_cannot_acknowledge(database):
-    run(database, handlers.issue_directive, directive())
+    run(database, document_actions.issue_directive, directive())
     with database.session() as session:
         assignment_id = session.execute(select(assignments.c.id).limit(1)).scalar_one()
     with pytest.raises(InputError) as error:
-        run(database, handlers.acknowledge_assignment,
+        run(database, assignment_actions.acknowledge_assignment,
             AcknowledgeAssignment(assignment_id=assignment_id, unit_code="LAO-180201"))
     assert error.value.status == 403
 
@@ -137,7 +137,7 @@ def test_subtree_and_state_rules():
 
 def test_a_changed_unit_keeps_its_history(database):
     renamed = dict(UNITS[-1], name_th="เทศบาลตำบลอื่น", lao_type="subdistrict_municipality")
-    result = run(database, handlers.register_units, parse(RegisterUnits, {"units": [renamed]}))
+    result = run(database, unit_changes.register_units, parse(RegisterUnits, {"units": [renamed]}))
     assert result["changed"] == 1
     with database.session() as session:
         versions = session.execute(select(org_units).where(org_units.c.code == "LAO-180201")

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from services.plans import domain, handlers, memo_import
+from services.plans import assignment_actions, document_actions, domain, memo_import, unit_changes, unit_csv, views
 from shared.contracts.commands.plans import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, ForwardAssignment, IssueDirective,
                                      IssueDocument, RegisterReceipt, RegisterUnits)
@@ -35,7 +35,7 @@ def national(tmp_path_factory):
     """A database with the national registry, built once for the module (copied per test)."""
     path = tmp_path_factory.mktemp("national")
     database = sqlite_database(path, metadata)
-    run(database, handlers.register_units,
+    run(database, unit_changes.register_units,
         RegisterUnits(units=[unit_payload(s) for s in national_registry()]))
     with database.session() as session:
         session.execute(outbox.delete())
@@ -71,7 +71,7 @@ def issue(database, **overrides):
     payload = {"document_number": "มท ๐๘๐๑.๓/ว ๑๒", "document_date": "๑๕ ม.ค. ๒๕๗๐", "subject_th": "ทดสอบ",
                "issuer_code": "DLA", "text_th": "ให้ดำเนินการ", "addressees": {"level": "provincial_office"}}
     payload.update(overrides)
-    return run(database, handlers.issue_directive, parse(IssueDirective, payload))
+    return run(database, document_actions.issue_directive, parse(IssueDirective, payload))
 
 
 def test_seed_004_is_recorded_exactly(database):
@@ -79,9 +79,9 @@ def test_seed_004_is_recorded_exactly(database):
         ids = memo_import.record_memo(uow)
         uow.commit()
     with database.session() as session:
-        d3 = handlers.get_document(session, ids["documents"]["D3"])
-        d4 = handlers.get_document(session, ids["documents"]["D4"])
-        d1 = handlers.get_document(session, ids["documents"]["D1"])
+        d3 = views.get_document(session, ids["documents"]["D3"])
+        d4 = views.get_document(session, ids["documents"]["D4"])
+        d1 = views.get_document(session, ids["documents"]["D1"])
     assert d3["number_printed"] == "มท ๐๒๑๑.๒/๑๙๓๕๕" and d3["document_date"] == "2021-12-30"
     assert d3["references"] == [ids["documents"]["D1"]] and d1["status"] == "referenced_only"
     assert d4["number_printed"] == "มท ๐๘๐๑.๒/ว ๕๒" and d4["circular"] is True
@@ -105,11 +105,11 @@ def test_issuing_seed_004_reaches_the_ten_provinces_and_publishes_the_monthly_ru
     with database.unit_of_work() as uow:
         ids = memo_import.record_memo(uow)
         uow.commit()
-    result = run(database, handlers.issue_document, IssueDocument(document_id=ids["documents"]["D3"]))
+    result = run(database, document_actions.issue_document, IssueDocument(document_id=ids["documents"]["D3"]))
     by_item = {d["directive_id"]: d["assignment_count"] for d in result["directives"]}
     assert len(by_item) == 24
     with database.session() as session:
-        d3 = handlers.get_document(session, ids["documents"]["D3"])
+        d3 = views.get_document(session, ids["documents"]["D3"])
     dps2 = next(i for i in d3["items"] if i["item_ref"] == "DPS-2")
     assert by_item[dps2["id"]] == 10
     [rule] = events(database, "plans.reporting_rule_published.v1")
@@ -121,17 +121,17 @@ def test_issuing_seed_004_reaches_the_ten_provinces_and_publishes_the_monthly_ru
 def test_receipt_numbers_are_unique_per_unit_per_year(database):
     issued = issue(database, addressees={"codes": ["PLO-09"]})
     document_id = issued["document_id"]
-    first = run(database, handlers.register_receipt, RegisterReceipt(
+    first = run(database, assignment_actions.register_receipt, RegisterReceipt(
         unit_code="PLO-09", document_id=document_id, receipt_no="๐๑๒", received_on="2027-01-16"))
     assert first["register_year_be"] == 2570
     with pytest.raises(InputError) as error:
-        run(database, handlers.register_receipt, RegisterReceipt(
+        run(database, assignment_actions.register_receipt, RegisterReceipt(
             unit_code="PLO-09", document_id=document_id, receipt_no="๐๑๒", received_on="2027-02-01"))
     assert error.value.status == 409 and error.value.field == "receipt_no"
     # another unit, or the next year, may use the same number
-    run(database, handlers.register_receipt, RegisterReceipt(
+    run(database, assignment_actions.register_receipt, RegisterReceipt(
         unit_code="PLO-10", document_id=document_id, receipt_no="๐๑๒", received_on="2027-01-16"))
-    run(database, handlers.register_receipt, RegisterReceipt(
+    run(database, assignment_actions.register_receipt, RegisterReceipt(
         unit_code="PLO-09", document_id=document_id, receipt_no="๐๑๒", received_on="2028-01-03"))
 
 
@@ -146,25 +146,25 @@ def test_forwarding_down_the_subtree_builds_the_cascade(database):
                    acknowledge_due_at=(datetime.now(timezone.utc) + timedelta(days=3)).isoformat())
     plo = _assignment(database, "PLO-09")
     with pytest.raises(InputError) as error:  # must acknowledge before forwarding
-        run(database, handlers.forward_assignment, ForwardAssignment(
+        run(database, assignment_actions.forward_assignment, ForwardAssignment(
             assignment_id=plo["id"], unit_code="PLO-09", addressees={"level": "district_office", "within": "PLO-09"}))
     assert error.value.status == 409
-    run(database, handlers.acknowledge_assignment, AcknowledgeAssignment(
+    run(database, assignment_actions.acknowledge_assignment, AcknowledgeAssignment(
         assignment_id=plo["id"], unit_code="PLO-09", receipt_number="77"))
-    forwarded = run(database, handlers.forward_assignment, ForwardAssignment(
+    forwarded = run(database, assignment_actions.forward_assignment, ForwardAssignment(
         assignment_id=plo["id"], unit_code="PLO-09", addressees={"level": "district_office", "within": "PLO-09"}))
     assert len(forwarded["child_assignment_ids"]) == 8  # Chainat's 8 district offices
     # forwarding again to the same units creates nothing new
-    again = run(database, handlers.forward_assignment, ForwardAssignment(
+    again = run(database, assignment_actions.forward_assignment, ForwardAssignment(
         assignment_id=plo["id"], unit_code="PLO-09", addressees={"level": "district_office", "within": "PLO-09"}))
     assert again["child_assignment_ids"] == [] and len(again["already_assigned"]) == 8
     dlo = _assignment(database, "DLO-0115")
     assert dlo["parent_assignment_id"] == plo["id"]
-    run(database, handlers.acknowledge_assignment, AcknowledgeAssignment(assignment_id=dlo["id"], unit_code="DLO-0115"))
-    run(database, handlers.forward_assignment, ForwardAssignment(
+    run(database, assignment_actions.acknowledge_assignment, AcknowledgeAssignment(assignment_id=dlo["id"], unit_code="DLO-0115"))
+    run(database, assignment_actions.forward_assignment, ForwardAssignment(
         assignment_id=dlo["id"], unit_code="DLO-0115", addressees={"level": "lao", "within": "DLO-0115"}))
     with database.session() as session:
-        view = handlers.cascade(session, issued["directive_id"])
+        view = views.cascade(session, issued["directive_id"])
     levels = {level["level"]: level for level in view["levels"]}
     assert levels["provincial_office"]["acknowledged"] == 1 and levels["provincial_office"]["forwarded"] == 1
     assert levels["district_office"]["units"] == 8 and levels["district_office"]["acknowledged"] == 1
@@ -181,10 +181,10 @@ def test_forwarding_down_the_subtree_builds_the_cascade(database):
 def test_forwarding_outside_the_subtree_is_forbidden_and_changes_nothing(database):
     issue(database, addressees={"codes": ["PLO-09"]})
     plo = _assignment(database, "PLO-09")
-    run(database, handlers.acknowledge_assignment, AcknowledgeAssignment(assignment_id=plo["id"], unit_code="PLO-09"))
+    run(database, assignment_actions.acknowledge_assignment, AcknowledgeAssignment(assignment_id=plo["id"], unit_code="PLO-09"))
     before = len(events(database, "plans.assignment_created.v1"))
     with pytest.raises(InputError) as error:
-        run(database, handlers.forward_assignment, ForwardAssignment(
+        run(database, assignment_actions.forward_assignment, ForwardAssignment(
             assignment_id=plo["id"], unit_code="PLO-09", addressees={"codes": ["DLO-0115", "PLO-10"]}))
     assert error.value.status == 403 and "PLO-10" in error.value.message_en
     assert len(events(database, "plans.assignment_created.v1")) == before
@@ -193,11 +193,11 @@ def test_forwarding_outside_the_subtree_is_forbidden_and_changes_nothing(databas
 def test_lifecycle_transitions_publish_events_and_repeat_harmlessly(database):
     issue(database, addressees={"codes": ["LAO-820801"]})
     lao = _assignment(database, "LAO-820801")
-    move = lambda state: run(database, handlers.change_assignment_state,  # noqa: E731
+    move = lambda state: run(database, assignment_actions.change_assignment_state,  # noqa: E731
                              ChangeAssignmentState(assignment_id=lao["id"], unit_code="LAO-820801", to_state=state))
     assert move("received")["changed"] is True
     assert move("received")["changed"] is False
-    run(database, handlers.acknowledge_assignment, AcknowledgeAssignment(assignment_id=lao["id"], unit_code="LAO-820801"))
+    run(database, assignment_actions.acknowledge_assignment, AcknowledgeAssignment(assignment_id=lao["id"], unit_code="LAO-820801"))
     for state in ("in_progress", "reported", "closed"):
         assert move(state)["state"] == state
     with pytest.raises(InputError):
@@ -213,7 +213,7 @@ def test_not_applicable_needs_a_reason(database):
     with pytest.raises(InputError) as error:
         parse(DeclareApplicability, {"assignment_id": lao["id"], "unit_code": "LAO-820801", "applicable": False})
     assert error.value.message_th.startswith("ต้องระบุเหตุผล")
-    result = run(database, handlers.declare_applicability, DeclareApplicability(
+    result = run(database, assignment_actions.declare_applicability, DeclareApplicability(
         assignment_id=lao["id"], unit_code="LAO-820801", applicable=False, note="ไม่มีผู้สูงอายุที่มีภาวะพึ่งพิง"))
     assert result["state"] == "not_applicable"
 
@@ -245,30 +245,30 @@ def test_a_ce_date_in_thai_form_and_a_be_date_are_the_same_day():
 def test_attachments_are_stored_and_downloadable(database):
     issued = issue(database, addressees={"codes": ["PLO-09"]})
     content = "สรุปข้อสั่งการ".encode() * 100
-    added = run(database, handlers.add_attachment, AddAttachment(
+    added = run(database, document_actions.add_attachment, AddAttachment(
         document_id=issued["document_id"], filename="สรุป.pdf", content_type="application/pdf",
         content_base64=base64.b64encode(content).decode()))
     with database.session() as session:
-        stored = handlers.get_attachment(session, added["attachment_id"])
+        stored = views.get_attachment(session, added["attachment_id"])
     assert base64.b64decode(stored["content_base64"]) == content and stored["filename"] == "สรุป.pdf"
 
 
 def test_registry_dry_run_reports_changes_and_changes_nothing(database):
     renamed = {"code": "LAO-820801", "level": "lao", "lao_type": "subdistrict_municipality",
                "parent_code": "DLO-0879", "name_th": "เทศบาลตำบลท้ายเหมือง"}
-    preview = run(database, handlers.register_units, RegisterUnits(units=[renamed], dry_run=True))
+    preview = run(database, unit_changes.register_units, RegisterUnits(units=[renamed], dry_run=True))
     assert preview["changed"] == 1 and preview["changes"][0]["fields"]["name_th"][1] == "เทศบาลตำบลท้ายเหมือง"
     with database.session() as session:
-        assert len(handlers.unit_history(session, "LAO-820801")) == 1
+        assert len(views.unit_history(session, "LAO-820801")) == 1
     assert events(database, "plans.org_unit_changed.v1") == []
 
 
 def test_registry_csv_import_and_unknown_columns():
-    rows = handlers.units_from_csv("\ufeffcode,level,name_th,parent_code,lao_type\nLAO-X,lao,อบต.เอ็กซ์,DLO-0115,sao\n")
+    rows = unit_csv.units_from_csv("\ufeffcode,level,name_th,parent_code,lao_type\nLAO-X,lao,อบต.เอ็กซ์,DLO-0115,sao\n")
     assert rows == [{"code": "LAO-X", "level": "lao", "name_th": "อบต.เอ็กซ์", "parent_code": "DLO-0115",
                      "lao_type": "sao"}]
     with pytest.raises(InputError) as error:
-        handlers.units_from_csv("code,colour\nX,red\n")
+        unit_csv.units_from_csv("code,colour\nX,red\n")
     assert "colour" in error.value.message_en
 
 

@@ -7,12 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from services.plans import domain, handlers, plan_handlers
+from services.plans import assignment_actions, document_actions, domain, unit_changes, views
+from services.plans.development_plans import importing
 from shared.contracts.commands.plans import (AddAttachment, IssueDocument, RecordDocument, RegisterReceipt,
                                      RegisterUnits)
 from services.plans.domain import Actor, Unit
 from services.plans.models import assignments, attachments, documents, metadata, receipts
-from services.plans.plan_tables import plan_plans
+from services.plans.development_plans.tables import plan_plans
 from shared.errors import InputError
 from shared.validation import parse
 from tests.fakes import sqlite_database
@@ -149,7 +150,7 @@ UNITS = [
 def database(tmp_path):
     database = sqlite_database(tmp_path, metadata)
     with database.unit_of_work() as uow:
-        handlers.register_units(RegisterUnits(units=UNITS), uow)
+        unit_changes.register_units(RegisterUnits(units=UNITS), uow)
         uow.commit()
     yield database
     database.dispose()
@@ -184,12 +185,12 @@ def memo(**overrides) -> RecordDocument:
 
 
 def test_a_district_cannot_speak_for_dla_or_moi_or_address_another_province(database):
-    refused(database, 403, "sender_code", handlers.record_document, memo(sender_code="DLA"), actor=MUANG)
-    refused(database, 403, "items[0].issuer_code", handlers.record_document,
+    refused(database, 403, "sender_code", document_actions.record_document, memo(sender_code="DLA"), actor=MUANG)
+    refused(database, 403, "items[0].issuer_code", document_actions.record_document,
             memo(items=[{"issuer_code": "MOI", "text_th": "x", "addressees": {"codes": ["LAO-180101"]}}]), actor=MUANG)
-    refused(database, 403, "items[0].addressees", handlers.record_document,
+    refused(database, 403, "items[0].addressees", document_actions.record_document,
             memo(items=[{"text_th": "x", "addressees": {"codes": ["LAO-820801"]}}]), actor=MUANG)
-    own = run(database, handlers.record_document,
+    own = run(database, document_actions.record_document,
               memo(items=[{"text_th": "x", "addressees": {"codes": ["LAO-180101"]}}]), actor=MUANG)
     with database.session() as session:
         row = session.execute(select(documents).where(documents.c.id == own["document_id"])).mappings().one()
@@ -197,91 +198,91 @@ def test_a_district_cannot_speak_for_dla_or_moi_or_address_another_province(data
 
 
 def test_central_records_the_moi_memo_as_moi_and_addresses_anyone(database):
-    recorded = run(database, handlers.record_document,
+    recorded = run(database, document_actions.record_document,
                    memo(sender_code="MOI", items=[{"text_th": "x", "addressees": {"codes": ["LAO-820801"]}}]),
                    actor=CENTRAL)
     with database.session() as session:
         row = session.execute(select(documents).where(documents.c.id == recorded["document_id"])).mappings().one()
     assert (row["sender_code"], row["recorded_by_unit"]) == ("MOI", "DLA")
-    refused(database, 422, "sender_code", handlers.record_document, memo(document_number="มท 1/1"), actor=CENTRAL)
+    refused(database, 422, "sender_code", document_actions.record_document, memo(document_number="มท 1/1"), actor=CENTRAL)
 
 
 def test_only_the_recording_unit_or_central_attaches_to_or_issues_a_draft(database):
-    draft = run(database, handlers.record_document,
+    draft = run(database, document_actions.record_document,
                 memo(sender_code="DLA", items=[{"text_th": "x", "addressees": {"codes": ["LAO-820801"]}}]),
                 actor=CENTRAL)
     # Chainat cannot see DLA's draft at all: not found, as its GET answers
-    refused(database, 404, "document_id", handlers.issue_document, IssueDocument(document_id=draft["document_id"]),
+    refused(database, 404, "document_id", document_actions.issue_document, IssueDocument(document_id=draft["document_id"]),
             actor=CHAINAT)
-    refused(database, 404, "document_id", handlers.add_attachment,
+    refused(database, 404, "document_id", document_actions.add_attachment,
             AddAttachment(document_id=draft["document_id"], filename="a.txt", content_type="text/plain",
                           content_base64="YQ=="), actor=CHAINAT)
     # the district office sees its province's document once assigned, but did not record it: forbidden
-    chainat_doc = run(database, handlers.record_document,
+    chainat_doc = run(database, document_actions.record_document,
                       memo(document_number="ชน 0023/1", items=[
                           {"text_th": "x", "addressees": {"codes": ["DLO-0115"]}},
                           {"text_th": "y", "addressees": {"codes": ["LAO-180101"]}}]), actor=CHAINAT)
-    first = run(database, handlers.issue_document,
+    first = run(database, document_actions.issue_document,
                 IssueDocument(document_id=chainat_doc["document_id"], items=[chainat_doc["directive_ids"][0]]),
                 actor=CHAINAT)
     assert [d["directive_id"] for d in first["directives"]] == [chainat_doc["directive_ids"][0]]
-    refused(database, 403, "document_id", handlers.issue_document,
+    refused(database, 403, "document_id", document_actions.issue_document,
             IssueDocument(document_id=chainat_doc["document_id"]), actor=MUANG)
-    second = run(database, handlers.issue_document, IssueDocument(document_id=chainat_doc["document_id"]),
+    second = run(database, document_actions.issue_document, IssueDocument(document_id=chainat_doc["document_id"]),
                  actor=CENTRAL)
     assert [d["directive_id"] for d in second["directives"]] == [chainat_doc["directive_ids"][1]]
 
 
 def test_issuing_a_subset_names_an_unknown_item(database):
-    draft = run(database, handlers.record_document, memo(), actor=CHAINAT)
-    refused(database, 422, "items[0]", handlers.issue_document,
+    draft = run(database, document_actions.record_document, memo(), actor=CHAINAT)
+    refused(database, 422, "items[0]", document_actions.issue_document,
             IssueDocument(document_id=draft["document_id"], items=["not-an-item"]), actor=CHAINAT)
 
 
 def test_the_same_memo_again_is_a_conflict_naming_the_first_unless_allowed(database):
-    first = run(database, handlers.record_document, memo(sender_code="MOI"), actor=CENTRAL)
-    error = refused(database, 409, "document_number", handlers.record_document,
+    first = run(database, document_actions.record_document, memo(sender_code="MOI"), actor=CENTRAL)
+    error = refused(database, 409, "document_number", document_actions.record_document,
                     memo(sender_code="MOI", document_number="มท 0211.2/19355"), actor=CENTRAL)
     assert error.details == {"existing_document_id": first["document_id"]}
     assert error.as_problem()["existing_document_id"] == first["document_id"]
     # another date or sender is another document; allow_duplicate records it anyway
-    run(database, handlers.record_document, memo(sender_code="MOI", document_date="2021-12-31"), actor=CENTRAL)
-    run(database, handlers.record_document, memo(sender_code="MOI", allow_duplicate=True), actor=CENTRAL)
+    run(database, document_actions.record_document, memo(sender_code="MOI", document_date="2021-12-31"), actor=CENTRAL)
+    run(database, document_actions.record_document, memo(sender_code="MOI", allow_duplicate=True), actor=CENTRAL)
     with database.session() as session:
-        found = handlers.find_documents(session, number="๐๒๑๑.๒/๑๙๓๕๕")
+        found = views.find_documents(session, number="๐๒๑๑.๒/๑๙๓๕๕")
     assert len(found) == 3 and all(d["number_normalized"] == "มท 0211.2/19355" for d in found)
 
 
 def test_receipts_only_for_visible_documents_with_one_number_in_either_digits(database):
-    dla_only = run(database, handlers.record_document, memo(sender_code="DLA", items=[]), actor=CENTRAL)
-    refused(database, 404, "document_id", handlers.register_receipt,
+    dla_only = run(database, document_actions.record_document, memo(sender_code="DLA", items=[]), actor=CENTRAL)
+    refused(database, 404, "document_id", assignment_actions.register_receipt,
             RegisterReceipt(unit_code="LAO-180101", document_id=dla_only["document_id"], receipt_no="1",
                             received_on="2022-01-04"), actor=LAO)
-    refused(database, 403, "unit_code", handlers.register_receipt,
+    refused(database, 403, "unit_code", assignment_actions.register_receipt,
             RegisterReceipt(unit_code="PLO-09", document_id=dla_only["document_id"], receipt_no="1",
                             received_on="2022-01-04"), actor=LAO)
-    run(database, handlers.register_receipt, RegisterReceipt(
+    run(database, assignment_actions.register_receipt, RegisterReceipt(
         unit_code="DLA", document_id=dla_only["document_id"], receipt_no="๕๐๘๓๖", received_on="2022-01-04"),
         actor=CENTRAL)
-    refused(database, 409, "receipt_no", handlers.register_receipt, RegisterReceipt(
+    refused(database, 409, "receipt_no", assignment_actions.register_receipt, RegisterReceipt(
         unit_code="DLA", document_id=dla_only["document_id"], receipt_no="50836", received_on="2022-02-01"),
         actor=CENTRAL)
     with database.session() as session:
-        assert [r["receipt_no"] for r in handlers.get_document(session, dla_only["document_id"])["receipts"]] == ["50836"]
+        assert [r["receipt_no"] for r in views.get_document(session, dla_only["document_id"])["receipts"]] == ["50836"]
 
 
 def test_a_receipt_number_given_when_acknowledging_is_kept_with_arabic_digits(database):
     from shared.contracts.commands.plans import AcknowledgeAssignment
-    draft = run(database, handlers.record_document,
+    draft = run(database, document_actions.record_document,
                 memo(sender_code="DLA", items=[{"text_th": "x", "addressees": {"codes": ["LAO-180101"]}}]),
                 actor=CENTRAL)
-    run(database, handlers.issue_document, IssueDocument(document_id=draft["document_id"]), actor=CENTRAL)
+    run(database, document_actions.issue_document, IssueDocument(document_id=draft["document_id"]), actor=CENTRAL)
     with database.session() as session:
         assignment_id = session.execute(select(assignments.c.id)).scalar_one()
-    run(database, handlers.acknowledge_assignment,
+    run(database, assignment_actions.acknowledge_assignment,
         AcknowledgeAssignment(assignment_id=assignment_id, unit_code="LAO-180101", receipt_number="๑๒"))
     with database.session() as session:
-        assert handlers.get_assignment(session, assignment_id)["receipt_number"] == "12"
+        assert views.get_assignment(session, assignment_id)["receipt_number"] == "12"
 
 
 PLAN = {"format": "thongthin.plan/v1",
@@ -294,7 +295,7 @@ PLAN = {"format": "thongthin.plan/v1",
 def test_a_plan_is_changed_only_by_central_or_its_owner_dry_run_included(database):
     def import_as(actor, document, dry_run=False):
         with database.unit_of_work() as uow:
-            result = plan_handlers.import_plan(uow, document, dry_run=dry_run, actor=actor)
+            result = importing.import_plan(document, uow, dry_run=dry_run, actor=actor)
             uow.commit()
         return result
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from services.plans import handlers
+from services.plans import document_actions, lookups, unit_changes, unit_csv, views
 from shared.contracts.commands.plans import RegisterUnits
 from services.plans.models import assignments, metadata, org_units, reported_periods
 from shared.calendar import period_bounds
@@ -50,7 +50,7 @@ def new_database(path: Path):
 
 def register(database, body: dict, actor: dict | None = None, today: date = TODAY) -> dict:
     with database.unit_of_work() as uow:
-        result = handlers.register_units(parse(RegisterUnits, body), uow, actor=actor, today=today)
+        result = unit_changes.register_units(parse(RegisterUnits, body), uow, actor=actor, today=today)
         uow.commit()
     return result
 
@@ -145,10 +145,10 @@ def test_future_opening_and_future_closing_as_of_a_date(database):
          "effective_date": "2027-01-01"},
         {"code": "LAO-B", "change_kind": "closed", "effective_date": "2027-02-01"}]})
     with database.session() as session:
-        today = {u["code"] for u in handlers.list_units(session, level="lao", on=TODAY)}
-        january = {u["code"] for u in handlers.list_units(session, level="lao", on=date(2027, 1, 15))}
-        february = {u["code"] for u in handlers.list_units(session, level="lao", on=date(2027, 2, 1))}
-        counts_today = handlers.registry_counts(session, TODAY)
+        today = {u["code"] for u in views.list_units(session, level="lao", on=TODAY)}
+        january = {u["code"] for u in views.list_units(session, level="lao", on=date(2027, 1, 15))}
+        february = {u["code"] for u in views.list_units(session, level="lao", on=date(2027, 2, 1))}
+        counts_today = views.registry_counts(session, TODAY)
     assert "LAO-NEW" not in today and "LAO-B" in today
     assert {"LAO-NEW", "LAO-B"} <= january
     assert "LAO-B" not in february and "LAO-NEW" in february
@@ -166,8 +166,8 @@ def test_a_merger_closes_the_predecessors_and_links_both_ways(database):
     [successor] = versions(database, "LAO-AB")
     assert successor["valid_from"] == date(2026, 10, 1) and successor["change_kind"] == "merged"
     with database.session() as session:
-        history = handlers.unit_history(session, "LAO-AB")
-        a_history = handlers.unit_history(session, "LAO-A")
+        history = views.unit_history(session, "LAO-AB")
+        a_history = views.unit_history(session, "LAO-A")
     assert history[0]["predecessor_codes"] == ["LAO-A", "LAO-B"]
     assert a_history[-1]["successor_codes"] == ["LAO-AB"] and a_history[-1]["valid_to"] == "2026-10-01"
     assert a_history[-1]["end_kind"] == "merged"
@@ -198,7 +198,7 @@ def test_a_split_ends_the_unit_and_opens_its_successors(database):
 def test_open_assignments_of_a_merged_unit_move_to_its_successor(database):
     from shared.contracts.commands.plans import IssueDirective
     with database.unit_of_work() as uow:
-        handlers.issue_directive(parse(IssueDirective, {
+        document_actions.issue_directive(parse(IssueDirective, {
             "document_number": "มท ๐๘๐๑.๒/ว ๙", "document_date": "2026-12-01", "urgency": "urgent",
             "subject_th": "รายงาน", "issuer_code": "DLA", "text_th": "ให้รายงาน",
             "addressees": {"codes": ["LAO-A", "LAO-B"]}}), uow)
@@ -212,14 +212,13 @@ def test_open_assignments_of_a_merged_unit_move_to_its_successor(database):
 
 
 def test_a_future_merger_moves_the_open_assignments_on_its_day_not_before(database):
-    from services.plans import unit_changes
     from shared.contracts.commands.plans import IssueDirective
     with database.unit_of_work() as uow:
-        handlers.issue_directive(parse(IssueDirective, {
+        document_actions.issue_directive(parse(IssueDirective, {
             "document_number": "มท ๐๘๐๑.๒/ว ๑๑", "document_date": "2026-12-01", "urgency": "urgent",
             "subject_th": "รายงาน", "issuer_code": "DLA", "text_th": "ให้รายงาน", "addressees": {"codes": ["LAO-B"]}}), uow)
         uow.commit()
-    real_today = unit_changes.bangkok_today()
+    real_today = lookups.bangkok_today()
     day = real_today + timedelta(days=10)
     register(database, {"units": [{"code": "LAO-B", "change_kind": "merged", "successor_codes": ["LAO-C"],
                                    "effective_date": day.isoformat()}]}, today=real_today)
@@ -242,7 +241,7 @@ def test_addressees_of_a_directive_are_the_units_of_its_issue_day(database):
          "effective_date": (date.today() + timedelta(days=400)).isoformat()},
         {"code": "LAO-A", "change_kind": "closed", "effective_date": (date.today() + timedelta(days=400)).isoformat()}]})
     with database.unit_of_work() as uow:
-        result = handlers.issue_directive(parse(IssueDirective, {
+        result = document_actions.issue_directive(parse(IssueDirective, {
             "document_number": "มท ๐๘๐๑.๒/ว ๑๐", "document_date": "2026-12-01", "urgency": "urgent",
             "subject_th": "รายงาน", "issuer_code": "DLA", "text_th": "ให้รายงาน",
             "addressees": {"level": "lao", "within": "DLO-0901"}}), uow)
@@ -263,7 +262,7 @@ def test_the_reported_periods_are_kept_from_assessments_once(database):
     envelope = None  # the handler needs only the event
     for _ in range(2):
         with database.unit_of_work() as uow:
-            handlers.on_indicator_submitted(event, uow, envelope)
+            unit_changes.on_indicator_submitted(event, uow, envelope)
             uow.commit()
     with database.session() as session:
         rows = session.execute(select(reported_periods)).mappings().all()
@@ -298,18 +297,18 @@ def test_a_change_that_rewrites_a_reported_period_is_refused_unless_central_forc
 # --- the CSV import ----------------------------------------------------------------------------------------
 
 def test_the_csv_import_takes_change_kinds_dates_and_links():
-    rows = handlers.units_from_csv(
+    rows = unit_csv.units_from_csv(
         "code,change_kind,effective_date,successor_codes,predecessor_codes,reason,force\n"
         "LAO-A,merged,2026-10-01,LAO-AB; LAO-X,,ควบรวม,true\n"
         "LAO-AB,merged,2026-10-01,,LAO-A;LAO-B,,\n")
     assert rows[0] == {"code": "LAO-A", "change_kind": "merged", "effective_date": "2026-10-01",
                        "successor_codes": ["LAO-AB", "LAO-X"], "reason": "ควบรวม", "force": True}
     assert rows[1]["predecessor_codes"] == ["LAO-A", "LAO-B"]
-    assert handlers.csv_field("units[3].effective_date") == "rows[3].effective_date"
+    assert unit_csv.csv_field("units[3].effective_date") == "rows[3].effective_date"
     with pytest.raises(InputError) as error:
         parse(RegisterUnits, {"units": [{"code": "X", "level": "lao", "lao_type": "sao", "name_th": "x"}] * 3
                               + [{"code": "Y", "effective_date": "not a date"}]})
-    assert handlers.csv_field(error.value.field) == "rows[3].effective_date"
+    assert unit_csv.csv_field(error.value.field) == "rows[3].effective_date"
 
 
 # --- property: any sequence of changes ------------------------------------------------------------------

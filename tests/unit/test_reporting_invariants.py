@@ -232,7 +232,7 @@ def _parse(value):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_plans_and_reporting_cascades_agree_for_any_actions_in_any_order(national_plans, tmp_path, seed):
-    from services.plans import handlers as plans
+    from services.plans import assignment_actions, views
     from shared.contracts.commands.plans import AcknowledgeAssignment, ChangeAssignmentState, ForwardAssignment
     from services.plans.models import assignments
     from shared.contracts import decode
@@ -253,20 +253,20 @@ def test_plans_and_reporting_cascades_agree_for_any_actions_in_any_order(nationa
         action = rng.choice(["receive", "acknowledge", "forward"])
         try:
             if action == "receive":
-                run(plans_db, plans.change_assignment_state, ChangeAssignmentState(
+                run(plans_db, assignment_actions.change_assignment_state, ChangeAssignmentState(
                     assignment_id=row["id"], unit_code=row["unit_code"], to_state="received"))
             elif action == "acknowledge":
-                run(plans_db, plans.acknowledge_assignment, AcknowledgeAssignment(
+                run(plans_db, assignment_actions.acknowledge_assignment, AcknowledgeAssignment(
                     assignment_id=row["id"], unit_code=row["unit_code"]))
             elif row["unit_level"] != "lao":
                 level = "district_office" if row["unit_level"] == "provincial_office" else "lao"
-                run(plans_db, plans.forward_assignment, ForwardAssignment(
+                run(plans_db, assignment_actions.forward_assignment, ForwardAssignment(
                     assignment_id=row["id"], unit_code=row["unit_code"],
                     addressees={"level": level, "within": row["unit_code"]}))
         except InputError:
             pass  # not allowed from this state: nothing changed
     with plans_db.session() as session:
-        view = plans.cascade(session, directive_id)
+        view = views.cascade(session, directive_id)
         bodies = [row.body for row in session.execute(select(outbox)).all()]
     plans_db.dispose()
     # reporting sees the same events, in any order
@@ -305,7 +305,7 @@ def _iso(value):
 @pytest.fixture(scope="module")
 def national_plans(tmp_path_factory):
     """The plans database with the national registry, its registry events kept in the outbox."""
-    from services.plans import handlers as plans
+    from services.plans import unit_changes
     from shared.contracts.commands.plans import RegisterUnits
     from services.plans.models import metadata as plans_metadata
     from services.plans.registry import national_registry
@@ -313,6 +313,6 @@ def national_plans(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("national-plans")
     database = sqlite_database(path, plans_metadata)
-    run(database, plans.register_units, RegisterUnits(units=[unit_payload(s) for s in national_registry()]))
+    run(database, unit_changes.register_units, RegisterUnits(units=[unit_payload(s) for s in national_registry()]))
     database.dispose()
     return path / "test.db"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from services.assessments.bootstrap import EVENT_HANDLERS as ASSESSMENTS
 from services.notifications.planning import EVENT_HANDLERS as NOTIFICATIONS
-from services.plans.handlers import EVENT_HANDLERS as PLANS
+from services.plans.bootstrap import EVENT_HANDLERS as PLANS
 from services.reporting.bootstrap import event_handlers
 from shared.contracts import REGISTRY
 from shared.messaging import topology

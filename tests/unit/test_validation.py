@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from shared.contracts.commands.assessments import DecideExtension, RequestExtension, SubmitValues
 from services.gateway.exports import columns, to_csv, to_xlsx
 from shared.contracts.commands.plans import AddAttachment, IssueDirective, RecordDocument, RegisterUnits
-from services.plans.plan_io import load_document, read_plan
+from services.plans.development_plans.reading import load_document, read_plan
 from shared.errors import InputError
 from shared.validation import (MAX_FILENAME, NOT_IN_TEXT, TEXT_MAX, TITLE_MAX, bounded_int, check_json_depth,
                                control_character_problem, json_depth, parse, printable, safe_filename)

@@ -1,5 +1,5 @@
 from services.plans.models import metadata
-import services.plans.plan_tables  # noqa: F401
+import services.plans.development_plans.tables  # noqa: F401
 from shared.migrations_env import run
 
 run(metadata)

@@ -202,8 +202,8 @@ def patch_plans_handlers(module) -> None:
     name, _, seconds = rest.partition(":")
     real = getattr(module, name)
 
-    def slowed(uow, command, **kwargs):
-        result = real(uow, command, **kwargs)
+    def slowed(command, uow, **kwargs):
+        result = real(command, uow, **kwargs)
         if _fire_once():
             record("fired", message_ids=[], command=command.model_dump(mode="json"), result=result)
             time.sleep(float(seconds or 3))  # cooperative after monkey-patching
@@ -221,7 +221,7 @@ PATCHES = {
     "poison": {"services.reporting.projection": patch_reporting_handlers},
     "block": {"services.reporting.projection": patch_reporting_handlers},
     "slow": {"services.reporting.projection": patch_reporting_handlers},
-    "slow_rpc": {"services.plans.handlers": patch_plans_handlers},
+    "slow_rpc": {"services.plans.document_actions": patch_plans_handlers},
 }
 
 
