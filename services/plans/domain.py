@@ -1,17 +1,28 @@
-"""Pure rules of the plans service: addressees, the assignment lifecycle, document numbers,
-anomalies and cascade latencies. No database, no framework."""
+"""Pure rules of the plans service, as functions over plain data (``Unit`` rows, states, strings):
+
+- the assignment lifecycle: which action may start from which state, what repeating one does,
+  when an assignment is overdue;
+- addressees: what an addressee rule reaches, who reports on a directive, forwarding inside one's
+  own subtree (the tree walk is shared.orgtree's);
+- who may act: the sender of a recorded document, an item's reach, editing a draft, changing a plan;
+- documents: printed numbers and receipt numbers normalized, circular letters, the
+  forwarded-before-received anomaly, RRULE validation.
+
+No database, no framework; problems are ``InputError`` (Thai and English) with their status.
+"""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Iterable
 
 from dateutil.rrule import rrulestr
 
+from shared import orgtree
 from shared.errors import InputError, conflict, forbidden, invalid
 from shared.thai import BANGKOK, from_thai_digits
+from shared.vocabulary import AssignmentState
 
 
 @dataclass(frozen=True)
@@ -26,19 +37,7 @@ class Unit:
 
 # --- the assignment lifecycle -----------------------------------------------------------------
 
-class AssignmentState(StrEnum):
-    ISSUED = "issued"
-    RECEIVED = "received"
-    ACKNOWLEDGED = "acknowledged"
-    FORWARDED = "forwarded"
-    IN_PROGRESS = "in_progress"
-    REPORTED = "reported"
-    CLOSED = "closed"
-    NOT_APPLICABLE = "not_applicable"
-    CANCELLED = "cancelled"
-
-
-S = AssignmentState
+S = AssignmentState  # the vocabulary's states (shared.vocabulary); the rules over them are here
 FINAL = {S.CLOSED, S.NOT_APPLICABLE, S.CANCELLED}
 # Which states each action may start from. Acknowledging implies receipt; forwarding and work
 # imply acknowledgement (a unit cannot act on what it has not registered).
@@ -96,19 +95,14 @@ def acknowledge(current: str) -> AssignmentState | None:
 CRITERION_ATTRIBUTES = ("level", "lao_type", "province_code", "district_code")
 
 
+def parent_of(units: Iterable[Unit]) -> dict[str, str | None]:
+    """Code → parent code: the registry as shared.orgtree walks it."""
+    return {unit.code: unit.parent_code for unit in units}
+
+
 def subtree(root: str, units: Iterable[Unit]) -> set[str]:
-    """Codes of root and every unit below it."""
-    children: dict[str, list[str]] = {}
-    for unit in units:
-        if unit.parent_code:
-            children.setdefault(unit.parent_code, []).append(unit.code)
-    found, stack = set(), [root]
-    while stack:
-        code = stack.pop()
-        if code not in found:
-            found.add(code)
-            stack.extend(children.get(code, ()))
-    return found
+    """Codes of root and every unit below it (shared.orgtree's walk)."""
+    return orgtree.subtree(root, parent_of(units))
 
 
 def _unknown(field: str, codes: list[str]) -> InputError:
@@ -163,12 +157,13 @@ def reporting_units(addressee_codes: list[str], level: str | None, units: list[U
     if level is None:
         return addressee_codes
     level_of = {unit.code: unit.level for unit in units}
+    children = orgtree.children_of(parent_of(units))
     reporters = set()
     for code in addressee_codes:
         if level_of[code] == level:
             reporters.add(code)
         else:
-            reporters |= {c for c in subtree(code, units) if level_of[c] == level}
+            reporters |= {c for c in orgtree.subtree(code, children=children) if level_of[c] == level}
     return sorted(reporters)
 
 

@@ -16,7 +16,8 @@ Place names are real; codes, LAO types, English names for places without a known
 form, e-mail addresses and validity dates are synthetic, and every unit carries
 ``synthetic=True``. Output is deterministic: the same input always gives the same registry.
 
-Pure Python (standard library only) so that fixtures, seed scripts and services can share it.
+Pure Python (the standard library and the vocabulary's levels and LAO types, shared.vocabulary)
+so that fixtures, seed scripts and services can share it.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+from shared.vocabulary import LaoTypeName, OrgLevel
 
 __all__ = [
     "ADMIN_DIVISIONS_PATH",
@@ -37,9 +39,7 @@ __all__ = [
     "CHON_BURI_PROVINCE_ID",
     "DLA_CODE",
     "GENERATED_VALID_FROM",
-    "LaoType",
     "MOI_CODE",
-    "OrgLevel",
     "OrgUnitSpec",
     "PATTAYA_CODE",
     "load_admin_divisions",
@@ -66,27 +66,8 @@ GENERATED_VALID_FROM = date(2000, 1, 1)
 EMAIL_DOMAIN = "thongthin.test"  # reserved TLD: addresses can never reach a real mailbox
 
 
-class OrgLevel(StrEnum):
-    MINISTRY = "ministry"
-    MINISTRY_OFFICE = "ministry_office"
-    DEPARTMENT = "department"
-    DEPARTMENT_BUREAU = "department_bureau"
-    PROVINCIAL_OFFICE = "provincial_office"
-    DISTRICT_OFFICE = "district_office"
-    LAO = "lao"
-
-
-class LaoType(StrEnum):
-    PAO = "pao"  # องค์การบริหารส่วนจังหวัด (อบจ.)
-    CITY_MUNICIPALITY = "city_municipality"  # เทศบาลนคร (ทน.)
-    TOWN_MUNICIPALITY = "town_municipality"  # เทศบาลเมือง (ทม.)
-    SUBDISTRICT_MUNICIPALITY = "subdistrict_municipality"  # เทศบาลตำบล (ทต.)
-    SAO = "sao"  # องค์การบริหารส่วนตำบล (อบต.)
-    SPECIAL = "special"  # กรุงเทพมหานคร, เมืองพัทยา
-
-
 MUNICIPALITY_TYPES = frozenset(
-    {LaoType.CITY_MUNICIPALITY, LaoType.TOWN_MUNICIPALITY, LaoType.SUBDISTRICT_MUNICIPALITY}
+    {LaoTypeName.CITY_MUNICIPALITY, LaoTypeName.TOWN_MUNICIPALITY, LaoTypeName.SUBDISTRICT_MUNICIPALITY}
 )
 
 
@@ -96,7 +77,7 @@ class OrgUnitSpec:
 
     code: str
     level: OrgLevel
-    lao_type: LaoType | None
+    lao_type: LaoTypeName | None
     parent_code: str | None
     name_th: str
     name_en: str
@@ -224,19 +205,19 @@ SUBDISTRICT_NAMES: dict[int, tuple[str, str]] = {
 CITY_MUNICIPALITY_PROVINCES = frozenset({3, 5, 19, 23, 28, 29, 38, 52, 63, 66, 70})
 
 # Subdistricts whose LAO type is known from the reference pack and must not be left to chance.
-KNOWN_LAO_TYPES: dict[int, LaoType] = {
-    820801: LaoType.SAO,  # tai_mueang_sao_plan.yaml: องค์การบริหารส่วนตำบลท้ายเหมือง
+KNOWN_LAO_TYPES: dict[int, LaoTypeName] = {
+    820801: LaoTypeName.SAO,  # tai_mueang_sao_plan.yaml: องค์การบริหารส่วนตำบลท้ายเหมือง
 }
 
 # About one subdistrict in this many gets a municipality (real mix: ~2,470 of ~7,850 LAOs).
 MUNICIPALITY_ONE_IN = 3
 
-LAO_TYPE_NAMES: dict[LaoType, tuple[str, str]] = {
-    LaoType.PAO: ("องค์การบริหารส่วนจังหวัด", "Provincial Administrative Organisation"),
-    LaoType.CITY_MUNICIPALITY: ("เทศบาลนคร", "City Municipality"),
-    LaoType.TOWN_MUNICIPALITY: ("เทศบาลเมือง", "Town Municipality"),
-    LaoType.SUBDISTRICT_MUNICIPALITY: ("เทศบาลตำบล", "Subdistrict Municipality"),
-    LaoType.SAO: ("องค์การบริหารส่วนตำบล", "Subdistrict Administrative Organisation"),
+LAO_TYPE_NAMES: dict[LaoTypeName, tuple[str, str]] = {
+    LaoTypeName.PAO: ("องค์การบริหารส่วนจังหวัด", "Provincial Administrative Organisation"),
+    LaoTypeName.CITY_MUNICIPALITY: ("เทศบาลนคร", "City Municipality"),
+    LaoTypeName.TOWN_MUNICIPALITY: ("เทศบาลเมือง", "Town Municipality"),
+    LaoTypeName.SUBDISTRICT_MUNICIPALITY: ("เทศบาลตำบล", "Subdistrict Municipality"),
+    LaoTypeName.SAO: ("องค์การบริหารส่วนตำบล", "Subdistrict Administrative Organisation"),
 }
 
 
@@ -285,7 +266,7 @@ def province_registry(
 def registry_counts(units: Iterable[OrgUnitSpec]) -> dict[str, int]:
     """Counts per level and per LAO type, plus totals.
 
-    Keys: ``total``; every OrgLevel value; every LaoType value; ``municipality`` (all three
+    Keys: ``total``; every OrgLevel value; every LaoTypeName value; ``municipality`` (all three
     municipality types) and ``subdistrict_lao`` (municipalities + SAOs).
     """
     units = list(units)
@@ -293,9 +274,9 @@ def registry_counts(units: Iterable[OrgUnitSpec]) -> dict[str, int]:
     lao_types = Counter(unit.lao_type for unit in units if unit.lao_type is not None)
     counts = {"total": len(units)}
     counts.update({str(level): levels[level] for level in OrgLevel})
-    counts.update({str(lao_type): lao_types[lao_type] for lao_type in LaoType})
+    counts.update({str(lao_type): lao_types[lao_type] for lao_type in LaoTypeName})
     counts["municipality"] = sum(lao_types[lao_type] for lao_type in MUNICIPALITY_TYPES)
-    counts["subdistrict_lao"] = counts["municipality"] + lao_types[LaoType.SAO]
+    counts["subdistrict_lao"] = counts["municipality"] + lao_types[LaoTypeName.SAO]
     return counts
 
 
@@ -315,7 +296,7 @@ def _generate(divisions: dict[str, Any]) -> Iterator[OrgUnitSpec]:
     )
     # BMA is a special-form LAO under MOI directly, outside the DLA cascade.
     yield _unit(
-        BMA_CODE, OrgLevel.LAO, LaoType.SPECIAL, MOI_CODE,
+        BMA_CODE, OrgLevel.LAO, LaoTypeName.SPECIAL, MOI_CODE,
         "กรุงเทพมหานคร", "Bangkok Metropolitan Administration",
         province=BANGKOK_PROVINCE_ID,
     )
@@ -342,7 +323,7 @@ def _province_units(
         province=province_id,
     )
     yield _unit(
-        f"PAO-{province_id:02d}", OrgLevel.LAO, LaoType.PAO, office_code,
+        f"PAO-{province_id:02d}", OrgLevel.LAO, LaoTypeName.PAO, office_code,
         f"องค์การบริหารส่วนจังหวัด{province_th}",
         f"{province_en} Provincial Administrative Organisation",
         province=province_id,
@@ -370,11 +351,11 @@ def _province_units(
 
 
 def _subdistrict_lao(
-    subdistrict: dict, lao_type: LaoType, parent_code: str, province: dict, province_en: str
+    subdistrict: dict, lao_type: LaoTypeName, parent_code: str, province: dict, province_en: str
 ) -> OrgUnitSpec:
     code = f"LAO-{subdistrict['id']}"
     type_th, type_en = LAO_TYPE_NAMES[lao_type]
-    if lao_type in (LaoType.CITY_MUNICIPALITY, LaoType.TOWN_MUNICIPALITY):
+    if lao_type in (LaoTypeName.CITY_MUNICIPALITY, LaoTypeName.TOWN_MUNICIPALITY):
         # The seat municipality takes the town's name, which is the province's name
         # (เทศบาลเมืองชัยนาท lies in subdistrict ในเมือง).
         name_th = f"{type_th}{province['name_th']}"
@@ -396,7 +377,7 @@ def _pattaya(chon_buri_office_code: str, chon_buri_districts: list[dict]) -> Org
         (d for d in chon_buri_districts if d["name_th"] == PATTAYA_DISTRICT_NAME_TH), None
     )
     return _unit(
-        PATTAYA_CODE, OrgLevel.LAO, LaoType.SPECIAL, chon_buri_office_code,
+        PATTAYA_CODE, OrgLevel.LAO, LaoTypeName.SPECIAL, chon_buri_office_code,
         "เมืองพัทยา", "Pattaya City",
         province=CHON_BURI_PROVINCE_ID,
         district=bang_lamung["id"] if bang_lamung else None,
@@ -422,16 +403,16 @@ def _provincial_seat_subdistrict(
 
 def _subdistrict_lao_type(
     subdistrict_id: int, province_id: int, seat_subdistrict_id: int | None
-) -> LaoType:
+) -> LaoTypeName:
     if subdistrict_id in KNOWN_LAO_TYPES:
         return KNOWN_LAO_TYPES[subdistrict_id]
     if subdistrict_id == seat_subdistrict_id:
         if province_id in CITY_MUNICIPALITY_PROVINCES:
-            return LaoType.CITY_MUNICIPALITY
-        return LaoType.TOWN_MUNICIPALITY
+            return LaoTypeName.CITY_MUNICIPALITY
+        return LaoTypeName.TOWN_MUNICIPALITY
     if _stable_bucket(subdistrict_id, MUNICIPALITY_ONE_IN) == 0:
-        return LaoType.SUBDISTRICT_MUNICIPALITY
-    return LaoType.SAO
+        return LaoTypeName.SUBDISTRICT_MUNICIPALITY
+    return LaoTypeName.SAO
 
 
 def _province_name_en(province: dict) -> str:
@@ -476,7 +457,7 @@ def _english_name(type_en: str, place_en: str | None, code: str, province_en: st
 def _unit(
     code: str,
     level: OrgLevel,
-    lao_type: LaoType | None,
+    lao_type: LaoTypeName | None,
     parent_code: str | None,
     name_th: str,
     name_en: str,

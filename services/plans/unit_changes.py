@@ -29,6 +29,7 @@ from shared.contracts.events import AssignmentStateChanged, IndicatorSubmitted, 
 from shared.db import UnitOfWork, chunks
 from shared.errors import InputError, conflict, forbidden, invalid
 from shared.unit_versions import COUNTING_CHANGES, ENDING_KINDS, VersionConflict, check_versions, holds_on, rewrites_period
+from shared.vocabulary import LAO_LEVEL
 
 VERSION_FIELDS = ("level", "lao_type", "parent_code", "name_th", "name_en", "province_code", "district_code",
                   "subdistrict_code", "contact_email", "head_name_th", "head_email", "head_phone")
@@ -163,7 +164,7 @@ class RegistryPlan:
         for name in ("level", "name_th"):
             if values.get(name) is None:
                 raise invalid(f"{where}.{name}", f"หน่วยงานใหม่ต้องระบุ {name}", f"a new unit needs its {name}")
-        if values["level"] == "lao" and not values.get("lao_type"):
+        if values["level"] == LAO_LEVEL and not values.get("lao_type"):
             raise invalid(f"{where}.lao_type", "อปท. ต้องระบุประเภท (lao_type)", "an LAO needs its lao_type")
         kind = unit.change_kind or ("merged" if unit.predecessor_codes else "opened")
         if kind not in ("opened", "merged", "split"):
@@ -190,7 +191,7 @@ class RegistryPlan:
         holder = self._holder(where, unit.code, versions, effective)
         after = {**holder, **values}
         differing = {name: [_plain(holder[name]), _plain(values[name])] for name in values if holder[name] != values[name]}
-        if after.get("level") == "lao" and not after.get("lao_type"):
+        if after.get("level") == LAO_LEVEL and not after.get("lao_type"):
             raise invalid(f"{where}.lao_type", "อปท. ต้องระบุประเภท (lao_type)", "an LAO needs its lao_type")
         linking = kind in ("merged", "split") and unit.predecessor_codes
         if not differing and not linking:  # sent again as it is (a CSV re-imported): nothing to do

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 from datetime import date, datetime
-from typing import get_args
 
 from sqlalchemy import case, func, or_, select
 
@@ -18,10 +17,10 @@ from services.plans.lookups import bangkok_today, domain_units, require_document
 from services.plans.models import assignments, attachments, directives, documents, org_units, receipts
 from shared import cascade as cascade_figures
 from shared.contracts import utcnow
-from shared.contracts.commands.plans import LaoType, Level
 from shared.errors import invalid, not_found
 from shared.listing import order_by
 from shared.validation import safe_filename
+from shared.vocabulary import LAO_TYPES, LEVELS, level_rank
 
 
 # --- the registry -------------------------------------------------------------------------------
@@ -37,7 +36,7 @@ def list_units(session, *, parent_code: str | None = None, level: str | None = N
     if parent_code:
         query = query.where(org_units.c.parent_code == parent_code)
     # A filter value outside the vocabulary is refused: silently ignoring it would list every unit.
-    for name, value, allowed in (("level", level, get_args(Level)), ("lao_type", lao_type, get_args(LaoType))):
+    for name, value, allowed in (("level", level, LEVELS), ("lao_type", lao_type, LAO_TYPES)):
         if value and value not in allowed:
             raise invalid(name, f"{name} ต้องเป็นหนึ่งใน {', '.join(allowed)}", f"{name} must be one of {', '.join(allowed)}")
     if level:
@@ -239,8 +238,7 @@ def cascade(session, directive_id: str, visible_to: list[str] | None = None) -> 
     return {"directive_id": directive_id, "issued_at": serialize({"t": issued_at})["t"],
             "issuer_code": issuer_code, "issuer_name_th": names.get(issuer_code),
             "levels": cascade_figures.levels(units),
-            "units": [serialize(u) for u in sorted(units, key=lambda u: (cascade_figures.level_rank(u["level"]),
-                                                                        u["unit_code"]))],
+            "units": [serialize(u) for u in sorted(units, key=lambda u: (level_rank(u["level"]), u["unit_code"]))],
             "slowest_acknowledgements": [serialize(u) for u in slowest],
             "longest_waiting": [serialize(u) for u in waiting]}
 

@@ -15,14 +15,13 @@ from services.plans.registry import (
     GENERATED_VALID_FROM,
     MOI_CODE,
     PATTAYA_CODE,
-    LaoType,
-    OrgLevel,
     OrgUnitSpec,
     load_admin_divisions,
     national_registry,
     province_registry,
     registry_counts,
 )
+from shared.vocabulary import LaoTypeName, OrgLevel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHAINAT_PROVINCE_ID = 9
@@ -30,9 +29,9 @@ TAI_MUEANG_SUBDISTRICT_ID = 820801
 TAI_MUEANG_DISTRICT_ID = 879
 PHANG_NGA_PROVINCE_ID = 65
 MUNICIPALITY_TYPES = {
-    LaoType.CITY_MUNICIPALITY,
-    LaoType.TOWN_MUNICIPALITY,
-    LaoType.SUBDISTRICT_MUNICIPALITY,
+    LaoTypeName.CITY_MUNICIPALITY,
+    LaoTypeName.TOWN_MUNICIPALITY,
+    LaoTypeName.SUBDISTRICT_MUNICIPALITY,
 }
 
 
@@ -85,7 +84,7 @@ def test_counts_match_the_reference_pack(registry):
 def test_counts_have_a_stable_shape():
     counts = registry_counts([])
     expected_keys = {"total", "municipality", "subdistrict_lao"}
-    expected_keys |= {str(level) for level in OrgLevel} | {str(t) for t in LaoType}
+    expected_keys |= {str(level) for level in OrgLevel} | {str(t) for t in LaoTypeName}
     assert set(counts) == expected_keys
     assert all(value == 0 for value in counts.values())
 
@@ -128,10 +127,10 @@ def test_parent_levels(registry, by_code):
         parent = by_code.get(unit.parent_code)
         if unit.level in expected_parent_level:
             assert parent.level == expected_parent_level[unit.level]
-        elif unit.lao_type in MUNICIPALITY_TYPES | {LaoType.SAO}:
+        elif unit.lao_type in MUNICIPALITY_TYPES | {LaoTypeName.SAO}:
             assert parent.level == OrgLevel.DISTRICT_OFFICE
             assert parent.district_code == unit.district_code
-        elif unit.lao_type == LaoType.PAO:
+        elif unit.lao_type == LaoTypeName.PAO:
             assert parent.level == OrgLevel.PROVINCIAL_OFFICE
             assert parent.province_code == unit.province_code
 
@@ -143,7 +142,7 @@ def test_code_formats(registry, divisions):
             assert unit.code == f"PLO-{unit.province_code:02d}"
         elif unit.level == OrgLevel.DISTRICT_OFFICE:
             assert unit.code == f"DLO-{unit.district_code:04d}"
-        elif unit.lao_type == LaoType.PAO:
+        elif unit.lao_type == LaoTypeName.PAO:
             assert unit.code == f"PAO-{unit.province_code:02d}"
         elif unit.subdistrict_code is not None:
             assert unit.code == f"LAO-{unit.subdistrict_code}"
@@ -156,7 +155,7 @@ def test_code_formats(registry, divisions):
 def test_bangkok_is_outside_the_dla_cascade(registry, by_code):
     bma = by_code[BMA_CODE]
     assert bma.parent_code == MOI_CODE
-    assert (bma.level, bma.lao_type) == (OrgLevel.LAO, LaoType.SPECIAL)
+    assert (bma.level, bma.lao_type) == (OrgLevel.LAO, LaoTypeName.SPECIAL)
     assert bma.name_th == "กรุงเทพมหานคร"
     bangkok_units = [unit for unit in registry if unit.province_code == 1]
     assert bangkok_units == [bma]
@@ -166,7 +165,7 @@ def test_pattaya_is_under_chon_buri(by_code):
     pattaya = by_code[PATTAYA_CODE]
     assert pattaya.parent_code == "PLO-11"
     assert by_code["PLO-11"].name_th == "สำนักงานส่งเสริมการปกครองท้องถิ่นจังหวัดชลบุรี"
-    assert (pattaya.level, pattaya.lao_type) == (OrgLevel.LAO, LaoType.SPECIAL)
+    assert (pattaya.level, pattaya.lao_type) == (OrgLevel.LAO, LaoTypeName.SPECIAL)
     assert pattaya.name_th == "เมืองพัทยา"
     assert pattaya.province_code == 11
 
@@ -213,8 +212,8 @@ def test_chainat_keeps_its_real_names(registry, divisions):
             assert unit.name_th == (
                 f"สำนักงานส่งเสริมการปกครองท้องถิ่นอำเภอ{districts[unit.district_code]}"
             )
-        elif unit.lao_type in (LaoType.SUBDISTRICT_MUNICIPALITY, LaoType.SAO):
-            prefix = "เทศบาลตำบล" if unit.lao_type == LaoType.SUBDISTRICT_MUNICIPALITY else (
+        elif unit.lao_type in (LaoTypeName.SUBDISTRICT_MUNICIPALITY, LaoTypeName.SAO):
+            prefix = "เทศบาลตำบล" if unit.lao_type == LaoTypeName.SUBDISTRICT_MUNICIPALITY else (
                 "องค์การบริหารส่วนตำบล"
             )
             assert unit.name_th == prefix + subdistricts[unit.subdistrict_code]
@@ -229,7 +228,7 @@ def test_chainat_english_names(by_code):
 def test_tai_mueang_sao(by_code):
     unit = by_code[f"LAO-{TAI_MUEANG_SUBDISTRICT_ID}"]
     assert unit.name_th == "องค์การบริหารส่วนตำบลท้ายเหมือง"
-    assert unit.lao_type == LaoType.SAO
+    assert unit.lao_type == LaoTypeName.SAO
     assert unit.parent_code == f"DLO-{TAI_MUEANG_DISTRICT_ID:04d}"
     assert (unit.province_code, unit.district_code, unit.subdistrict_code) == (
         PHANG_NGA_PROVINCE_ID, TAI_MUEANG_DISTRICT_ID, TAI_MUEANG_SUBDISTRICT_ID
@@ -241,7 +240,7 @@ def test_tai_mueang_sao(by_code):
 def test_each_province_has_one_seat_municipality_in_its_capital_district(registry, divisions):
     provinces = {p["id"]: p["name_th"] for p in divisions["provinces"]}
     seats = [u for u in registry
-             if u.lao_type in (LaoType.TOWN_MUNICIPALITY, LaoType.CITY_MUNICIPALITY)]
+             if u.lao_type in (LaoTypeName.TOWN_MUNICIPALITY, LaoTypeName.CITY_MUNICIPALITY)]
     assert sorted(u.province_code for u in seats) == list(range(2, 78))
     for seat in seats:
         assert seat.subdistrict_code // 100 % 100 == 1  # capital district: code PP01xx
@@ -258,7 +257,7 @@ def test_name_patterns(registry, divisions):
             assert unit.name_th == (
                 f"สำนักงานส่งเสริมการปกครองท้องถิ่นจังหวัด{provinces[unit.province_code]}"
             )
-        elif unit.lao_type == LaoType.PAO:
+        elif unit.lao_type == LaoTypeName.PAO:
             assert unit.name_th == f"องค์การบริหารส่วนจังหวัด{provinces[unit.province_code]}"
 
 
@@ -337,7 +336,7 @@ def test_specs_are_plain_dataclasses():
 def test_every_lao_names_its_head_for_escalations_and_offices_do_not(registry, by_code):
     assert by_code["LAO-180101"].head_name_th == "นายกเทศมนตรีเมืองชัยนาท"
     assert by_code[BMA_CODE].head_name_th == "ผู้ว่าราชการกรุงเทพมหานคร"
-    sao = next(u for u in registry if u.lao_type == LaoType.SAO)
+    sao = next(u for u in registry if u.lao_type == LaoTypeName.SAO)
     assert sao.head_name_th == "นายก" + sao.name_th and sao.name_th.startswith("องค์การบริหารส่วนตำบล")
     lao_heads = [u for u in registry if u.level == OrgLevel.LAO]
     assert all(u.head_email and u.head_email.endswith(".thongthin.test") for u in lao_heads)
