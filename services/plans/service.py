@@ -38,7 +38,10 @@ class PlansService(ServiceBase):
     @config_timer(bootstrap.SETTLE_INTERVAL_SETTING, bootstrap.SETTLE_INTERVAL_DEFAULT_S)
     def settle_ended_units(self):
         """Open assignments of units whose (future-dated) closing, merger or split has come."""
-        return unit_changes.settle_ended_units(self.uow.database)
+        with self.uow.database.unit_of_work() as uow:
+            settled = unit_changes.settle_ended_units(uow)
+            uow.commit()
+            return settled
 
     # --- registry -------------------------------------------------------------------------------
     @rpc

@@ -515,23 +515,22 @@ def settle_assignments(uow: UnitOfWork, code: str, effective: date, kind: str, s
                            reporters=reporters, now=now)
 
 
-def settle_ended_units(database, today: date | None = None) -> int:
+def settle_ended_units(uow: UnitOfWork, today: date | None = None) -> int:
     """The sweep for endings dated in the future when they were registered: every unit that no
     longer exists today (its last version ended on or before today) and still has open assignments
-    is settled as on the day it ended (``settle_assignments``). Returns how many units were settled."""
+    is settled as on the day it ended (``settle_assignments``). Returns how many units were settled;
+    the caller commits (a timer's use case: a unit of work and no message)."""
     today = today or bangkok_today()
     settled = 0
-    with database.unit_of_work() as uow:
-        session = uow.session
-        open_codes = set(session.execute(select(assignments.c.unit_code).where(
-            assignments.c.state.in_([str(s) for s in OPEN_STATES])).distinct()).scalars())
-        for code in sorted(open_codes - set(units_on(session, today))):
-            last = session.execute(select(org_units).where(org_units.c.code == code)
-                                   .order_by(org_units.c.valid_from.desc()).limit(1)).mappings().first()
-            if last is None or last["valid_to"] is None or last["valid_to"] > today:
-                continue  # not in the registry, or not ended
-            settle_assignments(uow, code, last["valid_to"], last["end_kind"] or "closed",
-                               json.loads(last["successor_codes"] or "[]"), last["reason"], today)
-            settled += 1
-        uow.commit()
+    session = uow.session
+    open_codes = set(session.execute(select(assignments.c.unit_code).where(
+        assignments.c.state.in_([str(s) for s in OPEN_STATES])).distinct()).scalars())
+    for code in sorted(open_codes - set(units_on(session, today))):
+        last = session.execute(select(org_units).where(org_units.c.code == code)
+                               .order_by(org_units.c.valid_from.desc()).limit(1)).mappings().first()
+        if last is None or last["valid_to"] is None or last["valid_to"] > today:
+            continue  # not in the registry, or not ended
+        settle_assignments(uow, code, last["valid_to"], last["end_kind"] or "closed",
+                           json.loads(last["successor_codes"] or "[]"), last["reason"], today)
+        settled += 1
     return settled

@@ -226,10 +226,16 @@ def test_a_future_merger_moves_the_open_assignments_on_its_day_not_before(databa
     def states():
         with database.session() as session:
             return {r["unit_code"]: r["state"] for r in session.execute(select(assignments)).mappings()}
-    assert unit_changes.settle_ended_units(database, real_today) == 0 and states() == {"LAO-B": "issued"}
-    assert unit_changes.settle_ended_units(database, day) == 1
+
+    def settle(today):
+        with database.unit_of_work() as uow:
+            settled = unit_changes.settle_ended_units(uow, today)
+            uow.commit()
+            return settled
+    assert settle(real_today) == 0 and states() == {"LAO-B": "issued"}
+    assert settle(day) == 1
     assert states() == {"LAO-B": "cancelled", "LAO-C": "issued"}
-    assert unit_changes.settle_ended_units(database, day) == 0  # once
+    assert settle(day) == 0  # once
 
 
 # --- as of a date: addressees ------------------------------------------------------------------------------
