@@ -157,6 +157,7 @@ def add_attachment(command: AddAttachment, uow: UnitOfWork, *, actor: domain.Act
 # --- issuing: directives become assignments and events ------------------------------------------
 
 def indicator_specs(reporting: ReportingInput) -> list[IndicatorSpec]:
+    """The directive's indicators as the contract carries them: the first, then any more."""
     first = IndicatorSpec(code=reporting.indicator_code, name_th=reporting.indicator_name_th,
                           unit_of_measure=reporting.unit_of_measure, value_type=reporting.value_type,
                           direction=reporting.direction, minimum=reporting.minimum, maximum=reporting.maximum)
@@ -175,9 +176,12 @@ def reporting_requirement(reporting: ReportingInput | None) -> ReportingRequirem
 
 
 def create_assignments(uow: UnitOfWork, directive: dict, document: dict, codes: list[str],
-                        by_code: dict[str, dict], *, parent_assignment_id: str | None,
-                        acknowledge_due_at: datetime | None, reporting: ReportingInput | None,
-                        reporters: set[str], now: datetime) -> list[str]:
+                       by_code: dict[str, dict], *, parent_assignment_id: str | None,
+                       acknowledge_due_at: datetime | None, reporting: ReportingInput | None,
+                       reporters: set[str], now: datetime) -> list[str]:
+    """One assignment per unit code (one set-based insert) and an AssignmentCreated for each; the
+    reporting requirement goes to the ``reporters`` only. Used on issue, on forwarding and when a
+    merged or split unit's work passes to its successors (unit_changes.settle_assignments)."""
     requirement = reporting_requirement(reporting)
     rows, ids = [], []
     for code in codes:
@@ -291,6 +295,7 @@ def issue_directive(command: IssueDirective, uow: UnitOfWork, *, actor: domain.A
 
 
 def draft_reporting(draft, field: str) -> ReportingInput:
+    """A stored directive's reporting, validated again (named at ``field`` when it no longer is)."""
     try:
         return ReportingInput.model_validate_json(draft["reporting"])
     except ValidationError as exc:

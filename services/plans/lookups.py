@@ -28,12 +28,14 @@ def units_on(session, day: date | None = None) -> dict[str, dict]:
 
 
 def domain_units(current: dict[str, dict]) -> list[domain.Unit]:
+    """The rows of ``units_on`` as the plain ``domain.Unit`` the rules take."""
     return [domain.Unit(code=row["code"], level=row["level"], parent_code=row["parent_code"],
                         lao_type=row["lao_type"], province_code=row["province_code"],
                         district_code=row["district_code"]) for row in current.values()]
 
 
 def row_dict(row, drop=()) -> dict:
+    """A stored row as a JSON-ready dict (dates and times as ISO text), without the ``drop`` columns."""
     return {key: (value.isoformat() if isinstance(value, (date, datetime)) else value)
             for key, value in dict(row).items() if key not in drop}
 
