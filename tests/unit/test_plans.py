@@ -1,7 +1,7 @@
 """plans use cases on a real SQLite file: registry, directive issue, acknowledgement."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
