@@ -232,7 +232,8 @@ def _parse(value):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_plans_and_reporting_cascades_agree_for_any_actions_in_any_order(national_plans, tmp_path, seed):
-    from services.plans import assignment_actions, views
+    from services.plans import assignment_actions
+    from services.plans import views as plans_views
     from shared.contracts.commands.plans import AcknowledgeAssignment, ChangeAssignmentState, ForwardAssignment
     from services.plans.models import assignments
     from shared.contracts import decode
@@ -266,7 +267,7 @@ def test_plans_and_reporting_cascades_agree_for_any_actions_in_any_order(nationa
         except InputError:
             pass  # not allowed from this state: nothing changed
     with plans_db.session() as session:
-        view = views.cascade(session, directive_id)
+        view = plans_views.cascade(session, directive_id)
         bodies = [row.body for row in session.execute(select(outbox)).all()]
     plans_db.dispose()
     # reporting sees the same events, in any order
