@@ -8,7 +8,8 @@ import pytest
 
 from services.assessments import reviews, submissions, views
 from shared.contracts.commands.assessments import RequestExtension, ReviewSubmission, SubmitValues
-from services.plans import assignment_actions, views
+from services.plans import assignment_actions
+from services.plans import views as plans_views
 from shared.contracts.commands.plans import AcknowledgeAssignment
 from shared.errors import InputError
 from tests.unit.test_assessments_rules import IN_WINDOW, frozen_now, open_for, publish_rule, values, world  # noqa: F401
@@ -58,13 +59,13 @@ def test_get_assignment_before_and_after_acknowledgement(database):  # noqa: F81
     issue(database, addressees={"codes": ["LAO-820801"]})
     stored = _assignment(database, "LAO-820801")
     with database.session() as session:
-        before = views.get_assignment(session, stored["id"])
+        before = plans_views.get_assignment(session, stored["id"])
     assert before["state"] == "issued" and before["acknowledged_at"] is None and before["unit_code"] == "LAO-820801"
     run_plans(database, assignment_actions.acknowledge_assignment, AcknowledgeAssignment(assignment_id=stored["id"],
                                                                           unit_code="LAO-820801"))
     with database.session() as session:
-        after = views.get_assignment(session, stored["id"])
+        after = plans_views.get_assignment(session, stored["id"])
         with pytest.raises(InputError) as error:
-            views.get_assignment(session, "nope")
+            plans_views.get_assignment(session, "nope")
     assert after["state"] == "acknowledged" and isinstance(after["acknowledged_at"], str)
     assert error.value.status == 404 and error.value.field == "assignment_id"
