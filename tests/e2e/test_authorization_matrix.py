@@ -1,14 +1,17 @@
-"""The authorization matrix, generated from the route declarations (services/gateway/routing.py).
+"""The authorization matrix on one real platform: a sample, generated from the route declarations
+(services/gateway/routing.py), that shows the real services agree with the fakes of the interface tier.
 
-For every declared route, for every role (as its demo user), on one real platform:
+The whole matrix (every route x every role) runs in process in seconds:
+tests/interface/test_gateway_authorization.py. Here, for each *scope rule*, one route (a write when
+the rule has one) and, as the demo users of the real stack:
 - a role the route does not allow: 403, and the target re-read afterwards (as central) is unchanged;
 - a target outside the caller's scope (Sing Buri's data for a Chainat user; another unit's
   assignment for everyone): a read answers 404, a write 403, and the target is unchanged;
 - a target within the caller's scope: not refused (no 401/403, and a read no 404), never a 5xx.
 
-The targets come from one fixture per *scope rule*, not per route: a new route with an existing rule
-is covered as soon as it is declared; a route with a new rule fails ``test_every_scope_rule_has_fixtures``
-until its fixtures are written here. Refusals run before any in-scope call (which may change data).
+The targets come from one fixture per scope rule, not per route: a route with a new rule fails
+``test_every_scope_rule_has_fixtures`` until its fixtures are written here. Refusals run before any
+in-scope call (which may change data).
 """
 from __future__ import annotations
 
@@ -179,8 +182,33 @@ def _cases():
     return refusals + allowed
 
 
-CASES = _cases()
+# Who plays each kind of case in the sample, first choice first: a Chainat user where one can be refused
+# for scope (central and ops see everything), and in scope a user below central where one may call.
+SAMPLE_ROLES = {"role": ("lao", "reviewer", "district", "province", "ops", "central"),
+                "out": ("province", "lao", "district", "reviewer", "ops", "central"),
+                "in": ("province", "lao", "district", "reviewer", "central", "ops")}
+
+
+def _sample(cases):
+    """Per scope rule, one route (its first write, else its first read), and for it the first choice of
+    SAMPLE_ROLES of each kind of case; the public routes' one call each stays out (the interface tier has
+    them)."""
+    chosen: dict[str, str] = {}
+    for spec in ROUTES:
+        if not spec.public and (spec.scope.name not in chosen or spec.write and not BY_ID[chosen[spec.scope.name]].write):
+            chosen[spec.scope.name] = spec.operation_id
+    sample = []
+    for operation_id in chosen.values():
+        for kind, roles in SAMPLE_ROLES.items():
+            found = {case.values[1]: case for case in cases if case.values[0] == operation_id and case.values[2] == kind}
+            role = next((role for role in roles if role in found), None)
+            if role is not None:
+                sample.append(found[role])
+    return sorted(sample, key=lambda case: case.values[2] == "in")  # refusals before in-scope calls (stable)
+
+
 BY_ID = {spec.operation_id: spec for spec in ROUTES}
+CASES = _sample(_cases())
 TIMES: list[float] = []
 
 
