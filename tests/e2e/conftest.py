@@ -216,3 +216,17 @@ def laos_under(world, code) -> set[str]:
             yield c
             c = units[c].get("parent_code")
     return {lao for lao in world["laos"] if code is None or code in ancestors(lao)}
+
+
+# --- the web UI in a real browser (tests/support/browser.py) ------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, one per module that drives the UI."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import launch
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()

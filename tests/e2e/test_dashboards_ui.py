@@ -23,7 +23,8 @@ from services.gateway.exports import table_values
 from services.gateway.routes_reports import COMPLIANCE_COLUMNS
 from shared.config import REPO_ROOT
 from tests.e2e.conftest import DASHBOARD_COUNT_KEYS, INDICATOR, wait_for
-from tests.e2e.test_ui import DESKTOP, PHONE, SHOTS, STATIC, browser, login, needs_chromium, new_page, no_horizontal_overflow  # noqa: F401
+from tests.support.browser import (DESKTOP, PHONE, SHOTS, STATIC, login, needs_chromium, new_page,
+                                   no_horizontal_overflow)
 
 DOCS = {"dashboard-national": REPO_ROOT / "docs" / "screenshots" / "dashboard-national.png",
         "dashboard-province": REPO_ROOT / "docs" / "screenshots" / "dashboard-province.png"}

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from services.plans.cli import registry_rows
 from shared.thai import BANGKOK, to_be_year
 from tests.e2e.conftest import client, wait_for
-from tests.e2e.test_ui import DESKTOP, browser, expect, login, needs_chromium, new_page, shot  # noqa: F401 - fixture
+from tests.support.browser import DESKTOP, expect, login, needs_chromium, new_page, shot
 
 DISTRICT = "DLO-0115"
 
