@@ -25,7 +25,7 @@ from shared.messaging.inbox import ReliableConsumer
 from shared.messaging.tables import outbox
 from shared.unit_versions import check_versions, overlaps
 from tests.fakes import sqlite_database
-from tests.unit.test_assessments_rules import freeze
+from tests.support.worlds import freeze
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)
 SPEC = IndicatorSpec(code="DISB-PCT", name_th="ร้อยละการเบิกจ่าย", value_type="percent", minimum=0, maximum=100)

@@ -6,49 +6,30 @@ import base64
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from services.assessments import copies, domain, facts, reviews, sweeps, views
-from services.assessments import obligations as obligation_cases
+from services.assessments import domain, reviews, sweeps, views
 from services.assessments import submissions as submission_cases
 from services.assessments.submissions import SubmitFile
-from services.assessments.bootstrap import bootstrap
 from shared.contracts.commands.assessments import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
                                            SubmitValues)
-from services.assessments.models import metadata, obligations, submissions
-from shared.contracts import decode, encode
+from services.assessments.models import obligations, submissions
+from shared.contracts import decode
 from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, IndicatorSpec, OrgUnitChanged,
                                      ReportingRequirement, ReportingRulePublished, TargetSet)
 from shared.errors import InputError
-from shared.messaging.inbox import ReliableConsumer
 from shared.messaging.tables import outbox
 from shared.validation import parse
-from tests.fakes import sqlite_database
+from tests.support.worlds import IN_WINDOW, LAOS, NOW, SPECS, freeze, run
 
-NOW = datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)   # a Saturday morning in Bangkok
-IN_WINDOW = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)  # December's report window opened on 23 Nov
-LAOS = ["LAO-1", "LAO-2", "LAO-3"]
-SPECS = [IndicatorSpec(code="DISB-PCT", name_th="ร้อยละการเบิกจ่าย", value_type="percent", direction="increase",
-                       minimum=0, maximum=100),
-         IndicatorSpec(code="ELDERLY", name_th="จำนวนผู้สูงอายุที่ได้รับการดูแล", value_type="count", direction="increase")]
 
 
 @pytest.fixture
-def world(tmp_path):
-    database = sqlite_database(tmp_path, metadata)
-    consumer = ReliableConsumer("assessments.events", database, bootstrap(domain.DEFAULTS).event_handlers, [10])
-
-    def deliver(event, correlation_id="corr-rule"):
-        outcome = consumer.process(encode(event, correlation_id=correlation_id).to_json())
-        assert outcome.outcome == "processed", outcome
-    for code, level, parent in [("DLA", "department", None), ("PLO-1", "provincial_office", "DLA"),
-                                ("DLO-1", "district_office", "PLO-1")] + [(c, "lao", "DLO-1") for c in LAOS]:
-        deliver(OrgUnitChanged(code=code, level=level, parent_code=parent, name_th=code, valid_from=date(2000, 1, 1),
-                               lao_type="sao" if level == "lao" else None))
-    return database, deliver
+def world(assessments_world):
+    return assessments_world
 
 
 def publish_rule(deliver, version=1, units=None, rrule="FREQ=MONTHLY;BYMONTHDAY=3", monkeypatch=None):
@@ -69,25 +50,9 @@ def open_for(database, unit, period=None):
         return session.execute(query.order_by(obligations.c.due_at)).mappings().all()
 
 
-# The modules of assessments that read the clock.
-CLOCKED = (copies, facts, obligation_cases, reviews, submission_cases, sweeps, views)
-
-
-def freeze(monkeypatch, moment):
-    for module in CLOCKED:
-        monkeypatch.setattr(module, "utcnow", lambda: moment)
-
-
 @pytest.fixture(autouse=True)
-def frozen_now(monkeypatch):
-    freeze(monkeypatch, NOW)
-
-
-def run(database, handler, command, **kwargs):
-    with database.unit_of_work() as uow:
-        result = handler(command, uow, **kwargs)
-        uow.commit()
-    return result
+def frozen_now(frozen_assessments_clock):
+    """Every test here runs at NOW (tests/support/worlds.py)."""
 
 
 def values(disb=80.0, elderly=12, note=None):

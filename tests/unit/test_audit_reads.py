@@ -12,10 +12,21 @@ from services.plans import assignment_actions
 from services.plans import views as plans_views
 from shared.contracts.commands.plans import AcknowledgeAssignment
 from shared.errors import InputError
-from tests.unit.test_assessments_rules import IN_WINDOW, frozen_now, open_for, publish_rule, values, world  # noqa: F401
-from tests.unit.test_assessments_rules import run as run_assessments
-from tests.unit.test_plans_directives import _assignment, database, issue, national  # noqa: F401
-from tests.unit.test_plans_directives import run as run_plans
+from tests.support.worlds import IN_WINDOW
+from tests.support.worlds import run as run_assessments
+from tests.support.worlds import run as run_plans
+from tests.unit.test_assessments_rules import open_for, publish_rule, values
+from tests.unit.test_plans_directives import _assignment, issue
+
+
+@pytest.fixture
+def world(assessments_world, frozen_assessments_clock):
+    return assessments_world
+
+
+@pytest.fixture
+def database(plans_database):
+    return plans_database
 
 
 def test_get_submission_shows_values_and_reviews_as_they_are(world):
@@ -55,7 +66,7 @@ def test_get_extension_request_as_stored(world):
     assert error.value.status == 404 and error.value.field == "request_id"
 
 
-def test_get_assignment_before_and_after_acknowledgement(database):  # noqa: F811
+def test_get_assignment_before_and_after_acknowledgement(database):
     issue(database, addressees={"codes": ["LAO-820801"]})
     stored = _assignment(database, "LAO-820801")
     with database.session() as session:

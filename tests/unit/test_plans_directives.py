@@ -12,52 +12,17 @@ from services.plans import assignment_actions, document_actions, domain, memo_im
 from shared.contracts.commands.plans import (AcknowledgeAssignment, AddAttachment, ChangeAssignmentState,
                                      DeclareApplicability, ForwardAssignment, IssueDirective,
                                      IssueDocument, RegisterReceipt, RegisterUnits)
-from services.plans.models import assignments, metadata
-from services.plans.registry import national_registry
+from services.plans.models import assignments
 from shared.contracts import decode
 from shared.errors import InputError
 from shared.messaging.tables import outbox
 from shared.validation import parse
-from tests.fakes import sqlite_database
-
-
-def unit_payload(spec) -> dict:
-    return {k: v for k, v in {
-        "code": spec.code, "level": str(spec.level), "lao_type": str(spec.lao_type) if spec.lao_type else None,
-        "parent_code": spec.parent_code, "name_th": spec.name_th, "name_en": spec.name_en,
-        "province_code": None if spec.province_code is None else str(spec.province_code),
-        "district_code": None if spec.district_code is None else str(spec.district_code),
-        "contact_email": spec.contact_email}.items() if v is not None}
-
-
-@pytest.fixture(scope="module")
-def national(tmp_path_factory):
-    """A database with the national registry, built once for the module (copied per test)."""
-    path = tmp_path_factory.mktemp("national")
-    database = sqlite_database(path, metadata)
-    run(database, unit_changes.register_units,
-        RegisterUnits(units=[unit_payload(s) for s in national_registry()]))
-    with database.session() as session:
-        session.execute(outbox.delete())
-        session.commit()
-    database.dispose()
-    return path / "test.db"
+from tests.support.worlds import run
 
 
 @pytest.fixture
-def database(national, tmp_path):
-    (tmp_path / "test.db").write_bytes(national.read_bytes())
-    from shared.db import Database
-    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
-    yield database
-    database.dispose()
-
-
-def run(database, handler, command, **kwargs):
-    with database.unit_of_work() as uow:
-        result = handler(command, uow, **kwargs)
-        uow.commit()
-    return result
+def database(plans_database):
+    return plans_database
 
 
 def events(database, event_type):

@@ -240,7 +240,8 @@ def test_plans_and_reporting_cascades_agree_for_any_actions_in_any_order(nationa
     from shared.db import Database
     from shared.messaging.tables import outbox
     from sqlalchemy import select
-    from tests.unit.test_plans_directives import issue, run
+    from tests.support.worlds import run
+    from tests.unit.test_plans_directives import issue
 
     rng = random.Random(seed)
     (tmp_path / "plans.db").write_bytes(national_plans.read_bytes())
@@ -310,7 +311,7 @@ def national_plans(tmp_path_factory):
     from shared.contracts.commands.plans import RegisterUnits
     from services.plans.models import metadata as plans_metadata
     from services.plans.registry import national_registry
-    from tests.unit.test_plans_directives import run, unit_payload
+    from tests.support.worlds import run, unit_payload
 
     path = tmp_path_factory.mktemp("national-plans")
     database = sqlite_database(path, plans_metadata)
