@@ -38,10 +38,10 @@ migrate: venv
 
 # lint-imports first: no service imports another, shared imports no service ([tool.importlinter]).
 test: venv system-deps-test
-	$(VENV)/bin/lint-imports && $(PY) -m pytest -n $(TEST_WORKERS) --durations=20 tests/unit tests/integration tests/e2e tests/reliability
+	$(VENV)/bin/lint-imports && $(PY) -m pytest -n $(TEST_WORKERS) --durations=20 tests/unit tests/interface tests/integration tests/e2e tests/reliability
 
 test-unit: venv
-	$(VENV)/bin/lint-imports && $(PY) -m pytest tests/unit
+	$(VENV)/bin/lint-imports && $(PY) -m pytest tests/unit tests/interface
 
 test-integration: venv system-deps-test
 	$(PY) -m pytest tests/integration

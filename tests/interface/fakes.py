@@ -3,8 +3,10 @@
 Each fake answers only the names its real service declares as ``@rpc`` entrypoints, with arguments
 its real signature accepts (a call the real service would refuse fails the test here too), and
 records every call. Look-ups and lists answer from one small world of units and records (``World``);
-every other call answers ``ANSWERS[name]`` (default ``{}``) and is recorded, so a test can say what
-reached the service: a refused request must reach no write at all.
+every other call answers ``ANSWERS[name]`` (default ``{}``); a test may set its own answer in
+``fake.answers[name]`` (a value, or a function of the call's arguments), or make every call fail
+(``fake.failure``). Every call is recorded, so a test can say what reached the service: a refused
+request must reach no write at all.
 
 The world: DLA (central and ops) above two provinces; Chainat PLO-09 (province, reviewer) with district
 DLO-0115 and its LAOs LAO-180101 (lao) and LAO-180102, and Sing Buri PLO-08 with LAO-170101, outside
@@ -120,10 +122,13 @@ class FakeService:
     def __getattribute__(self, name):
         if name.startswith("_") or name in INTERNAL:
             return object.__getattribute__(self, name)
-        try:
-            target = object.__getattribute__(self, name)   # an entrypoint the fake models
-        except AttributeError:
-            target = self._canned(name)                     # any other: its canned answer
+        if name in object.__getattribute__(self, "answers"):
+            target = self._canned(name)                     # a test's own answer first
+        else:
+            try:
+                target = object.__getattribute__(self, name)   # an entrypoint the fake models
+            except AttributeError:
+                target = self._canned(name)                     # any other: its canned answer ({})
 
         def call(*args, **kwargs):
             self._check(name, args, kwargs)
@@ -152,8 +157,7 @@ class FakePlans(FakeService):
                "plan_links": [], "plan_anomalies": [], "register_units": {"registered": 0},
                "import_units_csv": {"rows": 0}, "record_document": {"document_id": "doc-new"},
                "issue_directive": {"directive_id": "dir-new", "document_id": "doc-new", "assignment_count": 1},
-               "add_attachment": {"attachment_id": "att-new"}, "register_receipt": {"receipt_number": 1},
-               "import_plan": {"plan_id": "PLAN-1"}, "cascade": {"units": []}}
+               "add_attachment": {"attachment_id": "att-new"}, "register_receipt": {"receipt_number": 1}, "cascade": {"units": []}}
 
     @classmethod
     def real(cls):
@@ -201,7 +205,7 @@ class FakePlans(FakeService):
 
 class FakeAssessments(FakeService):
     ANSWERS = {"submit_values": {"submission_id": "sub-new"}, "request_extension": {"request_id": "ext-new"},
-               "list_obligations": [], "list_extension_requests": [], "achievement": {"items": []}}
+               "achievement": {"items": []}}
 
     @classmethod
     def real(cls):

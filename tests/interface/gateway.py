@@ -16,7 +16,6 @@ import shutil
 import uuid
 from datetime import timedelta
 
-from nameko.testing.services import worker_factory
 from werkzeug.routing import Map, Rule
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
@@ -28,7 +27,7 @@ from services.gateway.routing import declarations
 from services.gateway.service import GatewayService
 from shared.db import Database
 from tests.interface.fakes import FakeAssessments, FakeNotifications, FakePlans, FakeReporting, World
-from tests.support.inprocess import WorkerCtx, migrated_sqlite, unit_of_work
+from tests.support.inprocess import WorkerCtx, migrated_sqlite, unit_of_work, worker_factory
 
 # role -> (username, org code) of the demo user acting in that role
 USERS = {role: (username, org) for username, _password, role, org, _name in DEMO_USERS}

@@ -17,7 +17,6 @@ import pytest
 from nameko.exceptions import deserialize, serialize
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
-from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
 
 from shared.contracts import encode
@@ -26,7 +25,7 @@ from shared.db import Database
 from shared.errors import InputError
 from shared.messaging.inbox import ReliableConsumer
 from shared.messaging.tables import outbox
-from tests.support.inprocess import migrated_sqlite, unit_of_work
+from tests.support.inprocess import migrated_sqlite, unit_of_work, worker_factory
 
 CENTRAL = {"username": "central", "role": "central", "org_code": "DLA"}
 UNITS = [("DLA", "department", None), ("PLO-09", "provincial_office", "DLA"), ("DLO-0115", "district_office", "PLO-09"),

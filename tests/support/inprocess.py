@@ -8,9 +8,14 @@ plain method call in the pytest process (tests/conftest.py checks that no test p
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 from shared.db import Database
+
+with warnings.catch_warnings():  # importing nameko's testing tools imports eventlet, which warns it is deprecated
+    warnings.simplefilter("ignore")
+    from nameko.testing.services import worker_factory
 
 _TEMPLATES: dict[str, Path] = {}
 
@@ -26,6 +31,9 @@ def migrated_sqlite(service: str, path: Path, template_dir: Path) -> str:
         _TEMPLATES[service] = template
     shutil.copyfile(template, path)
     return f"sqlite:///{path}"
+
+
+__all__ = ["WorkerCtx", "migrated_sqlite", "unit_of_work", "worker_factory"]
 
 
 class WorkerCtx:
