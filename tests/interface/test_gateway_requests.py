@@ -313,3 +313,26 @@ def test_the_audit_log_export_survives_an_anonymous_body_full_of_control_charact
         else:
             rows = list(csv.reader(io.StringIO(exported.get_data().decode("utf-8-sig"), newline="")))
         assert len(rows) == 3
+
+
+# --- Idempotency-Key --------------------------------------------------------------------------------
+
+def test_a_write_sent_again_with_its_idempotency_key_is_answered_again_without_a_second_call(gateway):
+    payload = {"values": [{"indicator_code": "DISB-PCT", "value": 50}]}
+    headers = {"Idempotency-Key": "5f0c3d4e-9a1b-4c2d-8e7f-0a1b2c3d4e5f"}
+    first = gateway.call("POST", "/api/v1/obligations/obl-in/submissions", role="lao", json_body=payload,
+                         headers=headers)
+    again = gateway.call("POST", "/api/v1/obligations/obl-in/submissions", role="lao", json_body=payload,
+                         headers=headers)
+    assert first.status_code == again.status_code == 201 and body(first) == body(again)
+    assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    assert gateway.writes() == ["submit_values"]
+    other = gateway.call("POST", "/api/v1/obligations/obl-in/submissions", role="lao",
+                         json_body={"values": [{"indicator_code": "DISB-PCT", "value": 51}]}, headers=headers)
+    assert problem_of(other, 422, "Idempotency-Key")["code"] == "idempotency_key_reused"
+    problem_of(gateway.call("POST", "/api/v1/obligations/obl-in/submissions", role="lao", json_body=payload,
+                            headers={"Idempotency-Key": "ไม่ใช่ ASCII"}), 400, "Idempotency-Key")
+    # another caller's same key is its own
+    assert gateway.call("POST", "/api/v1/obligations/obl-in/submissions", role="district", json_body=payload,
+                        headers=headers).status_code == 201
+    assert gateway.writes() == ["submit_values", "submit_values"]
