@@ -18,7 +18,7 @@ SHARED_WORLDS = {"tests/e2e/test_dashboards_ui.py": "dashboard-world", "tests/e2
 # The longest groups start first, so the workers finish together (longest processing time first);
 # the rest keep their order. Seconds are rough, from `make test`'s --durations on a quiet machine.
 LONG_GROUPS = {"tests/reliability/test_faults.py": 400, "dashboard-world": 240, "tests/e2e/test_api_fuzz.py": 210,
-               "tests/e2e/test_authorization_matrix.py": 120, "tests/e2e/test_thin_journey.py": 90}
+               "tests/e2e/test_authorization_matrix.py": 60, "tests/e2e/test_thin_journey.py": 90}
 
 
 def _group(module: str) -> str:

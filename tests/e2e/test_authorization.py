@@ -97,8 +97,8 @@ def test_a_province_sees_and_acts_only_inside_its_own_province(world):
     stack, directive, secret, attachment = world
     chainat = client(stack, "chainat")
     singburi_laos = obligations_of(stack, "singburi")
-    assert singburi_laos and all(o["unit_code"] not in {x["unit_code"] for x in obligations_of(stack, "chainat")}
-                                 for o in singburi_laos)
+    chainat_obligations = {x["unit_code"] for x in obligations_of(stack, "chainat")}
+    assert singburi_laos and all(o["unit_code"] not in chainat_obligations for o in singburi_laos)
     assert chainat.get(f"{chainat.base}/obligations/{singburi_laos[0]['id']}").status_code == 404
     compliance = chainat.get(f"{chainat.base}/reports/directives/{directive['directive_id']}/compliance")
     chainat_units = {r["code"] for r in registry_rows() if r.get("province_code") == "9"}
