@@ -35,13 +35,14 @@ UNITS = [("DLA", "department", None), ("PLO-09", "provincial_office", "DLA"), ("
 class Built:
     """One service's worker, its database, and a way to deliver it the events it subscribes to."""
 
-    def __init__(self, service_cls, tmp_path, template_dir, **extra):
+    def __init__(self, service_cls, tmp_path, template_dir, handlers=None, **extra):
         self.database = Database(migrated_sqlite(service_cls.name, tmp_path / f"{service_cls.name}.db", template_dir))
         dependencies = {"uow": unit_of_work(self.database), "config": {}, "context": "interface-test", **extra}
         providers = {name for name, attr in inspect.getmembers(service_cls) if isinstance(attr, DependencyProvider)}
         # no MagicMock stands in for anything: every dependency is given (None: not used by an RPC entrypoint)
         self.worker = worker_factory(service_cls, **{name: dependencies.get(name) for name in providers})
-        self.consumer = ReliableConsumer(f"{service_cls.name}.events", self.database, service_cls.inbox.handlers, [10])
+        handlers = handlers if handlers is not None else service_cls.inbox.handlers
+        self.consumer = ReliableConsumer(f"{service_cls.name}.events", self.database, handlers, [10])
         self.service_cls = service_cls
 
     def deliver(self, *events):
@@ -80,8 +81,8 @@ class Built:
 def build(tmp_path, template_dir):
     built = []
 
-    def make(service_cls, **extra):
-        built.append(Built(service_cls, tmp_path, template_dir, **extra))
+    def make(service_cls, handlers=None, **extra):
+        built.append(Built(service_cls, tmp_path, template_dir, handlers, **extra))
         return built[-1]
     yield make
     for service in built:
@@ -153,8 +154,11 @@ def test_assessments_takes_a_submission_for_an_obligation_it_made_from_a_rule(bu
 # --- notifications ----------------------------------------------------------------------------------
 
 def test_notifications_keeps_a_persons_preferences_and_refuses_an_unknown_inbox_item(build):
+    from services.notifications import bootstrap
+    from services.notifications.channels import Channels
     from services.notifications.service import NotificationsService
-    notifications = build(NotificationsService)
+    app = bootstrap.bootstrap({}, channels=Channels())   # the composition root (no channel sends here)
+    notifications = build(NotificationsService, handlers=app.event_handlers, app=app)
     user = {"username": "lao-180101", "role": "lao", "org_code": "LAO-180101", "display_name": "เจ้าหน้าที่"}
     assert notifications.worker.get_preferences(user)["language"] == "th"
     notifications.worker.upsert_person(user, {"language": "en"})
