@@ -119,8 +119,10 @@ def test_plans_registers_units_answers_their_subtree_and_refuses_an_unknown_docu
 # --- assessments -------------------------------------------------------------------------------------
 
 def test_assessments_takes_a_submission_for_an_obligation_it_made_from_a_rule(build):
+    from services.assessments.bootstrap import bootstrap
     from services.assessments.service import AssessmentsService
-    assessments = build(AssessmentsService)
+    app = bootstrap()   # the composition root the container builds at setup
+    assessments = build(AssessmentsService, handlers=app.event_handlers, app=app)
     indicator = IndicatorSpec(code="DISB-PCT", name_th="ร้อยละการเบิกจ่าย", value_type="percent", direction="increase",
                               minimum=0, maximum=100)
     due = datetime.now(timezone.utc) + timedelta(days=3)   # its window opened 10 days before: open now
