@@ -1,6 +1,7 @@
 # Thongthin: two commands for a newcomer.
 #   make run    start the whole platform with demo data (Ctrl-C stops it)
-#   make test   run every test: unit, integration (real RabbitMQ, SQLite, PostgreSQL), end to end
+#   make test   check the layers and lint, then every test: unit, interface, integration (real RabbitMQ,
+#               SQLite, PostgreSQL), end to end, reliability
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -36,12 +37,14 @@ run: venv system-deps-run
 migrate: venv
 	$(PY) -m shared.migrate
 
-# lint-imports first: no service imports another, shared imports no service ([tool.importlinter]).
+# The build checks the layers and the code first: lint-imports (no service imports another, shared imports
+# no service, domains and the kernel are pure: [tool.importlinter]) and ruff ([tool.ruff]), then the tiers.
+LINT = $(VENV)/bin/lint-imports && $(VENV)/bin/ruff check .
 test: venv system-deps-test
-	$(VENV)/bin/lint-imports && $(PY) -m pytest -n $(TEST_WORKERS) --durations=20 tests/unit tests/interface tests/integration tests/e2e tests/reliability
+	$(LINT) && $(PY) -m pytest -n $(TEST_WORKERS) --durations=20 tests/unit tests/interface tests/integration tests/e2e tests/reliability
 
 test-unit: venv
-	$(VENV)/bin/lint-imports && $(PY) -m pytest tests/unit tests/interface
+	$(LINT) && $(PY) -m pytest tests/unit tests/interface
 
 test-integration: venv system-deps-test
 	$(PY) -m pytest tests/integration
