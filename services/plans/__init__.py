@@ -5,7 +5,8 @@ The org registry and the directive cascade (this folder):
     service.py           nameko entrypoints; each decodes, calls one function below, returns
     bootstrap.py         the composition root: settings with their defaults, the Inbox's event handlers
     domain.py            pure rules: addressees, the assignment lifecycle, who may act, document numbers
-    unit_changes.py      the registry over time: register_units, settling ended units, reported periods
+    unit_changes.py      the registry over time: register_units, and the reported periods it guards
+    unit_endings.py      what follows from a unit's ending: its open assignments cancelled or passed on
     unit_csv.py          the registry CSV as RegisterUnits rows
     document_actions.py  record a document and its directives, attach files, issue (assignments, events)
     assignment_actions.py  acknowledge, change state, applicability, forward, register a receipt

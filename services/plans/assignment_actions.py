@@ -91,8 +91,7 @@ def forward_assignment(command: ForwardAssignment, uow: UnitOfWork) -> dict:
     """Pass a directive down: child assignments for units inside the forwarding unit's subtree."""
     session = uow.session
     row = own_assignment(session, command.assignment_id, command.unit_code)
-    if domain.AssignmentState(row["state"]) not in domain.ALLOWED_FROM[domain.S.FORWARDED]:
-        raise conflict("state", "ต้องลงรับก่อนจึงจะส่งต่อได้", "acknowledge the assignment before forwarding it")
+    domain.check_may_forward(row["state"])
     current = units_on(session)
     units = domain_units(current)
     codes = domain.resolve_addressees(command.addressees.model_dump(exclude_none=True), units)
@@ -130,9 +129,7 @@ def register_receipt(command: RegisterReceipt, uow: UnitOfWork, *, actor: domain
     session = uow.session
     if actor is not None:
         actor = domain.Actor.of(actor)
-        if not actor.central and command.unit_code != actor.org_code:
-            raise forbidden("unit_code", "ลงทะเบียนรับได้เฉพาะในทะเบียนของหน่วยงานของท่าน",
-                            "a unit registers receipts only in its own register")
+        domain.check_may_register_receipt(actor, command.unit_code)
     if command.unit_code not in units_on(session):
         raise InputError("unknown_unit", "unit_code", f"ไม่พบหน่วยงาน {command.unit_code}",
                          f"unknown unit {command.unit_code}", status=422)

@@ -5,7 +5,7 @@ with its default and read from the container's config when the container starts 
 reads its key in ``setup``), so a test or an environment sets it before the service runs:
 
 - ``REGISTRY_SETTLE_INTERVAL_S`` (default 3600): how often open assignments of units whose
-  (future-dated) closing, merger or split has come are settled (unit_changes.settle_ended_units).
+  (future-dated) closing, merger or split has come are settled (unit_endings.settle_ended_units).
 
 ``EVENT_HANDLERS`` is the map the ``Inbox`` dispatches consumed events with: event type ->
 ``handler(event, uow, envelope)``. The subscriptions themselves are declared once, in

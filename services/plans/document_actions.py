@@ -181,7 +181,7 @@ def create_assignments(uow: UnitOfWork, directive: dict, document: dict, codes: 
                        reporters: set[str], now: datetime) -> list[str]:
     """One assignment per unit code (one set-based insert) and an AssignmentCreated for each; the
     reporting requirement goes to the ``reporters`` only. Used on issue, on forwarding and when a
-    merged or split unit's work passes to its successors (unit_changes.settle_assignments)."""
+    merged or split unit's work passes to its successors (unit_endings.settle_assignments)."""
     requirement = reporting_requirement(reporting)
     rows, ids = [], []
     for code in codes:

@@ -90,6 +90,13 @@ def acknowledge(current: str) -> AssignmentState | None:
     return transition(current, S.ACKNOWLEDGED)
 
 
+def check_may_forward(current: str) -> None:
+    """Forwarding needs the assignment acknowledged (or already at work or forwarded): 409 otherwise.
+    Forwarding again is allowed (more units below), unlike other repeated actions."""
+    if AssignmentState(current) not in ALLOWED_FROM[S.FORWARDED]:
+        raise conflict("state", "ต้องลงรับก่อนจึงจะส่งต่อได้", "acknowledge the assignment before forwarding it")
+
+
 # --- addressees -------------------------------------------------------------------------------
 
 CRITERION_ATTRIBUTES = ("level", "lao_type", "province_code", "district_code")
@@ -233,6 +240,13 @@ def check_item_scope(sender: str, issuer: str, addressees: list[str], units: lis
     if outside:
         raise forbidden(f"{field}.addressees", f"ผู้รับอยู่นอกสังกัดของผู้ส่ง {sender}: {', '.join(outside[:5])}",
                         f"addressees outside the sender {sender}'s subtree: {', '.join(outside[:5])}")
+
+
+def check_may_register_receipt(actor: Actor, unit_code: str) -> None:
+    """A unit registers receipts only in its own register; central in any unit's."""
+    if not actor.central and unit_code != actor.org_code:
+        raise forbidden("unit_code", "ลงทะเบียนรับได้เฉพาะในทะเบียนของหน่วยงานของท่าน",
+                        "a unit registers receipts only in its own register")
 
 
 def may_edit_draft(actor: Actor, recorded_by_unit: str | None) -> bool:

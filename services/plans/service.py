@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from services.plans import assignment_actions, bootstrap, document_actions, domain, scope, unit_changes, unit_csv, views
+from services.plans import (assignment_actions, bootstrap, document_actions, domain, scope, unit_changes, unit_csv,
+                            unit_endings, views)
 from services.plans.development_plans import importing, reading
 from services.plans.development_plans import views as plan_views
 from shared.contracts.commands.plans import (AcknowledgeAssignment, AddresseeRule, AddAttachment, ChangeAssignmentState,
@@ -39,7 +40,7 @@ class PlansService(ServiceBase):
     def settle_ended_units(self):
         """Open assignments of units whose (future-dated) closing, merger or split has come."""
         with self.uow.database.unit_of_work() as uow:
-            settled = unit_changes.settle_ended_units(uow)
+            settled = unit_endings.settle_ended_units(uow)
             uow.commit()
             return settled
 

@@ -8,6 +8,8 @@ holding on D at D and removes the versions after it. Every version touched is se
 already reported is counted is refused (409) unless central forces it with a reason.
 
 Pure planning over rows in memory, then one write: a dry run plans and reports, and writes nothing.
+An ending that has taken effect settles the unit's open assignments (unit_endings.py). The periods
+units reported, which the 409 rule reads, are kept from assessments' events (on_indicator_submitted).
 """
 from __future__ import annotations
 
@@ -18,14 +20,13 @@ from datetime import date
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from services.plans import domain
-from services.plans.document_actions import create_assignments, draft_reporting
-from services.plans.lookups import bangkok_today, domain_units, units_on
-from services.plans.models import assignments, directives, documents, org_unit_revisions, org_units, reported_periods
+from services.plans import domain, unit_endings
+from services.plans.lookups import bangkok_today
+from services.plans.models import org_unit_revisions, org_units, reported_periods
 from shared.calendar import period_bounds
-from shared.contracts import Envelope, utcnow
+from shared.contracts import Envelope
 from shared.contracts.commands.plans import OrgUnitInput, RegisterUnits
-from shared.contracts.events import AssignmentStateChanged, IndicatorSubmitted, OrgUnitChanged
+from shared.contracts.events import IndicatorSubmitted, OrgUnitChanged
 from shared.db import UnitOfWork, chunks
 from shared.errors import InputError, conflict, forbidden, invalid
 from shared.unit_versions import COUNTING_CHANGES, ENDING_KINDS, VersionConflict, check_versions, holds_on, rewrites_period
@@ -379,7 +380,7 @@ class RegistryPlan:
             session.execute(insert(org_unit_revisions), new)
         for code, effective, kind, successors, reason in self.endings:
             if effective <= self.today:
-                settle_assignments(uow, code, effective, kind, successors, reason, self.today)
+                unit_endings.settle_assignments(uow, code, effective, kind, successors, reason, self.today)
 
     def _revisions(self, codes: list[str]) -> tuple[dict[str, int], set[str]]:
         """The last revision of each unit, and which units already have a counter row."""
@@ -462,75 +463,3 @@ def on_indicator_submitted(event: IndicatorSubmitted, uow: UnitOfWork, envelope:
     if exists is None:
         uow.session.execute(insert(reported_periods).values(unit_code=event.unit_code, period=event.period,
                                                             period_start=bounds[0], period_end=bounds[1]))
-
-
-# --- what follows from an ending: the unit's open assignments ---------------------------------------
-
-OPEN_STATES = (domain.S.ISSUED, domain.S.RECEIVED, domain.S.ACKNOWLEDGED, domain.S.FORWARDED, domain.S.IN_PROGRESS,
-               domain.S.REPORTED)
-
-
-def settle_assignments(uow: UnitOfWork, code: str, effective: date, kind: str, successors: list[str],
-                       reason: str | None, today: date | None = None) -> None:
-    """A unit that has ended (on or before today) keeps no open assignment: each is cancelled with
-    the reason (AssignmentStateChanged), and when the unit ended by a merger or split each successor
-    that exists now is sent the same directive (AssignmentCreated, same parent), unless it has it
-    already: the work follows the unit that took over, and the ended unit's record stays as it was."""
-    session = uow.session
-    rows = session.execute(select(assignments).where(assignments.c.unit_code == code,
-                                                     assignments.c.state.in_([str(s) for s in OPEN_STATES]))
-                           ).mappings().all()
-    if not rows:
-        return
-    successors_th = ", ".join(successors)
-    note = (f"{kind}: {code} ended on {effective.isoformat()}" + (f", taken over by {successors_th}" if successors else "")
-            + (f" ({reason})" if reason else ""))
-    current = units_on(session, today)
-    units = domain_units(current)
-    now = utcnow()
-    for row in rows:
-        cancelled = uow.session.execute(update(assignments).where(
-            assignments.c.id == row["id"], assignments.c.state == row["state"]).values(
-            state=domain.S.CANCELLED, closed_at=now)).rowcount
-        if not cancelled:  # settled meanwhile (another replica's sweep)
-            continue
-        uow.add_event(AssignmentStateChanged(assignment_id=row["id"], directive_id=row["directive_id"],
-                                             unit_code=code, from_state=row["state"], to_state=str(domain.S.CANCELLED),
-                                             at=now, note=note[:500]))
-        targets = [s for s in successors if s in current]
-        if not targets:
-            continue
-        already = set(session.execute(select(assignments.c.unit_code).where(
-            assignments.c.directive_id == row["directive_id"], assignments.c.unit_code.in_(targets))).scalars())
-        targets = [s for s in targets if s not in already]
-        if not targets:
-            continue
-        directive = dict(session.execute(select(directives).where(directives.c.id == row["directive_id"])).mappings().one())
-        document = dict(session.execute(select(documents).where(documents.c.id == directive["document_id"])).mappings().one())
-        reporting = draft_reporting(directive, "reporting") if directive["reporting"] else None
-        reporters = set(domain.reporting_units(targets, reporting.reporting_level, units)) & set(targets) \
-            if reporting else set()
-        create_assignments(uow, directive, document, targets, current, parent_assignment_id=row["parent_assignment_id"],
-                           acknowledge_due_at=directive["acknowledge_due_at"], reporting=reporting,
-                           reporters=reporters, now=now)
-
-
-def settle_ended_units(uow: UnitOfWork, today: date | None = None) -> int:
-    """The sweep for endings dated in the future when they were registered: every unit that no
-    longer exists today (its last version ended on or before today) and still has open assignments
-    is settled as on the day it ended (``settle_assignments``). Returns how many units were settled;
-    the caller commits (a timer's use case: a unit of work and no message)."""
-    today = today or bangkok_today()
-    settled = 0
-    session = uow.session
-    open_codes = set(session.execute(select(assignments.c.unit_code).where(
-        assignments.c.state.in_([str(s) for s in OPEN_STATES])).distinct()).scalars())
-    for code in sorted(open_codes - set(units_on(session, today))):
-        last = session.execute(select(org_units).where(org_units.c.code == code)
-                               .order_by(org_units.c.valid_from.desc()).limit(1)).mappings().first()
-        if last is None or last["valid_to"] is None or last["valid_to"] > today:
-            continue  # not in the registry, or not ended
-        settle_assignments(uow, code, last["valid_to"], last["end_kind"] or "closed",
-                           json.loads(last["successor_codes"] or "[]"), last["reason"], today)
-        settled += 1
-    return settled

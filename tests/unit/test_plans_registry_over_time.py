@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from services.plans import document_actions, lookups, unit_changes, unit_csv, views
+from services.plans import document_actions, lookups, unit_changes, unit_csv, unit_endings, views
 from shared.contracts.commands.plans import RegisterUnits
 from services.plans.models import assignments, metadata, org_units, reported_periods
 from shared.calendar import period_bounds
@@ -229,7 +229,7 @@ def test_a_future_merger_moves_the_open_assignments_on_its_day_not_before(databa
 
     def settle(today):
         with database.unit_of_work() as uow:
-            settled = unit_changes.settle_ended_units(uow, today)
+            settled = unit_endings.settle_ended_units(uow, today)
             uow.commit()
             return settled
     assert settle(real_today) == 0 and states() == {"LAO-B": "issued"}
