@@ -382,6 +382,151 @@ class AcknowledgementOverdue(Event):
     detected_at: datetime
 
 
+# --- assessments: the annual LPA (issue #19) ----------------------------------------------------
+
+@register
+class LpaRoundOpened(Event):
+    """Central opened the year's Local Performance Assessment for every LAO in scope."""
+
+    TYPE: ClassVar[str] = "assessments.lpa_round_opened.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    round_id: str
+    year_be: int
+    name_th: str
+    scope_code: str | None = None
+    units: int = Field(description="LAOs assessed in the round (each owes a self-assessment obligation)")
+    self_due_at: datetime
+    visit_from: date
+    visit_to: date
+    publish_on: date
+
+
+@register
+class LpaSelfAssessmentSubmitted(Event):
+    """An LAO submitted its self-assessment and evidence (on time or late, judged here once)."""
+
+    TYPE: ClassVar[str] = "assessments.lpa_self_assessment_submitted.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    assessment_id: str
+    round_id: str
+    year_be: int
+    unit_code: str
+    submitted_at: datetime
+    on_time: bool
+    claimed_percent: float | None = None
+    evidence: int = 0
+
+
+class LpaTeamMember(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    person: str
+    role: Literal["lead", "member", "community_leader"]
+    unit_code: str | None = None
+    name_th: str | None = None
+    email: str | None = None
+
+
+@register
+class LpaTeamFinalised(Event):
+    """A provincial office finalised an assessor team: its members, the LAOs it visits and the day."""
+
+    TYPE: ClassVar[str] = "assessments.lpa_team_finalised.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    team_id: str
+    round_id: str
+    year_be: int
+    province_code: str
+    unit_codes: list[str]
+    visit_on: date
+    members: list[LpaTeamMember]
+
+
+class LpaAreaResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str
+    name_th: str
+    points: float
+    max_points: float
+    percent: float
+
+
+@register
+class LpaAssessmentFinalised(Event):
+    """The team lead finalised an LAO's scores: totals per area and overall, pass or fail."""
+
+    TYPE: ClassVar[str] = "assessments.lpa_assessment_finalised.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    assessment_id: str
+    round_id: str
+    year_be: int
+    unit_code: str
+    lao_type: LaoType | None = None
+    province_code: str | None = None
+    district_code: str | None = None
+    points: float
+    max_points: float
+    pass_value: float = Field(description="the figure the framework's pass rule compares, in percent")
+    passed: bool
+    areas: list[LpaAreaResult]
+    finalised_at: datetime
+
+
+@register
+class LpaAssessmentReturned(Event):
+    """DLA returned a finalised assessment to its team for correction: its result is withdrawn until finalised again."""
+
+    TYPE: ClassVar[str] = "assessments.lpa_assessment_returned.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    assessment_id: str
+    round_id: str
+    unit_code: str
+    reason: str
+    returned_at: datetime
+
+
+@register
+class LpaResultsPublished(Event):
+    """The round's results are final; they are public from publish_on."""
+
+    TYPE: ClassVar[str] = "assessments.lpa_results_published.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    round_id: str
+    year_be: int
+    publish_on: date
+    published_at: datetime
+    assessed: int
+    passed: int
+
+
+@register
+class LpaFollowUpOpened(Event):
+    """A weak area of a published result: the LAO owes an improvement plan by due_at."""
+
+    TYPE: ClassVar[str] = "assessments.lpa_follow_up_opened.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    follow_up_id: str
+    assessment_id: str
+    round_id: str
+    year_be: int
+    unit_code: str
+    area_code: str
+    area_name_th: str
+    percent: float
+    threshold: float
+    due_at: datetime
+
+
+@register
+class LpaFollowUpClosed(Event):
+    """A follow-up item was closed: its improvement plan was carried out."""
+
+    TYPE: ClassVar[str] = "assessments.lpa_follow_up_closed.v1"
+    PRODUCER: ClassVar[str] = "assessments"
+    follow_up_id: str
+    unit_code: str
+    closed_at: datetime
+
+
 # --- notifications -----------------------------------------------------------------------------
 
 NotificationKind = Literal["reminder", "escalation", "directive"]

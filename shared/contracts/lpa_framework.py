@@ -49,10 +49,10 @@ class LpaIndicator(Command):
     def _scale(self):
         points = [level.points for level in self.levels]
         if len(set(points)) != len(points):
-            raise ThaiValueError("ระดับคะแนนของตัวชี้วัดต้องไม่ซ้ำกัน", "the levels of an indicator must have distinct points")
+            raise ThaiValueError("the levels of an indicator must have distinct points", "ระดับคะแนนของตัวชี้วัดต้องไม่ซ้ำกัน")
         if max(points) != self.max_points:
-            raise ThaiValueError(f"ระดับสูงสุดต้องได้ {self.max_points:g} คะแนนเท่ากับคะแนนเต็ม",
-                                 f"the highest level must earn the maximum, {self.max_points:g} points")
+            raise ThaiValueError(f"the highest level must earn the maximum, {self.max_points:g} points",
+                                 f"ระดับสูงสุดต้องได้ {self.max_points:g} คะแนนเท่ากับคะแนนเต็ม")
         return self
 
     def applies_to(self, lao_type: str | None) -> bool:
@@ -90,12 +90,12 @@ class LpaFramework(Command):
     def _unique_codes(self):
         areas = [area.code for area in self.areas]
         if len(set(areas)) != len(areas):
-            raise ThaiValueError("รหัสด้านซ้ำกัน", "area codes must be unique")
+            raise ThaiValueError("area codes must be unique", "รหัสด้านซ้ำกัน")
         codes = [indicator.code for area in self.areas for indicator in area.indicators]
         repeated = sorted({code for code in codes if codes.count(code) > 1})
         if repeated:
-            raise ThaiValueError(f"รหัสตัวชี้วัดซ้ำกัน: {', '.join(repeated)}",
-                                 f"indicator codes must be unique in a year: {', '.join(repeated)}")
+            raise ThaiValueError(f"indicator codes must be unique in a year: {', '.join(repeated)}",
+                                 f"รหัสตัวชี้วัดซ้ำกัน: {', '.join(repeated)}")
         return self
 
     def indicators(self):
