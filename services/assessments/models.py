@@ -177,3 +177,7 @@ tracked_assignments = Table(
     Column("correlation_id", String(64), nullable=False),
 )
 Index("ix_tracked_assignments_due", tracked_assignments.c.state, tracked_assignments.c.acknowledge_due_at)
+
+
+# The LPA's tables live beside the module that uses them, on this metadata (migration 0005).
+from services.assessments.lpa import models as lpa_models  # noqa: E402,F401

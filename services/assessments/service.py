@@ -10,6 +10,7 @@ import structlog
 
 from services.assessments import reviews, submissions, sweeps, views
 from services.assessments.bootstrap import AssessmentsInbox, Composition
+from services.assessments.lpa.entrypoints import LpaEntrypoints
 from shared.contracts.commands.assessments import (DecideExtension, RequestExtension, ReviewSubmission, SubmitBatch,
                                            SubmitValues)
 from shared.messaging.nameko_ext import config_timer, reliable_event_handler
@@ -21,7 +22,7 @@ from shared.validation import parse
 log = structlog.get_logger(__name__)
 
 
-class AssessmentsService(ServiceBase):
+class AssessmentsService(LpaEntrypoints, ServiceBase):
     name = "assessments"
     app = Composition()
     inbox = AssessmentsInbox()

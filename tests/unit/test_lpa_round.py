@@ -134,6 +134,7 @@ def test_the_whole_round(database):
         "assessment_id": lao["SAO-1"], "indicator_code": "MGMT-01", "filename": "../แผนพัฒนา.jpg",
         "content_type": "image/jpeg", "content_base64": base64.b64encode(b"\xff\xd8jpeg").decode(),
         "unit_code": "SAO-1"}), now=NOW)
+    assert photo["size"] == 6 and len(photo["sha256"]) == 64
     run(database, work.add_evidence, parse(AddLpaEvidence, {
         "assessment_id": lao["SAO-1"], "indicator_code": "FIN-01", "url": "https://example.go.th/tax",
         "unit_code": "SAO-1"}), now=NOW)

@@ -16,7 +16,7 @@ from sqlalchemy import case, func, select
 
 from services.assessments.lpa import domain, frameworks
 from services.assessments.lpa.models import (lpa_assessments, lpa_entries, lpa_evidence, lpa_follow_ups,
-                                             lpa_rounds, lpa_team_members)
+                                             lpa_rounds, lpa_team_members, lpa_teams)
 from services.assessments.lpa.rounds import get_round
 from services.assessments.lpa.work import assessment, team_of
 from shared.errors import forbidden, not_found
@@ -53,14 +53,14 @@ def rounds_list(session) -> dict:
     return {"items": [round_view(session, year) for year in years]}
 
 
-def checklist(session, year_be: int, root_code: str | None, *, province_code: str | None = None,
-              district_code: str | None = None, self_state: str | None = None, score_state: str | None = None,
+def checklist(session, year_be: int, *, province_code: str | None = None, district_code: str | None = None,
+              unit_code: str | None = None, self_state: str | None = None, score_state: str | None = None,
               limit: int = 100, offset: int = 0) -> dict:
     """The LAOs of a province or district (or the nation) in the round, with where each stands."""
     round_ = get_round(session, year_be)
     where = [A.c.round_id == round_["id"]]
     for column, value in ((A.c.province_code, province_code), (A.c.district_code, district_code),
-                          (A.c.self_state, self_state), (A.c.score_state, score_state)):
+                          (A.c.unit_code, unit_code), (A.c.self_state, self_state), (A.c.score_state, score_state)):
         if value:
             where.append(column == value)
     total = session.execute(select(func.count()).select_from(A).where(*where)).scalar()
@@ -222,9 +222,27 @@ def follow_ups(session, *, unit_code: str | None = None, province_code: str | No
                        "district_code": r["district_code"]} for r in rows]}
 
 
+def teams(session, year_be: int, *, province_code: str | None = None, person: str | None = None) -> dict:
+    """The round's assessor teams (of a province, or those ``person`` sits on), each with its LAOs."""
+    round_ = get_round(session, year_be)
+    query = select(lpa_teams.c.id).where(lpa_teams.c.round_id == round_["id"])
+    if province_code:
+        query = query.where(lpa_teams.c.province_code == province_code)
+    if person:
+        query = query.where(lpa_teams.c.id.in_(select(lpa_team_members.c.team_id).where(
+            lpa_team_members.c.person == person)))
+    items = []
+    for (team_id,) in session.execute(query.order_by(lpa_teams.c.visit_on, lpa_teams.c.id)).all():
+        team = team_of(session, team_id)
+        team["assessments"] = [_summary(row) for row in session.execute(
+            select(A).where(A.c.team_id == team_id).order_by(A.c.unit_code)).mappings()]
+        items.append(team)
+    return {"year_be": year_be, "items": items}
+
+
 def today_in_bangkok(now) -> date:
     return now.astimezone(BANGKOK).date()
 
 
 __all__ = ["assessment_view", "checklist", "evidence_file", "follow_ups", "is_public", "may_read", "results",
-           "round_view", "rounds_list", "today_in_bangkok"]
+           "round_view", "rounds_list", "teams", "today_in_bangkok"]
