@@ -7,6 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from services.assessments.lpa import domain
+from shared import ranking
 from shared.config import REPO_ROOT
 from shared.contracts.lpa_framework import LpaFramework
 from shared.errors import InputError
@@ -87,7 +88,7 @@ def test_pass_is_the_average_of_the_area_percentages_at_70():
 
 @given(st.dictionaries(st.sampled_from([f"LAO-{i}" for i in range(30)]), st.integers(0, 5).map(float), min_size=1))
 def test_ranks_are_competition_ranks(values):
-    ranked = domain.ranks(values)
+    ranked = ranking.ranks(values)
     for code, value in values.items():
         assert ranked[code] == 1 + sum(1 for other in values.values() if other > value)
 
@@ -95,7 +96,7 @@ def test_ranks_are_competition_ranks(values):
 @given(st.dictionaries(st.sampled_from([f"LAO-{i}" for i in range(30)]), st.integers(0, 5).map(float), min_size=1),
        st.dictionaries(st.sampled_from([f"LAO-{i}" for i in range(30)]), st.sampled_from(["P1", "P2", "P3"])))
 def test_ranks_within_a_group_compare_only_the_group(values, group_of):
-    ranked = domain.ranks_within(values, group_of)
+    ranked = ranking.ranks_within(values, group_of)
     for code, value in values.items():
         peers = [other for name, other in values.items() if group_of.get(name) == group_of.get(code)]
         assert ranked[code] == 1 + sum(1 for other in peers if other > value)

@@ -11,7 +11,7 @@ sit on an assessor team, and what changed between two years' frameworks.
 - **Pass**: by the framework's rule, ``average_of_areas`` (the mean of the area percentages, 2564's
   rule: at least 70 %) or ``total_percent``. Percentages are rounded to two decimals only for display;
   the comparison uses the exact value.
-- **Ranks**: competition ranking ("1, 2, 2, 4") by total percentage, highest first, within a group
+- **Ranks** (shared.ranking): competition ranking ("1, 2, 2, 4") by total percentage, highest first, within a group
   (a province, an LAO type).
 - **Follow-up**: every area below its ``follow_up_below_percent`` opens one follow-up item.
 - **Team**: at least ``min_team_members`` distinct people, exactly one lead, at least one community
@@ -110,25 +110,6 @@ def totals(framework: LpaFramework, lao_type: str | None, points: Mapping[str, f
                   passed=value >= rule.threshold_percent, pass_value=value, threshold=rule.threshold_percent)
 
 
-def ranks(values: Mapping[str, float]) -> dict[str, int]:
-    """Competition ranking, highest value first: equal values share a rank, the next rank skips."""
-    ordered = sorted(values.items(), key=lambda item: -item[1])
-    result, previous, rank = {}, None, 0
-    for position, (code, value) in enumerate(ordered, start=1):
-        if value != previous:
-            rank, previous = position, value
-        result[code] = rank
-    return result
-
-
-def ranks_within(values: Mapping[str, float], group_of: Mapping[str, str | None]) -> dict[str, int]:
-    """Ranks of each LAO within its group (province, LAO type)."""
-    groups: dict[str | None, dict[str, float]] = {}
-    for code, value in values.items():
-        groups.setdefault(group_of.get(code), {})[code] = value
-    return {code: rank for members in groups.values() for code, rank in ranks(members).items()}
-
-
 def weak_areas(framework: LpaFramework, result: Totals) -> list[AreaTotal]:
     """Areas below their follow-up threshold: each opens one follow-up item for the LAO."""
     thresholds = {area.code: area.follow_up_below_percent for area in framework.areas}
@@ -218,4 +199,4 @@ def changes(previous: LpaFramework | None, current: LpaFramework) -> list[Change
 
 
 __all__ = ["AreaTotal", "Change", "Member", "TEAM_ROLES", "TeamRole", "Totals", "applicable", "changes",
-           "check_points", "ranks", "ranks_within", "team_problems", "totals", "weak_areas"]
+           "check_points", "team_problems", "totals", "weak_areas"]

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
 
-from services.assessments.lpa import domain, frameworks
+from services.assessments.lpa import frameworks
 from services.assessments.lpa.models import lpa_assessments, lpa_follow_ups, lpa_rounds
 from services.assessments.models import obligations, org_units
 from shared import orgtree
+from shared.ranking import ranks_within
 from shared.calendar import period_bounds
 from shared.contracts import utcnow
 from shared.contracts.commands.lpa import OpenLpaRound, PublishLpaRound
@@ -145,8 +146,8 @@ def publish_round(command: PublishLpaRound, uow: UnitOfWork, *, now: datetime | 
     framework = frameworks.load(session, command.year_be)
     rows = session.execute(select(lpa_assessments).where(lpa_assessments.c.round_id == round_["id"])).mappings().all()
     values = {row["id"]: row["pass_value"] or 0.0 for row in rows}
-    by_province = domain.ranks_within(values, {row["id"]: row["province_code"] for row in rows})
-    by_type = domain.ranks_within(values, {row["id"]: row["lao_type"] for row in rows})
+    by_province = ranks_within(values, {row["id"]: row["province_code"] for row in rows})
+    by_type = ranks_within(values, {row["id"]: row["lao_type"] for row in rows})
     session.execute(update(lpa_assessments).where(lpa_assessments.c.id == bindparam("b_id")).values(
         rank_province=bindparam("b_province"), rank_lao_type=bindparam("b_type")),
         [{"b_id": row["id"], "b_province": by_province[row["id"]], "b_type": by_type[row["id"]]} for row in rows])
