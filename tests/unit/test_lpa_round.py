@@ -16,7 +16,8 @@ from services.assessments.lpa import domain, frameworks, rounds, views, work
 from services.assessments.lpa.models import lpa_assessments  # noqa: F401 - registers the LPA tables
 from services.assessments.models import metadata, obligations, org_units
 from shared.config import REPO_ROOT
-from shared.contracts.commands.lpa import (AddLpaEvidence, FormLpaTeam, ImportLpaFramework, OpenLpaRound,
+from shared.contracts.commands.lpa import (AddLpaEvidence, FormLpaTeam, ImportLpaFramework, ImportLpaScores,
+                                           OpenLpaRound,
                                            PublishLpaRound, ReturnLpaAssessment, SaveFollowUpPlan,
                                            SaveSelfAssessment, ScoreLpa)
 from shared.contracts.lpa_framework import LpaFramework
@@ -189,9 +190,26 @@ def test_the_whole_round(database):
         run(database, rounds.publish_round, parse(PublishLpaRound, {"year_be": 2568}), now=NOW)
     assert "1 LAO" in waiting.value.message_en
     tm_team = {**team, "unit_codes": ["TM-1"], "members": TEAM}
+    sheet = [{"unit_code": "TM-1", **score} for score in full_marks(lao_type="town_municipality", scale=0.5)]
+    with pytest.raises(InputError) as no_team:      # the province keys in the sheet: TM-1 has no team yet
+        run(database, work.import_scores, parse(ImportLpaScores, {"year_be": 2568, "rows": sheet,
+                                                                  "province_code": "PLO-18"}), now=NOW)
+    assert no_team.value.field == "rows[0].unit_code" and no_team.value.status == 409
     run(database, work.form_team, parse(FormLpaTeam, tm_team), now=NOW)
-    run(database, work.score, parse(ScoreLpa, {"assessment_id": lao["TM-1"], "finalise": True, "scorer": "plo18.lead",
-                                               "scores": full_marks(lao_type="town_municipality", scale=0.5)}), now=NOW)
+    with pytest.raises(InputError) as off_scale:
+        run(database, work.import_scores, parse(ImportLpaScores, {
+            "year_be": 2568, "province_code": "PLO-18", "rows": sheet[:3] + [{**sheet[3], "points": 7.25}]}), now=NOW)
+    assert off_scale.value.field == "rows[3].points"
+    with pytest.raises(InputError) as other_province:
+        run(database, work.import_scores, parse(ImportLpaScores, {"year_be": 2568, "rows": sheet,
+                                                                  "province_code": "PLO-10"}), now=NOW)
+    assert other_province.value.status == 403
+    partial = run(database, work.import_scores, parse(ImportLpaScores, {
+        "year_be": 2568, "rows": sheet[:-1], "finalise": True, "province_code": "PLO-18"}), now=NOW)
+    assert partial["incomplete"] == ["TM-1"] and partial["finalised"] == []
+    imported = run(database, work.import_scores, parse(ImportLpaScores, {
+        "year_be": 2568, "rows": sheet[-1:], "finalise": True, "province_code": "PLO-18"}), now=NOW)
+    assert imported["finalised"] == ["TM-1"]
     published = run(database, rounds.publish_round, parse(PublishLpaRound, {"year_be": 2568}), now=NOW)
     assert published == {**published, "assessed": 3, "passed": 2, "follow_ups": published["follow_ups"]}
     with database.session() as session:

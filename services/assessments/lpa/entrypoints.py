@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from services.assessments.lpa import frameworks, rounds, views, work
 from shared.contracts import utcnow
-from shared.contracts.commands.lpa import (AddLpaEvidence, FormLpaTeam, ImportLpaFramework, OpenLpaRound,
-                                           PublishLpaRound, ReturnLpaAssessment, SaveFollowUpPlan,
+from shared.contracts.commands.lpa import (AddLpaEvidence, FormLpaTeam, ImportLpaFramework, ImportLpaScores,
+                                           OpenLpaRound, PublishLpaRound, ReturnLpaAssessment, SaveFollowUpPlan,
                                            SaveSelfAssessment, ScoreLpa)
 from shared.service_base import rpc, run_command
 from shared.validation import parse
@@ -23,7 +23,7 @@ class LpaEntrypoints:
 
     @rpc
     def lpa_open_round(self, payload: dict) -> dict:
-        return run_command(self.uow, rounds.open_round, parse(OpenLpaRound, payload))
+        return run_command(self.uow, self.app.bind(rounds.open_round), parse(OpenLpaRound, payload))
 
     @rpc
     def lpa_save_self_assessment(self, payload: dict) -> dict:
@@ -42,12 +42,16 @@ class LpaEntrypoints:
         return run_command(self.uow, work.score, parse(ScoreLpa, payload))
 
     @rpc
+    def lpa_import_scores(self, payload: dict) -> dict:
+        return run_command(self.uow, work.import_scores, parse(ImportLpaScores, payload))
+
+    @rpc
     def lpa_return(self, payload: dict) -> dict:
         return run_command(self.uow, work.return_assessment, parse(ReturnLpaAssessment, payload))
 
     @rpc
     def lpa_publish(self, payload: dict) -> dict:
-        return run_command(self.uow, rounds.publish_round, parse(PublishLpaRound, payload))
+        return run_command(self.uow, self.app.bind(rounds.publish_round), parse(PublishLpaRound, payload))
 
     @rpc
     def lpa_save_follow_up(self, payload: dict) -> dict:

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from services.assessments.lpa import frameworks
 from services.assessments.lpa.models import lpa_assessments, lpa_follow_ups, lpa_rounds
+from services.assessments.domain import DEFAULTS, Settings
 from services.assessments.models import obligations, org_units
 from shared import orgtree
 from shared.ranking import ranks_within
@@ -30,7 +31,6 @@ from shared.vocabulary import DISTRICT_LEVEL, LAO_LEVEL, PROVINCE_LEVEL, Obligat
 SELF_ASSESSMENT = "LPA"          # the indicator code naming a self-assessment obligation: LPA-2569
 FOLLOW_UP = "LPA-FU"             # and a follow-up's: LPA-FU-2569-FIN
 FOLLOW_UP_DAYS = 90              # an improvement plan is due this long after publication
-CLOSES_AFTER = timedelta(days=30)
 
 
 def self_assessment_code(year_be: int) -> str:
@@ -66,12 +66,12 @@ def get_round(session, year_be: int, field: str = "year_be") -> dict:
 
 
 def obligation_row(*, unit_code: str, source_key: str, code: str, name_th: str, period: str, opens_at: datetime,
-                   due_at: datetime, correlation_id: str | None, now: datetime) -> dict:
+                   due_at: datetime, correlation_id: str | None, now: datetime, settings: Settings) -> dict:
     start, end = period_bounds(period)
     return {"id": str(uuid.uuid4()), "unit_code": unit_code, "source_key": source_key, "rule_id": None,
             "directive_id": None, "assignment_id": None, "indicator_code": code, "indicator_name_th": name_th,
             "indicator_codes": json.dumps([code]), "period": period, "period_start": start, "period_end": end,
-            "opens_at": opens_at, "due_at": due_at, "extended_due_at": None, "closes_at": due_at + CLOSES_AFTER,
+            "opens_at": opens_at, "due_at": due_at, "extended_due_at": None, "closes_at": due_at + settings.closes_after,
             "state": ObligationState.OPEN, "missed_at": None, "correlation_id": correlation_id, "created_at": now}
 
 
@@ -87,7 +87,8 @@ def announce(uow: UnitOfWork, rows: list[dict]) -> None:
             period=row["period"], opens_at=row["opens_at"], due_at=row["due_at"], closes_at=row["closes_at"]))
 
 
-def open_round(command: OpenLpaRound, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
+def open_round(command: OpenLpaRound, uow: UnitOfWork, *, now: datetime | None = None,
+               settings: Settings = DEFAULTS) -> dict:
     now = now or utcnow()
     session = uow.session
     framework = frameworks.load(session, command.year_be)
@@ -114,7 +115,7 @@ def open_round(command: OpenLpaRound, uow: UnitOfWork, *, now: datetime | None =
     for lao in laos:
         row = obligation_row(unit_code=lao["code"], source_key=f"lpa:{round_id}", code=code, name_th=name_th,
                              period=period, opens_at=opens_at, due_at=command.self_due_at,
-                             correlation_id=uow.correlation_id, now=now)
+                             correlation_id=uow.correlation_id, now=now, settings=settings)
         obligation_rows.append(row)
         assessment_rows.append({
             "id": str(uuid.uuid4()), "round_id": round_id, "unit_code": lao["code"], "lao_type": lao["lao_type"],
@@ -130,7 +131,8 @@ def open_round(command: OpenLpaRound, uow: UnitOfWork, *, now: datetime | None =
             "self_due_at": command.self_due_at.isoformat()}
 
 
-def publish_round(command: PublishLpaRound, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
+def publish_round(command: PublishLpaRound, uow: UnitOfWork, *, now: datetime | None = None,
+                  settings: Settings = DEFAULTS) -> dict:
     """Results become final: ranks within province and LAO type, and a follow-up for every weak area.
     Every LAO's assessment must be finalised first (the answer names how many are not)."""
     now = now or utcnow()
@@ -153,7 +155,7 @@ def publish_round(command: PublishLpaRound, uow: UnitOfWork, *, now: datetime | 
         [{"b_id": row["id"], "b_province": by_province[row["id"]], "b_type": by_type[row["id"]]} for row in rows])
     session.execute(update(lpa_rounds).where(lpa_rounds.c.id == round_["id"]).values(state="published",
                                                                                       published_at=now))
-    follow_ups = _open_follow_ups(uow, framework, round_, rows, now)
+    follow_ups = _open_follow_ups(uow, framework, round_, rows, now, settings)
     passed = sum(1 for row in rows if row["passed"])
     uow.add_event(LpaResultsPublished(round_id=round_["id"], year_be=command.year_be, publish_on=round_["publish_on"],
                                       published_at=now, assessed=len(rows), passed=passed))
@@ -161,7 +163,7 @@ def publish_round(command: PublishLpaRound, uow: UnitOfWork, *, now: datetime | 
             "publish_on": round_["publish_on"].isoformat()}
 
 
-def _open_follow_ups(uow: UnitOfWork, framework, round_: dict, rows, now: datetime) -> int:
+def _open_follow_ups(uow: UnitOfWork, framework, round_: dict, rows, now: datetime, settings: Settings) -> int:
     names = {area.code: area.name_th for area in framework.areas}
     due_at = now + timedelta(days=FOLLOW_UP_DAYS)
     items, obligation_rows = [], []
@@ -175,7 +177,7 @@ def _open_follow_ups(uow: UnitOfWork, framework, round_: dict, rows, now: dateti
                 unit_code=row["unit_code"], source_key=f"lpa-follow-up:{row['id']}:{area['code']}", code=code,
                 name_th=f"แผนพัฒนาจุดอ่อน LPA {round_['year_be']}: {names.get(area['code'], area['code'])}",
                 period=f"FY{round_['year_be']}", opens_at=now, due_at=due_at, correlation_id=uow.correlation_id,
-                now=now)
+                now=now, settings=settings)
             obligation_rows.append(obligation)
             items.append({"id": str(uuid.uuid4()), "assessment_id": row["id"], "round_id": round_["id"],
                           "unit_code": row["unit_code"], "area_code": area["code"], "percent": area["percent"],

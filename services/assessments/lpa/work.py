@@ -23,12 +23,12 @@ from services.assessments.models import obligations, submission_values, submissi
 from shared import orgtree
 from shared.attachments import decode_attachment
 from shared.contracts import utcnow
-from shared.contracts.commands.lpa import (AddLpaEvidence, FormLpaTeam, ReturnLpaAssessment, SaveFollowUpPlan,
-                                           SaveSelfAssessment, ScoreLpa)
+from shared.contracts.commands.lpa import (AddLpaEvidence, FormLpaTeam, ImportLpaScores, ReturnLpaAssessment,
+                                           SaveFollowUpPlan, SaveSelfAssessment, ScoreLpa)
 from shared.contracts.events import (IndicatorSubmitted, LpaAreaResult, LpaAssessmentFinalised,
                                      LpaAssessmentReturned, LpaFollowUpClosed, LpaSelfAssessmentSubmitted,
                                      LpaTeamFinalised, LpaTeamMember, SubmittedValue)
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, dialect_insert
 from shared.errors import conflict, forbidden, invalid, not_found
 from shared.thai import BANGKOK
 from shared.vocabulary import ObligationState
@@ -128,21 +128,17 @@ def _obligation_reported(uow: UnitOfWork, obligation_id: str | None, value: floa
     return on_time
 
 
-def _upsert_entries(session, assessment_id: str, entries: list[dict], columns: tuple[str, ...]) -> None:
+def _upsert_entries(session, assessment_id: str | None, entries: list[dict], columns: tuple[str, ...]) -> None:
+    """Write the named columns of many entries in one statement; the other columns (a claim beside a
+    score) are kept. ``assessment_id`` None: each entry names its own."""
     if not entries:
         return
-    existing = {code for (code,) in session.execute(select(lpa_entries.c.indicator_code).where(
-        lpa_entries.c.assessment_id == assessment_id,
-        lpa_entries.c.indicator_code.in_([e["indicator_code"] for e in entries]))).all()}
-    new = [{"assessment_id": assessment_id, **e} for e in entries if e["indicator_code"] not in existing]
-    if new:
-        session.execute(insert(lpa_entries), new)
-    for entry in entries:
-        if entry["indicator_code"] in existing:
-            session.execute(update(lpa_entries).where(
-                lpa_entries.c.assessment_id == assessment_id,
-                lpa_entries.c.indicator_code == entry["indicator_code"]).values(
-                **{name: entry[name] for name in columns if name in entry}))
+    statement = dialect_insert(session, lpa_entries)
+    statement = statement.on_conflict_do_update(index_elements=["assessment_id", "indicator_code"],
+                                                set_={name: statement.excluded[name] for name in columns})
+    rows = [{"assessment_id": assessment_id, **entry} if assessment_id else entry for entry in entries]
+    session.execute(statement, [{name: row.get(name) for name in ("assessment_id", "indicator_code", *columns)}
+                                for row in rows])
 
 
 def add_evidence(command: AddLpaEvidence, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
@@ -296,11 +292,15 @@ def score(command: ScoreLpa, uow: UnitOfWork, *, now: datetime | None = None) ->
         missing = [code for code, indicator in indicators.items() if not indicator.pilot and code not in points]
         raise invalid("scores", f"ยังไม่ได้ให้คะแนน {len(missing)} ตัวชี้วัด เช่น {', '.join(missing[:3])}",
                       f"{len(missing)} indicators have no score yet, e.g. {', '.join(missing[:3])}")
-    totals = result.as_dict()
-    session.execute(update(lpa_assessments).where(lpa_assessments.c.id == row["id"]).values(
-        score_state="finalised", finalised_at=now, finalised_by=command.scorer, returned_reason=None,
+    _finalise(uow, row, round_, result, command.scorer, now)
+    return {**answer, "score_state": "finalised"}
+
+
+def _finalise(uow: UnitOfWork, row: dict, round_: dict, result: domain.Totals, by: str | None, now: datetime) -> None:
+    uow.session.execute(update(lpa_assessments).where(lpa_assessments.c.id == row["id"]).values(
+        score_state="finalised", finalised_at=now, finalised_by=by, returned_reason=None,
         points=result.points, max_points=result.max_points, pass_value=result.pass_value, passed=result.passed,
-        totals=json.dumps(totals, ensure_ascii=False)))
+        totals=json.dumps(result.as_dict(), ensure_ascii=False)))
     uow.add_event(LpaAssessmentFinalised(
         assessment_id=row["id"], round_id=row["round_id"], year_be=round_["year_be"], unit_code=row["unit_code"],
         lao_type=row["lao_type"], province_code=row["province_code"], district_code=row["district_code"],
@@ -308,7 +308,71 @@ def score(command: ScoreLpa, uow: UnitOfWork, *, now: datetime | None = None) ->
         passed=result.passed, finalised_at=now,
         areas=[LpaAreaResult(code=a.code, name_th=a.name_th, points=a.points, max_points=a.max_points,
                              percent=round(a.percent, 4)) for a in result.areas]))
-    return {**answer, "score_state": "finalised"}
+
+
+def import_scores(command: ImportLpaScores, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
+    """Scores of many LAOs in a handful of statements (a province's ~100 LAOs × ~45 indicators)."""
+    now = now or utcnow()
+    session = uow.session
+    round_ = get_round(session, command.year_be)
+    if round_["state"] != "open":
+        raise conflict("year_be", "ประกาศผลรอบนี้แล้ว", "this round's results are published")
+    framework = frameworks.load(session, command.year_be)
+    codes = sorted({row.unit_code for row in command.rows})
+    found = {row["unit_code"]: dict(row) for row in session.execute(select(lpa_assessments).where(
+        lpa_assessments.c.round_id == round_["id"], lpa_assessments.c.unit_code.in_(codes))).mappings()}
+    teams = dict(session.execute(select(lpa_teams.c.id, lpa_teams.c.state).where(
+        lpa_teams.c.id.in_([row["team_id"] for row in found.values() if row["team_id"]]))).all())
+    units = current_units(session, now.astimezone(BANGKOK).date())
+    parent_of = {code: unit["parent_code"] for code, unit in units.items()}
+    scales: dict[str | None, dict] = {}
+    entries, seen = [], set()
+    for index, item in enumerate(command.rows):
+        field = f"rows[{index}]"
+        row = found.get(item.unit_code)
+        if row is None:
+            raise not_found(f"{field}.unit_code", "อปท. ในรอบการประเมิน", "LAO of the round", item.unit_code)
+        if not (command.province_code and row["province_code"]
+                and orgtree.is_within(row["province_code"], command.province_code, parent_of)):
+            raise forbidden(f"{field}.unit_code", f"{item.unit_code} ไม่อยู่ในจังหวัดของท่าน",
+                            f"{item.unit_code} is not an LAO of your province")
+        if teams.get(row["team_id"]) != "finalised":
+            raise conflict(f"{field}.unit_code", f"{item.unit_code} ยังไม่มีทีมประเมินที่ยืนยันแล้ว",
+                           f"{item.unit_code} has no finalised team yet")
+        if row["score_state"] == "finalised":
+            raise conflict(f"{field}.unit_code", f"{item.unit_code} สรุปผลคะแนนแล้ว", f"{item.unit_code} is already finalised")
+        if row["lao_type"] not in scales:
+            scales[row["lao_type"]] = {i.code: i for _, i in domain.applicable(framework, row["lao_type"])}
+        indicator = scales[row["lao_type"]].get(item.indicator_code)
+        if indicator is None:
+            raise invalid(f"{field}.indicator_code", f"ตัวชี้วัด {item.indicator_code} ไม่ใช้กับ {item.unit_code}",
+                          f"indicator {item.indicator_code} does not apply to {item.unit_code}")
+        if (item.unit_code, item.indicator_code) in seen:
+            raise invalid(f"{field}.indicator_code", "ตัวชี้วัดซ้ำ", "an indicator appears twice for this LAO")
+        seen.add((item.unit_code, item.indicator_code))
+        domain.check_points(indicator, item.points, f"{field}.points")
+        entries.append({"assessment_id": row["id"], "indicator_code": item.indicator_code, "points": item.points,
+                        "comment": item.comment, "scored_by": command.imported_by, "scored_at": now})
+    _upsert_entries(session, None, entries, ("points", "comment", "scored_by", "scored_at"))
+    ids = [found[code]["id"] for code in codes]
+    session.execute(update(lpa_assessments).where(lpa_assessments.c.id.in_(ids)).values(score_state="draft"))
+    finalised, incomplete = [], []
+    if command.finalise:
+        points: dict[str, dict] = {}
+        for assessment_id, code, value in session.execute(select(
+                lpa_entries.c.assessment_id, lpa_entries.c.indicator_code, lpa_entries.c.points).where(
+                lpa_entries.c.assessment_id.in_(ids), lpa_entries.c.points.is_not(None))):
+            points.setdefault(assessment_id, {})[code] = value
+        for code in codes:
+            row = found[code]
+            result = domain.totals(framework, row["lao_type"], points.get(row["id"], {}))
+            if not result.complete:
+                incomplete.append(code)
+                continue
+            _finalise(uow, row, round_, result, command.imported_by, now)
+            finalised.append(code)
+    return {"year_be": command.year_be, "rows": len(entries), "laos": len(codes), "finalised": finalised,
+            "incomplete": incomplete}
 
 
 def return_assessment(command: ReturnLpaAssessment, uow: UnitOfWork, *, now: datetime | None = None) -> dict:
@@ -354,5 +418,5 @@ def save_follow_up(command: SaveFollowUpPlan, uow: UnitOfWork, *, now: datetime 
             "plan_th": command.plan_th or item["plan_th"]}
 
 
-__all__ = ["add_evidence", "assessment", "form_team", "return_assessment", "save_follow_up", "save_self_assessment",
-           "score", "team_of"]
+__all__ = ["add_evidence", "assessment", "form_team", "import_scores", "return_assessment", "save_follow_up",
+           "save_self_assessment", "score", "team_of"]

@@ -114,6 +114,24 @@ class ScoreLpa(Command):
     scorer: Line(128) | None = None                            # filled by the gateway
 
 
+class ScoreRow(Command):
+    unit_code: Code
+    indicator_code: Code
+    points: Number
+    comment: Note | None = None
+
+
+class ImportLpaScores(Command):
+    """The provincial office keys in its teams' scoring sheets at once (the LAOs of its province with a
+    finalised team): all rows or none; ``finalise`` finalises every LAO whose counted indicators are
+    all scored."""
+    year_be: int = Field(ge=2549, le=2699)
+    rows: list[ScoreRow] = Field(min_length=1, max_length=50000)
+    finalise: Flag = False
+    province_code: Code | None = None                          # filled by the gateway: the caller's unit
+    imported_by: Line(128) | None = None                       # filled by the gateway
+
+
 class ReturnLpaAssessment(Command):
     """DLA returns a finalised assessment to its team for correction, within the round."""
     assessment_id: Code
@@ -135,5 +153,5 @@ class SaveFollowUpPlan(Command):
 
 
 __all__ = ["AddLpaEvidence", "ClaimInput", "FormLpaTeam", "ImportLpaFramework", "MemberInput", "OpenLpaRound",
-           "PublishLpaRound", "ReturnLpaAssessment", "SaveFollowUpPlan", "SaveSelfAssessment", "ScoreInput",
-           "ScoreLpa", "TeamRole"]
+           "ImportLpaScores", "PublishLpaRound", "ReturnLpaAssessment", "SaveFollowUpPlan", "SaveSelfAssessment",
+           "ScoreInput", "ScoreLpa", "ScoreRow", "TeamRole"]
