@@ -529,7 +529,9 @@ class LpaFollowUpClosed(Event):
 
 # --- notifications -----------------------------------------------------------------------------
 
-NotificationKind = Literal["reminder", "escalation", "directive"]
+# "assignment": a task given to someone by name outside the reporting ladders (a place in an LPA
+# assessor team, an LPA assessment returned to its team for correction).
+NotificationKind = Literal["reminder", "escalation", "directive", "assignment"]
 
 
 @register
