@@ -4,12 +4,14 @@ each message is still worth sending (``domain.relevance`` over those facts), and
 Used by dispatch while it claims. Escalation digests ("5 of 23 LAOs in your area have not
 reported") are composed at send time from the area as it stands then; a message that has become
 pointless comes back as a string saying why (dispatch records it as skipped with that reason).
+LPA messages (a place in an assessor team, an assessment returned) carry their facts in their
+payload and are composed from it.
 """
 from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
@@ -147,11 +149,31 @@ def compose(ctx: Context, row: dict, recipient: dict) -> Rendered | str:
             return render("directive", urgency=directive.get("urgency", "normal"), reporting=reporting,
                           **base, **facts)
         return render(kind, **base, **facts)
+    if kind in domain.LPA_CLASSES:
+        return _compose_lpa(ctx, row, payload, base)
     if kind == "escalation" and row["step"].startswith("ack_escalation"):
         return _compose_ack_digest(ctx, row, recipient, base)
     if kind == "escalation":
         return _compose_escalation_digest(ctx, row, recipient, base)
     raise ValueError(f"cannot compose a {kind} message")
+
+
+def _compose_lpa(ctx: Context, row: dict, payload: dict, base: dict) -> Rendered:
+    """An LPA message: its facts travel in the payload; the LAOs' and the province's names are
+    our registry copy's as it stands now (the code when we do not know the unit)."""
+    codes = payload.get("unit_codes") or [payload["unit_code"]]
+    province = payload.get("province_code")
+    names = dict(ctx.session.execute(select(recipients.c.code, recipients.c.name_th).where(
+        recipients.c.code.in_([*codes, province] if province else codes))).all())
+    units = [{"code": code, "name_th": names.get(code) or code} for code in codes]
+    link = ctx.settings.link(domain.lpa_work_link(payload.get("year_be")))
+    if row["kind"] == "lpa_team":
+        return render("lpa_team", year_be=payload["year_be"], role=payload.get("role", "member"),
+                      visit_on=date.fromisoformat(payload["visit_on"]), units=units,
+                      province_name=names.get(province) if province else None,
+                      guest=row["recipient_code"].startswith(f"{domain.GUEST}:"), link=link, **base)
+    return render("lpa_returned", year_be=payload.get("year_be"), unit=units[0], reason=payload.get("reason") or "-",
+                  link=link, **base)
 
 
 def _compose_escalation_digest(ctx: Context, row: dict, recipient: dict, base: dict) -> Rendered | str:

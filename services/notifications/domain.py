@@ -5,6 +5,7 @@ SQLAlchemy; the use cases (planning, dispatch, people) load the rows and call th
 come from ``shared.calendar``, so every service agrees on what a working day is."""
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -29,6 +30,9 @@ MESSAGE_CLASSES: dict[str, bool] = {
     "escalation": True,        # district / province digest of missing units
     "ack_overdue": True,       # acknowledgement deadline passed
     "chase": True,             # a district / province / central officer chased the unit by hand
+    # LPA (issue #19): tasks given to someone by name, not switched off nor left for a digest
+    "lpa_team": True,          # a person's place in a finalised assessor team: the LAOs and the day
+    "lpa_returned": True,      # DLA returned an assessment to its team (lead, province) for correction
 }
 DIGEST = "digest"              # the daily digest itself (a container of non-critical messages)
 OPTIONAL_CLASSES = tuple(name for name, critical in MESSAGE_CLASSES.items() if not critical)
@@ -46,6 +50,9 @@ OBLIGATION_CLASSES = ("reminder", "chase", "deadline_missed", "extension", "exte
 ASSIGNMENT_CLASSES = ("directive", "ack_reminder", "ack_overdue")
 OPEN_ASSIGNMENT = ("issued", "received")
 CLOSED_ASSIGNMENT = ("closed", "not_applicable", "cancelled")
+# Message classes of the LPA (subject_ref: the team, or the returned assessment); their facts
+# travel in the message's payload.
+LPA_CLASSES = ("lpa_team", "lpa_returned")
 # What a submission makes pointless for its obligation.
 SUBMISSION_ENDS = ("reminder", "chase", "deadline_missed", "extension")
 
@@ -55,7 +62,9 @@ def is_critical(message_class: str) -> bool:
 
 
 def event_kind(message_class: str) -> str:
-    """The ``kind`` of NotificationSent/Failed (the contract knows reminder|escalation|directive)."""
+    """The ``kind`` of NotificationSent/Failed (the contract knows reminder|escalation|directive|assignment)."""
+    if message_class in LPA_CLASSES:
+        return "assignment"
     if message_class in ("deadline_missed", "escalation", "ack_overdue"):
         return "escalation"
     if message_class == "directive":
@@ -663,8 +672,56 @@ def parse_preferences(data, current: Preferences) -> Preferences:
 
 
 def fallback_channels(order: Iterable[str] | None, kind: str) -> list[str]:
-    """The order to try; the in-app inbox is always the last resort, so nothing is dropped."""
-    chosen = list(order or (PERSON_FALLBACK if kind == "person" else DEFAULT_FALLBACK))
+    """The order to try; the in-app inbox is always the last resort, so nothing is dropped. A
+    guest (someone without an account, known by an e-mail address) has no inbox: e-mail only,
+    and a message that cannot go says so (failed) instead of landing in an inbox nobody reads."""
+    if kind == GUEST:
+        return ["email"]
+    chosen = list(order or (PERSON_FALLBACK if kind in ("person", MEMBER) else DEFAULT_FALLBACK))
     if "inapp" not in chosen:
         chosen.append("inapp")
     return chosen
+
+
+# --- LPA assessor teams (issue #19) --------------------------------------------------------------------
+
+GUEST = "guest"   # recipients.kind of someone without an account, reached by e-mail only
+# recipients.kind of someone with an account known to us only from an assessor team (they have not
+# saved preferences): written to by name, not part of their unit's audience; saving preferences
+# makes them a "person".
+MEMBER = "member"
+
+
+def guest_code(email: str) -> str:
+    """The recipient code of a guest: the same address is the same guest (the address itself is
+    not the key: it may be longer than a code, and codes show up in logs)."""
+    return f"{GUEST}:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
+def team_member_kind(person: str, unit_code: str | None, email: str | None, *, has_account: bool) -> str | None:
+    """What an assessor team member is to us. Someone who works for a unit, or whose name is a
+    username we know, has an account: ``user:<username>``, reached through their own preferences
+    and channels (the in-app inbox at least). Otherwise (a community leader without an account) an e-mail
+    address makes them a ``guest``; with neither there is nobody to write to (None). (A username
+    is at most 64 characters: a longer ``person`` is a name, not an account.)"""
+    if (unit_code or has_account) and len(person) <= 64:
+        return "user"
+    if email and email.strip():
+        return GUEST
+    return None
+
+
+def lpa_team_step(visit_on: date) -> str:
+    """A team member hears once per team and visit day: a re-finalised team with the same day
+    plans nothing new, a moved visit is news."""
+    return f"lpa_team:{visit_on.isoformat()}"
+
+
+def lpa_returned_step(returned_at: datetime) -> str:
+    """Each return of an assessment is news; the same return delivered twice is not."""
+    return f"lpa_returned:{returned_at.astimezone(BANGKOK).strftime('%Y%m%dT%H%M%S%f')}"
+
+
+def lpa_work_link(year_be: int | None) -> str:
+    """The web application's LPA work page of a year (the teams and their LAOs)."""
+    return f"#/lpa/{year_be}/teams" if year_be else "#/lpa"

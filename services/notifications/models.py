@@ -7,12 +7,14 @@ from shared.types import UTCDateTime
 
 metadata = MetaData()
 
-# Who can receive messages: org contact points (code = org code, from plans' org_unit_changed)
-# and people (code = "user:<username>", saved by the gateway with their preferences).
+# Who can receive messages: org contact points (code = org code, from plans' org_unit_changed),
+# people (code = "user:<username>", saved by the gateway with their preferences), unit heads
+# ("head:<org code>") and guests ("guest:<hash>": an LPA team's community leader without an
+# account, reached by e-mail only).
 recipients = Table(
     "recipients", metadata,
     Column("code", String(80), primary_key=True),
-    Column("kind", String(8), nullable=False),                # org | person
+    Column("kind", String(8), nullable=False),                # org | person | head | guest
     Column("org_code", String(32), nullable=False),           # the org itself, or the person's org
     Column("level", String(32), nullable=True),               # org level (lao, district_office, ...)
     Column("parent_code", String(32), nullable=True),
@@ -89,6 +91,19 @@ tracked_obligations = Table(
 )
 Index("ix_tracked_group", tracked_obligations.c.group_key)
 Index("ix_tracked_obligations_assignment", tracked_obligations.c.assignment_id)
+
+# Which LPA assessor team visits an LAO in a round (from assessments' lpa_team_finalised): enough
+# to tell the team's lead and its provincial office when DLA returns that LAO's assessment.
+tracked_lpa_visits = Table(
+    "tracked_lpa_visits", metadata,
+    Column("round_id", String(36), primary_key=True),
+    Column("unit_code", String(32), primary_key=True),
+    Column("team_id", String(36), nullable=False),
+    Column("year_be", Integer, nullable=False),
+    Column("province_code", String(32), nullable=True),
+    Column("visit_on", String(10), nullable=False),          # ISO date
+    Column("lead_code", String(80), nullable=True),          # the lead's recipient code
+)
 
 # Reminder ladders as data: key "default", "rule:<rule id>" or "directive:<directive id>".
 reminder_ladders = Table(

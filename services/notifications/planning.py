@@ -10,7 +10,9 @@ Each handler is ``(event, uow, envelope)`` plus, by keyword, what it needs of ``
   scheduled for a unit on or after the day it closes (``domain.closed_by``);
 * the registry copy keeps every version of a unit (the highest revision of a (code, valid_from)
   stands, whatever the order of arrival); ``follow_closing`` cancels, or gives back, what a
-  closing concerns.
+  closing concerns;
+* LPA (issue #19): a finalised assessor team tells each member (person or guest) of their place
+  once per (member, team, visit day); a returned assessment tells the team's lead and province.
 """
 from __future__ import annotations
 
@@ -18,25 +20,28 @@ import json
 from datetime import date, datetime, time
 from typing import Callable
 
+import structlog
 from sqlalchemy import bindparam, or_, select, update
 
 from services.notifications import domain
 from services.notifications.audience import (SM, ancestor_at, audience, escalation_target_of_unit, head_code,
-                                             message_row, schedule)
+                                             message_row, person_code, recipient_view, schedule)
 from services.notifications.models import (org_unit_versions, recipients, reminder_ladders, tracked_assignments,
-                                           tracked_directives, tracked_obligations)
+                                           tracked_directives, tracked_lpa_visits, tracked_obligations)
 from services.notifications.settings import Settings
 from shared.contracts import Envelope, utcnow
 from shared.contracts.events import (AcknowledgementOverdue, AssignmentAcknowledged, AssignmentCreated,
                                      AssignmentStateChanged, DeadlineMissed, DirectiveIssued, ExtensionDenied,
-                                     ExtensionGranted, ExtensionRequested, IndicatorSubmitted, ObligationCancelled,
-                                     ObligationOpened, OrgUnitChanged, SubmissionReviewed)
+                                     ExtensionGranted, ExtensionRequested, IndicatorSubmitted, LpaAssessmentReturned,
+                                     LpaTeamFinalised, ObligationCancelled, ObligationOpened, OrgUnitChanged,
+                                     SubmissionReviewed)
 from shared.db import UnitOfWork, insert_new, prepared, upsert
 from shared.messaging.inbox import handles_many
 from shared.thai import BANGKOK
 from shared.vocabulary import DISTRICT_LEVEL, PROVINCE_LEVEL
 
 Clock = Callable[[], datetime]
+log = structlog.get_logger(__name__)
 
 
 def group_key(directive_id: str | None, indicator_code: str, period: str) -> str:
@@ -103,6 +108,18 @@ def notify_now(uow: UnitOfWork, settings: Settings, at: datetime, *, message_cla
                              **({"status": "skipped", "reason": closed} if closed else {}))
         count += scheduled and not closed
     return count
+
+
+def notify_recipient(uow: UnitOfWork, settings: Settings, at: datetime, *, message_class: str,
+                     recipient_code: str, subject_ref: str, step: str, payload: dict | None = None,
+                     revive: bool = False) -> bool:
+    """One message to one recipient (a person or a guest, not a unit's audience), at ``at`` or
+    their next allowed time after it (``revive``: as ``schedule``'s)."""
+    row = uow.session.execute(select(recipients).where(recipients.c.code == recipient_code)).mappings().first()
+    recipient = recipient_view(row) if row is not None else {"code": recipient_code, "quiet_hours": None}
+    return schedule(uow, kind=message_class, recipient_code=recipient_code, subject_ref=subject_ref, step=step,
+                    nominal_at=at, due_at=settings.window(recipient).next_allowed(at), payload=payload,
+                    revive=revive)
 
 
 def cancel(uow: UnitOfWork, subject_ref: str, reason: str, kinds: tuple[str, ...] | None = None,
@@ -397,6 +414,90 @@ def on_extension_granted(event: ExtensionGranted, uow: UnitOfWork, envelope: Env
                         "decided_by": _decider_name(session, event.decided_by_unit_code)})
 
 
+# --- LPA: assessor teams and returned assessments (issue #19) -------------------------------------------
+# The self-assessments and follow-ups need nothing here: they are ordinary obligations
+# (obligation_opened, indicator_submitted), reminded and escalated like any report.
+
+def _team_member_codes(uow: UnitOfWork, event: LpaTeamFinalised) -> list[tuple[str, str]]:
+    """(recipient code, role) of each member we can write to. Someone with an account we have no
+    row for gets a ``member`` row (their unit, their name, the address the team form gave): written
+    to by name, not added to their unit's audience; a row that exists keeps its preferences. A
+    guest's row follows the latest team form (name, address)."""
+    session = uow.session
+    known = set(session.execute(select(recipients.c.code).where(recipients.c.code.in_(
+        [person_code(member.person) for member in event.members]))).scalars())
+    found = []
+    for member in event.members:
+        kind = domain.team_member_kind(member.person, member.unit_code, member.email,
+                                       has_account=person_code(member.person) in known)
+        if kind is None:
+            log.info("lpa_team_member_unreachable", team_id=event.team_id, role=member.role,
+                     reason="no account and no e-mail address")
+            continue
+        name = member.name_th or member.person
+        if kind == domain.GUEST:
+            code = domain.guest_code(member.email)
+            upsert(session, recipients, {"code": code}, {
+                "kind": domain.GUEST, "org_code": event.province_code or "", "name_th": name,
+                "email": member.email.strip(), "digest": False, "updated_at": utcnow()})
+        else:
+            code = person_code(member.person)
+            if code not in known:
+                insert_new(session, recipients, "code", {
+                    "code": code, "kind": domain.MEMBER, "org_code": member.unit_code or event.province_code or "",
+                    "name_th": name, "email": member.email, "updated_at": utcnow()})
+        found.append((code, member.role))
+    return found
+
+
+def on_lpa_team_finalised(event: LpaTeamFinalised, uow: UnitOfWork, envelope: Envelope, *,
+                          settings: Settings, clock: Clock = utcnow) -> None:
+    """Each member of a finalised team hears of their place in it: the LAOs, the visit day and the
+    work page. Keyed (member, team, visit day): the same event twice, or the team finalised again
+    for the same day, plans nothing new; a moved visit is news, and what still waited for the old
+    day (or for someone no longer in the team) is cancelled, and comes back, if it never went,
+    when the visit moves back to that day."""
+    session = uow.session
+    members = _team_member_codes(uow, event)
+    lead = next((code for code, role in members if role == "lead"), None)
+    for unit_code in event.unit_codes:
+        upsert(session, tracked_lpa_visits, {"round_id": event.round_id, "unit_code": unit_code}, {
+            "team_id": event.team_id, "year_be": event.year_be, "province_code": event.province_code,
+            "visit_on": event.visit_on.isoformat(), "lead_code": lead})
+    step = domain.lpa_team_step(event.visit_on)
+    session.execute(update(SM).where(
+        SM.c.subject_ref == event.team_id, SM.c.kind == "lpa_team", SM.c.status == "scheduled",
+        or_(SM.c.step != step, SM.c.recipient_code.notin_([code for code, _ in members] or [""]))).values(
+        status="cancelled", status_reason=f"the team was finalised again (visit {event.visit_on.isoformat()})"))
+    payload = {"team_id": event.team_id, "year_be": event.year_be, "province_code": event.province_code,
+               "unit_codes": list(event.unit_codes), "visit_on": event.visit_on.isoformat()}
+    now = clock()
+    for code, role in members:
+        notify_recipient(uow, settings, now, message_class="lpa_team", recipient_code=code,
+                         subject_ref=event.team_id, step=step, payload={**payload, "role": role}, revive=True)
+
+
+def on_lpa_assessment_returned(event: LpaAssessmentReturned, uow: UnitOfWork, envelope: Envelope, *,
+                               settings: Settings, clock: Clock = utcnow) -> None:
+    """DLA returned an LAO's assessment for correction: the team's lead and the provincial office
+    (the team's, else the LAO's province in our registry copy) are told why."""
+    session = uow.session
+    visit = session.execute(select(tracked_lpa_visits).where(
+        tracked_lpa_visits.c.round_id == event.round_id,
+        tracked_lpa_visits.c.unit_code == event.unit_code)).mappings().first()
+    province = (visit["province_code"] if visit else None) or ancestor_at(session, event.unit_code, PROVINCE_LEVEL)
+    step = domain.lpa_returned_step(event.returned_at)
+    payload = {"assessment_id": event.assessment_id, "unit_code": event.unit_code, "reason": event.reason,
+               "year_be": visit["year_be"] if visit else None}
+    now = clock()
+    if visit and visit["lead_code"]:
+        notify_recipient(uow, settings, now, message_class="lpa_returned", recipient_code=visit["lead_code"],
+                         subject_ref=event.assessment_id, step=step, payload=payload)
+    if province:
+        notify_now(uow, settings, now, message_class="lpa_returned", unit_code=province,
+                   subject_ref=event.assessment_id, step=step, payload=payload)
+
+
 # Event type -> handler; ``bootstrap.event_handlers`` binds their settings and clock.
 EVENT_HANDLERS = {
     OrgUnitChanged.TYPE: on_unit_changed,
@@ -413,4 +514,6 @@ EVENT_HANDLERS = {
     ExtensionDenied.TYPE: on_extension_denied,
     DeadlineMissed.TYPE: on_deadline_missed,
     AcknowledgementOverdue.TYPE: on_acknowledgement_overdue,
+    LpaTeamFinalised.TYPE: on_lpa_team_finalised,
+    LpaAssessmentReturned.TYPE: on_lpa_assessment_returned,
 }

@@ -54,6 +54,8 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "assessments.extension_denied.v1",
         "assessments.deadline_missed.v1",
         "assessments.acknowledgement_overdue.v1",
+        "assessments.lpa_team_finalised.v1",
+        "assessments.lpa_assessment_returned.v1",
     ],
     # plans keeps the periods units reported: a registry change may not rewrite them (issue #16)
     "plans": [
