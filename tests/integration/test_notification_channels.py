@@ -379,3 +379,45 @@ def test_duplicate_deliveries_and_two_replicas_still_give_one_message_per_step(d
         platform.channels.close()
         platform.database.dispose()
     assert received
+
+
+def test_an_lpa_team_reaches_its_community_leader_by_email_once_on_either_store(database_url, sink):
+    """issue #19: a community leader without an account (an e-mail address only) gets the team's
+    message through a real SMTP server, once, though the event reached two replicas twice; the
+    same team finalised again for the same day sends nothing new, and DLA's return reaches the
+    lead and the province."""
+    from shared.contracts.events import LpaAssessmentReturned, LpaTeamFinalised, LpaTeamMember
+    replicas = [Platform(database_url, Channels(EmailChannel(sink.host, sink.port, "no-reply@thongthin.test")))
+                for _ in range(2)]
+    first, second = replicas
+    first.deliver(OrgUnitChanged(code="PLO-1", level="provincial_office", name_th="สถจ.หนึ่ง",
+                                 contact_email="plo1@x.test", valid_from="2000-01-01"))
+    first.deliver(OrgUnitChanged(code="DLO-1", level="district_office", parent_code="PLO-1", name_th="สถอ.",
+                                 valid_from="2000-01-01"))
+    first.deliver(lao(1))
+    team = LpaTeamFinalised(
+        team_id="team-1", round_id="round-2569", year_be=2569, province_code="PLO-1", unit_codes=["LAO-1"],
+        visit_on="2026-12-15", members=[
+            LpaTeamMember(person="plo1.lead", role="lead", unit_code="PLO-1", email="lead@x.test"),
+            LpaTeamMember(person="นายสมชาย ใจดี", role="community_leader", email="leader@x.test")])
+    body = encode(team, correlation_id="c").to_json()
+    for platform in replicas:
+        platform.deliver(body)
+        platform.deliver(team)
+    at = first.now + timedelta(minutes=1)
+    assert first.dispatch(at) == {"sent": 2}
+    assert second.dispatch(at) == {}
+    received = sink.wait_for(lambda ms: len(ms) == 2)
+    leader, = [m for m in received if str(m["To"]) == "leader@x.test"]
+    assert "LPA 2569" in leader["Subject"] and "อบต.1 (LAO-1)" in leader.get_content()
+    second.deliver(team)                                   # finalised again, the same day: nothing new
+    first.deliver(LpaAssessmentReturned(assessment_id="a-1", round_id="round-2569", unit_code="LAO-1",
+                                        reason="หลักฐานไม่ครบ", returned_at=at))
+    assert second.dispatch(at + timedelta(minutes=1)) == {"sent": 2}
+    received = sink.wait_for(lambda ms: len(ms) == 4)
+    time.sleep(0.3)
+    assert sorted(str(m["To"]) for m in sink.messages[2:]) == ["lead@x.test", "plo1@x.test"]
+    assert len(sink.messages) == 4
+    for platform in replicas:
+        platform.channels.close()
+        platform.database.dispose()
