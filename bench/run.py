@@ -14,7 +14,10 @@ SMTP server), through these steps in sequence:
      through SMTP (target <= 60 s);
   5. the national and provincial dashboard queries over a year of data (bench.dashboard_queries,
      its own reporting store; p95 target <= 300 ms);
-  6. every service's resident memory, sampled throughout steps 1-4 (target < 300 MB each);
+  4b. a national LPA round (bench.lpa_round): opened for every LAO (<= 30 s), every province's teams and
+     scoring sheet (the largest sheet <= 10 s), publication until every LAO is ranked (<= 60 s), the
+     public result pages without login (p95 <= 200 ms);
+  6. every service's resident memory, sampled throughout steps 1-4b (target < 300 MB each);
   7. on the same node, the raw RabbitMQ rate (bench.raw_broker) with our message size,
      durability and prefetch; the platform's events/s and values/s as a ratio of it.
 Prints a table, writes ``--results`` (bench/RESULTS.md) and, last, one JSON line with every figure.
@@ -35,7 +38,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select
 
-from bench import directive_fanout, national_cycle, raw_broker, reminder_fanout
+from bench import directive_fanout, lpa_round, national_cycle, raw_broker, reminder_fanout
 from bench.common import (MemorySampler, bench_platform, load_registry, login, machine, registry_at_scale,
                           wait_queues_empty)
 from devtools.demo import DEMO_USERS, create_users
@@ -54,6 +57,10 @@ TARGETS = [
     ("reminder fan-out through SMTP", "reminder_fanout_s", "<= 60 s", lambda v: v <= 60),
     ("dashboard queries p95", "dashboard_p95_ms", "<= 300 ms", lambda v: v <= 300),
     ("max resident memory of a service", "max_rss_mb", "< 300 MB", lambda v: v < 300),
+    ("LPA: round opened for every LAO", "lpa_open_s", "<= 30 s", lambda v: v <= 30),
+    ("LPA: a province's scoring sheet (largest)", "lpa_sheet_max_s", "<= 10 s", lambda v: v <= 10),
+    ("LPA: publication (every LAO ranked)", "lpa_publish_s", "<= 60 s", lambda v: v <= 60),
+    ("LPA: public result pages p95", "lpa_public_p95_ms", "<= 200 ms", lambda v: v <= 200),
 ]
 UNITS = {"_s": "s", "_ms": "ms", "_mb": "MB"}
 
@@ -222,6 +229,11 @@ def run(db: str, scale: float, clients: int) -> dict:
                 figures.update(national_cycle.sweep(stack, node))
                 figures.update(reminder_fanout.measure(stack, node, central, sink))
                 steps["4"], mark = time.monotonic() - mark, time.monotonic()
+
+                print("4b. a national LPA round: open, teams and scoring sheets, publication, public pages ...",
+                      flush=True)
+                figures.update(lpa_round.measure(stack, node, central, tokens, figures["laos"]))
+                steps["4b"], mark = time.monotonic() - mark, time.monotonic()
             figures["rss_mb"] = {name: round(mb, 1) for name, mb in memory.peak.items()}
             figures["max_rss_mb"] = round(max(memory.peak.values()), 1)
             # Steps 5 and 7 have the machine to themselves, as the platform had it.
@@ -273,6 +285,8 @@ def table(figures: dict) -> list[tuple[str, str, str]]:
         ("platform / raw broker", f"{f['ratio_to_broker']:.1%}", f"values/s: {f['values_ratio_to_broker']:.1f}x "
          "the broker's msgs/s (30 values a message)"),
     ]
+    if "lpa_laos" in f:
+        rows += lpa_round.rows(f)
     return rows
 
 
