@@ -240,3 +240,73 @@ deliveries = Table(
     Column("failed_final", Integer, nullable=False, server_default="0"),
 )
 Index("ix_rm_deliveries_subject", deliveries.c.subject_ref)
+
+# --- the Local Performance Assessment (issue #19, 0008_lpa) -------------------------------------------
+# From the assessments.lpa_* events (projection.lpa). One row per round (one round per BE year).
+lpa_rounds = Table(
+    "rm_lpa_rounds", metadata,
+    Column("year_be", Integer, primary_key=True),
+    Column("round_id", String(36), nullable=False),
+    Column("name_th", Text, nullable=True),
+    Column("scope_code", String(32), nullable=True),
+    Column("units", Integer, nullable=True),                # LAOs in the round (round opened)
+    Column("self_due_at", UTCDateTime(), nullable=True),
+    Column("visit_from", Date, nullable=True),
+    Column("visit_to", Date, nullable=True),
+    Column("publish_on", Date, nullable=True),              # public from this day (Bangkok)
+    Column("opened_at", UTCDateTime(), nullable=True),
+    Column("published_at", UTCDateTime(), nullable=True),
+    Column("assessed", Integer, nullable=True),             # as published (the live counts come from rm_lpa_results)
+    Column("passed", Integer, nullable=True),
+)
+
+# One row per LAO assessment (one per year and LAO), created by whichever of its events arrives first.
+# Each fact keeps the event with the latest time of its kind (self-assessment, finalisation, return);
+# a result counts while it is finalised and not returned since (views_lpa.COUNTED). Ranks are set
+# from shared.ranking once the round is published (and again whenever a counted result changes).
+lpa_results = Table(
+    "rm_lpa_results", metadata,
+    Column("assessment_id", String(36), primary_key=True),
+    Column("round_id", String(36), nullable=True),
+    Column("year_be", Integer, nullable=True),              # unknown while only a return arrived
+    Column("unit_code", String(32), nullable=False),
+    Column("lao_type", String(32), nullable=True),
+    Column("province_code", String(32), nullable=True),     # the provincial office's unit code
+    Column("district_code", String(32), nullable=True),     # the district office's unit code
+    Column("points", Float, nullable=True),
+    Column("max_points", Float, nullable=True),
+    Column("pass_value", Float, nullable=True),             # the percent the pass rule compares
+    Column("passed", Integer, nullable=True),
+    Column("areas", Text, nullable=True),                   # JSON [{code, name_th, points, max_points, percent}]
+    Column("finalised_at", UTCDateTime(), nullable=True),   # the latest finalisation
+    Column("returned_at", UTCDateTime(), nullable=True),    # the latest return for correction
+    Column("return_reason", Text, nullable=True),
+    Column("self_submitted_at", UTCDateTime(), nullable=True),  # the latest self-assessment submission
+    Column("self_on_time", Integer, nullable=True),
+    Column("claimed_percent", Float, nullable=True),
+    Column("evidence", Integer, nullable=True),
+    Column("rank_province", Integer, nullable=True),
+    Column("rank_lao_type", Integer, nullable=True),
+)
+Index("ix_rm_lpa_results_province", lpa_results.c.year_be, lpa_results.c.province_code, lpa_results.c.district_code)
+Index("ix_rm_lpa_results_type", lpa_results.c.year_be, lpa_results.c.lao_type)
+Index("ix_rm_lpa_results_rank", lpa_results.c.year_be, lpa_results.c.pass_value, lpa_results.c.unit_code)
+Index("ix_rm_lpa_results_unit", lpa_results.c.unit_code, lpa_results.c.year_be)
+
+# One row per follow-up of a weak area (opened at publication, closed when the plan is carried out).
+lpa_follow_ups = Table(
+    "rm_lpa_follow_ups", metadata,
+    Column("follow_up_id", String(36), primary_key=True),
+    Column("assessment_id", String(36), nullable=True),     # unknown while only the closing arrived
+    Column("year_be", Integer, nullable=True),
+    Column("unit_code", String(32), nullable=False),
+    Column("area_code", String(32), nullable=True),
+    Column("area_name_th", Text, nullable=True),
+    Column("percent", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("due_at", UTCDateTime(), nullable=True),
+    Column("opened_at", UTCDateTime(), nullable=True),
+    Column("closed_at", UTCDateTime(), nullable=True),
+)
+Index("ix_rm_lpa_follow_ups_assessment", lpa_follow_ups.c.assessment_id)
+Index("ix_rm_lpa_follow_ups_year", lpa_follow_ups.c.year_be, lpa_follow_ups.c.unit_code)

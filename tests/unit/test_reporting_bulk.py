@@ -187,5 +187,8 @@ def test_every_event_kind_is_projected_or_deliberately_only_logged():
     lands here or in the list of kinds reporting only keeps in its log (rebuild can replay them)."""
     from shared.contracts import REGISTRY
     only_logged = {"assessments.acknowledgement_overdue.v1", "assessments.extension_denied.v1",
-                   "assessments.extension_requested.v1"}
+                   "assessments.extension_requested.v1",
+                   # an LPA assessor team is people and their visits: assessments shows it to whom may
+                   # see it (the province, the team); no dashboard or public page counts teams
+                   "assessments.lpa_team_finalised.v1"}
     assert {kind.TYPE for kind in projection.PROJECTORS} == set(REGISTRY) - only_logged

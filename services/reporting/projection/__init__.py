@@ -9,7 +9,9 @@ whether such an event may be gathered with the runs of other kinds. ``project(e)
 - ``obligations`` (rm_obligations, rm_periods, rm_indicators), ``values`` (rm_values, rm_achievement);
 - ``directives`` (the cascade: rm_directives, rm_directive_units);
 - ``registry`` (rm_unit_versions, rm_units, and the keys they give every row; indicators, targets);
-- ``notifications`` (rm_deliveries, reminder counts); ``sql`` holds what they share.
+- ``notifications`` (rm_deliveries, reminder counts);
+- ``lpa`` (the Local Performance Assessment: rm_lpa_rounds, rm_lpa_results with their ranks,
+  rm_lpa_follow_ups); ``sql`` holds what they share.
 
 Every statement is an upsert or a conditional update keyed by what the event is about, so that
 - several events projected in one transaction (even for the same row) simply apply in turn;
@@ -29,11 +31,13 @@ from typing import Callable
 from sqlalchemy import insert
 
 from services.reporting.models import event_log
-from services.reporting.projection import directives, notifications, obligations, registry
+from services.reporting.projection import directives, lpa, notifications, obligations, registry
 from shared.contracts import Envelope
 from shared.contracts.events import (AssignmentAcknowledged, AssignmentCreated, AssignmentStateChanged,
                                      DeadlineMissed, DirectiveForwarded, DirectiveIssued, Event, ExtensionGranted,
-                                     IndicatorSubmitted, NotificationFailed, NotificationSent, ObligationCancelled,
+                                     IndicatorSubmitted, LpaAssessmentFinalised, LpaAssessmentReturned,
+                                     LpaFollowUpClosed, LpaFollowUpOpened, LpaResultsPublished, LpaRoundOpened,
+                                     LpaSelfAssessmentSubmitted, NotificationFailed, NotificationSent, ObligationCancelled,
                                      ObligationOpened, OrgUnitChanged, PlanPublished, ReportingRulePublished,
                                      SubmissionReviewed, TargetSet)
 from shared.db import UnitOfWork
@@ -88,6 +92,15 @@ PROJECTORS: dict[type[Event], Projector] = {
     PlanPublished: Projector(registry.indicators_published),
     ReportingRulePublished: Projector(registry.indicators_published),
     TargetSet: Projector(registry.target_set),
+    # the LPA: every fact kept by its event's time (projection.lpa), so each kind gathers; ranks are
+    # recomputed after a run that may change them, whatever the order
+    LpaRoundOpened: Projector(lpa.round_opened, _always),
+    LpaSelfAssessmentSubmitted: Projector(lpa.self_assessment_submitted, _always),
+    LpaAssessmentFinalised: Projector(lpa.assessment_finalised, _always),
+    LpaAssessmentReturned: Projector(lpa.assessment_returned, _always),
+    LpaResultsPublished: Projector(lpa.results_published, _always),
+    LpaFollowUpOpened: Projector(lpa.follow_up_opened, _always),
+    LpaFollowUpClosed: Projector(lpa.follow_up_closed, _always),
 }
 
 
