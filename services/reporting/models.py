@@ -293,6 +293,18 @@ Index("ix_rm_lpa_results_type", lpa_results.c.year_be, lpa_results.c.lao_type)
 Index("ix_rm_lpa_results_rank", lpa_results.c.year_be, lpa_results.c.pass_value, lpa_results.c.unit_code)
 Index("ix_rm_lpa_results_unit", lpa_results.c.unit_code, lpa_results.c.year_be)
 
+# The areas of each assessment's latest finalisation (the rows of rm_lpa_results.areas), so that the
+# summaries add up area means in SQL; rewritten from the stored JSON whenever a finalisation lands.
+lpa_areas = Table(
+    "rm_lpa_areas", metadata,
+    Column("assessment_id", String(36), primary_key=True),
+    Column("area_code", String(32), primary_key=True),
+    Column("name_th", Text, nullable=False),
+    Column("points", Float, nullable=False),
+    Column("max_points", Float, nullable=False),
+    Column("percent", Float, nullable=False),
+)
+
 # One row per follow-up of a weak area (opened at publication, closed when the plan is carried out).
 lpa_follow_ups = Table(
     "rm_lpa_follow_ups", metadata,

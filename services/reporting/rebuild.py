@@ -20,7 +20,7 @@ from typing import Callable
 from sqlalchemy import delete, func, select, text
 
 from services.reporting.models import (achievement, deliveries, directive_summary, directive_units, event_log,
-                                       indicators, lpa_follow_ups, lpa_results, lpa_rounds, obligations, periods,
+                                       indicators, lpa_areas, lpa_follow_ups, lpa_results, lpa_rounds, obligations, periods,
                                        targets, unit_versions, units, values)
 from services.reporting.projection import project_many
 from shared.contracts import ContractError, decode
@@ -28,7 +28,7 @@ from shared.db import Database
 
 # Everything projection writes; rebuild empties these and nothing else.
 READ_MODELS = (directive_summary, directive_units, unit_versions, units, obligations, periods, indicators, targets,
-               values, achievement, deliveries, lpa_rounds, lpa_results, lpa_follow_ups)
+               values, achievement, deliveries, lpa_rounds, lpa_results, lpa_areas, lpa_follow_ups)
 
 
 def rebuild(database: Database, *, batch_size: int = 5000,

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 
-from services.reporting.models import lpa_follow_ups, lpa_rounds, units
+from services.reporting.models import lpa_areas, lpa_follow_ups, lpa_rounds, units
 from services.reporting.models import lpa_results as RESULTS
 from services.reporting.projection.lpa import COUNTED
 from services.reporting.views import node
@@ -26,7 +26,7 @@ from shared.errors import InputError, not_found
 from shared.listing import order_by
 from shared.thai import BANGKOK
 
-R, F = RESULTS.c, lpa_follow_ups.c
+R, F, A = RESULTS.c, lpa_follow_ups.c, lpa_areas.c
 BANDS = 10
 RESULT_SORT = ("percent", "points", "unit_code", "province_code", "district_code", "lao_type", "rank_province",
                "rank_lao_type")
@@ -92,76 +92,104 @@ def _names(session, codes) -> dict[str, str]:
 # --- summary ---------------------------------------------------------------------------------------
 
 def _scope(n):
-    """The WHERE of a node's results and the key of its children (None: no children)."""
+    """The WHERE of a node's results and the expression giving each result's child (None: no children)."""
     if n.kind == "nation":
-        return [], "province_code"
+        return [], R.province_code
     if n.kind == "province":
-        return [R.province_code == n.code], "district_or_unit"
+        return [R.province_code == n.code], func.coalesce(R.district_code, R.unit_code)
     if n.kind == "district":
-        return [R.district_code == n.code], "unit_code"
+        return [R.district_code == n.code], R.unit_code
     return [R.unit_code == n.code], None
 
 
-def _figures(rows: list) -> dict:
-    """assessed, passed, pass rate, mean percent, mean per area, by LAO type, distribution."""
-    assessed = len(rows)
-    passed = sum(1 for row in rows if row["passed"])
-    values = [row["pass_value"] or 0.0 for row in rows]
-    areas: dict[str, list] = {}
-    types: dict[str | None, list] = {}
-    bands = [0] * BANDS
-    for row, value in zip(rows, values):
-        bands[min(max(int(value // 10), 0), BANDS - 1)] += 1
-        types.setdefault(row["lao_type"], []).append(row)
-        for area in json.loads(row["areas"] or "[]"):
-            entry = areas.setdefault(area["code"], [area["name_th"], 0.0, 0])
-            entry[1] += area["percent"]
-            entry[2] += 1
-    return {
-        "assessed": assessed, "passed": passed, "pass_rate": round(passed / assessed, 4) if assessed else None,
-        "mean_percent": _round(sum(values) / assessed) if assessed else None,
-        "areas": [{"code": code, "name_th": name, "mean_percent": _round(total / count), "assessed": count}
-                  for code, (name, total, count) in sorted(areas.items())],
-        "by_lao_type": [{"lao_type": lao_type, "assessed": len(members),
-                         "passed": sum(1 for row in members if row["passed"]),
-                         "mean_percent": _round(sum(row["pass_value"] or 0.0 for row in members) / len(members))}
-                        for lao_type, members in sorted(types.items(), key=lambda kv: kv[0] or "")],
-        "distribution": [{"from": 10 * band, "to": 10 * band + 10, "laos": count} for band, count in enumerate(bands)],
-    }
+def _band():
+    """The 10-point band of a result (100 falls in the last)."""
+    value = func.coalesce(R.pass_value, 0.0)
+    return case(*((value >= 10 * band, band) for band in range(BANDS - 1, 0, -1)), else_=0)
+
+
+class _Figures:
+    """Adds up the grouped rows of one node or child."""
+
+    def __init__(self):
+        self.assessed = self.passed = 0
+        self.total = 0.0
+        self.types: dict[str | None, list] = {}
+        self.bands = [0] * BANDS
+        self.areas: dict[str, list] = {}
+
+    def add(self, lao_type, band, count, passed, total) -> None:
+        self.assessed += count
+        self.passed += passed
+        self.total += total
+        self.bands[band] += count
+        entry = self.types.setdefault(lao_type, [0, 0, 0.0])
+        entry[0] += count
+        entry[1] += passed
+        entry[2] += total
+
+    def add_area(self, code, name_th, total, count) -> None:
+        entry = self.areas.setdefault(code, [name_th, 0.0, 0])
+        entry[1] += total
+        entry[2] += count
+
+    def as_dict(self) -> dict:
+        assessed = self.assessed
+        return {
+            "assessed": assessed, "passed": self.passed,
+            "pass_rate": round(self.passed / assessed, 4) if assessed else None,
+            "mean_percent": _round(self.total / assessed) if assessed else None,
+            "areas": [{"code": code, "name_th": name, "mean_percent": _round(total / count), "assessed": count}
+                      for code, (name, total, count) in sorted(self.areas.items())],
+            "by_lao_type": [{"lao_type": lao_type, "assessed": count, "passed": passed,
+                             "mean_percent": _round(total / count)}
+                            for lao_type, (count, passed, total) in sorted(self.types.items(),
+                                                                            key=lambda kv: kv[0] or "")],
+            "distribution": [{"from": 10 * band, "to": 10 * band + 10, "laos": count}
+                             for band, count in enumerate(self.bands)]}
 
 
 def lpa_summary(session, year_be: int, unit_code: str | None = None, today: date | None = None,
                 public_only: bool = False) -> dict:
     """The LPA figures of the nation (None), a province office, a district office (or one LAO), with
-    the same figures for each child (provinces, districts and LAOs directly under the province,
-    LAOs), the round, its progress in this scope and the follow-ups."""
+    the same figures for each child (provinces; districts and the LAOs directly under the province;
+    LAOs), the round, its progress in this scope and the follow-ups. Grouped in SQL (child, LAO type,
+    band; child, area): a few hundred rows reach Python at national scale."""
     round_, public = _gate(session, year_be, public_only, today)
     n = node(session, unit_code)
-    where, child_key = _scope(n)
-    rows = session.execute(select(R.unit_code, R.lao_type, R.province_code, R.district_code, R.pass_value, R.passed,
-                                  R.areas).where(R.year_be == year_be, COUNTED, *where)
-                           .order_by(R.unit_code)).mappings().all()
+    where, child = _scope(n)
+    key = child if child is not None else R.unit_code
+    band = _band()
+    totals, children = _Figures(), {}
+    grouped = session.execute(select(key, R.lao_type, band, func.count(), func.coalesce(func.sum(R.passed), 0),
+                                     func.coalesce(func.sum(R.pass_value), 0.0)).where(
+        R.year_be == year_be, COUNTED, *where).group_by(key, R.lao_type, band)).all()
+    for code, lao_type, band_, count, passed, total in grouped:
+        for figures in (totals, children.setdefault(code, _Figures())):
+            figures.add(lao_type, band_, count, int(passed), float(total))
+    areas = session.execute(select(key, A.area_code, func.max(A.name_th), func.sum(A.percent), func.count()).join(
+        RESULTS, R.assessment_id == A.assessment_id).where(R.year_be == year_be, COUNTED, *where)
+        .group_by(key, A.area_code)).all()
+    for code, area_code, name_th, total, count in areas:
+        for figures in (totals, children.setdefault(code, _Figures())):
+            figures.add_area(area_code, name_th, float(total), count)
     progress = session.execute(select(
         func.count(R.self_submitted_at), func.coalesce(func.sum(R.self_on_time), 0),
-        func.count(R.finalised_at), func.count(R.returned_at)).where(R.year_be == year_be, *where)).one()
-    withdrawn = session.execute(select(func.count()).select_from(RESULTS).where(
-        R.year_be == year_be, R.returned_at.is_not(None), ~COUNTED, *where)).scalar_one()
+        func.coalesce(func.sum(case((COUNTED, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((and_(R.returned_at.is_not(None), ~COUNTED), 1), else_=0)), 0)).where(
+        R.year_be == year_be, *where)).one()
     follow_ups = dict(session.execute(select(F.closed_at.is_(None), func.count()).select_from(lpa_follow_ups).join(
         RESULTS, R.assessment_id == F.assessment_id).where(R.year_be == year_be, *where)
         .group_by(F.closed_at.is_(None))).all())
-    children = []
-    if child_key is not None:
-        groups: dict[str, list] = {}
-        for row in rows:
-            key = row["district_code"] or row["unit_code"] if child_key == "district_or_unit" else row[child_key]
-            groups.setdefault(key, []).append(row)
-        names = _names(session, groups)
-        children = [{"code": code, "name_th": names.get(code), **_figures(members)}
-                    for code, members in sorted(groups.items(), key=lambda kv: kv[0] or "")]
+    rows = []
+    if child is not None:
+        names = _names(session, children)
+        rows = [{"code": code, "name_th": names.get(code), **figures.as_dict()}
+                for code, figures in sorted(children.items(), key=lambda kv: kv[0] or "")]
     return {"year_be": year_be, "unit": n.as_dict(), "round": _round_info(round_), "public": public,
             "progress": {"self_submitted": progress[0], "self_on_time": int(progress[1]),
-                         "finalised": len(rows), "returned": withdrawn},
-            "totals": _figures(rows), "children": children,
+                         "finalised": int(progress[2]), "returned": int(progress[3])},
+            "totals": totals.as_dict(), "children": rows,
             "follow_ups": {"open": follow_ups.get(True, 0), "closed": follow_ups.get(False, 0)}}
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 
 from services.reporting import projection, views_lpa
-from services.reporting.models import lpa_follow_ups, lpa_results, lpa_rounds
+from services.reporting.models import lpa_areas, lpa_follow_ups, lpa_results, lpa_rounds
 from services.reporting.rebuild import rebuild
 from shared.contracts import encode
 from shared.contracts.events import LpaAssessmentFinalised
@@ -45,7 +45,7 @@ def test_lpa_round_live_shuffled_and_rebuilt_on_a_migrated_store(database_url):
         snapshots = []
         for stream, size in ((story, len(story)), (shuffled, 7)):
             with database.unit_of_work() as uow:
-                for table in (lpa_rounds, lpa_results, lpa_follow_ups):
+                for table in (lpa_rounds, lpa_results, lpa_areas, lpa_follow_ups):
                     uow.session.execute(delete(table))
                 for start in range(0, len(stream), size):
                     projection.project_many(uow.session, [

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from services.reporting import projection, views_lpa
-from services.reporting.models import lpa_follow_ups, lpa_results, lpa_rounds, metadata
+from services.reporting.models import lpa_areas, lpa_follow_ups, lpa_results, lpa_rounds, metadata
 from services.reporting.rebuild import rebuild
 from shared.contracts import encode
 from shared.contracts.events import (LpaAreaResult, LpaAssessmentFinalised, LpaAssessmentReturned, LpaFollowUpClosed,
@@ -25,7 +25,7 @@ from tests.unit.test_reporting import Feed
 UTC = timezone.utc
 T = datetime(2026, 1, 10, 3, 0, tzinfo=UTC)
 PUBLISH_ON = date(2026, 6, 1)
-LPA_TABLES = (lpa_rounds, lpa_results, lpa_follow_ups)
+LPA_TABLES = (lpa_rounds, lpa_results, lpa_areas, lpa_follow_ups)
 
 # (unit, lao_type, province office, district office or None): the REGISTRY of test_reporting
 LAOS = {"LAO-A": ("sao", "PLO-01", "DLO-0101"), "LAO-B": ("sao", "PLO-01", "DLO-0101"),

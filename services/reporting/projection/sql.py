@@ -39,18 +39,23 @@ def with_bounds(params: dict, period: str | None) -> dict:
     return params
 
 
-def execute_rounds(session, statement, params: list[dict], key: str | tuple[str, ...]) -> None:
-    """Execute ``statement`` for every parameter set, in order for each ``key`` value: the n-th
-    event about a row goes in round n, so a round never touches a row twice (a multi-row
-    INSERT ... ON CONFLICT DO UPDATE may not) and every row sees its events in their order."""
-    rounds: list[list[dict]] = []
+def rounds(params: list[dict], key: str | tuple[str, ...]) -> list[list[dict]]:
+    """The parameter sets in rounds: the n-th about a ``key`` value goes in round n, so a round never
+    touches a row twice (a multi-row INSERT ... ON CONFLICT DO UPDATE may not) and, executed in turn,
+    every row sees its events in their order."""
+    batches: list[list[dict]] = []
     seen: dict = {}
     for item in params:
         row = item[key] if isinstance(key, str) else tuple(item[part] for part in key)
         n = seen.get(row, 0)
         seen[row] = n + 1
-        if n == len(rounds):
-            rounds.append([])
-        rounds[n].append(item)
-    for batch in rounds:
+        if n == len(batches):
+            batches.append([])
+        batches[n].append(item)
+    return batches
+
+
+def execute_rounds(session, statement, params: list[dict], key: str | tuple[str, ...]) -> None:
+    """Execute ``statement`` for every parameter set, in rounds (see ``rounds``)."""
+    for batch in rounds(params, key):
         session.execute(statement, batch)

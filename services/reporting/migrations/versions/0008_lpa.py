@@ -1,5 +1,5 @@
 """The Local Performance Assessment's read models (issue #19): rm_lpa_rounds, rm_lpa_results,
-rm_lpa_follow_ups, projected from the assessments.lpa_* events (projection.lpa)
+rm_lpa_areas, rm_lpa_follow_ups, projected from the assessments.lpa_* events (projection.lpa)
 
 Events of LPA rounds consumed before this migration are in event_log: `thongthin rebuild reporting`
 projects them.
@@ -75,6 +75,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("assessment_id"),
     )
     op.create_table(
+        "rm_lpa_areas",
+        sa.Column("assessment_id", sa.String(length=36), nullable=False),
+        sa.Column("area_code", sa.String(length=32), nullable=False),
+        sa.Column("name_th", sa.Text(), nullable=False),
+        sa.Column("points", sa.Float(), nullable=False),
+        sa.Column("max_points", sa.Float(), nullable=False),
+        sa.Column("percent", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("assessment_id", "area_code"),
+    )
+    op.create_table(
         "rm_lpa_follow_ups",
         sa.Column("follow_up_id", sa.String(length=36), nullable=False),
         sa.Column("assessment_id", sa.String(length=36), nullable=True),
@@ -101,5 +111,6 @@ def downgrade() -> None:
             for name in indexes:
                 batch_op.drop_index(name)
     op.drop_table("rm_lpa_follow_ups")
+    op.drop_table("rm_lpa_areas")
     op.drop_table("rm_lpa_results")
     op.drop_table("rm_lpa_rounds")
