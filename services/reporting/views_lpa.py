@@ -93,8 +93,8 @@ def _names(session, codes) -> dict[str, str]:
 
 def _scope(n):
     """The WHERE of a node's results and the expression giving each result's child (None: no children)."""
-    if n.kind == "nation":
-        return [], R.province_code
+    if n.kind == "nation":  # an LAO outside every province (BMA) is its own child, as in the rollups
+        return [], func.coalesce(R.province_code, R.unit_code)
     if n.kind == "province":
         return [R.province_code == n.code], func.coalesce(R.district_code, R.unit_code)
     if n.kind == "district":
@@ -152,7 +152,7 @@ class _Figures:
 def lpa_summary(session, year_be: int, unit_code: str | None = None, today: date | None = None,
                 public_only: bool = False) -> dict:
     """The LPA figures of the nation (None), a province office, a district office (or one LAO), with
-    the same figures for each child (provinces; districts and the LAOs directly under the province;
+    the same figures for each child (provinces, and the LAOs outside any (BMA); districts and the LAOs directly under the province;
     LAOs), the round, its progress in this scope and the follow-ups. Grouped in SQL (child, LAO type,
     band; child, area): a few hundred rows reach Python at national scale."""
     round_, public = _gate(session, year_be, public_only, today)

@@ -31,7 +31,7 @@ LPA_TABLES = (lpa_rounds, lpa_results, lpa_areas, lpa_follow_ups)
 LAOS = {"LAO-A": ("sao", "PLO-01", "DLO-0101"), "LAO-B": ("sao", "PLO-01", "DLO-0101"),
         "LAO-C": ("subdistrict_municipality", "PLO-01", "DLO-0102"), "PAO-01": ("pao", "PLO-01", None),
         "LAO-D": ("sao", "PLO-02", "DLO-0201")}
-PERCENT = {"LAO-A": 82.0, "LAO-B": 64.5, "LAO-C": 82.0, "PAO-01": 91.0, "LAO-D": 55.0}
+PERCENT = {"LAO-A": 82.0, "LAO-B": 64.5, "LAO-C": 82.0, "PAO-01": 91.0, "LAO-D": 55.0, "BMA": 70.0}
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def returned(unit, year=2569, at=T + timedelta(days=95)):
 
 def published(year=2569, publish_on=PUBLISH_ON, at=T + timedelta(days=120)):
     return LpaResultsPublished(round_id=f"round-{year}", year_be=year, publish_on=publish_on, published_at=at,
-                               assessed=len(LAOS), passed=sum(1 for p in PERCENT.values() if p >= 60))
+                               assessed=len(LAOS), passed=sum(1 for unit in LAOS if PERCENT[unit] >= 60))
 
 
 def follow_up(unit, year=2569, area="A2"):
@@ -131,7 +131,7 @@ def test_a_whole_round_gives_results_ranks_summaries_and_follow_ups(database):
     assert nation["public"] and nation["round"]["name_th"] == "LPA 2569" and nation["round"]["published_at"]
     totals = nation["totals"]
     assert (totals["assessed"], totals["passed"], totals["pass_rate"]) == (5, 4, 0.8)
-    assert totals["mean_percent"] == round(sum(PERCENT.values()) / 5, 2)
+    assert totals["mean_percent"] == round(sum(PERCENT[unit] for unit in LAOS) / 5, 2)
     assert [area["code"] for area in totals["areas"]] == ["A1", "A2"]
     assert totals["areas"][0]["mean_percent"] == totals["mean_percent"]
     assert {row["lao_type"]: (row["assessed"], row["passed"]) for row in totals["by_lao_type"]} == {
@@ -203,6 +203,18 @@ def test_a_returned_result_is_withdrawn_until_finalised_again(database):
     page = _read(database, views_lpa.lpa_results, 2569, unit_code="LAO-A")
     assert page["total"] == 1 and page["items"][0]["percent"] == 70.0
     assert page["items"][0]["rank_province"] == 3 and page["items"][0]["rank_lao_type"] == 1
+
+
+def test_an_lao_outside_every_province_is_its_own_row_of_the_nation(database):
+    feed = _feed_round(database)
+    feed(LpaAssessmentFinalised(assessment_id="a-2569-BMA", round_id="round-2569", year_be=2569, unit_code="BMA",
+                                lao_type="special", points=70, max_points=100, pass_value=70.0, passed=True,
+                                areas=[], finalised_at=T + timedelta(days=90)))
+    nation = _read(database, views_lpa.lpa_summary, 2569)
+    assert [(row["code"], row["name_th"]) for row in nation["children"]] == [
+        ("BMA", "ชื่อ BMA"), ("PLO-01", "ชื่อ PLO-01"), ("PLO-02", "ชื่อ PLO-02")]
+    bma = _read(database, views_lpa.lpa_results, 2569, unit_code="BMA")["items"][0]
+    assert (bma["rank_province"], bma["rank_lao_type"]) == (1, 1)  # alone in its (no) province and its type
 
 
 def test_change_from_last_year(database):
