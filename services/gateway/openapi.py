@@ -35,6 +35,9 @@ TAGS = [
     ("reviews", "การตรวจรับ", "Supervisors accept or return submissions"),
     ("extensions", "การขยายเวลา", "Extension requests and decisions"),
     ("reports", "รายงานผล", "Compliance per directive, achievement against targets"),
+    ("lpa", "การประเมิน LPA", "The annual LPA: frameworks, rounds, self-assessment, evidence, teams, scores, "
+            "publication, follow-ups, results"),
+    ("public", "ข้อมูลสาธารณะ", "Published LPA results, without logging in"),
     ("auth", "การเข้าสู่ระบบ", "Tokens, web sessions, who am I"),
     ("notifications", "การแจ้งเตือน", "Preferences, in-app inbox, LINE, delivery ledger, reminder ladders"),
     ("platform", "ระบบ", "Health, metrics, this document"),

@@ -17,6 +17,7 @@ from services.gateway.models import api_tokens, audit_log, users
 from services.gateway.notifications_api import NotificationsRoutes
 from services.gateway.openapi import ApiDocsRoutes
 from services.gateway.routes_assessments import AssessmentsRoutes
+from services.gateway.routes_lpa import LpaRoutes
 from services.gateway.routes_plans import PlansRoutes
 from services.gateway.routes_reports import ReportsRoutes
 from services.gateway.routes_ui import UiRoutes
@@ -54,8 +55,8 @@ def _parsed(text: str | None):
         return text
 
 
-class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, ReportsRoutes, NotificationsRoutes, ApiDocsRoutes,
-                     UiRoutes):
+class GatewayService(ServiceBase, PlansRoutes, AssessmentsRoutes, LpaRoutes, ReportsRoutes, NotificationsRoutes,
+                     ApiDocsRoutes, UiRoutes):
     name = "gateway"
     plans = RpcProxy("plans")
     assessments = RpcProxy("assessments")

@@ -53,7 +53,8 @@ def test_every_gateway_route_is_declared_with_a_scope_rule_and_documented(docume
         assert set(spec.allowed_roles) <= set(routing.ROLES), key
     ops = documented(document)
     assert set(ops) == {key for key, spec in declared.items() if spec.documented}
-    assert {key for key, spec in declared.items() if not spec.documented} == {("GET", "/"), ("GET", "/static/{name}")}
+    assert {key for key, spec in declared.items() if not spec.documented} == {("GET", "/"), ("GET", "/static/{name}"),
+                                                                                ("GET", "/public/lpa/{year_be}")}
     for key, operation in ops.items():
         assert operation["x-scope"] == declared[key].scope.name, key
 
@@ -72,7 +73,9 @@ def test_public_routes_are_exactly_the_ones_meant_to_be():
     public = {(spec.method, spec.doc_path) for spec in routing.declarations(GatewayService) if spec.public}
     assert public == {("GET", "/health"), ("GET", "/metrics"), ("GET", "/api/openapi.json"), ("GET", "/api/docs"),
                       ("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/session"),
-                      ("POST", "/api/v1/line/webhook"), ("GET", "/"), ("GET", "/static/{name}")}
+                      ("POST", "/api/v1/line/webhook"), ("GET", "/"), ("GET", "/static/{name}"),
+                      ("GET", "/api/v1/public/lpa/{year_be}/results"), ("GET", "/api/v1/public/lpa/{year_be}/summary"),
+                      ("GET", "/public/lpa/{year_be}")}
 
 
 def test_the_route_converter_is_read_like_werkzeug():
