@@ -1,6 +1,7 @@
 """Demo data: the national registry (76 provinces, 878 district offices, 7,361 LAOs; Chainat and
 Tai Mueang with their real names), users for every role, seed 004 recorded exactly and issued,
-and a directive to Chainat's LAOs with a reporting deadline.
+a directive to Chainat's LAOs with a reporting deadline, and the LPA demo (devtools/demo_lpa.py: the
+synthetic 2568 and 2569 frameworks, Chainat's 2568 round scored and published, its 2569 round open).
 
     python -m devtools.demo --gateway http://127.0.0.1:8000
 
@@ -18,6 +19,7 @@ from datetime import datetime, time, timedelta
 import requests
 import yaml
 
+from devtools.demo_lpa import load_lpa
 from services.plans import memo_import
 from services.plans.cli import registry_rows
 from shared.vocabulary import level_rank
@@ -35,6 +37,7 @@ DEMO_USERS = [
     ("reviewer", "reviewer-demo-2569", "reviewer", "PLO-09", "ผู้ตรวจสอบ สถจ.ชัยนาท"),
     ("ops", "ops-demo-2569", "ops", "DLA", "ทีมปฏิบัติการระบบ"),
 ]
+PASSWORDS = {username: password for username, password, *_ in DEMO_USERS}
 MEMO = REPO_ROOT / "data" / "reference" / "moi_directive_memo_2565.yaml"
 
 
@@ -90,6 +93,7 @@ def load(gateway: str, *, log=print) -> dict:
     counts = session.get(f"{gateway}/api/v1/org-units", params={"limit": 1}, timeout=30).json()["items"]
     if counts:
         log("demo data already loaded")
+        load_lpa(gateway, PASSWORDS, log=log)
         return {}
     rows = registry_rows()
     known = {row["code"] for row in rows}
@@ -115,6 +119,7 @@ def load(gateway: str, *, log=print) -> dict:
     issued.raise_for_status()
     log(f"directive {issued.json()['directive_id']} issued to {issued.json()['assignment_count']} LAOs of Chainat")
     dashboard_history(session, gateway, issued.json()["directive_id"], log=log)
+    load_lpa(gateway, PASSWORDS, log=log)
     return issued.json()
 
 
