@@ -42,6 +42,13 @@ OUTSIDER = ("lao-170101", "singburi-lao-2569", "lao", "LAO-170101")   # an LAO o
 ROUTES = sorted(declarations(GatewayService), key=lambda spec: (spec.doc_path, spec.method))
 # Routes whose in-scope call ends the caller's credentials: they get a throwaway login.
 REVOKING = {"logout", "revoke_token"}
+LPA_YEAR = 2569
+# every role that scores sits on the team of LAO-180101, so that its in-scope score is not refused
+LPA_TEAM = [{"person": "chainat", "role": "lead", "unit_code": "PLO-09"},
+            {"person": "muang-chainat", "role": "member", "unit_code": "DLO-0115"},
+            {"person": "reviewer", "role": "member", "unit_code": "PLO-09"},
+            {"person": "central", "role": "member", "unit_code": "DLA"},
+            {"person": "นายสมหมาย รักถิ่น", "role": "community_leader", "name_th": "นายสมหมาย รักถิ่น"}]
 
 
 # --- targets per scope rule: (in scope, out of scope) for a role; each a dict of path parameters
@@ -112,6 +119,17 @@ def _list(w, role):
     return {}, (None if role in NATIONAL else {"query": {"unit_code": "LAO-170101"}})
 
 
+def _lpa_team(w, role):
+    """In scope: any body (the service names what is missing, 422); out: a team for Sing Buri's LAO (403)."""
+    outside = {"body": {"unit_codes": ["LAO-170101"], "visit_on": w["lpa_visit_on"], "members": LPA_TEAM,
+                        "finalise": True}}
+    return {"body": {}}, (None if role in NATIONAL else outside)
+
+
+def _none(w, role):
+    return None, None
+
+
 TARGETS = {
     "public": _own, "own": _own, "everyone": _own, "nation": _own,
     "subtree-list": _list, "report-unit": _report_unit,
@@ -129,6 +147,10 @@ TARGETS = {
     "extension-in-subtree": _by_id("request_id", "extension_in", "extension_out"),
     "chased-obligation": _in_body("obligation_id", "obligation_in", "obligation_out"),
     "batch-units": _batch,
+    "lpa-assessment-visible": _by_id("assessment_id", "lpa_assessment_in", "lpa_assessment_out"),
+    "lpa-evidence-visible": _by_id("evidence_id", "lpa_evidence_in", "lpa_evidence_out"),
+    "lpa-team-province": _lpa_team,
+    "lpa-follow-up-in-subtree": _none,   # follow-ups exist only once a round is published (tests/e2e/test_lpa_api.py)
 }
 
 # What a refused write could have changed, read back as central: (path, query) from the call's arguments.
@@ -153,6 +175,15 @@ WITNESS = {
     "decide_extension": lambda w, a: ("/extension-requests", {"status": "", "limit": 1000}),
     "notification_chase": None,   # a reminder is queued asynchronously; the refusal comes before any RPC
     "notification_ladder_put": lambda w, a: ("/notifications/reminder-ladders", {}),
+    "lpa_import_framework": lambda w, a: ("/lpa/frameworks", {}),
+    "lpa_open_round": lambda w, a: ("/lpa/rounds", {}),
+    "lpa_publish": lambda w, a: ("/lpa/rounds", {}),
+    "lpa_save_self_assessment": lambda w, a: (f"/lpa/rounds/{LPA_YEAR}/checklist", {"limit": 1000}),
+    "lpa_score": lambda w, a: (f"/lpa/rounds/{LPA_YEAR}/checklist", {"limit": 1000}),
+    "lpa_return": lambda w, a: (f"/lpa/rounds/{LPA_YEAR}/checklist", {"limit": 1000}),
+    "lpa_form_team": lambda w, a: (f"/lpa/rounds/{LPA_YEAR}/teams", {}),
+    "lpa_add_evidence": lambda w, a: (f"/lpa/assessments/{a.get('assessment_id', w['lpa_assessment_in'])}", {}),
+    "lpa_save_follow_up": lambda w, a: ("/lpa/follow-ups", {"limit": 1000}),
 }
 
 # Known holes that other work on issue #14 closes in the owning service (strict: an unexpected pass fails).
@@ -312,6 +343,7 @@ def world(rabbit, tmp_path_factory):
                 wait_for(lambda: requests.get(f"{base}/reports/directives/{directive_id}/{report}", timeout=30,
                                            headers={"Authorization": f"Bearer {tokens['central']}"}
                                            ).status_code == 200, what=f"the {report} report")
+        lpa = _lpa_world(call)
         plan_text = (stack_repo_root() / "data" / "reference" / "tai_mueang_sao_plan.yaml").read_bytes()
         plan_id = call("central", "POST", "/plans", data=plan_text,
                        headers={"Content-Type": "application/x-yaml"})["plan_id"]
@@ -325,9 +357,10 @@ def world(rabbit, tmp_path_factory):
             "submission_in": submission_in, "submission_out": submission_out,
             "submission_obligation": {submission_in: mine["id"], submission_out: theirs["id"]},
             "extension_in": extension_in, "extension_out": extension_out,
-            "drafts": drafts, "draft_out": draft_out,
+            "drafts": drafts, "draft_out": draft_out, **lpa,
             "ids": {"plan_id": plan_id, "indicator_id": "none", "code": "LAO-180101", "key": "default",
-                    "item_id": "00000000-0000-4000-8000-000000000000", "token_id": "0"},
+                    "item_id": "00000000-0000-4000-8000-000000000000", "token_id": "0",
+                    "year_be": str(LPA_YEAR), "follow_up_id": "none"},
         }
         print(f"\nmatrix world ready in {time.monotonic() - started:.1f}s")
         yield w
@@ -336,6 +369,32 @@ def world(rabbit, tmp_path_factory):
         sink.stop()
         if TIMES:
             print(f"\nauthorization matrix: {len(TIMES)} cases, {sum(TIMES):.1f}s in HTTP calls")
+
+
+def _lpa_world(call) -> dict:
+    """The LPA: the 2569 framework, a round open for every LAO (Chainat's and Sing Buri's), evidence (a file)
+    on each side, and LAO-180101's team with every scoring role on it."""
+    from shared.thai import BANGKOK
+    framework = (stack_repo_root() / "data" / "lpa" / f"framework-{LPA_YEAR}.yaml").read_bytes()
+    call("central", "POST", "/lpa/frameworks", data=framework, headers={"Content-Type": "application/x-yaml"})
+    now = datetime.now(BANGKOK)
+    today = now.date().isoformat()
+    call("central", "POST", "/lpa/rounds", json={"year_be": LPA_YEAR, "self_due_at": (now + timedelta(days=5)).isoformat(),
+                                                 "visit_from": today, "visit_to": today, "publish_on": today})
+    ids = {}
+    for unit in ("LAO-180101", "LAO-170101"):
+        [row] = call("central", "GET", f"/lpa/rounds/{LPA_YEAR}/checklist", params={"unit_code": unit})["items"]
+        ids[unit] = row["assessment_id"]
+    view = call("lao", "GET", f"/lpa/assessments/{ids['LAO-180101']}")
+    code = view["areas"][0]["indicators"][0]["code"]
+    evidence = {"indicator_code": code, "filename": "หลักฐาน.pdf", "content_type": "application/pdf",
+                "content_base64": "JVBERi0xLjQgdGVzdA=="}
+    evidence_in = call("lao", "POST", f"/lpa/assessments/{ids['LAO-180101']}/evidence", json=evidence)["evidence_id"]
+    evidence_out = call(OUTSIDER[0], "POST", f"/lpa/assessments/{ids['LAO-170101']}/evidence", json=evidence)["evidence_id"]
+    call("province", "POST", f"/lpa/rounds/{LPA_YEAR}/teams", json={
+        "unit_codes": ["LAO-180101"], "visit_on": today, "members": LPA_TEAM, "finalise": True})
+    return {"lpa_assessment_in": ids["LAO-180101"], "lpa_assessment_out": ids["LAO-170101"],
+            "lpa_evidence_in": evidence_in, "lpa_evidence_out": evidence_out, "lpa_visit_on": today}
 
 
 def stack_repo_root():

@@ -32,7 +32,7 @@ const L = {
     plan: 'แผนพัฒนา', savePlan: 'บันทึกแผนพัฒนา', close: 'ปิดรายการ', closed: 'ปิดแล้ว', results: 'ผลการประเมิน', assessed: 'ประเมินแล้ว',
     passRate: 'อัตราผ่าน', mean: 'ร้อยละเฉลี่ย', dist: 'การกระจายของคะแนน', rankP: 'อันดับในจังหวัด', rankT: 'อันดับในประเภท',
     change: 'เทียบปีก่อน', publicPage: 'หน้าสาธารณะ', noRound: 'ยังไม่มีรอบการประเมิน', mine: 'แบบประเมินของ อปท.', yes: 'ผ่าน', no: 'ไม่ผ่าน',
-    dryRun: 'ตรวจสอบก่อนนำเข้า', importFw: 'นำเข้าหลักเกณฑ์ (YAML/JSON)', imported: 'นำเข้าแล้ว', file: 'ไฟล์', url: 'ลิงก์ (https://…)'},
+    dryRun: 'ตรวจสอบก่อนนำเข้า', importFw: 'นำเข้าหลักเกณฑ์ (YAML/JSON)', imported: 'นำเข้าแล้ว', file: 'ไฟล์', url: 'ลิงก์ (https://…)', remind: 'เตือน อปท.', nothingToRemind: 'ไม่มีรายการที่ต้องเตือน'},
   en: {n_lpa: 'LPA', n_lpat: 'Assessor teams', n_lpaf: 'LPA follow-ups', n_lpar: 'LPA results', n_lpaa: 'LPA assessment',
     title: 'Local Performance Assessment (LPA)', synthetic: 'Demo data (synthetic)', frameworks: 'Frameworks by year', changes: 'Changes from last year',
     noChanges: 'No changes', year: 'Year (BE)', open: 'Open a round', scope: 'Scope (province/district office code; empty = the nation)',
@@ -51,7 +51,7 @@ const L = {
     plan: 'Improvement plan', savePlan: 'Save plan', close: 'Close', closed: 'Closed', results: 'Results', assessed: 'Assessed',
     passRate: 'Pass rate', mean: 'Mean %', dist: 'Distribution of scores', rankP: 'Rank in province', rankT: 'Rank in type',
     change: 'vs last year', publicPage: 'Public page', noRound: 'No round yet', mine: 'Our assessment', yes: 'pass', no: 'fail',
-    dryRun: 'Check only (dry run)', importFw: 'Import a framework (YAML/JSON)', imported: 'Imported', file: 'File', url: 'Link (https://…)'},
+    dryRun: 'Check only (dry run)', importFw: 'Import a framework (YAML/JSON)', imported: 'Imported', file: 'File', url: 'Link (https://…)', remind: 'Remind the LAO', nothingToRemind: 'Nothing to remind of'},
 };
 const l = (k, v) => { const s = (L[S.lang] || L.th)[k] ?? L.th[k] ?? T.t(k, v); return v ? s.replace(/\{(\w+)\}/g, (_, x) => v[x] ?? '') : s; };
 const st = (s) => (s == null ? '–' : l('s_' + s));
@@ -262,7 +262,13 @@ async function viewFollowUps() {
     return h('div', {class: 'card', 'data-follow-up': f.follow_up_id}, h('p', null, unitCell(f.unit_code), ` · ${l('area')} ${f.area_code} · ${pctx(f.percent)} (< ${num(f.threshold)}) `, stb(f.state)),
       h('p.muted', `${l('due')}: ${fdate(f.due_at, true)}`), field('plan_th', l('plan'), plan),
       f.state === 'open' && lao ? btn(l('savePlan'), (e) => act(e.currentTarget, async () => { await api('POST', '/lpa/follow-ups/' + enc(f.follow_up_id), {plan_th: plan.value.trim()}); toast(l('saved')); T.route(); }), 'pri') : null,
-      f.state === 'open' && !lao && S.user.role !== 'central' ? btn(l('close'), (e) => act(e.currentTarget, async () => { await api('POST', '/lpa/follow-ups/' + enc(f.follow_up_id), {close: true}); toast(l('closed')); T.route(); })) : null);
+      f.state === 'open' && !lao && S.user.role !== 'central' ? btn(l('close'), (e) => act(e.currentTarget, async () => { await api('POST', '/lpa/follow-ups/' + enc(f.follow_up_id), {close: true}); toast(l('closed')); T.route(); })) : null,
+      f.state === 'open' && !lao ? btn(l('remind'), (e) => act(e.currentTarget, async () => {  // its obligation, chased like any report
+        const items = (await api('GET', `/obligations?unit_code=${enc(f.unit_code)}&state=open&limit=1000`)).items;
+        const o = items.find((x) => x.indicator_code.startsWith('LPA-FU-') && x.indicator_code.endsWith('-' + f.area_code));
+        if (!o) return toast(l('nothingToRemind'), 'bad');
+        toast(T.chaseText(await api('POST', '/notifications/chase', {obligation_id: o.id})));
+      }), 'ghost') : null);
   })) : empty('–'), downloads('/lpa/follow-ups', {limit: 10000}));
   return page;
 }
