@@ -192,10 +192,10 @@ def public_results(reporting, year_be: int, args) -> dict:
                                  sort=args.get("sort") or None)
 
 
+SORTS = "percent|points|unit_code|province_code|district_code|lao_type|rank_province|rank_lao_type"
 RESULT_PARAMS = [Param("province_code", CODE), Param("district_code", CODE), LAO_TYPE, Param("unit_code", CODE),
-                 _limit(100, 10_000), OFFSET,
-                 Param("sort", {"type": "string", "pattern": "^-?(percent|points|unit_code|rank_province|rank_lao_type"
-                                                             "|change)$"}, example="-percent")]
+                 _limit(100, 1000), OFFSET,
+                 Param("sort", {"type": "string", "pattern": f"^-?({SORTS})(,-?({SORTS}))*$"}, example="-percent,unit_code")]
 
 
 class LpaRoutes:
@@ -264,7 +264,7 @@ class LpaRoutes:
            params=[YEAR, Param("province_code", CODE), Param("district_code", CODE), Param("unit_code", CODE),
                    Param("self_state", {"type": "string", "enum": ["draft", "submitted"]}),
                    Param("score_state", {"type": "string", "enum": ["pending", "draft", "finalised", "returned"]}),
-                   _limit(100, 10_000), OFFSET],
+                   _limit(100, 1000), OFFSET],
            exports=True, ok={"200": ("by province, district, LAO", OBJECT)}, errors=(404,) + READ_ERRORS)
     def lpa_checklist(self, request, user, year_be):
         args = request.args
@@ -391,7 +391,7 @@ class LpaRoutes:
            en="Follow-ups of weak areas (own for an LAO, own district or province, all for central)",
            scope=SUBTREE_LIST, roles=("central", "province", "district", "lao", "reviewer"),
            params=[Param("province_code", CODE), Param("district_code", CODE), Param("unit_code", CODE),
-                   Param("state", {"type": "string", "enum": ["open", "closed"]}), _limit(100, 10_000), OFFSET],
+                   Param("state", {"type": "string", "enum": ["open", "closed"]}), _limit(100, 1000), OFFSET],
            exports=True, ok={"200": ("by due time", OBJECT)}, errors=READ_ERRORS)
     def lpa_follow_ups(self, request, user):
         args = request.args
@@ -443,7 +443,8 @@ class LpaRoutes:
            ok={"200": ("the summary", OBJECT)}, errors=(404,) + READ_ERRORS)
     def lpa_summary(self, request, user, year_be):
         unit_code = request.args.get("unit_code") or (None if user["role"] == "central" else user["org_code"])
-        return 200, self.reporting.lpa_summary(_year(year_be), unit_code=unit_code)
+        year = _year(year_be)
+        return 200, {**self.reporting.lpa_summary(year, unit_code=unit_code), "synthetic": self._synthetic(year)}
 
     # --- public: no login --------------------------------------------------------------------------
     @route("GET", "/api/v1/public/lpa/<int:year_be>/results", tag="public", th="ผลการประเมิน LPA (สาธารณะ)",
@@ -459,10 +460,17 @@ class LpaRoutes:
            ok={"200": ("the summary", OBJECT)}, errors=(404, 422, 502))
     def lpa_public_summary(self, request, year_be):
         def answer():
-            year = _year(year_be)
-            public_results(self.reporting, year, {"limit": "1"})  # 404 unless published and its day has come
-            return self.reporting.lpa_summary(year, unit_code=request.args.get("unit_code") or None)
+            year = _year(year_be)   # 404 unless published and its day has come
+            summary = self.reporting.lpa_summary(year, unit_code=request.args.get("unit_code") or None, public_only=True)
+            return {**summary, "synthetic": self._synthetic(year)}
         return self._public(request, answer)
+
+    def _synthetic(self, year_be: int) -> bool:
+        """Whether the year's framework is demo data (the pages say so)."""
+        try:
+            return bool(self.assessments.lpa_framework(year_be).get("synthetic"))
+        except InputError:
+            return False
 
     @route("GET", "/public/lpa/<int:year_be>", tag="public", th="หน้าผลการประเมิน LPA (สาธารณะ)",
            en="The light public results page (Thai first; for a phone)", scope=PUBLIC, documented=False)
@@ -474,11 +482,22 @@ class LpaRoutes:
 
     def _public_results(self, request, year_be):
         fmt = export_format(request.args)
-        result = public_results(self.reporting, _year(year_be), request.args)
-        if fmt != "json":
-            return file_response(result["items"], RESULT_COLUMNS, f"lpa-results-{year_be}", fmt,
-                                 request.args.get("lang") or "th")
-        return result
+        if fmt == "json":
+            return public_results(self.reporting, _year(year_be), request.args)
+        return file_response(self._every_public_result(request.args, year_be), RESULT_COLUMNS,
+                             f"lpa-results-{year_be}", fmt, request.args.get("lang") or "th")
+
+    def _every_public_result(self, args, year_be: int) -> list[dict]:
+        """A file holds every row asked for (reporting answers 1,000 at a time), unless a page is asked."""
+        if "limit" in args or "offset" in args:
+            return public_results(self.reporting, _year(year_be), args)["items"]
+        rows, offset = [], 0
+        while True:
+            page = public_results(self.reporting, _year(year_be), {**args, "limit": "1000", "offset": str(offset)})
+            rows += page["items"]
+            offset += 1000
+            if offset >= page["total"] or not page["items"]:
+                return rows
 
     def _public(self, request, answer):
         """A public answer: problems as problem+json, results cacheable for a few minutes."""

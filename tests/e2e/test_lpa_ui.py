@@ -96,8 +96,10 @@ def test_a_whole_round_in_thai(stack, world, browser):
     team = province.locator("form[data-form=team]")
     team.get_by_label("อปท. ที่ประเมิน", exact=False).fill(", ".join(codes))
     team.get_by_label("วันตรวจประเมิน").fill(today.isoformat())
-    members = [("chainat", "lead", "PLO-09"), ("muang-chainat", "member", DISTRICT), ("reviewer", "member", "PLO-09")]
-    team.get_by_role("button", name="เพิ่มกรรมการ").click()
+    members = [("chainat", "lead", "PLO-09"), ("muang-chainat", "member", DISTRICT), ("reviewer", "member", "PLO-09"),
+               ("central", "member", "DLA")]
+    for _ in members[2:]:   # the form starts with two rows
+        team.get_by_role("button", name="เพิ่มกรรมการ").click()
     rows = team.locator(".member")
     for index, (person, role, unit) in enumerate(members):
         rows.nth(index).locator("[data-member=person]").fill(person)
@@ -109,7 +111,7 @@ def test_a_whole_round_in_thai(stack, world, browser):
     assert refusal.get_attribute("data-code") == "community_leader_required"
     shot(province, "lpa-team-refused")
     team.get_by_role("button", name="เพิ่มกรรมการ").click()
-    leader = team.locator(".member").nth(3)
+    leader = team.locator(".member").nth(4)
     leader.locator("[data-member=person]").fill("นายสมหมาย รักถิ่น")
     leader.locator("[data-member=role]").select_option("community_leader")
     team.get_by_role("button", name="ตั้งทีมประเมิน").click()

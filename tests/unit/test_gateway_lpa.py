@@ -95,14 +95,17 @@ class FakeReporting:
             raise not_found("year_be", "ผลการประเมินที่ประกาศแล้ว", "published LPA results", year_be)
         return {"year_be": year_be, "total": 1, "items": [{"unit_code": "LAO-180101", "percent": 81.5, "passed": True}]}
 
-    def lpa_summary(self, year_be, unit_code=None, today=None):
+    def lpa_summary(self, year_be, unit_code=None, today=None, public_only=False):
         self.calls.append(("summary", year_be, unit_code))
-        return {"year_be": year_be, "assessed": 1, "passed": 1}
+        if not self.published and public_only:
+            raise not_found("year_be", "ผลการประเมินที่ประกาศแล้ว", "published LPA results", year_be)
+        return {"year_be": year_be, "totals": {"assessed": 1, "passed": 1}}
 
 
 def gateway(reporting):
     service = LpaRoutes()
     service.reporting, service.context = reporting, None
+    service.assessments = SimpleNamespace(lpa_framework=lambda year_be: {"year_be": year_be, "synthetic": True})
     return service
 
 
@@ -117,3 +120,12 @@ def test_public_results_are_not_found_before_publication_and_cacheable_after():
     csv_file = after._public(request(query={"format": "csv"}),
                              lambda: after._public_results(request(query={"format": "csv"}), 2569))
     assert csv_file.status_code == 200 and csv_file.data.startswith(b"\xef\xbb\xbf") and b"LAO-180101" in csv_file.data
+
+
+def test_the_public_summary_says_whether_the_data_is_synthetic_and_is_hidden_before_publication():
+    for published, status in ((False, 404), (True, 200)):
+        service = gateway(FakeReporting(published=published))
+        answer = LpaRoutes.lpa_public_summary.__wrapped__(service, request(), 2569)
+        assert answer[0] == status
+        if published:
+            assert json.loads(answer[2]) == {"year_be": 2569, "totals": {"assessed": 1, "passed": 1}, "synthetic": True}

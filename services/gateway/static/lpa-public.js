@@ -34,7 +34,7 @@ const signed = (x) => (x == null ? '–' : (x > 0 ? '+' : '') + num(x));
 const name = (r) => r.name_th || r.unit_name_th || r.unit_code;
 
 async function load() {
-  const [s, r] = await Promise.all([fetch(api + '/summary'), fetch(api + '/results?limit=10000')]);
+  const [s, r] = await Promise.all([fetch(api + '/summary'), fetch(api + '/results?limit=1000')]);
   if (s.status === 404 || r.status === 404) return {missing: true};
   if (!s.ok || !r.ok) throw new Error('HTTP ' + (s.ok ? r.status : s.status));
   return {summary: await s.json(), results: await r.json()};
@@ -47,12 +47,12 @@ function render() {
   if (!data) return;
   if (data.missing) { $('status').textContent = t('none', {}); return; }
   $('status').textContent = '';
-  const s = data.summary || {}, res = data.results || {}, sum = {...(res.summary || {}), ...s};
+  const s = data.summary || {}, res = data.results || {}, sum = {...(s.totals || {})};
   const synthetic = s.synthetic || res.synthetic;
   $('synthetic').hidden = !synthetic; $('synthetic').textContent = t('synthetic', {});
   const card = (k, v, key) => el('div', {class: 'card', 'data-card': key}, el('span', {class: 'n', text: v}), el('span', {class: 'k', text: k}));
   const rate = sum.pass_rate != null ? num(sum.pass_rate * 100, 1) + '%' : '–';
-  const published = res.publish_on || s.publish_on;
+  const published = (s.round || res.round || {}).publish_on;
   $('summary').replaceChildren(el('div', {class: 'cards'}, card(t('assessed', {}), num(sum.assessed, 0), 'assessed'),
     card(t('passed', {}), num(sum.passed, 0), 'passed'), card(t('rate', {}), rate, 'pass_rate'), card(t('mean', {}), num(sum.mean_percent), 'mean')),
     published ? el('p', {text: `${t('published', {})} ${published}`}) : null);
@@ -85,9 +85,9 @@ function render() {
   const head = el('tr', {}, ['lao', 'type', 'pct', 'pass', 'rp', 'rt', 'change'].map((k) => el('th', {scope: 'col', text: t(k, {})})));
   $('results').replaceChildren(el('h2', {text: t('results', {})}), input, count,
     el('div', {class: 'scroll'}, el('table', {}, el('thead', {}, head), body)),
-    el('p', {class: 'dl'}, t('download', {}) + ': ', el('a', {href: `${api}/results?format=csv&limit=10000&lang=${lang}`, download: '', text: 'CSV'}),
-      el('a', {href: `${api}/results?format=xlsx&limit=10000&lang=${lang}`, download: '', text: 'XLSX'}),
-      el('a', {href: `${api}/results?limit=10000`, text: 'JSON'})));
+    el('p', {class: 'dl'}, t('download', {}) + ': ', el('a', {href: `${api}/results?format=csv&lang=${lang}`, download: '', text: 'CSV'}),
+      el('a', {href: `${api}/results?format=xlsx&lang=${lang}`, download: '', text: 'XLSX'}),
+      el('a', {href: `${api}/results?limit=1000`, text: 'JSON'})));
   $('results').hidden = false;
   draw();
 }

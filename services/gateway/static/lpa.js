@@ -62,7 +62,7 @@ const yn = (b) => (b == null ? '–' : badge(b ? l('yes') : l('no'), b ? 'ok' : 
 const input = (attrs) => h('input', attrs);
 // the menu: LPA for everyone who takes part
 const ADD = {central: ['lpa', 'lpar'], province: ['lpa', 'lpat', 'lpaf', 'lpar'], district: ['lpa', 'lpat', 'lpaf', 'lpar'],
-  lao: ['lpa', 'lpaf', 'lpar'], reviewer: ['lpat']};
+  lao: ['lpa', 'lpaf', 'lpar'], reviewer: ['lpa', 'lpat']};
 for (const [role, extra] of Object.entries(ADD)) { const nav = T.NAV[role]; nav.splice(nav.length - 1, 0, ...extra.filter((r) => !nav.includes(r))); }
 T.HIDDEN.lpaa = 'lpa';
 
@@ -148,7 +148,7 @@ async function checklistBox(year) {
       h('td', null, stb(r.score_state)), h('td', pctx(r.percent)), h('td', null, yn(r.passed)),
       h('td', null, h('a', {href: '#/lpaa/' + enc(r.assessment_id), text: l('openA')}))))));
   }
-  return add(box, downloads(`/lpa/rounds/${year}/checklist`, {limit: 10000}));
+  return add(box, downloads(`/lpa/rounds/${year}/checklist`, {limit: 1000}));
 }
 
 // ------------------------------------------------------------------ #/lpaa/<id>
@@ -269,7 +269,7 @@ async function viewFollowUps() {
         if (!o) return toast(l('nothingToRemind'), 'bad');
         toast(T.chaseText(await api('POST', '/notifications/chase', {obligation_id: o.id})));
       }), 'ghost') : null);
-  })) : empty('–'), downloads('/lpa/follow-ups', {limit: 10000}));
+  })) : empty('–'), downloads('/lpa/follow-ups', {limit: 1000}));
   return page;
 }
 
@@ -281,7 +281,7 @@ async function viewResults() {
   const page = pageEl(`${l('results')} ${year || ''}`);
   if (!year) return add(page, empty(l('noRound')));
   const [summary, results] = await Promise.all([api('GET', `/lpa/rounds/${year}/summary`).catch(() => null), api('GET', `/lpa/rounds/${year}/results?limit=1000`)]);
-  const sum = {...(results.summary || {}), ...(summary || {})};
+  const sum = {...((summary || {}).totals || {}), synthetic: (summary || {}).synthetic};
   if (sum.synthetic) add(page, h('p', {class: 'notice warn', text: l('synthetic')}));
   add(page, h('div', {class: 'counts'}, [['assessed', sum.assessed], ['passed', sum.passed]].map(([k, v]) => h('div', {class: 'count', 'data-count': k}, h('span.n', num(v)), h('span.k', l(k)))),
     h('div', {class: 'count', 'data-count': 'pass_rate'}, h('span.n', sum.pass_rate == null ? '–' : num(sum.pass_rate * 100) + '%'), h('span.k', l('passRate'))),
@@ -290,7 +290,7 @@ async function viewResults() {
   if (C && sum.distribution) add(page, section(l('dist'), C.bars(sum.distribution.map((b) => ({key: String(b.from), label: `${b.from}–${b.to}%`, value: b.laos || b.count || 0})), {fmt: (v) => num(v), label: l('dist')})));
   add(page, section(l('results'), table([l('lao'), l('pct'), l('passed'), l('rankP'), l('rankT'), l('change')], results.items.map((r) => h('tr', {'data-unit': r.unit_code},
     h('td', null, unitCell(r.unit_code)), h('td', pctx(r.percent)), h('td', null, yn(r.passed)), h('td', num(r.rank_province)), h('td', num(r.rank_lao_type)),
-    h('td', r.change == null ? '–' : (r.change > 0 ? '+' : '') + num(r.change))))), downloads(`/lpa/rounds/${year}/results`, {limit: 10000})));
+    h('td', r.change == null ? '–' : (r.change > 0 ? '+' : '') + num(r.change))))), downloads(`/lpa/rounds/${year}/results`, {limit: 1000})));
   return page;
 }
 
