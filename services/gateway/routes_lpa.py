@@ -16,6 +16,8 @@ from the session: the caller's unit and username.
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +156,33 @@ FOLLOW_UP_IN_SUBTREE = FollowUpInSubtree(
 TEAM_PROVINCE = Delegated(
     "lpa-team-province", "every LAO of the team lies in the caller's province (the assessments service refuses any "
     "other as forbidden, 403)", "อปท. ทุกแห่งของทีมต้องอยู่ในจังหวัดของผู้ใช้", targets=True)
+
+SHEET_PROVINCE = Delegated(
+    "lpa-sheet-province", "every row's LAO lies in the caller's province and has its finalised team (the assessments "
+    "service refuses any other as forbidden, 403; all rows or none)",
+    "ทุกแถวต้องเป็น อปท. ในจังหวัดของผู้ใช้ที่มีทีมประเมินแล้ว", targets=True)
+SHEET_COLUMNS = ("unit_code", "indicator_code", "points", "comment")
+
+
+def _score_sheet(request) -> dict:
+    """A scoring sheet as JSON ({rows, finalise}) or CSV (columns unit_code, indicator_code, points, comment;
+    ?finalise=1): rows are checked by the service, all or none."""
+    if request.mimetype != "text/csv":
+        return read_json(request)
+    reader = csv.DictReader(io.StringIO(read_text(request, ("text/csv",))))
+    if not reader.fieldnames or not {"unit_code", "indicator_code", "points"} <= set(reader.fieldnames):
+        raise InputError("invalid", "body", "ไฟล์ต้องมีคอลัมน์ unit_code, indicator_code, points (comment ถ้ามี)",
+                         "the file needs the columns unit_code, indicator_code, points (and comment)", status=422)
+    rows = []
+    for line in reader:
+        row = {key: (line.get(key) or "").strip() for key in SHEET_COLUMNS}
+        try:
+            points = float(row["points"])
+        except ValueError:
+            raise InputError("invalid", f"rows[{len(rows)}].points", f"แถวที่ {len(rows) + 2}: คะแนนต้องเป็นตัวเลข",
+                             f"line {len(rows) + 2}: points must be a number", status=422) from None
+        rows.append({**row, "points": points, "comment": row["comment"] or None})
+    return {"rows": rows, "finalise": request.args.get("finalise") in ("1", "true")}
 
 
 def _framework_document(request) -> dict:
@@ -370,6 +399,22 @@ class LpaRoutes:
         payload = read_json(request)
         payload.update(year_be=_year(year_be), province_code=user["org_code"], formed_by=user["username"])
         return 201, self.assessments.lpa_form_team(payload)
+
+    @route("POST", "/api/v1/lpa/rounds/<int:year_be>/score-sheets", tag="lpa", th="นำเข้าแบบบันทึกคะแนนของทีม",
+           en="The provincial office keys in its teams' scoring sheets at once (JSON rows, or CSV with unit_code, "
+              "indicator_code, points, comment); all rows or none; finalise finalises every LAO fully scored",
+           scope=SHEET_PROVINCE, write=True, roles=("province",), params=[YEAR, Param("finalise", FLAG,
+                                                                                        description="CSV: finalise")],
+           body={**body(command(lpa_commands.ImportLpaScores, drop=("year_be", "province_code", "imported_by")),
+                        {"rows": [{"unit_code": "LAO-180101", "indicator_code": "MGMT-01", "points": 13.5}],
+                         "finalise": False}),
+                 "text/csv": {"schema": {"type": "string"},
+                              "example": "unit_code,indicator_code,points,comment\nLAO-180101,MGMT-01,13.5,\n"}},
+           ok={"200": ("imported", OBJECT)}, errors=LPA_WRITE_ERRORS + (415,), target="lpa_round:{year_be}")
+    def lpa_import_scores(self, request, user, year_be):
+        payload = _score_sheet(request)
+        payload.update(year_be=_year(year_be), province_code=user["org_code"], imported_by=user["username"])
+        return 200, self.assessments.lpa_import_scores(payload)
 
     @route("GET", "/api/v1/lpa/rounds/<int:year_be>/teams", tag="lpa", th="ทีมประเมิน",
            en="Teams: a provincial office's own, central's all (or of province_code), anyone's the teams they sit on "

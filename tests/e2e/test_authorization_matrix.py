@@ -126,6 +126,12 @@ def _lpa_team(w, role):
     return {"body": {}}, (None if role in NATIONAL else outside)
 
 
+def _lpa_sheet(w, role):
+    """In scope: any body (422); out: a row of Sing Buri's LAO (403)."""
+    outside = {"body": {"rows": [{"unit_code": "LAO-170101", "indicator_code": "MGMT-01", "points": 0}]}}
+    return {"body": {}}, (None if role in NATIONAL else outside)
+
+
 def _none(w, role):
     return None, None
 
@@ -150,6 +156,7 @@ TARGETS = {
     "lpa-assessment-visible": _by_id("assessment_id", "lpa_assessment_in", "lpa_assessment_out"),
     "lpa-evidence-visible": _by_id("evidence_id", "lpa_evidence_in", "lpa_evidence_out"),
     "lpa-team-province": _lpa_team,
+    "lpa-sheet-province": _lpa_sheet,
     "lpa-follow-up-in-subtree": _none,   # follow-ups exist only once a round is published (tests/e2e/test_lpa_api.py)
 }
 
@@ -182,6 +189,7 @@ WITNESS = {
     "lpa_score": lambda w, a: (f"/lpa/rounds/{LPA_YEAR}/checklist", {"limit": 1000}),
     "lpa_return": lambda w, a: (f"/lpa/rounds/{LPA_YEAR}/checklist", {"limit": 1000}),
     "lpa_form_team": lambda w, a: (f"/lpa/rounds/{LPA_YEAR}/teams", {}),
+    "lpa_import_scores": lambda w, a: (f"/lpa/rounds/{LPA_YEAR}/checklist", {"limit": 1000}),
     "lpa_add_evidence": lambda w, a: (f"/lpa/assessments/{a.get('assessment_id', w['lpa_assessment_in'])}", {}),
     "lpa_save_follow_up": lambda w, a: ("/lpa/follow-ups", {"limit": 1000}),
 }

@@ -276,11 +276,23 @@ def test_publication_waits_for_every_lao_then_opens_follow_ups(w):
     public = requests.get(f"{w['stack'].gateway_url}/api/v1/public/lpa/{YEAR}/results", timeout=30)
     if "MethodNotFound" not in public.text:   # reporting.lpa_results arrives with the lpareport branch
         assert public.status_code == 404, public.text
+    # the province keys in the other LAOs' scoring sheets at once, as CSV: all rows or none
+    lines = ["unit_code,indicator_code,points,comment"]
     for row in ok(call(w, "central", "GET", f"/lpa/rounds/{YEAR}/checklist"))["items"]:
         if row["score_state"] != "finalised":
             scores, _ = scores_of(w, row["assessment_id"])
-            ok(call(w, "chainat", "POST", f"/lpa/assessments/{row['assessment_id']}/scores",
-                    json={"scores": scores, "finalise": True}))
+            lines += [f"{row['unit_code']},{s['indicator_code']},{s['points']},ข้อมูลทดสอบ" for s in scores]
+    sheet = "\n".join(lines).encode("utf-8")
+    path = f"/lpa/rounds/{YEAR}/score-sheets"
+    csv_headers = {"Content-Type": "text/csv"}
+    bad = sheet.replace(b",0,", b",0.123,", 1) if b",0," in sheet else sheet + b"\nLAO-180102,MGMT-01,0.123,x"
+    refused = call(w, "chainat", "POST", path, params={"finalise": "1"}, data=bad, headers=csv_headers)
+    assert refused.status_code in (400, 422) and refused.json()["field"].startswith("rows["), refused.text
+    assert ok(call(w, "central", "GET", f"/lpa/rounds/{YEAR}"))["counts"]["finalised"] == 1   # nothing was kept
+    assert call(w, "singburi", "POST", path, data=sheet, headers=csv_headers).status_code == 403
+    assert call(w, "muang-chainat", "POST", path, data=sheet, headers=csv_headers).status_code == 403   # role
+    ok(call(w, "chainat", "POST", path, params={"finalise": "1"}, data=sheet, headers=csv_headers))
+    assert ok(call(w, "central", "GET", f"/lpa/rounds/{YEAR}"))["counts"]["finalised"] == 9
     published = ok(call(w, "central", "POST", f"/lpa/rounds/{YEAR}/publish", json={}))
     assert published
     assert ok(call(w, "central", "GET", f"/lpa/rounds/{YEAR}"))["state"] == "published"
