@@ -31,7 +31,13 @@ const el = (tag, attrs = {}, ...kids) => {
 };
 const num = (x, d = 2) => (x == null ? '–' : Number(x).toLocaleString(lang === 'th' ? 'th-TH' : 'en-US', {maximumFractionDigits: d}));
 const signed = (x) => (x == null ? '–' : (x > 0 ? '+' : '') + num(x));
-const name = (r) => r.name_th || r.unit_name_th || r.unit_code;
+const name = (r) => r.name_th || r.unit_code;
+const TYPES = {th: {pao: 'อบจ.', city_municipality: 'เทศบาลนคร', town_municipality: 'เทศบาลเมือง', subdistrict_municipality: 'เทศบาลตำบล',
+  sao: 'อบต.', special: 'รูปแบบพิเศษ'}, en: {pao: 'PAO', city_municipality: 'City', town_municipality: 'Town', subdistrict_municipality: 'Subdistrict mun.',
+  sao: 'SAO', special: 'Special'}};
+const MONTHS = {th: ['ม.ค.', 'ก.พ.', 'มี.ค.', 'เม.ย.', 'พ.ค.', 'มิ.ย.', 'ก.ค.', 'ส.ค.', 'ก.ย.', 'ต.ค.', 'พ.ย.', 'ธ.ค.'],
+  en: ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']};
+const day = (iso) => { const [y, m, d] = String(iso).split('-').map(Number); return `${d} ${MONTHS[lang][m - 1]} ${lang === 'th' ? y + 543 : y}`; };
 
 async function load() {
   const [s, r] = await Promise.all([fetch(api + '/summary'), fetch(api + '/results?limit=1000')]);
@@ -55,7 +61,7 @@ function render() {
   const published = (s.round || res.round || {}).publish_on;
   $('summary').replaceChildren(el('div', {class: 'cards'}, card(t('assessed', {}), num(sum.assessed, 0), 'assessed'),
     card(t('passed', {}), num(sum.passed, 0), 'passed'), card(t('rate', {}), rate, 'pass_rate'), card(t('mean', {}), num(sum.mean_percent), 'mean')),
-    published ? el('p', {text: `${t('published', {})} ${published}`}) : null);
+    published ? el('p', {text: `${t('published', {})} ${day(published)}`}) : null);
   $('summary').hidden = false;
   const bands = sum.distribution || [];
   if (bands.length) {
@@ -75,14 +81,13 @@ function render() {
   const draw = () => {
     const q = input.value.trim().toLowerCase();
     const shown = items.filter((r) => !q || name(r).toLowerCase().includes(q) || String(r.unit_code).toLowerCase().includes(q)).slice(0, 300);
-    body.replaceChildren(...shown.map((r) => el('tr', {'data-unit': r.unit_code}, el('td', {}, name(r), name(r) !== r.unit_code ? el('small', {text: ' ' + r.unit_code}) : null),
-      el('td', {text: r.lao_type || ''}), el('td', {class: 'n', text: num(r.percent)}),
+    body.replaceChildren(...shown.map((r) => el('tr', {'data-unit': r.unit_code}, el('td', {}, name(r), el('br'), el('small', {text: `${r.unit_code} · ${TYPES[lang][r.lao_type] || r.lao_type || ''}`})), el('td', {class: 'n', text: num(r.percent)}),
       el('td', {class: r.passed ? 'pass' : 'fail', text: r.passed ? t('yes', {}) : t('no', {})}),
       el('td', {class: 'n', text: num(r.rank_province, 0)}), el('td', {class: 'n', text: num(r.rank_lao_type, 0)}), el('td', {class: 'n', text: signed(r.change)}))));
     count.textContent = t('shown', {n: num(shown.length, 0), t: num(res.total != null ? res.total : items.length, 0)});
   };
   input.addEventListener('input', draw);
-  const head = el('tr', {}, ['lao', 'type', 'pct', 'pass', 'rp', 'rt', 'change'].map((k) => el('th', {scope: 'col', text: t(k, {})})));
+  const head = el('tr', {}, ['lao', 'pct', 'pass', 'rp', 'rt', 'change'].map((k) => el('th', {scope: 'col', text: t(k, {})})));
   $('results').replaceChildren(el('h2', {text: t('results', {})}), input, count,
     el('div', {class: 'scroll'}, el('table', {}, el('thead', {}, head), body)),
     el('p', {class: 'dl'}, t('download', {}) + ': ', el('a', {href: `${api}/results?format=csv&lang=${lang}`, download: '', text: 'CSV'}),
