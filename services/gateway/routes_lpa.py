@@ -463,22 +463,27 @@ class LpaRoutes:
 
     # --- results and summaries (reporting's read models) ----------------------------------------------
     @route("GET", "/api/v1/lpa/rounds/<int:year_be>/results", tag="lpa", th="ผลการประเมิน LPA",
-           en="Results per LAO (by area, total, pass, ranks, change from last year): before publication central "
-              "all, an office its own subtree; an LAO the published results", scope=SUBTREE_LIST,
+           en="Results per LAO (by area, total, pass, ranks, change from last year): central all, an office its own "
+              "subtree; an LAO every published result, before publication its own row only", scope=SUBTREE_LIST,
            roles=("central", "province", "district", "lao", "reviewer"), params=[YEAR, *RESULT_PARAMS], exports=True,
            ok={"200": ("by percent", OBJECT)}, errors=(404,) + READ_ERRORS)
     def lpa_results(self, request, user, year_be):
         args = request.args
         export_format(args)
-        lao = user["role"] == "lao"
-        where = narrowed(user, args) if not lao else {n: args.get(n) or None for n in
-                                                       ("province_code", "district_code", "unit_code")}
-        if where is None:
-            result = {"year_be": year_be, "total": 0, "items": []}
-        else:
-            result = self.reporting.lpa_results(
-                _year(year_be), **where, lao_type=args.get("lao_type") or None, public_only=lao,
-                limit=int_arg(args, "limit", 100), offset=int_arg(args, "offset", 0), sort=args.get("sort") or None)
+        page = {"lao_type": args.get("lao_type") or None, "limit": int_arg(args, "limit", 100),
+                "offset": int_arg(args, "offset", 0), "sort": args.get("sort") or None}
+        result = None
+        if user["role"] == "lao":   # once public, every LAO's result; before, its own row only
+            try:
+                result = self.reporting.lpa_results(_year(year_be), **{n: args.get(n) or None for n in (
+                    "province_code", "district_code", "unit_code")}, public_only=True, **page)
+            except InputError as error:
+                if error.status != 404:
+                    raise
+        if result is None:
+            where = narrowed(user, args)
+            result = {"year_be": year_be, "total": 0, "items": []} if where is None else \
+                self.reporting.lpa_results(_year(year_be), **where, public_only=False, **page)
         return 200, exported(request, result, result["items"], RESULT_COLUMNS, f"lpa-results-{year_be}")
 
     @route("GET", "/api/v1/lpa/rounds/<int:year_be>/summary", tag="lpa", th="สรุปผลการประเมิน LPA",
