@@ -39,9 +39,10 @@ def _as(gateway: str, username: str, password: str) -> requests.Session:
 def _level(unit_code: str, indicator: dict, salt: str = "") -> float:
     """A deterministic level per LAO and indicator: most LAOs do well, some poorly in one area."""
     digest = hashlib.sha256(f"{unit_code}:{indicator['code']}:{salt}".encode()).digest()
+    standing = hashlib.sha256(unit_code.encode()).digest()[0]
     levels = [level["points"] for level in indicator["levels"]]
-    strength = digest[0] % 10                      # the LAO's overall standing
-    pick = len(levels) - 1 - (digest[1] % (2 if strength > 2 else 4))
+    strong = standing % 10 > 2                     # about seven LAOs in ten do well; the others fall short
+    pick = len(levels) - 1 - (digest[1] % 2 if strong else 1 + digest[1] % 3)
     return levels[max(0, min(len(levels) - 1, pick))]
 
 
