@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,8 @@ LAO_TYPE = Param("lao_type", {"type": "string", "enum": ["pao", "city_municipali
 CODE = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"}
 YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/plain")
 LPA_WRITE_ERRORS = WRITE_ERRORS + (404, 409)
+SYNTHETIC_CACHE_S = 300.0
+_SYNTHETIC: dict[int, tuple[float, bool]] = {}
 PUBLIC_PAGE = Path(__file__).resolve().parent / "static" / "lpa-public.html"
 
 CHECKLIST_COLUMNS = columns(
@@ -516,11 +519,17 @@ class LpaRoutes:
         return self._public(request, answer)
 
     def _synthetic(self, year_be: int) -> bool:
-        """Whether the year's framework is demo data (the pages say so)."""
+        """Whether the year's framework is demo data (the pages say so); kept a few minutes per year, so a
+        public page costs one call to reporting."""
+        cached = _SYNTHETIC.get(year_be)
+        if cached is not None and time.monotonic() - cached[0] < SYNTHETIC_CACHE_S:
+            return cached[1]
         try:
-            return bool(self.assessments.lpa_framework(year_be).get("synthetic"))
+            synthetic = bool(self.assessments.lpa_framework(year_be).get("synthetic"))
         except InputError:
-            return False
+            synthetic = False
+        _SYNTHETIC[year_be] = (time.monotonic(), synthetic)
+        return synthetic
 
     @route("GET", "/public/lpa/<int:year_be>", tag="public", th="หน้าผลการประเมิน LPA (สาธารณะ)",
            en="The light public results page (Thai first; for a phone)", scope=PUBLIC, documented=False)

@@ -123,6 +123,7 @@ def test_public_results_are_not_found_before_publication_and_cacheable_after():
 
 
 def test_the_public_summary_says_whether_the_data_is_synthetic_and_is_hidden_before_publication():
+    routes_lpa._SYNTHETIC.clear()
     for published, status in ((False, 404), (True, 200)):
         service = gateway(FakeReporting(published=published))
         answer = LpaRoutes.lpa_public_summary.__wrapped__(service, request(), 2569)
