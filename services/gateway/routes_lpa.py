@@ -132,16 +132,10 @@ class FollowUpInSubtree(Scope):
     """A follow-up of an LAO within the caller's subtree (the LAO itself, its district or province)."""
 
     def check(self, service, user, request, args, write):
-        follow_up_id = args["follow_up_id"]
-        offset, where = 0, subtree_filter(user)
-        while True:
-            page = service.assessments.lpa_follow_ups(**where, limit=1000, offset=offset)
-            for item in page["items"]:
-                if item["follow_up_id"] == follow_up_id:
-                    return item
-            offset += 1000
-            if offset >= page["total"]:
-                raise out_of_scope("follow_up_id", write)
+        found = service.assessments.lpa_follow_ups(**subtree_filter(user), follow_up_id=args["follow_up_id"], limit=1)
+        if not found["items"]:
+            raise out_of_scope("follow_up_id", write)
+        return found["items"][0]
 
 
 ASSESSMENT_VISIBLE = LpaVisible(

@@ -168,7 +168,7 @@ def test_the_lao_saves_a_draft_attaches_evidence_and_submits(w):
     # a level not on the scale is refused naming the entry
     off = call(w, "lao-180101", "POST", path + "/self-assessment", json={
         "entries": [{"indicator_code": first["code"], "claimed_points": 0.123}]})
-    assert off.status_code == 400 and off.json()["field"] == "entries[0].claimed_points", off.text
+    assert off.status_code == 422 and off.json()["field"] == "entries[0].claimed_points", off.text
     # submitting with claims missing is refused
     missing = call(w, "lao-180101", "POST", path + "/self-assessment", json={"submit": True})
     assert missing.status_code == 422 and missing.json()["field"] == "entries", missing.text

@@ -83,6 +83,22 @@ class World:
                            "ext-out": {"id": "ext-out", "unit_code": "LAO-170101", "obligation_id": "obl-out",
                                        "status": "pending"}}
         self.ladders = [{"key": "default", "steps": [{"offset_days": -3, "channels": ["inbox"]}]}]
+        # the LPA: one assessment, its evidence and a follow-up in Chainat, the same in Sing Buri
+        def lpa(unit, district, province, team):
+            return {"assessment_id": f"lpa-{unit}", "unit_code": unit, "district_code": district,
+                    "province_code": province, "team_members": team}
+        self.lpa_assessments = {a["assessment_id"]: a for a in (lpa("LAO-180101", "DLO-0115", "PLO-09", ["chainat"]),
+                                                                lpa("LAO-170101", "DLO-0801", "PLO-08", []))}
+        self.lpa_evidence = {"ev-in": "lpa-LAO-180101", "ev-out": "lpa-LAO-170101"}
+        self.lpa_follow_ups = [{"follow_up_id": f"fu-{tag}", "obligation_id": f"obl-{tag}", **{
+            k: v for k, v in self.lpa_assessments[f"lpa-{unit}"].items() if k.endswith("_code")}}
+            for tag, unit in (("in", "LAO-180101"), ("out", "LAO-170101"))]
+
+    def lpa_may_read(self, assessment: dict, viewer: dict) -> bool:
+        """assessments' rule (services/assessments/lpa/views.may_read): the LAO, its offices, central, its team."""
+        return bool(viewer.get("central")) or viewer.get("unit_code") in (
+            assessment["unit_code"], assessment["district_code"], assessment["province_code"]) \
+            or viewer.get("username") in assessment["team_members"]
 
     def visible(self, document: dict, visible_to) -> bool:
         return visible_to is None or bool({document["sender_code"], *document["addressed"]} & set(visible_to))
@@ -148,7 +164,9 @@ class FakeService:
         """Names of the calls that could have changed something (everything but reads)."""
         reads = ("get_", "list_", "find_", "subtree_codes", "unit_history", "preview_", "cascade", "achievement",
                  "export_", "plan_", "check_", "compliance", "directive_compliance", "overdue", "notification_",
-                 "registry_counts", "dashboard_periods", "event_count", "obligation_counts", "message_counts")
+                 "registry_counts", "dashboard_periods", "event_count", "obligation_counts", "message_counts",
+                 "lpa_assessment", "lpa_evidence", "lpa_checklist", "lpa_follow_ups", "lpa_framework", "lpa_round",
+                 "lpa_teams", "lpa_results", "lpa_summary")
         return [name for name, *_ in self.calls if not name.startswith(reads)]
 
 
@@ -205,7 +223,9 @@ class FakePlans(FakeService):
 
 class FakeAssessments(FakeService):
     ANSWERS = {"submit_values": {"submission_id": "sub-new"}, "request_extension": {"request_id": "ext-new"},
-               "achievement": {"items": []}}
+               "achievement": {"items": []}, "lpa_frameworks": {"items": []}, "lpa_rounds": {"items": []},
+               "lpa_framework": {"year_be": 2569, "synthetic": True, "changes": [], "document": {}},
+               "lpa_round": {"year_be": 2569, "state": "open", "counts": {}}, "lpa_teams": {"year_be": 2569, "items": []}}
 
     @classmethod
     def real(cls):
@@ -249,6 +269,51 @@ class FakeAssessments(FakeService):
         errors = self._refused([row.split(",")[0] for row in rows if row], submitter_unit_code)
         return {"accepted_submissions": 0 if errors else len(rows), "errors": errors}
 
+    # --- the LPA: what assessments decides by the viewer, and its province rules ---------------------------
+    def lpa_assessment(self, assessment_id, viewer):
+        found = self.world.lpa_assessments.get(assessment_id)
+        if found is None or not self.world.lpa_may_read(found, viewer):
+            raise not_found("assessment_id")
+        return {**copy.deepcopy(found), "areas": []}
+
+    def lpa_evidence(self, evidence_id, viewer):
+        owner = self.world.lpa_assessments.get(self.world.lpa_evidence.get(evidence_id, ""))
+        if owner is None or not self.world.lpa_may_read(owner, viewer):
+            raise not_found("evidence_id")
+        return {"evidence_id": evidence_id, "filename": "หลักฐาน.pdf", "content_type": "application/pdf", "url": None,
+                "content_base64": base64.b64encode(b"%PDF-1.4").decode()}
+
+    def lpa_checklist(self, year_be, province_code=None, district_code=None, unit_code=None, self_state=None,
+                      score_state=None, limit=100, offset=0):
+        items = [a for a in self.world.lpa_assessments.values()
+                 if all(v is None or a[k] == v for k, v in (("province_code", province_code),
+                                                            ("district_code", district_code),
+                                                            ("unit_code", unit_code)))]
+        return {"year_be": year_be, "total": len(items), "limit": limit, "offset": offset, "items": items}
+
+    def lpa_follow_ups(self, unit_code=None, province_code=None, district_code=None, state=None, follow_up_id=None,
+                       limit=100, offset=0):
+        items = [f for f in self.world.lpa_follow_ups
+                 if all(v is None or f[k] == v for k, v in (("unit_code", unit_code), ("province_code", province_code),
+                                                            ("district_code", district_code),
+                                                            ("follow_up_id", follow_up_id)))]
+        return {"total": len(items), "limit": limit, "offset": offset, "items": items[:limit]}
+
+    def _lpa_province(self, unit_codes, province_code, field):
+        """The service's rule: every LAO lies in the caller's province (else forbidden, 403)."""
+        for index, code in enumerate(unit_codes):
+            if not province_code or not _within(code, province_code):
+                raise forbidden(f"{field}[{index}]", "ไม่อยู่ในจังหวัดของท่าน", "not an LAO of your province")
+
+    def lpa_form_team(self, payload):
+        self._lpa_province(payload.get("unit_codes") or [], payload.get("province_code"), "unit_codes")
+        return {"team_id": "team-new", "state": "draft"}
+
+    def lpa_import_scores(self, payload):
+        self._lpa_province([row.get("unit_code") for row in payload.get("rows") or []], payload.get("province_code"),
+                           "rows")
+        return {"rows": len(payload.get("rows") or []), "finalised": [], "incomplete": []}
+
 
 class FakeNotifications(FakeService):
     ANSWERS = {"get_preferences": {"channels": ["inbox"]}, "list_inbox": {"items": [], "unread": 0},
@@ -267,7 +332,9 @@ class FakeReporting(FakeService):
     ANSWERS = {"compliance": {"totals": {}, "children": []}, "compliance_matrix": {"rows": [], "periods": []},
                "cascade": {"levels": [], "units": [], "slowest_hops": []}, "directive_compliance": {"units": []},
                "achievement": {"rows": [], "trend": []}, "notification_effectiveness": {"rows": []},
-               "overdue": {"items": []}, "dashboard_periods": []}
+               "overdue": {"items": []}, "dashboard_periods": [],
+               "lpa_results": {"year_be": 2569, "public": True, "total": 0, "limit": 100, "offset": 0, "items": []},
+               "lpa_summary": {"year_be": 2569, "public": True, "totals": {}, "children": []}}
 
     @classmethod
     def real(cls):

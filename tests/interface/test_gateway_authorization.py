@@ -90,6 +90,15 @@ def _report_unit(role):
     return {"query": {"unit_code": ORG[role]}}, (None if role in NATIONAL else {"query": {"unit_code": "PLO-08"}})
 
 
+def _lpa_in_province(role, field):
+    def of(code):
+        if field == "rows":
+            return {"rows": [{"unit_code": code, "indicator_code": "MGMT-01", "points": 0}]}
+        return {"unit_codes": [code], "visit_on": "2027-02-10",
+                "members": [{"person": "chainat", "role": "lead", "unit_code": "PLO-09"}]}
+    return {"body": of("LAO-180101")}, (None if role == "central" else {"body": of("LAO-170101")})
+
+
 def _list(role):
     return {}, (None if role in NATIONAL else {"query": {"unit_code": "LAO-170101"}})
 
@@ -111,8 +120,13 @@ TARGETS = {
     "extension-in-subtree": _by_id("request_id", "ext-in", "ext-out"),
     "chased-obligation": _in_body("obligation_id", "obl-in", "obl-out"),
     "batch-units": _batch,
+    "lpa-assessment-visible": _by_id("assessment_id", "lpa-LAO-180101", "lpa-LAO-170101"),
+    "lpa-evidence-visible": _by_id("evidence_id", "ev-in", "ev-out"),
+    "lpa-follow-up-in-subtree": _by_id("follow_up_id", "fu-in", "fu-out"),
+    "lpa-team-province": lambda role: _lpa_in_province(role, "unit_codes"),
+    "lpa-sheet-province": lambda role: _lpa_in_province(role, "rows"),
 }
-IDS = {"plan_id": "PLAN-1", "indicator_id": "IND-1", "code": "LAO-180101", "key": "default",
+IDS = {"plan_id": "PLAN-1", "indicator_id": "IND-1", "code": "LAO-180101", "key": "default", "year_be": 2569,
        "item_id": "00000000-0000-4000-8000-000000000000", "token_id": "0"}
 DEFAULT_BODY = {"multipart/form-data": {"files": {"file": ("a.txt", "ข้อความ".encode(), "text/plain")}},
                 "text/csv": {"data": "code\n".encode(), "headers": {"Content-Type": "text/csv"}},
@@ -146,8 +160,8 @@ def request_of(gateway, spec, role, args: dict) -> dict:
     if role is not None and spec.operation_id == "revoke_token":  # a token of the caller's own, made for it
         created = gateway.call("POST", "/api/v1/tokens", role=role, json_body={"name": "matrix"})
         args = {**args, "token_id": body(created)["id"]}
-    for name in [p.name for p in spec.params if p.where == "path"]:
-        path = path.replace("{" + name + "}", str(args.get(name, IDS.get(name, "none"))))
+    # every path parameter, declared or not (an undocumented page declares none)
+    path = re.sub(r"\{(\w+)\}", lambda m: str(args.get(m.group(1), IDS.get(m.group(1), "none"))), path)
     call = {"query": args.get("query") or {}, "headers": {}}
     if role is not None:
         call["role"] = role

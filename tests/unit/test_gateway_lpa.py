@@ -57,17 +57,18 @@ def test_an_assessment_the_caller_may_not_read_is_not_found_even_for_a_write():
     assert seen == [viewer(LAO)]
 
 
-def test_a_follow_up_is_found_within_the_callers_subtree_page_by_page():
-    pages = {0: {"total": 1500, "items": [{"follow_up_id": f"f-{i}"} for i in range(1000)]},
-             1000: {"total": 1500, "items": [{"follow_up_id": f"f-{i}"} for i in range(1000, 1500)]}}
+def test_a_follow_up_is_found_by_its_id_within_the_callers_subtree():
+    stored = [{"follow_up_id": f"f-{i}", "district_code": "DLO-0115"} for i in range(1500)]
     asked = []
 
-    def lpa_follow_ups(limit, offset, **where):
-        asked.append(where)
-        return pages[offset]
+    def lpa_follow_ups(limit, offset=0, follow_up_id=None, **where):
+        asked.append({**where, "follow_up_id": follow_up_id, "limit": limit})
+        found = [item for item in stored if item["follow_up_id"] == follow_up_id
+                 and all(item.get(name) == value for name, value in where.items())]
+        return {"total": len(found), "items": found[:limit]}
     service = SimpleNamespace(assessments=SimpleNamespace(lpa_follow_ups=lpa_follow_ups))
     assert FOLLOW_UP_IN_SUBTREE.check(service, DISTRICT, None, {"follow_up_id": "f-1200"}, True)["follow_up_id"] == "f-1200"
-    assert asked[0] == {"district_code": "DLO-0115"}
+    assert asked[0] == {"district_code": "DLO-0115", "follow_up_id": "f-1200", "limit": 1}   # one look-up, no paging
     with pytest.raises(InputError) as refused:
         FOLLOW_UP_IN_SUBTREE.check(service, DISTRICT, None, {"follow_up_id": "elsewhere"}, True)
     assert refused.value.status == 403

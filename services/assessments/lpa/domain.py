@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Literal, Mapping
 
 from shared.contracts.lpa_framework import LpaArea, LpaFramework, LpaIndicator
-from shared.errors import InputError
+from shared.errors import InputError, invalid
 
 TeamRole = Literal["lead", "member", "community_leader"]
 TEAM_ROLES: tuple[str, ...] = ("lead", "member", "community_leader")
@@ -40,8 +40,8 @@ def check_points(indicator: LpaIndicator, points: float, field: str) -> float:
     allowed = sorted(level.points for level in indicator.levels)
     if points not in allowed:
         scale = ", ".join(f"{value:g}" for value in allowed)
-        raise InputError("invalid", field, f"คะแนนของตัวชี้วัด {indicator.code} ต้องเป็นหนึ่งใน {scale}",
-                         f"the points of indicator {indicator.code} must be one of {scale}")
+        raise invalid(field, f"คะแนนของตัวชี้วัด {indicator.code} ต้องเป็นหนึ่งใน {scale}",
+                  f"the points of indicator {indicator.code} must be one of {scale}")
     return points
 
 

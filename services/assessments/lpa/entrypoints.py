@@ -110,8 +110,9 @@ class LpaEntrypoints:
                                  **_page(limit, offset))
 
     @rpc
-    def lpa_follow_ups(self, unit_code=None, province_code=None, district_code=None, state=None, limit=100,
-                       offset=0) -> dict:
+    def lpa_follow_ups(self, unit_code=None, province_code=None, district_code=None, state=None, follow_up_id=None,
+                       limit=100, offset=0) -> dict:
         with self.uow.database.session() as session:
             return views.follow_ups(session, unit_code=unit_code, province_code=province_code,
-                                    district_code=district_code, state=state, **_page(limit, offset))
+                                    district_code=district_code, state=state, follow_up_id=follow_up_id,
+                                    **_page(limit, offset))

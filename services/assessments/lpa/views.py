@@ -205,17 +205,19 @@ def _last_year_values(session, unit_codes: list[str], year_be: int) -> dict[str,
 
 
 def follow_ups(session, *, unit_code: str | None = None, province_code: str | None = None,
-               district_code: str | None = None, state: str | None = None, limit: int = 100, offset: int = 0) -> dict:
+               district_code: str | None = None, state: str | None = None, follow_up_id: str | None = None,
+               limit: int = 100, offset: int = 0) -> dict:
     F = lpa_follow_ups
     query = select(F, A.c.province_code, A.c.district_code).join(A, A.c.id == F.c.assessment_id)
     for column, value in ((F.c.unit_code, unit_code), (A.c.province_code, province_code),
-                          (A.c.district_code, district_code), (F.c.state, state)):
+                          (A.c.district_code, district_code), (F.c.state, state), (F.c.id, follow_up_id)):
         if value:
             query = query.where(column == value)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
     rows = session.execute(query.order_by(F.c.due_at, F.c.unit_code).limit(limit).offset(offset)).mappings().all()
     return {"total": total, "limit": limit, "offset": offset,
             "items": [{"follow_up_id": r["id"], "unit_code": r["unit_code"], "area_code": r["area_code"],
+                       "obligation_id": r["obligation_id"],
                        "percent": round(r["percent"], 2), "threshold": r["threshold"], "state": r["state"],
                        "plan_th": r["plan_th"], "due_at": _iso(r["due_at"]), "opened_at": _iso(r["opened_at"]),
                        "closed_at": _iso(r["closed_at"]), "province_code": r["province_code"],

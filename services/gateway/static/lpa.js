@@ -264,10 +264,8 @@ async function viewFollowUps() {
       f.state === 'open' && lao ? btn(l('savePlan'), (e) => act(e.currentTarget, async () => { await api('POST', '/lpa/follow-ups/' + enc(f.follow_up_id), {plan_th: plan.value.trim()}); toast(l('saved')); T.route(); }), 'pri') : null,
       f.state === 'open' && !lao && S.user.role !== 'central' ? btn(l('close'), (e) => act(e.currentTarget, async () => { await api('POST', '/lpa/follow-ups/' + enc(f.follow_up_id), {close: true}); toast(l('closed')); T.route(); })) : null,
       f.state === 'open' && !lao ? btn(l('remind'), (e) => act(e.currentTarget, async () => {  // its obligation, chased like any report
-        const items = (await api('GET', `/obligations?unit_code=${enc(f.unit_code)}&state=open&limit=1000`)).items;
-        const o = items.find((x) => x.indicator_code.startsWith('LPA-FU-') && x.indicator_code.endsWith('-' + f.area_code));
-        if (!o) return toast(l('nothingToRemind'), 'bad');
-        toast(T.chaseText(await api('POST', '/notifications/chase', {obligation_id: o.id})));
+        if (!f.obligation_id) return toast(l('nothingToRemind'), 'bad');
+        toast(T.chaseText(await api('POST', '/notifications/chase', {obligation_id: f.obligation_id})));
       }), 'ghost') : null);
   })) : empty('–'), downloads('/lpa/follow-ups', {limit: 1000}));
   return page;
