@@ -19,22 +19,12 @@ from services.plans.cli import registry_rows
 from shared.config import REPO_ROOT
 from shared.thai import BANGKOK
 from tests.e2e.conftest import client, wait_for
-from tests.e2e.test_ui import DESKTOP, PHONE, SHOTS, expect, login, needs_chromium, new_page, shot
+from tests.support.browser import DESKTOP, PHONE, SHOTS, expect, login, needs_chromium, new_page, shot
 
 pytestmark = needs_chromium
 YEAR = 2569
 DISTRICT = "DLO-0115"
 PUBLIC_SHOT = REPO_ROOT / "docs" / "screenshots" / "lpa-public-results.png"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-dev-shm-usage"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
