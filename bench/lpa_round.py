@@ -79,22 +79,23 @@ def measure(stack, node, central: requests.Session, tokens: dict[str, str], expe
 
     by_province = _laos_by_province(assessments_db)
     offices = {f"PLO-{int(province):02d}": token for province, token in tokens.items()}
+    offices[None] = None    # an LAO outside every province (Bangkok): central forms its team and keys its sheet
     scales: dict[str | None, list[tuple[str, list[float]]]] = {}
     sheet_seconds = []
     rng = random.Random(YEAR)
     for province, laos in sorted(by_province.items(), key=lambda item: item[0] or ""):
-        token = offices.get(province)
-        if token is None:
+        if province not in offices:
             raise RuntimeError(f"no bench user for {province}")
-        office = _session(stack, token)
+        office = _session(stack, offices[province]) if province else central
+        lead = province or "DLA"
         codes = [code for code, _ in laos]
         for start in range(0, len(codes), TEAM_SIZE):
             office.post(f"{base}/api/v1/lpa/rounds/{YEAR}/teams", timeout=120, json={
                 "unit_codes": codes[start:start + TEAM_SIZE], "visit_on": today.isoformat(), "finalise": True,
-                "members": [{"person": f"{province}-lead", "role": "lead", "unit_code": province},
-                            {"person": f"{province}-m1", "role": "member", "unit_code": province},
-                            {"person": f"{province}-m2", "role": "member", "unit_code": province},
-                            {"person": f"ผู้นำชุมชน {province}-{start}", "role": "community_leader"}]}
+                "members": [{"person": f"{lead}-lead", "role": "lead", "unit_code": lead},
+                            {"person": f"{lead}-m1", "role": "member", "unit_code": lead},
+                            {"person": f"{lead}-m2", "role": "member", "unit_code": lead},
+                            {"person": f"ผู้นำชุมชน {lead}-{start}", "role": "community_leader"}]}
             ).raise_for_status()
         rows = []
         for code, lao_type in laos:
@@ -123,7 +124,7 @@ def measure(stack, node, central: requests.Session, tokens: dict[str, str], expe
     figures["lpa_publish_s"] = round(time.monotonic() - mark, 2)
     wait_queues_empty(node, stack)
 
-    provinces = sorted(by_province)
+    provinces = sorted(code for code in by_province if code)
     anonymous = requests.Session()
     timings = []
     for index in range(300):

@@ -398,9 +398,10 @@ class LpaRoutes:
         return 201, self.assessments.lpa_form_team(payload)
 
     @route("POST", "/api/v1/lpa/rounds/<int:year_be>/score-sheets", tag="lpa", th="นำเข้าแบบบันทึกคะแนนของทีม",
-           en="The provincial office keys in its teams' scoring sheets at once (JSON rows, or CSV with unit_code, "
-              "indicator_code, points, comment); all rows or none; finalise finalises every LAO fully scored",
-           scope=SHEET_PROVINCE, write=True, roles=("province",), params=[YEAR, Param("finalise", FLAG,
+           en="The provincial office (central for an LAO outside every province) keys in its teams' scoring sheets "
+              "at once (JSON rows, or CSV with unit_code, indicator_code, points, comment); all rows or none; "
+              "finalise finalises every LAO fully scored",
+           scope=SHEET_PROVINCE, write=True, roles=("province", "central"), params=[YEAR, Param("finalise", FLAG,
                                                                                         description="CSV: finalise")],
            body={**body(command(lpa_commands.ImportLpaScores, drop=("year_be", "province_code", "imported_by")),
                         {"rows": [{"unit_code": "LAO-180101", "indicator_code": "MGMT-01", "points": 13.5}],

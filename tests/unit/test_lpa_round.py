@@ -31,7 +31,8 @@ UNITS = [("DLA", "department", None, None), ("PLO-18", "provincial_office", "DLA
          ("DLO-1801", "district_office", "PLO-18", None), ("DLO-1802", "district_office", "PLO-18", None),
          ("PLO-10", "provincial_office", "DLA", None), ("DLO-1001", "district_office", "PLO-10", None),
          ("TM-1", "lao", "DLO-1801", "town_municipality"), ("SAO-1", "lao", "DLO-1801", "sao"),
-         ("SAO-2", "lao", "DLO-1802", "sao"), ("SAO-9", "lao", "DLO-1001", "sao")]
+         ("SAO-2", "lao", "DLO-1802", "sao"), ("SAO-9", "lao", "DLO-1001", "sao"),
+         ("BMA", "lao", "DLA", "special")]   # Bangkok: an LAO outside every province
 TEAM = [{"person": "plo18.lead", "role": "lead", "unit_code": "PLO-18"},
         {"person": "plo18.officer", "role": "member", "unit_code": "PLO-18"},
         {"person": "dlo1802.officer", "role": "member", "unit_code": "DLO-1802"},
@@ -242,3 +243,21 @@ def test_the_whole_round(database):
                       if views.assessment_view(session, aid, {"central": True})["year_be"] == 2569)
     assert detail["last_year"]["percent"] == 100
     assert detail["areas"][0]["indicators"][0]["last_year_points"] == 18
+
+
+def test_an_lao_outside_every_province_is_assessed_by_central(database):
+    """Bangkok lies under DLA, in no province: central forms its team and keys in its sheet; a province cannot."""
+    opened(database)
+    lao = ids(database)
+    team = {"year_be": 2568, "unit_codes": ["BMA"], "visit_on": "2026-03-10", "finalise": True, "members": TEAM}
+    with pytest.raises(InputError) as province:
+        run(database, work.form_team, parse(FormLpaTeam, {**team, "province_code": "PLO-18"}), now=NOW)
+    assert province.value.status == 403
+    run(database, work.form_team, parse(FormLpaTeam, {**team, "province_code": "DLA"}), now=NOW)
+    sheet = [{"unit_code": "BMA", **score} for score in full_marks(lao_type="special")]
+    result = run(database, work.import_scores, parse(ImportLpaScores, {"year_be": 2568, "rows": sheet, "finalise": True,
+                                                                       "province_code": "DLA"}), now=NOW)
+    assert result["finalised"] == ["BMA"]
+    with database.session() as session:
+        assert views.checklist(session, 2568, unit_code="BMA")["items"][0]["passed"] is True
+    assert lao["BMA"]

@@ -189,8 +189,9 @@ def form_team(command: FormLpaTeam, uow: UnitOfWork, *, now: datetime | None = N
         field = f"unit_codes[{index}]"
         if code not in by_unit:
             raise not_found(field, "อปท. ในรอบการประเมิน", "LAO of the round", code)
-        province = by_unit[code]["province_code"]
-        if not (command.province_code and province and orgtree.is_within(province, command.province_code, parent_of)):
+        # the LAO lies under the caller's office (its province's, or central for an LAO outside every
+        # province such as Bangkok)
+        if not (command.province_code and orgtree.is_within(code, command.province_code, parent_of)):
             raise forbidden(field, f"{code} ไม่อยู่ในจังหวัดของท่าน", f"{code} is not an LAO of your province")
         if by_unit[code]["team_id"] and by_unit[code]["team_id"] != command.team_id:
             raise conflict(field, f"{code} มีทีมประเมินแล้ว", f"{code} already has a team")
@@ -332,8 +333,7 @@ def import_scores(command: ImportLpaScores, uow: UnitOfWork, *, now: datetime | 
         row = found.get(item.unit_code)
         if row is None:
             raise not_found(f"{field}.unit_code", "อปท. ในรอบการประเมิน", "LAO of the round", item.unit_code)
-        if not (command.province_code and row["province_code"]
-                and orgtree.is_within(row["province_code"], command.province_code, parent_of)):
+        if not (command.province_code and orgtree.is_within(item.unit_code, command.province_code, parent_of)):
             raise forbidden(f"{field}.unit_code", f"{item.unit_code} ไม่อยู่ในจังหวัดของท่าน",
                             f"{item.unit_code} is not an LAO of your province")
         if teams.get(row["team_id"]) != "finalised":
