@@ -32,7 +32,7 @@ UNITS = [("DLA", "department", None, None), ("PLO-18", "provincial_office", "DLA
          ("PLO-10", "provincial_office", "DLA", None), ("DLO-1001", "district_office", "PLO-10", None),
          ("TM-1", "lao", "DLO-1801", "town_municipality"), ("SAO-1", "lao", "DLO-1801", "sao"),
          ("SAO-2", "lao", "DLO-1802", "sao"), ("SAO-9", "lao", "DLO-1001", "sao"),
-         ("BMA", "lao", "DLA", "special")]   # Bangkok: an LAO outside every province
+         ("MOI", "ministry", None, None), ("BMA", "lao", "MOI", "special")]   # Bangkok: under the ministry
 TEAM = [{"person": "plo18.lead", "role": "lead", "unit_code": "PLO-18"},
         {"person": "plo18.officer", "role": "member", "unit_code": "PLO-18"},
         {"person": "dlo1802.officer", "role": "member", "unit_code": "DLO-1802"},
@@ -246,7 +246,8 @@ def test_the_whole_round(database):
 
 
 def test_an_lao_outside_every_province_is_assessed_by_central(database):
-    """Bangkok lies under DLA, in no province: central forms its team and keys in its sheet; a province cannot."""
+    """Bangkok lies under the ministry, in no province: central (DLA) forms its team and keys in its sheet;
+    a province cannot."""
     opened(database)
     lao = ids(database)
     team = {"year_be": 2568, "unit_codes": ["BMA"], "visit_on": "2026-03-10", "finalise": True, "members": TEAM}

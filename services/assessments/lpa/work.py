@@ -31,7 +31,7 @@ from shared.contracts.events import (IndicatorSubmitted, LpaAreaResult, LpaAsses
 from shared.db import UnitOfWork, dialect_insert
 from shared.errors import conflict, forbidden, invalid, not_found
 from shared.thai import BANGKOK
-from shared.vocabulary import ObligationState
+from shared.vocabulary import NATIONAL_LEVELS, ObligationState
 
 
 def assessment(session, assessment_id: str, field: str = "assessment_id") -> dict:
@@ -189,9 +189,7 @@ def form_team(command: FormLpaTeam, uow: UnitOfWork, *, now: datetime | None = N
         field = f"unit_codes[{index}]"
         if code not in by_unit:
             raise not_found(field, "อปท. ในรอบการประเมิน", "LAO of the round", code)
-        # the LAO lies under the caller's office (its province's, or central for an LAO outside every
-        # province such as Bangkok)
-        if not (command.province_code and orgtree.is_within(code, command.province_code, parent_of)):
+        if not _under_office(code, by_unit[code]["province_code"], command.province_code, units, parent_of):
             raise forbidden(field, f"{code} ไม่อยู่ในจังหวัดของท่าน", f"{code} is not an LAO of your province")
         if by_unit[code]["team_id"] and by_unit[code]["team_id"] != command.team_id:
             raise conflict(field, f"{code} มีทีมประเมินแล้ว", f"{code} already has a team")
@@ -235,6 +233,17 @@ def form_team(command: FormLpaTeam, uow: UnitOfWork, *, now: datetime | None = N
             members=[LpaTeamMember(**m.model_dump()) for m in command.members]))
     return {"team_id": team_id, "state": state, "unit_codes": list(command.unit_codes),
             "visit_on": command.visit_on.isoformat(), "members": [m.model_dump() for m in command.members]}
+
+
+def _under_office(code: str, province_code: str | None, office: str | None, units: dict[str, dict],
+                  parent_of: dict[str, str | None]) -> bool:
+    """The office that assesses an LAO: its provincial office (or a unit above it); for an LAO outside
+    every province (Bangkok, under the ministry) a national office (DLA)."""
+    if not office:
+        return False
+    if orgtree.is_within(code, office, parent_of):
+        return True
+    return province_code is None and units.get(office, {}).get("level") in NATIONAL_LEVELS
 
 
 def team_of(session, team_id: str | None) -> dict | None:
@@ -333,7 +342,7 @@ def import_scores(command: ImportLpaScores, uow: UnitOfWork, *, now: datetime | 
         row = found.get(item.unit_code)
         if row is None:
             raise not_found(f"{field}.unit_code", "อปท. ในรอบการประเมิน", "LAO of the round", item.unit_code)
-        if not (command.province_code and orgtree.is_within(item.unit_code, command.province_code, parent_of)):
+        if not _under_office(item.unit_code, row["province_code"], command.province_code, units, parent_of):
             raise forbidden(f"{field}.unit_code", f"{item.unit_code} ไม่อยู่ในจังหวัดของท่าน",
                             f"{item.unit_code} is not an LAO of your province")
         if teams.get(row["team_id"]) != "finalised":
