@@ -144,3 +144,22 @@ def test_a_framework_refuses_a_scale_that_does_not_reach_its_maximum():
     with pytest.raises(InputError) as refused:
         parse(LpaFramework, document)
     assert refused.value.field.startswith("areas[0].indicators[0]")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(LAO_TYPES), st.data())
+def test_claims_or_scores_name_an_applicable_indicator_once_on_its_scale(lao_type, data):
+    from types import SimpleNamespace
+    indicators = {indicator.code: indicator for _, indicator in domain.applicable(FRAMEWORK, lao_type)}
+    chosen = data.draw(st.lists(st.sampled_from(sorted(indicators)), min_size=1, max_size=8, unique=True))
+    entries = [SimpleNamespace(indicator_code=code, points=data.draw(st.sampled_from(
+        [None] + [level.points for level in indicators[code].levels]))) for code in chosen]
+    domain.check_entries(indicators, entries, "scores", "points")            # on the scale: accepted
+    twice = entries + [entries[0]]
+    with pytest.raises(InputError) as repeated:
+        domain.check_entries(indicators, twice, "scores", "points")
+    assert repeated.value.field == f"scores[{len(entries)}].indicator_code"
+    off = SimpleNamespace(indicator_code=chosen[0], points=indicators[chosen[0]].max_points + 0.5)
+    with pytest.raises(InputError) as refused:
+        domain.check_entries(indicators, [off], "scores", "points")
+    assert refused.value.field == "scores[0].points" and refused.value.status == 422

@@ -45,6 +45,23 @@ def check_points(indicator: LpaIndicator, points: float, field: str) -> float:
     return points
 
 
+def check_entries(indicators: Mapping[str, LpaIndicator], entries, list_field: str, points_field: str) -> None:
+    """Claims or scores of one LAO: each names an indicator that applies to it, once, with points on
+    that indicator's scale (None: not given yet); a 422 names the entry's field otherwise."""
+    seen = set()
+    for index, entry in enumerate(entries):
+        field = f"{list_field}[{index}]"
+        if entry.indicator_code not in indicators:
+            raise invalid(f"{field}.indicator_code", f"ตัวชี้วัด {entry.indicator_code} ไม่ใช้กับ อปท. นี้",
+                          f"indicator {entry.indicator_code} does not apply to this LAO")
+        if entry.indicator_code in seen:
+            raise invalid(f"{field}.indicator_code", "ตัวชี้วัดซ้ำ", "an indicator appears twice")
+        seen.add(entry.indicator_code)
+        points = getattr(entry, points_field)
+        if points is not None:
+            check_points(indicators[entry.indicator_code], points, f"{field}.{points_field}")
+
+
 @dataclass(frozen=True)
 class AreaTotal:
     code: str
@@ -199,4 +216,4 @@ def changes(previous: LpaFramework | None, current: LpaFramework) -> list[Change
 
 
 __all__ = ["AreaTotal", "Change", "Member", "TEAM_ROLES", "TeamRole", "Totals", "applicable", "changes",
-           "check_points", "team_problems", "totals", "weak_areas"]
+           "check_entries", "check_points", "team_problems", "totals", "weak_areas"]

@@ -65,17 +65,7 @@ def save_self_assessment(command: SaveSelfAssessment, uow: UnitOfWork, *, now: d
         raise conflict("assessment_id", "ยังไม่ถึงช่วงประเมินตนเอง", "the self-assessment window has not opened yet")
     framework = _framework_of(session, round_)
     indicators = {indicator.code: indicator for _, indicator in domain.applicable(framework, row["lao_type"])}
-    seen = set()
-    for index, entry in enumerate(command.entries):
-        field = f"entries[{index}]"
-        if entry.indicator_code not in indicators:
-            raise invalid(f"{field}.indicator_code", f"ตัวชี้วัด {entry.indicator_code} ไม่ใช้กับ อปท. นี้",
-                          f"indicator {entry.indicator_code} does not apply to this LAO")
-        if entry.indicator_code in seen:
-            raise invalid(f"{field}.indicator_code", "ตัวชี้วัดซ้ำ", "an indicator appears twice")
-        seen.add(entry.indicator_code)
-        if entry.claimed_points is not None:
-            domain.check_points(indicators[entry.indicator_code], entry.claimed_points, f"{field}.claimed_points")
+    domain.check_entries(indicators, command.entries, "entries", "claimed_points")
     _upsert_entries(session, row["id"], [{"indicator_code": e.indicator_code, "claimed_points": e.claimed_points,
                                           "claim_note": e.note} for e in command.entries], ("claimed_points", "claim_note"))
     claims = dict(session.execute(select(lpa_entries.c.indicator_code, lpa_entries.c.claimed_points).where(
@@ -276,16 +266,7 @@ def score(command: ScoreLpa, uow: UnitOfWork, *, now: datetime | None = None) ->
         raise conflict("assessment_id", "ประกาศผลรอบนี้แล้ว", "this round's results are published")
     framework = _framework_of(session, round_)
     indicators = {indicator.code: indicator for _, indicator in domain.applicable(framework, row["lao_type"])}
-    seen = set()
-    for index, entry in enumerate(command.scores):
-        field = f"scores[{index}]"
-        if entry.indicator_code not in indicators:
-            raise invalid(f"{field}.indicator_code", f"ตัวชี้วัด {entry.indicator_code} ไม่ใช้กับ อปท. นี้",
-                          f"indicator {entry.indicator_code} does not apply to this LAO")
-        if entry.indicator_code in seen:
-            raise invalid(f"{field}.indicator_code", "ตัวชี้วัดซ้ำ", "an indicator appears twice")
-        seen.add(entry.indicator_code)
-        domain.check_points(indicators[entry.indicator_code], entry.points, f"{field}.points")
+    domain.check_entries(indicators, command.scores, "scores", "points")
     _upsert_entries(session, row["id"], [{"indicator_code": s.indicator_code, "points": s.points, "comment": s.comment,
                                           "scored_by": command.scorer, "scored_at": now} for s in command.scores],
                     ("points", "comment", "scored_by", "scored_at"))
