@@ -3,7 +3,6 @@ run the use case in one unit of work, or read a view)."""
 from __future__ import annotations
 
 from services.assessments.lpa import frameworks, rounds, views, work
-from shared.contracts import utcnow
 from shared.contracts.commands.lpa import (AddLpaEvidence, FormLpaTeam, ImportLpaFramework, ImportLpaScores,
                                            OpenLpaRound, PublishLpaRound, ReturnLpaAssessment, SaveFollowUpPlan,
                                            SaveSelfAssessment, ScoreLpa)
@@ -100,14 +99,6 @@ class LpaEntrypoints:
     def lpa_teams(self, year_be: int, province_code=None, person=None) -> dict:
         with self.uow.database.session() as session:
             return views.teams(session, int(year_be), province_code=province_code, person=person)
-
-    @rpc
-    def lpa_results(self, year_be: int, viewer=None, province_code=None, lao_type=None, unit_code=None, limit=100,
-                    offset=0) -> dict:
-        with self.uow.database.session() as session:
-            return views.results(session, int(year_be), viewer=viewer, today=views.today_in_bangkok(utcnow()),
-                                 province_code=province_code, lao_type=lao_type, unit_code=unit_code,
-                                 **_page(limit, offset))
 
     @rpc
     def lpa_follow_ups(self, unit_code=None, province_code=None, district_code=None, state=None, follow_up_id=None,

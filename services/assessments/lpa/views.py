@@ -1,16 +1,14 @@
-"""What people read about a round: its progress, each province's and district's checklist, one LAO's
-assessment (its claims and evidence beside the team's scores and last year's), and the results.
+"""What people read about a round's work: its progress, each province's and district's checklist, one
+LAO's assessment (its claims and evidence beside the team's scores and last year's), teams, follow-ups.
+Results, ranks, summaries and the public pages are reporting's (services/reporting/views_lpa.py).
 
-Who may read what (beyond the gateway's role and subtree checks): an LAO's assessment is read by the
-LAO, its district and provincial offices, central, and the members of its team; results are read by
-everyone once the round is published and its publication day has come (``public``), before that only
-by central and the offices above each LAO.
+Who may read an LAO's assessment (beyond the gateway's role and subtree checks): the LAO, its district
+and provincial offices, central, and the members of its team.
 """
 from __future__ import annotations
 
 import base64
 import json
-from datetime import date
 
 from sqlalchemy import case, func, select
 
@@ -19,8 +17,7 @@ from services.assessments.lpa.models import (lpa_assessments, lpa_entries, lpa_e
                                              lpa_rounds, lpa_team_members, lpa_teams)
 from services.assessments.lpa.rounds import get_round
 from services.assessments.lpa.work import assessment, team_of
-from shared.errors import forbidden, not_found
-from shared.thai import BANGKOK
+from shared.errors import not_found
 
 A = lpa_assessments
 
@@ -149,61 +146,6 @@ def evidence_file(session, evidence_id: str, viewer: dict) -> dict:
             "url": item["url"], "content_base64": base64.b64encode(item["content"]).decode() if item["content"] else None}
 
 
-def is_public(round_: dict, today: date) -> bool:
-    return round_["state"] == "published" and round_["publish_on"] <= today
-
-
-def results(session, year_be: int, *, viewer: dict | None, today: date, province_code: str | None = None,
-            lao_type: str | None = None, unit_code: str | None = None, limit: int = 100, offset: int = 0) -> dict:
-    """Per LAO: totals by area, pass, change from last year, ranks in province and LAO type; with the
-    summary of the selection (assessed, passed, mean) and the distribution in 10-point bands.
-    ``viewer`` None is the public: published rounds only, from their publication day."""
-    round_ = get_round(session, year_be)
-    public = is_public(round_, today)
-    if viewer is None and not public:
-        raise not_found("year_be", "ผลการประเมินที่ประกาศแล้วของปี", "published LPA results of year", year_be)
-    if viewer is not None and not public and not viewer.get("central") and not province_code and not unit_code:
-        raise forbidden("province_code", "ก่อนประกาศผล ดูได้เฉพาะจังหวัดของท่าน", "before publication, name your province")
-    where = [A.c.round_id == round_["id"], A.c.score_state == "finalised"]
-    for column, value in ((A.c.province_code, province_code), (A.c.lao_type, lao_type), (A.c.unit_code, unit_code)):
-        if value:
-            where.append(column == value)
-    total = session.execute(select(func.count()).select_from(A).where(*where)).scalar()
-    rows = session.execute(select(A).where(*where).order_by(A.c.pass_value.desc(), A.c.unit_code)
-                           .limit(limit).offset(offset)).mappings().all()
-    last = _last_year_values(session, [row["unit_code"] for row in rows], year_be)
-    items = []
-    for row in rows:
-        summary = _summary(row)
-        before = last.get(row["unit_code"])
-        items.append({**summary, "areas": json.loads(row["totals"] or "{}").get("areas", []),
-                      "last_year_percent": round(before, 2) if before is not None else None,
-                      "change": round(row["pass_value"] - before, 2) if before is not None else None})
-    values = [value for (value,) in session.execute(select(A.c.pass_value).where(*where))]
-    bands = [0] * 10
-    for value in values:
-        bands[min(int(value // 10), 9)] += 1
-    passed = session.execute(select(func.count()).select_from(A).where(*where, A.c.passed.is_(True))).scalar()
-    return {"year_be": year_be, "public": public, "publish_on": _iso(round_["publish_on"]), "total": total,
-            "limit": limit, "offset": offset, "items": items,
-            "summary": {"assessed": total, "passed": passed,
-                        "pass_rate": round(passed / total, 4) if total else None,
-                        "mean_percent": round(sum(values) / len(values), 2) if values else None,
-                        "distribution": [{"from": 10 * band, "to": 10 * band + 10, "laos": count}
-                                         for band, count in enumerate(bands)]}}
-
-
-def _last_year_values(session, unit_codes: list[str], year_be: int) -> dict[str, float]:
-    if not unit_codes:
-        return {}
-    previous = session.execute(select(lpa_rounds.c.id).where(lpa_rounds.c.year_be < year_be)
-                               .order_by(lpa_rounds.c.year_be.desc()).limit(1)).scalar()
-    if previous is None:
-        return {}
-    return dict(session.execute(select(A.c.unit_code, A.c.pass_value).where(
-        A.c.round_id == previous, A.c.unit_code.in_(unit_codes), A.c.score_state == "finalised")).all())
-
-
 def follow_ups(session, *, unit_code: str | None = None, province_code: str | None = None,
                district_code: str | None = None, state: str | None = None, follow_up_id: str | None = None,
                limit: int = 100, offset: int = 0) -> dict:
@@ -242,9 +184,6 @@ def teams(session, year_be: int, *, province_code: str | None = None, person: st
     return {"year_be": year_be, "items": items}
 
 
-def today_in_bangkok(now) -> date:
-    return now.astimezone(BANGKOK).date()
 
-
-__all__ = ["assessment_view", "checklist", "evidence_file", "follow_ups", "is_public", "may_read", "results",
-           "round_view", "rounds_list", "teams", "today_in_bangkok"]
+__all__ = ["assessment_view", "checklist", "evidence_file", "follow_ups", "may_read", "round_view", "rounds_list",
+           "teams"]
